@@ -1,0 +1,109 @@
+#include "pilot/bootstrap/discovery_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include "absl/strings/str_cat.h"
+#include "pilot/config/file_source.h"
+#include "pilot/debug/handlers.h"
+#include "pilot/model/push_context.h"
+
+namespace keel::pilot::bootstrap {
+
+absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const Options& options) {
+  std::unique_ptr<DiscoveryServer> server(new DiscoveryServer(options));
+  if (options.config_dir.empty()) {
+    return absl::InvalidArgumentError("no config source: give --config-dir DIR");
+  }
+  auto source = config::FileSource::Create({options.config_dir});
+  if (!source.ok()) return source.status();
+  server->source_ = std::move(*source);
+
+  std::string host;
+  int port = 0;
+  if (auto st = SplitHostPort(options.monitoring_addr, &host, &port); !st.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--monitoring-addr: ", st.message()));
+  }
+  auto http_server = http::CreateHttpServer(host, port);
+  if (!http_server.ok()) return http_server.status();
+  server->http_server_ = std::move(*http_server);
+
+  server->ads_ = std::make_unique<xds::AdsServer>(xds::MakeGenerators());
+  DiscoveryServer* self = server.get();
+  server->debouncer_ = std::make_unique<xds::Debouncer>(
+      xds::DebounceOptions{std::chrono::milliseconds(options.debounce_after_ms),
+                           std::chrono::milliseconds(options.debounce_max_ms)},
+      [self](const xds::PushRequest& request) { self->PushNow(request); });
+  server->store_.SetChangeHandler([self](const std::vector<model::ConfigKey>& changed) {
+    xds::PushRequest request;
+    request.configs_updated.insert(changed.begin(), changed.end());
+    request.reasons["config"] = static_cast<int>(changed.size());
+    request.start = std::chrono::steady_clock::now();
+    self->debouncer_->Enqueue(std::move(request));
+  });
+  return server;
+}
+
+DiscoveryServer::~DiscoveryServer() { Stop(); }
+
+void DiscoveryServer::PushNow(const xds::PushRequest& request) {
+  const auto begin = std::chrono::steady_clock::now();
+  model::MeshOptions mesh;
+  mesh.domain = options_.domain;
+  auto push = model::PushContext::Build(store_.Snapshot(), mesh, ++push_version_);
+  ads_->Push(push, request);
+  const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin).count();
+  spdlog::info("push {}: {} services, {} config changes, {:.1f} ms", push->version(), push->services().size(),
+               request.configs_updated.size(), ms);
+}
+
+absl::Status DiscoveryServer::Start() {
+  if (auto st = source_->Start([this](const std::vector<model::ConfigEvent>& events) { store_.Apply(events); });
+      !st.ok()) {
+    return st;
+  }
+  xds::PushRequest initial;
+  initial.reasons["startup"] = 1;
+  initial.start = std::chrono::steady_clock::now();
+  PushNow(initial);  // serve a complete view from the first connection on
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options_.grpc_addr, grpc::InsecureServerCredentials(), &grpc_port_);
+  builder.RegisterService(ads_.get());
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 100000);
+  grpc_server_ = builder.BuildAndStart();
+  if (!grpc_server_ || grpc_port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen for xDS on ", options_.grpc_addr));
+  }
+
+  http_server_->Handle("/ready", debug::MakeReadyHandler([this] { return NotReadyReason(); }));
+  http_server_->Handle("/debug/configz", debug::MakeConfigzHandler(store_));
+  http_server_->Handle("/debug/config_dump", debug::MakeConfigDumpHandler(*ads_));
+  http_server_->Handle("/debug/connections", debug::MakeConnectionsHandler(*ads_));
+  if (auto st = http_server_->Start(); !st.ok()) return st;
+  spdlog::info("xDS (ADS, plaintext gRPC) listening on {} (port {})", options_.grpc_addr, grpc_port_);
+  spdlog::info("monitoring listening on http://{}/ (ready, debug/configz, debug/config_dump?proxyID=...)",
+               options_.monitoring_addr);
+  return absl::OkStatus();
+}
+
+std::string DiscoveryServer::NotReadyReason() const {
+  if (!source_->HasSynced()) return "config source not synced";
+  if (!ads_->CurrentPush()) return "no push yet";
+  return "";
+}
+
+void DiscoveryServer::Stop() {
+  if (http_server_) http_server_->Stop();
+  if (grpc_server_) {
+    grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    grpc_server_.reset();
+  }
+  if (source_) source_->Stop();
+  debouncer_.reset();
+}
+
+}  // namespace keel::pilot::bootstrap

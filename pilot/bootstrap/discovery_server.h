@@ -1,0 +1,53 @@
+// DiscoveryServer: wires one keel-discovery process together, explicitly:
+// config source -> ConfigStore -> Debouncer -> PushContext -> AdsServer, plus
+// the gRPC server and the monitoring HTTP server.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "pilot/bootstrap/options.h"
+#include "pilot/model/config_source.h"
+#include "pilot/model/config_store.h"
+#include "pilot/xds/ads_server.h"
+#include "pilot/xds/debouncer.h"
+#include "pkg/http/http_server.h"
+
+namespace keel::pilot::bootstrap {
+
+class DiscoveryServer {
+ public:
+  // Validates options and builds every part; listens on nothing yet.
+  // Errors: InvalidArgument for bad options (unreadable --config-dir, ...).
+  static absl::StatusOr<std::unique_ptr<DiscoveryServer>> Create(const Options& options);
+  ~DiscoveryServer();
+
+  // Loads config, makes the first push, starts listening. Errors: Unavailable
+  // when a port cannot be bound.
+  absl::Status Start();
+  void Stop();
+
+  int grpc_port() const { return grpc_port_; }
+  // Empty when ready; else what is missing.
+  std::string NotReadyReason() const;
+
+ private:
+  explicit DiscoveryServer(Options options) : options_(std::move(options)) {}
+  void PushNow(const xds::PushRequest& request);
+
+  const Options options_;
+  model::ConfigStore store_;
+  model::ConfigSourcePtr source_;
+  std::unique_ptr<xds::AdsServer> ads_;
+  std::unique_ptr<xds::Debouncer> debouncer_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  http::HttpServerPtr http_server_;
+  std::atomic<uint64_t> push_version_{0};
+  int grpc_port_ = 0;
+};
+
+}  // namespace keel::pilot::bootstrap

@@ -1,0 +1,112 @@
+#include "pilot/bootstrap/options.h"
+
+#include <functional>
+#include <map>
+#include <optional>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace keel::pilot::bootstrap {
+
+absl::Status SplitHostPort(const std::string& addr, std::string* host, int* port) {
+  size_t colon = addr.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("want HOST:PORT, got \"", addr, "\""));
+  }
+  *host = addr.substr(0, colon);
+  if (absl::StartsWith(*host, "[") && absl::EndsWith(*host, "]")) *host = host->substr(1, host->size() - 2);
+  if (!absl::SimpleAtoi(addr.substr(colon + 1), port) || *port < 0 || *port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("bad port in \"", addr, "\""));
+  }
+  return absl::OkStatus();
+}
+
+std::string Usage() {
+  return R"(Usage: keel-discovery [flags]
+
+Keel: a service-mesh control plane (Istio's istiod: Pilot). Serves Envoy v3 xDS.
+
+Flags:
+  --config-dir DIR          serve config from the *.yaml, *.yml, *.json files under DIR
+                            (watched; the embedded default is examples/bookinfo)
+  --grpc-addr HOST:PORT     plaintext xDS (ADS) address (default 0.0.0.0:15010)
+  --monitoring-addr HOST:PORT
+                            HTTP for /ready, /metrics, /debug/* (default 0.0.0.0:15014)
+  --domain DOMAIN           cluster DNS domain (default cluster.local)
+  --log-level LEVEL         trace, debug, info, warn, error, off (default info)
+  --debounce-after-ms N     quiet period before a push (default 100)
+  --debounce-max-ms N       longest a change waits for a push (default 1000)
+  --help                    show this help
+  --version                 print the version
+)";
+}
+
+absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
+  Options o;
+  auto int_setter = [](int* target, int min) {
+    return [target, min](const std::string& v) -> absl::Status {
+      if (!absl::SimpleAtoi(v, target) || *target < min) {
+        return absl::InvalidArgumentError(absl::StrCat("want an integer >= ", min, ", got \"", v, "\""));
+      }
+      return absl::OkStatus();
+    };
+  };
+  auto addr_setter = [](std::string* target) {
+    return [target](const std::string& v) -> absl::Status {
+      std::string host;
+      int port;
+      if (auto st = SplitHostPort(v, &host, &port); !st.ok()) return st;
+      *target = v;
+      return absl::OkStatus();
+    };
+  };
+  auto string_setter = [](std::string* target) {
+    return [target](const std::string& v) -> absl::Status {
+      if (v.empty()) return absl::InvalidArgumentError("must not be empty");
+      *target = v;
+      return absl::OkStatus();
+    };
+  };
+  const std::map<std::string, std::function<absl::Status(const std::string&)>> valued = {
+      {"--config-dir", string_setter(&o.config_dir)},
+      {"--grpc-addr", addr_setter(&o.grpc_addr)},
+      {"--monitoring-addr", addr_setter(&o.monitoring_addr)},
+      {"--domain", string_setter(&o.domain)},
+      {"--log-level", string_setter(&o.log_level)},
+      {"--debounce-after-ms", int_setter(&o.debounce_after_ms, 0)},
+      {"--debounce-max-ms", int_setter(&o.debounce_max_ms, 1)},
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string flag = args[i];
+    std::optional<std::string> value;
+    if (size_t eq = flag.find('='); absl::StartsWith(flag, "--") && eq != std::string::npos) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+    }
+    if (flag == "--help" || flag == "-h") {
+      o.help = true;
+      continue;
+    }
+    if (flag == "--version") {
+      o.version = true;
+      continue;
+    }
+    auto it = valued.find(flag);
+    if (it == valued.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(absl::StartsWith(flag, "-") ? "unknown flag " : "unexpected argument ",
+                                                     flag, " (see --help)"));
+    }
+    if (!value) {
+      if (i + 1 >= args.size()) return absl::InvalidArgumentError(absl::StrCat(flag, " needs a value"));
+      value = args[++i];
+    }
+    if (auto st = it->second(*value); !st.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(flag, ": ", st.message()));
+    }
+  }
+  return o;
+}
+
+}  // namespace keel::pilot::bootstrap

@@ -1,0 +1,34 @@
+// Command-line options of keel-discovery.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace keel::pilot::bootstrap {
+
+struct Options {
+  std::string config_dir;                   // --config-dir: serve config from YAML/JSON files
+  std::string grpc_addr = "0.0.0.0:15010";  // --grpc-addr: plaintext xDS
+  std::string monitoring_addr = "0.0.0.0:15014";  // --monitoring-addr: /ready, /metrics, /debug/*
+  std::string domain = "cluster.local";     // --domain: cluster DNS domain
+  std::string log_level = "info";           // --log-level
+  int debounce_after_ms = 100;              // --debounce-after-ms (istiod PILOT_DEBOUNCE_AFTER)
+  int debounce_max_ms = 1000;               // --debounce-max-ms
+  bool help = false;                        // --help
+  bool version = false;                     // --version
+};
+
+// Parses argv (without argv[0]). Accepts "--flag value" and "--flag=value".
+// Errors: InvalidArgument with a one-line message ("unknown flag --x",
+// "--grpc-addr needs a value", "--grpc-addr: want HOST:PORT, got ...").
+absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args);
+
+// The --help text.
+std::string Usage();
+
+// Splits "HOST:PORT" ("[::1]:15010" for IPv6). Errors: InvalidArgument.
+absl::Status SplitHostPort(const std::string& addr, std::string* host, int* port);
+
+}  // namespace keel::pilot::bootstrap

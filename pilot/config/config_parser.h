@@ -1,0 +1,26 @@
+// Turns one JSON document (a Kubernetes or Istio object, as a user writes it or
+// the API server returns it) into a typed, validated model::Config.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "pilot/model/config.h"
+
+namespace keel::pilot::config {
+
+// Parses `json` and validates it (Istio kinds as istiod's validating webhook
+// does). `origin` says where it came from ("dir/file.yaml#0" or "kube") and is
+// kept in the result's meta.
+//
+// Errors, each naming the object (kind namespace/name) and the field:
+//  - Unimplemented: a well-formed object of a kind Keel does not use (callers
+//    skip these quietly);
+//  - InvalidArgument: everything else (bad apiVersion, missing name, a field that
+//    the kind does not have, a value that fails validation).
+absl::StatusOr<model::ConfigPtr> ParseConfig(const std::string& json, const std::string& origin);
+
+// The default namespace of objects that do not name one.
+inline constexpr char kDefaultNamespace[] = "default";
+
+}  // namespace keel::pilot::config

@@ -1,0 +1,187 @@
+#include "pilot/networking/core/cluster_builder.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <map>
+#include <tuple>
+
+#include "istio/networking/v1alpha3/destination_rule.pb.h"
+
+namespace keel::pilot::networking {
+namespace {
+
+namespace networking = ::istio::networking::v1alpha3;
+namespace cluster = ::envoy::config::cluster::v3;
+using google::protobuf::util::TimeUtil;
+
+const networking::Subset* FindSubset(const model::DestinationRuleEntry* dr, const std::string& subset) {
+  if (!dr) return nullptr;
+  for (const auto& s : dr->spec().subsets()) {
+    if (s.name() == subset) return &s;
+  }
+  return nullptr;
+}
+
+// The traffic policy for (port, subset): subset policy over top-level, and within
+// each, port-level settings over the general ones (Istio's MergeTrafficPolicy).
+networking::TrafficPolicy EffectivePolicy(const model::DestinationRuleEntry* dr, const networking::Subset* subset,
+                                          int port) {
+  networking::TrafficPolicy out;
+  auto apply = [&](const networking::TrafficPolicy& p) {
+    if (p.has_load_balancer()) *out.mutable_load_balancer() = p.load_balancer();
+    if (p.has_connection_pool()) *out.mutable_connection_pool() = p.connection_pool();
+    if (p.has_outlier_detection()) *out.mutable_outlier_detection() = p.outlier_detection();
+    if (p.has_tls()) *out.mutable_tls() = p.tls();
+    for (const auto& pl : p.port_level_settings()) {
+      if (static_cast<int>(pl.port().number()) != port) continue;
+      if (pl.has_load_balancer()) *out.mutable_load_balancer() = pl.load_balancer();
+      if (pl.has_connection_pool()) *out.mutable_connection_pool() = pl.connection_pool();
+      if (pl.has_outlier_detection()) *out.mutable_outlier_detection() = pl.outlier_detection();
+      if (pl.has_tls()) *out.mutable_tls() = pl.tls();
+    }
+  };
+  if (dr && dr->spec().has_traffic_policy()) apply(dr->spec().traffic_policy());
+  if (subset && subset->has_traffic_policy()) apply(subset->traffic_policy());
+  return out;
+}
+
+void ApplyLoadBalancer(const networking::LoadBalancerSettings& lb, cluster::Cluster* c) {
+  if (lb.has_consistent_hash()) {
+    c->set_lb_policy(cluster::Cluster::RING_HASH);
+    const auto& ch = lb.consistent_hash();
+    uint64_t min_ring = ch.has_ring_hash() ? ch.ring_hash().minimum_ring_size() : ch.minimum_ring_size();
+    if (min_ring > 0) c->mutable_ring_hash_lb_config()->mutable_minimum_ring_size()->set_value(min_ring);
+    return;
+  }
+  switch (lb.simple()) {
+    case networking::LoadBalancerSettings::LEAST_CONN:
+    case networking::LoadBalancerSettings::LEAST_REQUEST: c->set_lb_policy(cluster::Cluster::LEAST_REQUEST); break;
+    case networking::LoadBalancerSettings::RANDOM: c->set_lb_policy(cluster::Cluster::RANDOM); break;
+    case networking::LoadBalancerSettings::PASSTHROUGH: c->set_lb_policy(cluster::Cluster::CLUSTER_PROVIDED); break;
+    default: c->set_lb_policy(cluster::Cluster::ROUND_ROBIN);
+  }
+}
+
+void ApplyConnectionPool(const networking::ConnectionPoolSettings& pool, bool grpc, cluster::Cluster* c) {
+  if (pool.has_tcp() && pool.tcp().has_connect_timeout() && !grpc) {
+    *c->mutable_connect_timeout() = pool.tcp().connect_timeout();
+  }
+  auto* thresholds = c->mutable_circuit_breakers()->add_thresholds();
+  if (pool.has_http() && pool.http().http2_max_requests() > 0) {
+    thresholds->mutable_max_requests()->set_value(pool.http().http2_max_requests());
+  }
+  if (grpc) return;  // gRPC honours only max_requests (gRFC A32)
+  if (pool.has_tcp() && pool.tcp().max_connections() > 0) {
+    thresholds->mutable_max_connections()->set_value(pool.tcp().max_connections());
+  }
+  if (pool.has_http()) {
+    if (pool.http().http1_max_pending_requests() > 0) {
+      thresholds->mutable_max_pending_requests()->set_value(pool.http().http1_max_pending_requests());
+    }
+    if (pool.http().max_retries() > 0) thresholds->mutable_max_retries()->set_value(pool.http().max_retries());
+  }
+}
+
+void ApplyOutlierDetection(const networking::OutlierDetection& od, cluster::Cluster* c) {
+  auto* out = c->mutable_outlier_detection();
+  if (od.has_consecutive_5xx_errors()) {
+    out->mutable_consecutive_5xx()->set_value(od.consecutive_5xx_errors().value());
+  } else if (od.consecutive_errors() > 0) {
+    out->mutable_consecutive_5xx()->set_value(od.consecutive_errors());
+  }
+  if (od.has_consecutive_gateway_errors()) {
+    out->mutable_consecutive_gateway_failure()->set_value(od.consecutive_gateway_errors().value());
+    out->mutable_enforcing_consecutive_gateway_failure()->set_value(100);
+  }
+  if (od.has_interval()) *out->mutable_interval() = od.interval();
+  if (od.has_base_ejection_time()) *out->mutable_base_ejection_time() = od.base_ejection_time();
+  if (od.max_ejection_percent() > 0) out->mutable_max_ejection_percent()->set_value(od.max_ejection_percent());
+}
+
+}  // namespace
+
+std::optional<cluster::Cluster> BuildOutboundCluster(const ClusterName& name, const model::Proxy& proxy,
+                                                     const model::PushContext& push) {
+  const model::Service* svc = push.ServiceForHost(name.host);
+  if (!svc || !svc->FindPort(name.port) || name.direction != "outbound") return std::nullopt;
+  const model::DestinationRuleEntry* dr = push.DestinationRuleForHost(name.host, proxy.ns);
+  const networking::Subset* subset = FindSubset(dr, name.subset);
+  if (!name.subset.empty() && !subset) return std::nullopt;
+
+  cluster::Cluster c;
+  c.set_name(name.ToString());
+  const bool grpc = proxy.proxyless_grpc;
+  if (svc->resolution == model::Resolution::kDnsLb) {
+    c.set_type(cluster::Cluster::LOGICAL_DNS);
+    c.set_dns_lookup_family(cluster::Cluster::V4_ONLY);
+    auto load = BuildLoadAssignment(name, proxy, push);
+    if (load) *c.mutable_load_assignment() = std::move(*load);
+  } else {
+    c.set_type(cluster::Cluster::EDS);
+    auto* eds = c.mutable_eds_cluster_config();
+    eds->set_service_name(name.ToString());
+    eds->mutable_eds_config()->mutable_ads();
+    eds->mutable_eds_config()->set_resource_api_version(envoy::config::core::v3::V3);
+  }
+  if (!grpc) *c.mutable_connect_timeout() = TimeUtil::MillisecondsToDuration(10000);  // Istio's default
+
+  networking::TrafficPolicy policy = EffectivePolicy(dr, subset, name.port);
+  c.set_lb_policy(cluster::Cluster::ROUND_ROBIN);
+  if (policy.has_load_balancer()) ApplyLoadBalancer(policy.load_balancer(), &c);
+  if (policy.has_connection_pool()) ApplyConnectionPool(policy.connection_pool(), grpc, &c);
+  if (policy.has_outlier_detection()) ApplyOutlierDetection(policy.outlier_detection(), &c);
+  return c;
+}
+
+std::vector<std::string> AllOutboundClusterNames(const model::Proxy& proxy, const model::PushContext& push) {
+  std::vector<std::string> out;
+  for (const auto& svc : push.services()) {
+    if (push.ServiceForHost(svc.hostname) != &svc) continue;
+    const model::DestinationRuleEntry* dr = push.DestinationRuleForHost(svc.hostname, proxy.ns);
+    for (const auto& port : svc.ports) {
+      out.push_back(OutboundClusterName(port.port, "", svc.hostname));
+      if (!dr) continue;
+      for (const auto& s : dr->spec().subsets()) out.push_back(OutboundClusterName(port.port, s.name(), svc.hostname));
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::optional<envoy::config::endpoint::v3::ClusterLoadAssignment> BuildLoadAssignment(
+    const ClusterName& name, const model::Proxy& proxy, const model::PushContext& push) {
+  const model::Service* svc = push.ServiceForHost(name.host);
+  if (!svc || !svc->FindPort(name.port)) return std::nullopt;
+  std::map<std::string, std::string> subset_labels;
+  if (!name.subset.empty()) {
+    const networking::Subset* subset = FindSubset(push.DestinationRuleForHost(name.host, proxy.ns), name.subset);
+    if (!subset) return std::nullopt;
+    subset_labels.insert(subset->labels().begin(), subset->labels().end());
+  }
+  envoy::config::endpoint::v3::ClusterLoadAssignment cla;
+  cla.set_cluster_name(name.ToString());
+  std::map<std::tuple<std::string, std::string, std::string>, envoy::config::endpoint::v3::LocalityLbEndpoints*>
+      by_locality;
+  for (const auto& ep : push.Endpoints(name.host, name.port)) {
+    if (!model::LabelsMatch(subset_labels, ep.labels)) continue;
+    auto& group = by_locality[{ep.region, ep.zone, ep.sub_zone}];
+    if (!group) {
+      group = cla.add_endpoints();
+      auto* locality = group->mutable_locality();
+      locality->set_region(ep.region);
+      locality->set_zone(ep.zone);
+      locality->set_sub_zone(ep.sub_zone);
+    }
+    auto* lb = group->add_lb_endpoints();
+    auto* socket = lb->mutable_endpoint()->mutable_address()->mutable_socket_address();
+    socket->set_address(ep.address);
+    socket->set_port_value(ep.port);
+    lb->set_health_status(ep.healthy ? envoy::config::core::v3::HEALTHY : envoy::config::core::v3::UNHEALTHY);
+    lb->mutable_load_balancing_weight()->set_value(ep.weight);
+    // gRPC ignores localities without a weight: give each the sum of its endpoints'.
+    group->mutable_load_balancing_weight()->set_value(group->load_balancing_weight().value() + ep.weight);
+  }
+  return cla;
+}
+
+}  // namespace keel::pilot::networking

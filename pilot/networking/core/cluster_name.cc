@@ -1,0 +1,27 @@
+#include "pilot/networking/core/cluster_name.h"
+
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace keel::pilot::networking {
+
+std::string ClusterName::ToString() const { return absl::StrCat(direction, "|", port, "|", subset, "|", host); }
+
+bool ClusterName::Parse(absl::string_view name, ClusterName* out) {
+  std::vector<std::string> parts = absl::StrSplit(name, '|');
+  if (parts.size() != 4 || (parts[0] != "outbound" && parts[0] != "inbound")) return false;
+  if (!absl::SimpleAtoi(parts[1], &out->port) || out->port <= 0 || out->port > 65535) return false;
+  out->direction = parts[0];
+  out->subset = parts[2];
+  out->host = parts[3];
+  return !out->host.empty();
+}
+
+std::string OutboundClusterName(int port, absl::string_view subset, absl::string_view host) {
+  return absl::StrCat("outbound|", port, "|", subset, "|", host);
+}
+
+}  // namespace keel::pilot::networking

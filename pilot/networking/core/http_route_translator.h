@@ -1,0 +1,35 @@
+// Translates a VirtualService's HTTP routes into Envoy routes, as Istio's
+// route translation does (pilot/pkg/networking/core/route in Istio). Pure: no
+// I/O, no clock; the same inputs give the same protos.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "envoy/config/route/v3/route_components.pb.h"
+#include "pilot/model/push_context.h"
+
+namespace keel::pilot::networking {
+
+// Who the routes are for: decides which matches apply and how actions are shaped.
+struct RouteContext {
+  const model::PushContext* push = nullptr;
+  const model::Proxy* proxy = nullptr;
+  int listener_port = 0;          // the port the routes serve (for match.port and default ports)
+  std::string gateway = "mesh";   // "mesh" or "ns/name" of the gateway being served
+};
+
+// Envoy routes for every applicable HTTPRoute of `vs`, in order.
+std::vector<envoy::config::route::v3::Route> TranslateHttpRoutes(const model::VirtualServiceEntry& vs,
+                                                                 const RouteContext& ctx);
+
+// The catch-all route to `cluster` used when no VirtualService applies.
+envoy::config::route::v3::Route DefaultRoute(const std::string& cluster, const RouteContext& ctx);
+
+// Istio's HTTP filter names, used as keys of typed_per_filter_config.
+inline constexpr char kFaultFilterName[] = "envoy.filters.http.fault";
+inline constexpr char kRouterFilterName[] = "envoy.filters.http.router";
+inline constexpr char kCorsFilterName[] = "envoy.filters.http.cors";
+
+}  // namespace keel::pilot::networking

@@ -1,0 +1,70 @@
+#include "pilot/xds/ads_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace keel::pilot::xds {
+
+AdsServer::AdsServer(GeneratorMap generators) : generators_(std::move(generators)) {}
+
+grpc::ServerBidiReactor<envoy::service::discovery::v3::DiscoveryRequest,
+                        envoy::service::discovery::v3::DiscoveryResponse>*
+AdsServer::StreamAggregatedResources(grpc::CallbackServerContext* context) {
+  const uint64_t n = ++streams_opened_;
+  auto connection = std::make_shared<AdsConnection>(this, absl::StrCat("ads-", n), context->peer());
+  AdsConnection* raw = connection.get();
+  std::lock_guard<std::mutex> lock(connections_mu_);
+  connections_.emplace(raw, std::move(connection));
+  return raw;
+}
+
+void AdsServer::Remove(AdsConnection* connection) {
+  std::shared_ptr<AdsConnection> keep;  // destroyed after the lock is released
+  std::lock_guard<std::mutex> lock(connections_mu_);
+  auto it = connections_.find(connection);
+  if (it != connections_.end()) {
+    keep = std::move(it->second);
+    connections_.erase(it);
+  }
+}
+
+void AdsServer::Push(model::PushContextPtr push, const PushRequest& request) {
+  {
+    std::lock_guard<std::mutex> lock(push_mu_);
+    push_ = push;
+  }
+  std::vector<std::shared_ptr<AdsConnection>> targets;
+  {
+    std::lock_guard<std::mutex> lock(connections_mu_);
+    for (const auto& [raw, connection] : connections_) targets.push_back(connection);
+  }
+  for (const auto& connection : targets) connection->Push(push);
+  spdlog::debug("push version {} to {} connections ({} config changes)", push->version(), targets.size(),
+                request.configs_updated.size());
+}
+
+model::PushContextPtr AdsServer::CurrentPush() const {
+  std::lock_guard<std::mutex> lock(push_mu_);
+  return push_;
+}
+
+std::vector<ConnectionSnapshot> AdsServer::Connections() const {
+  std::vector<std::shared_ptr<AdsConnection>> all;
+  {
+    std::lock_guard<std::mutex> lock(connections_mu_);
+    for (const auto& [raw, connection] : connections_) all.push_back(connection);
+  }
+  std::vector<ConnectionSnapshot> out;
+  for (const auto& c : all) out.push_back(c->Snapshot());
+  return out;
+}
+
+absl::StatusOr<ConnectionSnapshot> AdsServer::ConnectionForProxy(const std::string& proxy_id) const {
+  for (auto& snapshot : Connections()) {
+    if (snapshot.proxy && snapshot.proxy->id == proxy_id) return std::move(snapshot);
+  }
+  return absl::NotFoundError(absl::StrCat("proxy ", proxy_id, " is not connected to this instance"));
+}
+
+}  // namespace keel::pilot::xds

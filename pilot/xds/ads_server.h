@@ -1,0 +1,58 @@
+// AdsServer: the AggregatedDiscoveryService (state of the world) on gRPC's
+// callback API. Holds the current PushContext and every live connection; a push
+// installs a new PushContext and fans it out.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "envoy/service/discovery/v3/ads.grpc.pb.h"
+#include "pilot/xds/ads_connection.h"
+#include "pilot/xds/generator.h"
+#include "pilot/xds/push_request.h"
+
+namespace keel::pilot::xds {
+
+class AdsServer final : public envoy::service::discovery::v3::AggregatedDiscoveryService::CallbackService {
+ public:
+  explicit AdsServer(GeneratorMap generators);
+
+  grpc::ServerBidiReactor<envoy::service::discovery::v3::DiscoveryRequest,
+                          envoy::service::discovery::v3::DiscoveryResponse>*
+  StreamAggregatedResources(grpc::CallbackServerContext* context) override;
+
+  // Makes `push` current and sends every connection what changed for it. Called
+  // from one thread at a time (the debouncer's).
+  void Push(model::PushContextPtr push, const PushRequest& request);
+
+  // The current PushContext; null before the first push.
+  model::PushContextPtr CurrentPush() const;
+
+  // State of every live connection (for /debug).
+  std::vector<ConnectionSnapshot> Connections() const;
+  // The connection of the proxy with node id `proxy_id`; NotFound if none is here.
+  absl::StatusOr<ConnectionSnapshot> ConnectionForProxy(const std::string& proxy_id) const;
+
+  // Used by connections.
+  const GeneratorMap& generators() const { return generators_; }
+  void Remove(AdsConnection* connection);
+
+  uint64_t streams_opened() const { return streams_opened_.load(); }
+
+ private:
+  const GeneratorMap generators_;
+  mutable std::mutex push_mu_;
+  model::PushContextPtr push_ ABSL_GUARDED_BY(push_mu_);
+
+  mutable std::mutex connections_mu_;
+  std::map<AdsConnection*, std::shared_ptr<AdsConnection>> connections_ ABSL_GUARDED_BY(connections_mu_);
+  std::atomic<uint64_t> streams_opened_{0};
+};
+
+}  // namespace keel::pilot::xds

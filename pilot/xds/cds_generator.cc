@@ -1,0 +1,20 @@
+#include "pilot/xds/cds_generator.h"
+
+#include "pilot/networking/core/cluster_builder.h"
+
+namespace keel::pilot::xds {
+
+std::vector<NamedResource> CdsGenerator::Generate(const model::Proxy& proxy, const model::PushContext& push,
+                                                  const WatchedResource& watch) const {
+  if (!proxy.proxyless_grpc) return {};
+  std::vector<std::string> names = watch.wildcard ? networking::AllOutboundClusterNames(proxy, push)
+                                                  : std::vector<std::string>(watch.names.begin(), watch.names.end());
+  return GenerateNamed(names, GrpcScope("CDS", proxy), push,
+                       [&](const std::string& name) -> std::optional<envoy::config::cluster::v3::Cluster> {
+                         networking::ClusterName parsed;
+                         if (!networking::ClusterName::Parse(name, &parsed)) return std::nullopt;
+                         return networking::BuildOutboundCluster(parsed, proxy, push);
+                       });
+}
+
+}  // namespace keel::pilot::xds

@@ -1,0 +1,20 @@
+#include "pilot/xds/eds_generator.h"
+
+#include "pilot/networking/core/cluster_builder.h"
+
+namespace keel::pilot::xds {
+
+std::vector<NamedResource> EdsGenerator::Generate(const model::Proxy& proxy, const model::PushContext& push,
+                                                  const WatchedResource& watch) const {
+  if (!proxy.proxyless_grpc) return {};
+  std::vector<std::string> names(watch.names.begin(), watch.names.end());
+  return GenerateNamed(
+      names, GrpcScope("EDS", proxy), push,
+      [&](const std::string& name) -> std::optional<envoy::config::endpoint::v3::ClusterLoadAssignment> {
+        networking::ClusterName parsed;
+        if (!networking::ClusterName::Parse(name, &parsed)) return std::nullopt;
+        return networking::BuildLoadAssignment(parsed, proxy, push);
+      });
+}
+
+}  // namespace keel::pilot::xds

@@ -1,0 +1,37 @@
+#include "pilot/xds/generator.h"
+
+#include "pilot/xds/cds_generator.h"
+#include "pilot/xds/eds_generator.h"
+#include "pilot/xds/lds_generator.h"
+#include "pilot/xds/rds_generator.h"
+#include "pilot/xds/resource_types.h"
+
+namespace keel::pilot::xds {
+
+const char* ShortTypeName(const std::string& type_url) {
+  if (type_url == kListenerType) return "LDS";
+  if (type_url == kRouteType) return "RDS";
+  if (type_url == kClusterType) return "CDS";
+  if (type_url == kEndpointType) return "EDS";
+  if (type_url == kSecretType) return "SDS";
+  return "UNKNOWN";
+}
+
+std::string GrpcScope(const std::string& type, const model::Proxy& proxy) {
+  std::string scope = type + "|grpc|" + proxy.ns;
+  if (type == "RDS") {
+    for (const auto& [k, v] : proxy.labels) scope += "|" + k + "=" + v;
+  }
+  return scope;
+}
+
+GeneratorMap MakeGenerators() {
+  GeneratorMap out;
+  out[kListenerType] = std::make_unique<LdsGenerator>();
+  out[kRouteType] = std::make_unique<RdsGenerator>();
+  out[kClusterType] = std::make_unique<CdsGenerator>();
+  out[kEndpointType] = std::make_unique<EdsGenerator>();
+  return out;
+}
+
+}  // namespace keel::pilot::xds

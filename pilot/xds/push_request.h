@@ -1,0 +1,29 @@
+// PushRequest: why a push happens and what it covers; requests merge, so a
+// burst of changes becomes one push (Istio's model.PushRequest).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <string>
+
+#include "pilot/model/config.h"
+
+namespace keel::pilot::xds {
+
+struct PushRequest {
+  bool full = true;                             // rebuild everything (Keel always does for now)
+  std::set<model::ConfigKey> configs_updated;   // what changed; empty on a forced push
+  std::map<std::string, int> reasons;           // trigger -> count ("config", "debug", ...)
+  std::chrono::steady_clock::time_point start;  // when the first merged change arrived
+
+  // Folds `other` into this one; the earliest start wins.
+  void Merge(const PushRequest& other) {
+    full = full || other.full;
+    configs_updated.insert(other.configs_updated.begin(), other.configs_updated.end());
+    for (const auto& [reason, n] : other.reasons) reasons[reason] += n;
+    if (other.start < start) start = other.start;
+  }
+};
+
+}  // namespace keel::pilot::xds

@@ -1,0 +1,16 @@
+#include "pilot/xds/rds_generator.h"
+
+#include "pilot/networking/grpcgen/grpc_listener_builder.h"
+
+namespace keel::pilot::xds {
+
+std::vector<NamedResource> RdsGenerator::Generate(const model::Proxy& proxy, const model::PushContext& push,
+                                                  const WatchedResource& watch) const {
+  if (!proxy.proxyless_grpc) return {};
+  std::vector<std::string> names(watch.names.begin(), watch.names.end());
+  return GenerateNamed(names, GrpcScope("RDS", proxy), push, [&](const std::string& name) {
+    return networking::grpcgen::BuildGrpcRouteConfiguration(name, proxy, push);
+  });
+}
+
+}  // namespace keel::pilot::xds

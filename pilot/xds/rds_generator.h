@@ -1,0 +1,14 @@
+// RdsGenerator: RDS for proxyless gRPC clients (sidecars and gateways: issue 4).
+#pragma once
+
+#include "pilot/xds/generator.h"
+
+namespace keel::pilot::xds {
+
+class RdsGenerator final : public XdsGenerator {
+ public:
+  std::vector<NamedResource> Generate(const model::Proxy& proxy, const model::PushContext& push,
+                                      const WatchedResource& watch) const override;
+};
+
+}  // namespace keel::pilot::xds
