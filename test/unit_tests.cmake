@@ -1,0 +1,1 @@
+# Unit tests: keel_add_gtest(...) entries, one per area.
