@@ -10,6 +10,7 @@
 #include "istio/networking/v1alpha3/service_entry.pb.h"
 #include "istio/networking/v1alpha3/virtual_service.pb.h"
 #include "keel/k8s/v1/objects.pb.h"
+#include "pilot/config/go_duration.h"
 #include "pilot/config/validation.h"
 
 namespace keel::pilot::config {
@@ -140,7 +141,9 @@ absl::StatusOr<model::ConfigPtr> ParseConfig(const std::string& json, const std:
     // Istio specs are strict: a misspelt field is an error, as the CRD schema makes it.
     auto spec = object.fields().find("spec");
     if (spec != object.fields().end()) {
-      (void)google::protobuf::util::MessageToJsonString(spec->second, &body_json);
+      Value normalized = spec->second;
+      NormalizeDurations(body->GetDescriptor(), &normalized);
+      (void)google::protobuf::util::MessageToJsonString(normalized, &body_json);
     } else {
       body_json = "{}";
     }
