@@ -1,1 +1,21 @@
-# Unit tests: keel_add_gtest(...) entries, one per area.
+# Unit tests: keel_add_gtest(...) entries, one per area. Paths are relative to test/.
+
+# pkg/
+keel_add_gtest(yaml_json_test pkg/yaml/yaml_json_test.cc LIBS keel_pkg_yaml)
+
+# pilot/config
+keel_add_gtest(config_parser_test pilot/config/config_parser_test.cc LIBS keel_pilot_config)
+keel_add_gtest(file_source_test pilot/config/file_source_test.cc LIBS keel_pilot_config)
+
+# pilot/model
+keel_add_gtest(endpoint_builder_test pilot/model/endpoint_builder_test.cc LIBS keel_pilot_config)
+keel_add_gtest(push_context_test pilot/model/push_context_test.cc LIBS keel_pilot_config)
+
+# pilot/networking
+keel_add_gtest(grpcgen_test pilot/networking/grpcgen_test.cc LIBS keel_pilot_networking keel_pilot_config)
+
+# pilot/xds
+keel_add_gtest(debouncer_test pilot/xds/debouncer_test.cc LIBS keel_pilot_xds)
+
+# pilot/bootstrap
+keel_add_gtest(options_test pilot/bootstrap/options_test.cc LIBS keel_pilot_bootstrap)

@@ -2,8 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "pilot/config/file_source.h"
+#include "pilot/config/kube_source.h"
 #include "pilot/debug/handlers.h"
 #include "pilot/model/push_context.h"
 
@@ -11,12 +14,27 @@ namespace keel::pilot::bootstrap {
 
 absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const Options& options) {
   std::unique_ptr<DiscoveryServer> server(new DiscoveryServer(options));
-  if (options.config_dir.empty()) {
-    return absl::InvalidArgumentError("no config source: give --config-dir DIR");
+  if (!options.config_dir.empty()) {
+    auto source = config::FileSource::Create({options.config_dir});
+    if (!source.ok()) return source.status();
+    server->source_ = std::move(*source);
+  } else {
+    auto cluster = options.kubeconfig.empty() ? kube::LoadInCluster()
+                                              : kube::LoadKubeconfig(options.kubeconfig, options.context);
+    if (!cluster.ok()) {
+      return absl::InvalidArgumentError(options.kubeconfig.empty()
+                                            ? absl::StrCat("no config source: give --config-dir DIR or --kubeconfig "
+                                                           "FILE (", cluster.status().message(), ")")
+                                            : std::string(cluster.status().message()));
+    }
+    auto client = kube::CreateKubeClient(*cluster);
+    if (!client.ok()) return absl::InvalidArgumentError(client.status().message());
+    server->kube_client_ = std::move(*client);
+    config::KubeSourceOptions kube_options;
+    kube_options.system_namespace = options.system_namespace;
+    server->source_ = std::make_unique<config::KubeSource>(server->kube_client_.get(), kube_options);
+    spdlog::info("watching the Kubernetes API server at {}", server->kube_client_->server());
   }
-  auto source = config::FileSource::Create({options.config_dir});
-  if (!source.ok()) return source.status();
-  server->source_ = std::move(*source);
 
   std::string host;
   int port = 0;
@@ -61,6 +79,12 @@ absl::Status DiscoveryServer::Start() {
       !st.ok()) {
     return st;
   }
+  // The first push waits for a complete view (istiod waits for its caches too).
+  const auto sync_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options_.sync_timeout_s);
+  while (!source_->HasSynced() && std::chrono::steady_clock::now() < sync_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (!source_->HasSynced()) spdlog::warn("config not synced after {} s; serving what is known", options_.sync_timeout_s);
   xds::PushRequest initial;
   initial.reasons["startup"] = 1;
   initial.start = std::chrono::steady_clock::now();

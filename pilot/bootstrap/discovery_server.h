@@ -16,6 +16,7 @@
 #include "pilot/xds/ads_server.h"
 #include "pilot/xds/debouncer.h"
 #include "pkg/http/http_server.h"
+#include "pkg/kube/kube_client.h"
 
 namespace keel::pilot::bootstrap {
 
@@ -40,6 +41,7 @@ class DiscoveryServer {
   void PushNow(const xds::PushRequest& request);
 
   const Options options_;
+  kube::KubeClientPtr kube_client_;  // when watching a cluster
   model::ConfigStore store_;
   model::ConfigSourcePtr source_;
   std::unique_ptr<xds::AdsServer> ads_;

@@ -31,6 +31,12 @@ Keel: a service-mesh control plane (Istio's istiod: Pilot). Serves Envoy v3 xDS.
 Flags:
   --config-dir DIR          serve config from the *.yaml, *.yml, *.json files under DIR
                             (watched; the embedded default is examples/bookinfo)
+  --kubeconfig FILE         watch the Kubernetes API server of FILE (exec plugins, client
+                            certificates and tokens supported); with neither this nor
+                            --config-dir, the in-cluster service account is used
+  --context NAME            kubeconfig context (default: its current-context)
+  --system-namespace NS     Keel's own namespace (default istio-system)
+  --sync-timeout-s N        wait at most N s for the first complete view (default 60)
   --grpc-addr HOST:PORT     plaintext xDS (ADS) address (default 0.0.0.0:15010)
   --monitoring-addr HOST:PORT
                             HTTP for /ready, /metrics, /debug/* (default 0.0.0.0:15014)
@@ -71,6 +77,10 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
   };
   const std::map<std::string, std::function<absl::Status(const std::string&)>> valued = {
       {"--config-dir", string_setter(&o.config_dir)},
+      {"--kubeconfig", string_setter(&o.kubeconfig)},
+      {"--context", string_setter(&o.context)},
+      {"--system-namespace", string_setter(&o.system_namespace)},
+      {"--sync-timeout-s", int_setter(&o.sync_timeout_s, 0)},
       {"--grpc-addr", addr_setter(&o.grpc_addr)},
       {"--monitoring-addr", addr_setter(&o.monitoring_addr)},
       {"--domain", string_setter(&o.domain)},
@@ -105,6 +115,9 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
     if (auto st = it->second(*value); !st.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(flag, ": ", st.message()));
     }
+  }
+  if (!o.config_dir.empty() && !o.kubeconfig.empty()) {
+    return absl::InvalidArgumentError("--config-dir and --kubeconfig are exclusive");
   }
   return o;
 }

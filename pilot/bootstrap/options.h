@@ -10,6 +10,10 @@ namespace keel::pilot::bootstrap {
 
 struct Options {
   std::string config_dir;                   // --config-dir: serve config from YAML/JSON files
+  std::string kubeconfig;                   // --kubeconfig: watch this cluster (else in-cluster)
+  std::string context;                      // --context: kubeconfig context (default: current)
+  std::string system_namespace = "istio-system";  // --system-namespace
+  int sync_timeout_s = 60;                  // --sync-timeout-s: wait this long for the first complete view
   std::string grpc_addr = "0.0.0.0:15010";  // --grpc-addr: plaintext xDS
   std::string monitoring_addr = "0.0.0.0:15014";  // --monitoring-addr: /ready, /metrics, /debug/*
   std::string domain = "cluster.local";     // --domain: cluster DNS domain

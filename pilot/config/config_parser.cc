@@ -101,6 +101,10 @@ absl::StatusOr<model::ConfigPtr> ParseConfig(const std::string& json, const std:
   if (auto st = google::protobuf::util::JsonStringToMessage(json, &object); !st.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("not a JSON object: ", JsonErrorDetail(st)));
   }
+  return ParseConfigObject(object, origin);
+}
+
+absl::StatusOr<model::ConfigPtr> ParseConfigObject(const Struct& object, const std::string& origin) {
   const std::string api_version = StringField(object, "apiVersion");
   const std::string kind_name = StringField(object, "kind");
   if (api_version.empty() || kind_name.empty()) {
@@ -149,7 +153,8 @@ absl::StatusOr<model::ConfigPtr> ParseConfig(const std::string& json, const std:
     }
     options.ignore_unknown_fields = false;
   } else {
-    body_json = json;  // Kubernetes objects carry many fields Keel does not read
+    // Kubernetes objects carry many fields Keel does not read.
+    (void)google::protobuf::util::MessageToJsonString(object, &body_json);
     options.ignore_unknown_fields = true;
   }
   if (auto st = google::protobuf::util::JsonStringToMessage(body_json, body.get(), options);

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include <google/protobuf/struct.pb.h>
+
 #include "absl/status/statusor.h"
 #include "pilot/model/config.h"
 
@@ -19,6 +21,10 @@ namespace keel::pilot::config {
 //  - InvalidArgument: everything else (bad apiVersion, missing name, a field that
 //    the kind does not have, a value that fails validation).
 absl::StatusOr<model::ConfigPtr> ParseConfig(const std::string& json, const std::string& origin);
+
+// The same, for an object already parsed into a JSON tree (what the Kubernetes
+// watcher holds).
+absl::StatusOr<model::ConfigPtr> ParseConfigObject(const google::protobuf::Struct& object, const std::string& origin);
 
 // The default namespace of objects that do not name one.
 inline constexpr char kDefaultNamespace[] = "default";
