@@ -1,0 +1,85 @@
+// A small Prometheus metrics registry: counters, gauges and histograms with
+// labels, rendered in the text exposition format (version 0.0.4).
+// Metric objects live as long as the registry; hot paths keep references.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+
+namespace keel::metrics {
+
+using Labels = std::map<std::string, std::string>;
+
+class Counter {
+ public:
+  void Inc(double v = 1);
+  double value() const;
+ private:
+  std::atomic<double> value_{0};
+};
+
+class Gauge {
+ public:
+  void Set(double v) { value_.store(v); }
+  void Add(double v);
+  double value() const { return value_.load(); }
+ private:
+  std::atomic<double> value_{0};
+};
+
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> bounds);
+  void Observe(double v);
+  struct Snapshot {
+    std::vector<double> bounds;
+    std::vector<uint64_t> cumulative;  // per bound, then +Inf
+    double sum = 0;
+    uint64_t count = 0;
+  };
+  Snapshot snapshot() const;
+ private:
+  const std::vector<double> bounds_;
+  mutable std::mutex mu_;
+  std::vector<uint64_t> counts_ ABSL_GUARDED_BY(mu_);  // per bucket, last is +Inf
+  double sum_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t count_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+class Registry {
+ public:
+  // Returns the metric for (name, labels), creating it (and its family, with
+  // `help`) on first use. The same name must always be used with one type.
+  Counter& GetCounter(const std::string& name, const std::string& help, const Labels& labels = {});
+  Gauge& GetGauge(const std::string& name, const std::string& help, const Labels& labels = {});
+  Histogram& GetHistogram(const std::string& name, const std::string& help, const std::vector<double>& bounds,
+                          const Labels& labels = {});
+
+  // Everything, in the Prometheus text format, families sorted by name.
+  std::string Render() const;
+
+ private:
+  struct Family {
+    std::string type;  // counter, gauge, histogram
+    std::string help;
+    std::map<Labels, std::unique_ptr<Counter>> counters;
+    std::map<Labels, std::unique_ptr<Gauge>> gauges;
+    std::map<Labels, std::unique_ptr<Histogram>> histograms;
+  };
+  Family& FamilyLocked(const std::string& name, const std::string& type, const std::string& help)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  mutable std::mutex mu_;
+  std::map<std::string, Family> families_ ABSL_GUARDED_BY(mu_);
+};
+
+// The process-wide registry that /metrics renders.
+Registry& DefaultRegistry();
+
+}  // namespace keel::metrics
