@@ -102,3 +102,21 @@ AuthenticatorPtr MakeKubeJwtAuthenticator(kube::KubeClient* client, std::vector<
 }
 
 }  // namespace keel::citadel::server
+
+namespace keel::citadel::server {
+namespace {
+class RejectingAuthenticator final : public Authenticator {
+ public:
+  explicit RejectingAuthenticator(std::string reason) : reason_(std::move(reason)) {}
+  absl::StatusOr<Caller> Authenticate(const std::multimap<std::string, std::string>&) override {
+    return absl::UnauthenticatedError(reason_);
+  }
+ private:
+  const std::string reason_;
+};
+}  // namespace
+
+AuthenticatorPtr MakeRejectingAuthenticator(std::string reason) {
+  return std::make_unique<RejectingAuthenticator>(std::move(reason));
+}
+}  // namespace keel::citadel::server

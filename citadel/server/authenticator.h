@@ -36,3 +36,9 @@ using AuthenticatorPtr = std::unique_ptr<Authenticator>;
 AuthenticatorPtr MakeKubeJwtAuthenticator(kube::KubeClient* client, std::vector<std::string> audiences);
 
 }  // namespace keel::citadel::server
+
+namespace keel::citadel::server {
+// An authenticator that rejects every caller with `reason` (a CA without a
+// Kubernetes API server has no way to review tokens).
+AuthenticatorPtr MakeRejectingAuthenticator(std::string reason);
+}  // namespace keel::citadel::server

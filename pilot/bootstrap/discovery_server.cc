@@ -9,6 +9,9 @@
 #include "pilot/config/kube_source.h"
 #include "pilot/debug/handlers.h"
 #include "pilot/model/push_context.h"
+#include "pkg/metrics/registry.h"
+
+#include "absl/strings/str_split.h"
 
 namespace keel::pilot::bootstrap {
 
@@ -34,6 +37,33 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
     kube_options.system_namespace = options.system_namespace;
     server->source_ = std::make_unique<config::KubeSource>(server->kube_client_.get(), kube_options);
     spdlog::info("watching the Kubernetes API server at {}", server->kube_client_->server());
+  }
+
+  const bool ca_possible = !options.ca_dir.empty() || server->kube_client_;
+  if (!options.disable_ca && !ca_possible) {
+    spdlog::info("CA off: with --config-dir it needs --ca-dir DIR for its root of trust");
+  }
+  if (!options.disable_ca && ca_possible) {
+    citadel::CitadelOptions ca;
+    ca.ca.trust_domain = options.trust_domain;
+    ca.ca.key_type = options.ca_key_type == "ecdsa-p256" ? crypto::KeyType::kEcdsaP256 : crypto::KeyType::kRsa2048;
+    absl::ParseDuration(options.workload_cert_ttl, &ca.ca.default_ttl);
+    absl::ParseDuration(options.max_workload_cert_ttl, &ca.ca.max_ttl);
+    ca.ca_dir = options.ca_dir;
+    ca.system_namespace = options.system_namespace;
+    ca.audiences = absl::StrSplit(options.ca_audience, ',', absl::SkipEmpty());
+    ca.serving.dir = options.serving_cert_dir;
+    if (ca.serving.dir.empty()) {
+      char tmpl[] = "/tmp/keel-serving-XXXXXX";
+      if (!mkdtemp(tmpl)) return absl::UnavailableError("cannot create a directory for the serving certificate");
+      ca.serving.dir = tmpl;
+    }
+    const std::string ns = options.system_namespace;
+    ca.serving.dns_names = {absl::StrCat("istiod.", ns, ".svc"), absl::StrCat("istiod.", ns, ".svc.", options.domain),
+                            absl::StrCat("istiod.", ns), "istiod"};
+    auto citadel = citadel::Citadel::Create(ca, server->kube_client_.get());
+    if (!citadel.ok()) return absl::InvalidArgumentError(absl::StrCat("CA: ", citadel.status().message()));
+    server->citadel_ = std::move(*citadel);
   }
 
   std::string host;
@@ -93,6 +123,13 @@ absl::Status DiscoveryServer::Start() {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options_.grpc_addr, grpc::InsecureServerCredentials(), &grpc_port_);
   builder.RegisterService(ads_.get());
+  if (citadel_) {
+    // istiod serves the CA on the plaintext port too; the TLS port carries both.
+    builder.RegisterService(citadel_->service());
+    if (options_.secure_grpc_addr != "off") {
+      builder.AddListeningPort(options_.secure_grpc_addr, citadel_->ServingCredentials(), &secure_grpc_port_);
+    }
+  }
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
@@ -102,11 +139,23 @@ absl::Status DiscoveryServer::Start() {
   if (!grpc_server_ || grpc_port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen for xDS on ", options_.grpc_addr));
   }
+  if (citadel_ && options_.secure_grpc_addr != "off" && secure_grpc_port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen for xDS/CA over TLS on ", options_.secure_grpc_addr));
+  }
+  if (citadel_) {
+    citadel_->Start();
+    if (secure_grpc_port_) {
+      spdlog::info("xDS and CA over TLS listening on {} (port {})", options_.secure_grpc_addr, secure_grpc_port_);
+    }
+  }
 
   http_server_->Handle("/ready", debug::MakeReadyHandler([this] { return NotReadyReason(); }));
   http_server_->Handle("/debug/configz", debug::MakeConfigzHandler(store_));
   http_server_->Handle("/debug/config_dump", debug::MakeConfigDumpHandler(*ads_));
   http_server_->Handle("/debug/connections", debug::MakeConnectionsHandler(*ads_));
+  http_server_->Handle("/metrics", [](const http::HttpRequest&) {
+    return http::HttpResponse{200, "text/plain; version=0.0.4", metrics::DefaultRegistry().Render()};
+  });
   if (auto st = http_server_->Start(); !st.ok()) return st;
   spdlog::info("xDS (ADS, plaintext gRPC) listening on {} (port {})", options_.grpc_addr, grpc_port_);
   spdlog::info("monitoring listening on http://{}/ (ready, debug/configz, debug/config_dump?proxyID=...)",
@@ -127,6 +176,7 @@ void DiscoveryServer::Stop() {
     grpc_server_.reset();
   }
   if (source_) source_->Stop();
+  if (citadel_) citadel_->Stop();
   debouncer_.reset();
 }
 

@@ -10,6 +10,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
+#include "citadel/citadel.h"
 #include "pilot/bootstrap/options.h"
 #include "pilot/model/config_source.h"
 #include "pilot/model/config_store.h"
@@ -33,6 +34,7 @@ class DiscoveryServer {
   void Stop();
 
   int grpc_port() const { return grpc_port_; }
+  int secure_grpc_port() const { return secure_grpc_port_; }
   // Empty when ready; else what is missing.
   std::string NotReadyReason() const;
 
@@ -48,8 +50,10 @@ class DiscoveryServer {
   std::unique_ptr<xds::Debouncer> debouncer_;
   std::unique_ptr<grpc::Server> grpc_server_;
   http::HttpServerPtr http_server_;
+  std::unique_ptr<citadel::Citadel> citadel_;  // null with --disable-ca
   std::atomic<uint64_t> push_version_{0};
   int grpc_port_ = 0;
+  int secure_grpc_port_ = 0;
 };
 
 }  // namespace keel::pilot::bootstrap

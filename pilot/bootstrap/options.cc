@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 
 namespace keel::pilot::bootstrap {
 
@@ -44,6 +45,19 @@ Flags:
   --log-level LEVEL         trace, debug, info, warn, error, off (default info)
   --debounce-after-ms N     quiet period before a push (default 100)
   --debounce-max-ms N       longest a change waits for a push (default 1000)
+  --secure-grpc-addr HOST:PORT
+                            xDS and the CA (istio.v1.auth.IstioCertificateService) over TLS,
+                            serving certificate from Keel's own CA (default 0.0.0.0:15012; off)
+  --disable-ca              run no CA (and no TLS port)
+  --trust-domain DOMAIN     SPIFFE trust domain (default cluster.local)
+  --ca-key-type TYPE        rsa2048 or ecdsa-p256, for a self-signed root (default rsa2048)
+  --ca-dir DIR              CA files in DIR: plugged-in (ca-cert.pem, ca-key.pem, cert-chain.pem,
+                            root-cert.pem) or a self-signed root created there; default with a
+                            cluster: Secrets cacerts / istio-ca-secret in the system namespace
+  --ca-audience LIST        token audiences the CA accepts (default istio-ca)
+  --workload-cert-ttl D     default certificate lifetime (default 24h)
+  --max-workload-cert-ttl D longest lifetime a caller may ask for (default 2160h = 90 days)
+  --serving-cert-dir DIR    where the TLS port's key and certificate are kept (default: a temp dir)
   --help                    show this help
   --version                 print the version
 )";
@@ -68,6 +82,16 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
       return absl::OkStatus();
     };
   };
+  auto duration_setter = [](std::string* target) {
+    return [target](const std::string& v) -> absl::Status {
+      absl::Duration d;
+      if (!absl::ParseDuration(v, &d) || d <= absl::ZeroDuration()) {
+        return absl::InvalidArgumentError(absl::StrCat("want a positive duration like 24h, got \"", v, "\""));
+      }
+      *target = v;
+      return absl::OkStatus();
+    };
+  };
   auto string_setter = [](std::string* target) {
     return [target](const std::string& v) -> absl::Status {
       if (v.empty()) return absl::InvalidArgumentError("must not be empty");
@@ -86,6 +110,25 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
       {"--domain", string_setter(&o.domain)},
       {"--log-level", string_setter(&o.log_level)},
       {"--debounce-after-ms", int_setter(&o.debounce_after_ms, 0)},
+      {"--secure-grpc-addr", [&o](const std::string& v) -> absl::Status {
+         if (v == "off") return o.secure_grpc_addr = v, absl::OkStatus();
+         std::string host;
+         int port;
+         if (auto st = SplitHostPort(v, &host, &port); !st.ok()) return st;
+         o.secure_grpc_addr = v;
+         return absl::OkStatus();
+       }},
+      {"--trust-domain", string_setter(&o.trust_domain)},
+      {"--ca-key-type", [&o](const std::string& v) -> absl::Status {
+         if (v != "rsa2048" && v != "ecdsa-p256") return absl::InvalidArgumentError("want rsa2048 or ecdsa-p256");
+         o.ca_key_type = v;
+         return absl::OkStatus();
+       }},
+      {"--ca-dir", string_setter(&o.ca_dir)},
+      {"--ca-audience", string_setter(&o.ca_audience)},
+      {"--workload-cert-ttl", duration_setter(&o.workload_cert_ttl)},
+      {"--max-workload-cert-ttl", duration_setter(&o.max_workload_cert_ttl)},
+      {"--serving-cert-dir", string_setter(&o.serving_cert_dir)},
       {"--debounce-max-ms", int_setter(&o.debounce_max_ms, 1)},
   };
   for (size_t i = 0; i < args.size(); ++i) {
@@ -103,6 +146,10 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
       o.version = true;
       continue;
     }
+    if (flag == "--disable-ca") {
+      o.disable_ca = true;
+      continue;
+    }
     auto it = valued.find(flag);
     if (it == valued.end()) {
       return absl::InvalidArgumentError(absl::StrCat(absl::StartsWith(flag, "-") ? "unknown flag " : "unexpected argument ",
@@ -115,6 +162,12 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
     if (auto st = it->second(*value); !st.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(flag, ": ", st.message()));
     }
+  }
+  if (!o.help && !o.version && !o.disable_ca) {
+    absl::Duration def, max;
+    absl::ParseDuration(o.workload_cert_ttl, &def);
+    absl::ParseDuration(o.max_workload_cert_ttl, &max);
+    if (def > max) return absl::InvalidArgumentError("--workload-cert-ttl exceeds --max-workload-cert-ttl");
   }
   if (!o.config_dir.empty() && !o.kubeconfig.empty()) {
     return absl::InvalidArgumentError("--config-dir and --kubeconfig are exclusive");

@@ -20,6 +20,16 @@ struct Options {
   std::string log_level = "info";           // --log-level
   int debounce_after_ms = 100;              // --debounce-after-ms (istiod PILOT_DEBOUNCE_AFTER)
   int debounce_max_ms = 1000;               // --debounce-max-ms
+  // Citadel (the CA).
+  std::string secure_grpc_addr = "0.0.0.0:15012";  // --secure-grpc-addr: xDS + CA over TLS; "off" disables
+  bool disable_ca = false;                  // --disable-ca
+  std::string trust_domain = "cluster.local";  // --trust-domain
+  std::string ca_key_type = "rsa2048";      // --ca-key-type: rsa2048 | ecdsa-p256
+  std::string ca_dir;                       // --ca-dir: CA files (plugged-in or self-signed) in a directory
+  std::string ca_audience = "istio-ca";     // --ca-audience: comma-separated token audiences
+  std::string workload_cert_ttl = "24h";    // --workload-cert-ttl (istiod DEFAULT_WORKLOAD_CERT_TTL)
+  std::string max_workload_cert_ttl = "2160h";  // --max-workload-cert-ttl (istiod MAX_WORKLOAD_CERT_TTL)
+  std::string serving_cert_dir;             // --serving-cert-dir: where the TLS port's cert lives (default: a temp dir)
   bool help = false;                        // --help
   bool version = false;                     // --version
 };

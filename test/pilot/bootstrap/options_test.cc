@@ -1,1 +1,160 @@
-// placeholder
+#include "pilot/bootstrap/options.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace keel::pilot::bootstrap {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+TEST(OptionsTest, Defaults) {
+  auto o = ParseOptions({});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->config_dir, "");
+  EXPECT_EQ(o->kubeconfig, "");
+  EXPECT_EQ(o->grpc_addr, "0.0.0.0:15010");
+  EXPECT_EQ(o->monitoring_addr, "0.0.0.0:15014");
+  EXPECT_EQ(o->domain, "cluster.local");
+  EXPECT_EQ(o->log_level, "info");
+  EXPECT_EQ(o->system_namespace, "istio-system");
+  EXPECT_EQ(o->debounce_after_ms, 100);
+  EXPECT_EQ(o->debounce_max_ms, 1000);
+  EXPECT_FALSE(o->help);
+  EXPECT_FALSE(o->version);
+}
+
+TEST(OptionsTest, FlagSpaceValue) {
+  auto o = ParseOptions({"--config-dir", "/etc/keel", "--grpc-addr", "127.0.0.1:0", "--monitoring-addr",
+                         "[::1]:9999", "--domain", "corp.internal", "--log-level", "debug", "--debounce-after-ms",
+                         "5", "--debounce-max-ms", "50"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->config_dir, "/etc/keel");
+  EXPECT_EQ(o->grpc_addr, "127.0.0.1:0");
+  EXPECT_EQ(o->monitoring_addr, "[::1]:9999");
+  EXPECT_EQ(o->domain, "corp.internal");
+  EXPECT_EQ(o->log_level, "debug");
+  EXPECT_EQ(o->debounce_after_ms, 5);
+  EXPECT_EQ(o->debounce_max_ms, 50);
+}
+
+TEST(OptionsTest, FlagEqualsValue) {
+  auto o = ParseOptions({"--config-dir=/etc/keel", "--grpc-addr=localhost:15010", "--debounce-after-ms=0",
+                         "--domain=a=b"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->config_dir, "/etc/keel");
+  EXPECT_EQ(o->grpc_addr, "localhost:15010");
+  EXPECT_EQ(o->debounce_after_ms, 0);
+  EXPECT_EQ(o->domain, "a=b") << "only the first '=' separates flag and value";
+}
+
+TEST(OptionsTest, LaterFlagWins) {
+  auto o = ParseOptions({"--domain", "a.local", "--domain=b.local"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->domain, "b.local");
+}
+
+TEST(OptionsTest, UnknownFlagIsInvalidArgumentNamingIt) {
+  auto o = ParseOptions({"--grpc-addr", "127.0.0.1:1", "--bogus-flag", "x"});
+  ASSERT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(o.status().message(), AllOf(HasSubstr("unknown flag"), HasSubstr("--bogus-flag")));
+
+  auto with_value = ParseOptions({"--bogus=1"});
+  ASSERT_EQ(with_value.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(with_value.status().message(), HasSubstr("--bogus"));
+}
+
+TEST(OptionsTest, PositionalArgumentIsInvalidArgument) {
+  auto o = ParseOptions({"serve"});
+  ASSERT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(o.status().message(), HasSubstr("serve"));
+}
+
+TEST(OptionsTest, MissingValue) {
+  auto o = ParseOptions({"--grpc-addr"});
+  ASSERT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(o.status().message(), HasSubstr("--grpc-addr needs a value"));
+
+  auto empty = ParseOptions({"--config-dir="});
+  ASSERT_EQ(empty.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(empty.status().message(), HasSubstr("--config-dir"));
+}
+
+TEST(OptionsTest, BadHostPort) {
+  for (const char* bad : {"localhost", "localhost:", "localhost:http", "localhost:65536", "localhost:-1"}) {
+    auto o = ParseOptions({"--grpc-addr", bad});
+    ASSERT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(o.status().message(), HasSubstr("--grpc-addr")) << bad;
+  }
+  auto o = ParseOptions({"--monitoring-addr=nope"});
+  ASSERT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(o.status().message(), AllOf(HasSubstr("--monitoring-addr"), HasSubstr("HOST:PORT")));
+}
+
+TEST(OptionsTest, BadIntegers) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"--debounce-after-ms", "-1"}, {"--debounce-after-ms", "ten"}, {"--debounce-max-ms", "0"},
+           {"--debounce-max-ms=1.5"}}) {
+    auto o = ParseOptions(args);
+    ASSERT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument) << args[0];
+    EXPECT_THAT(o.status().message(), HasSubstr("--debounce-")) << args[0];
+  }
+}
+
+TEST(OptionsTest, HelpAndVersion) {
+  auto help = ParseOptions({"--help"});
+  ASSERT_TRUE(help.ok()) << help.status();
+  EXPECT_TRUE(help->help);
+  EXPECT_FALSE(help->version);
+  auto short_help = ParseOptions({"-h"});
+  ASSERT_TRUE(short_help.ok()) << short_help.status();
+  EXPECT_TRUE(short_help->help);
+  auto version = ParseOptions({"--version"});
+  ASSERT_TRUE(version.ok()) << version.status();
+  EXPECT_TRUE(version->version);
+  EXPECT_FALSE(version->help);
+}
+
+TEST(OptionsTest, UsageListsEveryFlag) {
+  const std::string usage = Usage();
+  for (const char* flag : {"--config-dir", "--grpc-addr", "--monitoring-addr", "--domain", "--log-level",
+                           "--debounce-after-ms", "--debounce-max-ms", "--help", "--version"}) {
+    EXPECT_THAT(usage, HasSubstr(flag));
+  }
+}
+
+TEST(SplitHostPortTest, Splits) {
+  std::string host;
+  int port = 0;
+  ASSERT_TRUE(SplitHostPort("0.0.0.0:15010", &host, &port).ok());
+  EXPECT_EQ(host, "0.0.0.0");
+  EXPECT_EQ(port, 15010);
+  ASSERT_TRUE(SplitHostPort("[::1]:8080", &host, &port).ok());
+  EXPECT_EQ(host, "::1");
+  EXPECT_EQ(port, 8080);
+  ASSERT_TRUE(SplitHostPort("localhost:0", &host, &port).ok());
+  EXPECT_EQ(port, 0);
+}
+
+TEST(SplitHostPortTest, Rejects) {
+  std::string host;
+  int port = 0;
+  for (const char* bad : {"", "15010", "host:", "host:70000", "host:x", "[::1]"}) {
+    EXPECT_EQ(SplitHostPort(bad, &host, &port).code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
+// An unbracketed IPv6 address is ambiguous ("::1" is not host "::" port 1);
+// Go's net.SplitHostPort, which istiod uses, rejects it with "too many colons".
+TEST(SplitHostPortTest, RejectsUnbracketedIpv6) {
+  std::string host;
+  int port = 0;
+  EXPECT_EQ(SplitHostPort("::1", &host, &port).code(), absl::StatusCode::kInvalidArgument)
+      << "parsed as host \"" << host << "\" port " << port;
+  EXPECT_EQ(SplitHostPort("fe80::1:8080", &host, &port).code(), absl::StatusCode::kInvalidArgument)
+      << "parsed as host \"" << host << "\" port " << port;
+}
+
+}  // namespace
+}  // namespace keel::pilot::bootstrap

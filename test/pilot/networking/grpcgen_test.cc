@@ -3,9 +3,10 @@
 #include "pilot/networking/grpcgen/grpc_listener_builder.h"
 
 #include <gmock/gmock.h>
-#include <algorithm>
 #include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "envoy/config/core/v3/base.pb.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
@@ -418,6 +419,54 @@ TEST_F(GrpcGenTest, RoundRobinWithoutDestinationRule) {
   ASSERT_TRUE(c.has_value());
   EXPECT_EQ(c->type(), cluster::Cluster::EDS);
   EXPECT_EQ(c->lb_policy(), cluster::Cluster::ROUND_ROBIN);
+}
+
+TEST_F(GrpcGenTest, PortLevelLoadBalancerOverridesTopLevel) {
+  push_ = BuildPush(kMesh + R"(
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  trafficPolicy:
+    loadBalancer: {simple: RANDOM}
+    portLevelSettings:
+    - port: {number: 9080}
+      loadBalancer: {simple: LEAST_REQUEST}
+    - port: {number: 1234}
+      loadBalancer: {simple: PASSTHROUGH}
+)");
+  auto c = Cluster("outbound|9080||reviews.default.svc.cluster.local");
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->lb_policy(), cluster::Cluster::LEAST_REQUEST);
+}
+
+// Istio (GetPortLevelTrafficPolicy; DestinationRule docs): "Traffic settings
+// specified at the destination-level will not be inherited when overridden by
+// port-level settings, i.e. default values will be applied to fields omitted in
+// port-level traffic policies."
+TEST_F(GrpcGenTest, PortLevelSettingsDoNotInheritDestinationLevelFields) {
+  push_ = BuildPush(kMesh + R"(
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  trafficPolicy:
+    loadBalancer: {simple: RANDOM}
+    portLevelSettings:
+    - port: {number: 9080}
+      connectionPool:
+        http: {http2MaxRequests: 10}
+)");
+  auto c = Cluster("outbound|9080||reviews.default.svc.cluster.local");
+  ASSERT_TRUE(c.has_value());
+  ASSERT_EQ(c->circuit_breakers().thresholds_size(), 1);
+  EXPECT_EQ(c->circuit_breakers().thresholds(0).max_requests().value(), 10u);
+  EXPECT_NE(c->lb_policy(), cluster::Cluster::RANDOM)
+      << "the destination-level loadBalancer must not apply to a port with its own settings";
 }
 
 TEST_F(GrpcGenTest, UnknownSubsetHostOrPortHasNoCluster) {

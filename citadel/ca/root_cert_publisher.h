@@ -1,0 +1,58 @@
+// RootCertPublisher: keeps ConfigMap `istio-ca-root-cert` (key root-cert.pem)
+// in every namespace equal to the CA's roots, as istiod does: created when a
+// namespace appears, repaired when edited or deleted, updated on rotation.
+// Writes are idempotent, so replicas racing on the same repair converge.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "pkg/kube/informer.h"
+#include "pkg/kube/kube_client.h"
+
+namespace keel::citadel::ca {
+
+inline constexpr char kRootCertConfigMap[] = "istio-ca-root-cert";
+
+class RootCertPublisher {
+ public:
+  // `roots` returns the current root bundle (PEM). `client` must outlive this.
+  RootCertPublisher(kube::KubeClient* client, std::function<std::string()> roots,
+                    kube::InformerOptions informer_options = {});
+  ~RootCertPublisher();
+
+  void Start();
+  void Stop();
+  // Re-checks every namespace (after a root rotation).
+  void RefreshAll();
+  // Number of ConfigMap writes made (create or update), for tests and /debug.
+  uint64_t writes() const;
+
+ private:
+  void Enqueue(const std::string& ns);
+  void WorkLoop();
+  absl::Status Reconcile(const std::string& ns);
+
+  kube::KubeClient* const client_;
+  const std::function<std::string()> roots_;
+  std::unique_ptr<kube::Informer> namespaces_;
+  std::unique_ptr<kube::Informer> configmaps_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> queued_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> known_namespaces_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t writes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread worker_;
+};
+
+}  // namespace keel::citadel::ca

@@ -1,0 +1,78 @@
+#include "citadel/citadel.h"
+
+#include <spdlog/spdlog.h>
+
+#include "pkg/metrics/registry.h"
+
+namespace keel::citadel {
+
+absl::StatusOr<std::unique_ptr<Citadel>> Citadel::Create(const CitadelOptions& options, kube::KubeClient* kube) {
+  std::unique_ptr<Citadel> c(new Citadel());
+  c->options_ = options;
+  ca::CaStorePtr store;
+  if (!options.ca_dir.empty()) {
+    store = ca::MakeDirCaStore(options.ca_dir);
+  } else if (kube) {
+    store = ca::MakeSecretCaStore(kube, options.system_namespace);
+  } else {
+    return absl::InvalidArgumentError("the CA needs --ca-dir or a Kubernetes API server for its root of trust");
+  }
+  c->manager_ = std::make_unique<ca::CaManager>(options.ca, std::move(store));
+  if (auto st = c->manager_->Init(); !st.ok()) return st;
+  c->authenticator_ = kube ? server::MakeKubeJwtAuthenticator(kube, options.audiences)
+                           : server::MakeRejectingAuthenticator(
+                                 "no Kubernetes API server to review tokens (Keel runs with --config-dir)");
+  c->service_ = std::make_unique<server::CaService>(&c->manager_->ca(), c->authenticator_.get(), options.ca.trust_domain);
+  auto serving = server::ServingCert::Create(&c->manager_->ca(), options.serving);
+  if (!serving.ok()) return serving.status();
+  c->serving_ = std::move(*serving);
+  if (kube) {
+    Citadel* self = c.get();
+    c->publisher_ = std::make_unique<ca::RootCertPublisher>(kube, [self] { return self->manager_->ca().RootsPem(); });
+  }
+  c->UpdateRootMetric();
+  return c;
+}
+
+Citadel::~Citadel() { Stop(); }
+
+void Citadel::Start() {
+  if (publisher_) publisher_->Start();
+  renewer_ = std::thread([this] { RenewLoop(); });
+}
+
+void Citadel::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (renewer_.joinable()) renewer_.join();
+  if (publisher_) publisher_->Stop();
+}
+
+void Citadel::UpdateRootMetric() {
+  auto bundle = manager_->ca().bundle();
+  if (!bundle) return;
+  metrics::DefaultRegistry()
+      .GetGauge("citadel_server_root_cert_expiry_timestamp",
+                "The unix timestamp, in seconds, when Citadel root cert will expire.")
+      .Set(static_cast<double>(crypto::NotAfterUnix(bundle->signing_cert())));
+}
+
+void Citadel::RenewLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!cv_.wait_for(lock, absl::ToChronoSeconds(options_.rotation_check), [this] { return stopping_; })) {
+    lock.unlock();
+    auto rotated = manager_->MaybeRotate(absl::Now());
+    if (!rotated.ok()) {
+      spdlog::error("CA: root rotation: {}", std::string(rotated.status().message()));
+    } else if (*rotated) {
+      UpdateRootMetric();
+      if (publisher_) publisher_->RefreshAll();
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace keel::citadel

@@ -1,0 +1,65 @@
+// Citadel: Keel's CA as one unit that keel-discovery wires in: the root of
+// trust (CaManager), the CreateCertificate service, the serving certificate of
+// the TLS port, root ConfigMap distribution, and root renewal.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "citadel/ca/ca_manager.h"
+#include "citadel/ca/root_cert_publisher.h"
+#include "citadel/server/ca_service.h"
+#include "citadel/server/serving_cert.h"
+
+namespace keel::citadel {
+
+struct CitadelOptions {
+  ca::CaOptions ca;
+  std::string ca_dir;                   // file-mode store; empty: Secrets through `kube`
+  std::string system_namespace = "istio-system";
+  std::vector<std::string> audiences{"istio-ca"};
+  server::ServingCertOptions serving;   // dir and DNS names of the TLS port's certificate
+  absl::Duration rotation_check = absl::Hours(1);
+};
+
+class Citadel {
+ public:
+  // `kube` may be null (file mode): then the store must be a directory and
+  // every CreateCertificate is Unauthenticated (no TokenReview possible).
+  static absl::StatusOr<std::unique_ptr<Citadel>> Create(const CitadelOptions& options, kube::KubeClient* kube);
+  ~Citadel();
+
+  // Starts root distribution and renewal.
+  void Start();
+  void Stop();
+
+  grpc::Service* service() { return service_.get(); }
+  std::shared_ptr<grpc::ServerCredentials> ServingCredentials() const { return serving_->Credentials(); }
+  const ca::IstioCa& ca() const { return manager_->ca(); }
+
+ private:
+  Citadel() = default;
+  void RenewLoop();
+  void UpdateRootMetric();
+
+  CitadelOptions options_;
+  std::unique_ptr<ca::CaManager> manager_;
+  server::AuthenticatorPtr authenticator_;
+  std::unique_ptr<server::CaService> service_;
+  std::unique_ptr<server::ServingCert> serving_;
+  std::unique_ptr<ca::RootCertPublisher> publisher_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread renewer_;
+};
+
+}  // namespace keel::citadel
