@@ -47,15 +47,27 @@ fetch_npm() {
   fi
 }
 
+# Pinned Python packages for tests and tools (test/requirements.txt), in a venv.
+VENV="$BUILD/venv"
+fetch_python() {
+  if ! cmp -s test/requirements.txt "$VENV/.keel-requirements" 2>/dev/null; then
+    log "pip install -r test/requirements.txt (venv $VENV)"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r test/requirements.txt
+    cp test/requirements.txt "$VENV/.keel-requirements"
+  fi
+}
+
 build() {
   log "building in $BUILD"
-  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKEEL_PYTHON="$VENV/bin/python" >/dev/null
   cmake --build "$BUILD" -j "$(nproc)"
 }
 
 setup() {
   install_packages
   fetch_npm
+  fetch_python
   build
 }
 

@@ -17,7 +17,11 @@ absl::Status SplitHostPort(const std::string& addr, std::string* host, int* port
     return absl::InvalidArgumentError(absl::StrCat("want HOST:PORT, got \"", addr, "\""));
   }
   *host = addr.substr(0, colon);
-  if (absl::StartsWith(*host, "[") && absl::EndsWith(*host, "]")) *host = host->substr(1, host->size() - 2);
+  if (absl::StartsWith(*host, "[") && absl::EndsWith(*host, "]")) {
+    *host = host->substr(1, host->size() - 2);
+  } else if (absl::StrContains(*host, ":")) {
+    return absl::InvalidArgumentError(absl::StrCat("too many colons in \"", addr, "\" (write IPv6 as [ADDR]:PORT)"));
+  }
   if (!absl::SimpleAtoi(addr.substr(colon + 1), port) || *port < 0 || *port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat("bad port in \"", addr, "\""));
   }

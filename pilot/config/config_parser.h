@@ -18,7 +18,8 @@ namespace keel::pilot::config {
 // Errors, each naming the object (kind namespace/name) and the field:
 //  - Unimplemented: a well-formed object of a kind Keel does not use (callers
 //    skip these quietly);
-//  - InvalidArgument: everything else (bad apiVersion, missing name, a field that
+//    (including an Istio kind at an apiVersion Istio does not serve);
+//  - InvalidArgument: everything else (no apiVersion or kind, missing name, a field that
 //    the kind does not have, a value that fails validation).
 absl::StatusOr<model::ConfigPtr> ParseConfig(const std::string& json, const std::string& origin);
 

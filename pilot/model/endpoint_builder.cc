@@ -1,5 +1,6 @@
 #include "pilot/model/endpoint_builder.h"
 
+#include "absl/strings/numbers.h"
 #include "istio/networking/v1alpha3/service_entry.pb.h"
 #include "keel/k8s/v1/objects.pb.h"
 #include "pilot/model/push_context.h"
@@ -39,11 +40,15 @@ void SetPodFields(const Config& pod_config, Endpoint* ep) {
 int ResolveTargetPort(const k8s::Pod& pod, const k8s::ServicePort* sp, int service_port) {
   if (!sp || sp->target_port().kind_case() == google::protobuf::Value::KIND_NOT_SET) return service_port;
   if (sp->target_port().kind_case() == google::protobuf::Value::kNumberValue) {
-    return static_cast<int>(sp->target_port().number_value());
+    const double n = sp->target_port().number_value();
+    return n >= 1 && n <= 65535 ? static_cast<int>(n) : 0;
   }
   const std::string& name = sp->target_port().string_value();
   // A numeric string ("9080") is a number, as Kubernetes' IntOrString parses it.
-  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) return std::stoi(name);
+  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) {
+    int n = 0;
+    return absl::SimpleAtoi(name, &n) && n >= 1 && n <= 65535 ? n : 0;
+  }
   for (const auto& container : pod.spec().containers()) {
     for (const auto& cp : container.ports()) {
       if (cp.name() == name) return cp.container_port();

@@ -88,12 +88,16 @@ std::shared_ptr<const PushContext> PushContext::Build(ConfigSnapshot configs, co
 }
 
 std::string PushContext::ResolveHost(absl::string_view host, absl::string_view ns) const {
-  if (host.empty() || absl::StartsWith(host, "*")) return std::string(host);
-  const size_t dots = std::count(host.begin(), host.end(), '.');
-  if (dots == 0) return absl::StrCat(host, ".", ns, ".svc.", mesh_.domain);
-  if (dots == 1) return absl::StrCat(host, ".svc.", mesh_.domain);
-  if (dots == 2 && absl::EndsWith(host, ".svc")) return absl::StrCat(host, ".", mesh_.domain);
-  return std::string(host);
+  if (host.empty() || absl::StartsWith(host, "*") || absl::StrContains(host, ".")) return std::string(host);
+  return absl::StrCat(host, ".", ns, ".svc.", mesh_.domain);
+}
+
+const Service* PushContext::ServiceForDnsName(absl::string_view host, absl::string_view ns) const {
+  for (const std::string& candidate : {std::string(host), absl::StrCat(host, ".", ns, ".svc.", mesh_.domain),
+                                       absl::StrCat(host, ".svc.", mesh_.domain), absl::StrCat(host, ".", mesh_.domain)}) {
+    if (const Service* svc = ServiceForHost(candidate)) return svc;
+  }
+  return nullptr;
 }
 
 void PushContext::BuildServices() {

@@ -71,10 +71,16 @@ class PushContext {
   // Endpoints of `hostname` at service port `port`; empty if none.
   const std::vector<Endpoint>& Endpoints(absl::string_view hostname, int port) const;
 
-  // Kubernetes DNS expansion relative to `ns`: "reviews" -> reviews.NS.svc.DOMAIN,
-  // "reviews.other" -> reviews.other.svc.DOMAIN, "reviews.other.svc" -> +DOMAIN.
-  // Names with more dots, and wildcards, are returned as they are.
+  // Istio's short-name rule for hosts in config (VirtualService, DestinationRule,
+  // destinations): a name without dots is relative to `ns` ("reviews" ->
+  // reviews.NS.svc.DOMAIN); anything else, and wildcards, is taken as written.
   std::string ResolveHost(absl::string_view host, absl::string_view ns) const;
+
+  // The service a client in `ns` reaches by dialling `host`, looked up as
+  // Kubernetes DNS would through its search path: HOST, HOST.NS.svc.DOMAIN,
+  // HOST.svc.DOMAIN, HOST.DOMAIN. So "reviews", "reviews.default",
+  // "reviews.default.svc" and the FQDN all work. Null when none exists.
+  const Service* ServiceForDnsName(absl::string_view host, absl::string_view ns) const;
 
   // The VirtualService that routes `hostname` for a proxy in `proxy_ns` bound to
   // `gateway` ("mesh" for sidecars and proxyless clients), or null. Exact hosts

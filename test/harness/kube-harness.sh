@@ -125,13 +125,17 @@ listening_ports() {
   done
 }
 
-# free_ports N: N distinct ports nobody listens on, from 20000-59999.
+# free_ports N: N distinct ports nobody listens on. They are drawn below the
+# kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768+ by default) so an
+# outgoing connection cannot take the apiserver's port while it is restarting.
 free_ports() {
-  local n=$1 used picked=() p tries=0
+  local n=$1 used picked=() p tries=0 lo=20000 hi eph
+  eph=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  hi=$(( eph > lo + 1000 ? eph : 60000 ))
   used=" $(listening_ports | tr '\n' ' ') "
   while (( ${#picked[@]} < n )); do
     (( ++tries < 1000 )) || die "no free port found"
-    p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+    p=$(( lo + (RANDOM * 32768 + RANDOM) % (hi - lo) ))
     [[ $used == *" $p "* || " ${picked[*]} " == *" $p "* ]] && continue
     picked+=("$p")
   done

@@ -22,23 +22,35 @@ const networking::Subset* FindSubset(const model::DestinationRuleEntry* dr, cons
   return nullptr;
 }
 
-// The traffic policy for (port, subset): subset policy over top-level, and within
-// each, port-level settings over the general ones (Istio's MergeTrafficPolicy).
+// The traffic policy for (port, subset), as Istio's MergeTrafficPolicy: a subset
+// policy's fields override the top-level ones; within each, a matching
+// port-level entry replaces the destination-level settings whole (fields it
+// omits fall back to the defaults, not to the destination level).
 networking::TrafficPolicy EffectivePolicy(const model::DestinationRuleEntry* dr, const networking::Subset* subset,
                                           int port) {
   networking::TrafficPolicy out;
   auto apply = [&](const networking::TrafficPolicy& p) {
-    if (p.has_load_balancer()) *out.mutable_load_balancer() = p.load_balancer();
-    if (p.has_connection_pool()) *out.mutable_connection_pool() = p.connection_pool();
-    if (p.has_outlier_detection()) *out.mutable_outlier_detection() = p.outlier_detection();
-    if (p.has_tls()) *out.mutable_tls() = p.tls();
+    networking::TrafficPolicy effective;
+    *effective.mutable_load_balancer() = p.load_balancer();
+    *effective.mutable_connection_pool() = p.connection_pool();
+    *effective.mutable_outlier_detection() = p.outlier_detection();
+    *effective.mutable_tls() = p.tls();
+    if (!p.has_load_balancer()) effective.clear_load_balancer();
+    if (!p.has_connection_pool()) effective.clear_connection_pool();
+    if (!p.has_outlier_detection()) effective.clear_outlier_detection();
+    if (!p.has_tls()) effective.clear_tls();
     for (const auto& pl : p.port_level_settings()) {
       if (static_cast<int>(pl.port().number()) != port) continue;
-      if (pl.has_load_balancer()) *out.mutable_load_balancer() = pl.load_balancer();
-      if (pl.has_connection_pool()) *out.mutable_connection_pool() = pl.connection_pool();
-      if (pl.has_outlier_detection()) *out.mutable_outlier_detection() = pl.outlier_detection();
-      if (pl.has_tls()) *out.mutable_tls() = pl.tls();
+      effective.Clear();
+      if (pl.has_load_balancer()) *effective.mutable_load_balancer() = pl.load_balancer();
+      if (pl.has_connection_pool()) *effective.mutable_connection_pool() = pl.connection_pool();
+      if (pl.has_outlier_detection()) *effective.mutable_outlier_detection() = pl.outlier_detection();
+      if (pl.has_tls()) *effective.mutable_tls() = pl.tls();
     }
+    if (effective.has_load_balancer()) *out.mutable_load_balancer() = effective.load_balancer();
+    if (effective.has_connection_pool()) *out.mutable_connection_pool() = effective.connection_pool();
+    if (effective.has_outlier_detection()) *out.mutable_outlier_detection() = effective.outlier_detection();
+    if (effective.has_tls()) *out.mutable_tls() = effective.tls();
   };
   if (dr && dr->spec().has_traffic_policy()) apply(dr->spec().traffic_policy());
   if (subset && subset->has_traffic_policy()) apply(subset->traffic_policy());

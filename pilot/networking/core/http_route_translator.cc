@@ -82,14 +82,15 @@ route::RouteMatch TranslateMatch(const networking::HTTPMatchRequest& m) {
   return out;
 }
 
-// Istio: FractionalPercent with denominator MILLION from a percentage in [0,100].
+// Istio: FractionalPercent with denominator MILLION from a percentage in [0,100];
+// without one, the deprecated integer percent (so an unset percentage is 0%).
 envoy::type::v3::FractionalPercent Fraction(const networking::Percent* percentage, int legacy_percent) {
   envoy::type::v3::FractionalPercent out;
   if (percentage) {
     out.set_numerator(static_cast<uint32_t>(percentage->value() * 10000));
     out.set_denominator(envoy::type::v3::FractionalPercent::MILLION);
   } else {
-    out.set_numerator(legacy_percent > 0 ? legacy_percent : 100);
+    out.set_numerator(legacy_percent > 0 ? legacy_percent : 0);
     out.set_denominator(envoy::type::v3::FractionalPercent::HUNDRED);
   }
   return out;
@@ -223,7 +224,8 @@ void TranslateRouteAction(const networking::HTTPRoute& http, const model::Virtua
   auto add_mirror = [&](const networking::Destination& d, const networking::Percent* pct) {
     auto* m = action->add_request_mirror_policies();
     m->set_cluster(DestinationCluster(d, vs, ctx));
-    *m->mutable_runtime_fraction()->mutable_default_value() = Fraction(pct, 100);
+    // Istio mirrors 100% when no mirrorPercentage is given.
+    if (pct) *m->mutable_runtime_fraction()->mutable_default_value() = Fraction(pct, 0);
   };
   if (http.has_mirror()) add_mirror(http.mirror(), http.has_mirror_percentage() ? &http.mirror_percentage() : nullptr);
   for (const auto& m : http.mirrors()) add_mirror(m.destination(), m.has_percentage() ? &m.percentage() : nullptr);

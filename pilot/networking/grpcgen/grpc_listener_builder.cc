@@ -30,8 +30,7 @@ std::optional<GrpcTarget> ResolveTarget(const std::string& listener_name, const 
   std::string host;
   int port = 0;
   if (!SplitHostPort(listener_name, &host, &port)) return std::nullopt;
-  const model::Service* svc = push.ServiceForHost(push.ResolveHost(host, proxy.ns));
-  if (!svc) svc = push.ServiceForHost(host);
+  const model::Service* svc = push.ServiceForDnsName(host, proxy.ns);
   if (!svc || !svc->FindPort(port)) return std::nullopt;
   return GrpcTarget{svc, port};
 }

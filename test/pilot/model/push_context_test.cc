@@ -42,12 +42,13 @@ std::string NameOf(const DestinationRuleEntry* dr) { return dr ? dr->config->key
 
 // --- ResolveHost ---
 
-TEST(PushContextTest, ResolveHostExpandsKubernetesShortNames) {
+// Istio's rule for hosts in config: only dotless names are relative to the namespace.
+TEST(PushContextTest, ResolveHostExpandsOnlyDotlessNames) {
   auto push = BuildPush("");
   EXPECT_EQ(push->ResolveHost("reviews", "default"), kReviews);
   EXPECT_EQ(push->ResolveHost("reviews", "bookinfo"), "reviews.bookinfo.svc.cluster.local");
-  EXPECT_EQ(push->ResolveHost("reviews.other", "default"), "reviews.other.svc.cluster.local");
-  EXPECT_EQ(push->ResolveHost("reviews.other.svc", "default"), "reviews.other.svc.cluster.local");
+  EXPECT_EQ(push->ResolveHost("reviews.other", "default"), "reviews.other");
+  EXPECT_EQ(push->ResolveHost("reviews.other.svc", "default"), "reviews.other.svc");
   EXPECT_EQ(push->ResolveHost(kReviews, "other"), kReviews);
   EXPECT_EQ(push->ResolveHost("api.example.com", "default"), "api.example.com");
   EXPECT_EQ(push->ResolveHost("*.example.com", "default"), "*.example.com");
@@ -59,7 +60,19 @@ TEST(PushContextTest, ResolveHostUsesMeshDomain) {
   mesh.domain = "corp.internal";
   auto push = BuildPush("", mesh);
   EXPECT_EQ(push->ResolveHost("reviews", "default"), "reviews.default.svc.corp.internal");
-  EXPECT_EQ(push->ResolveHost("reviews.default.svc", "x"), "reviews.default.svc.corp.internal");
+}
+
+// A client's dialled name goes through the Kubernetes DNS search path.
+TEST(PushContextTest, ServiceForDnsNameFollowsTheSearchPath) {
+  auto push = BuildPush(Service("reviews", "default") + Service("reviews", "other"));
+  ASSERT_NE(push->ServiceForDnsName("reviews", "default"), nullptr);
+  EXPECT_EQ(push->ServiceForDnsName("reviews", "default")->ns, "default");
+  EXPECT_EQ(push->ServiceForDnsName("reviews", "other")->ns, "other");
+  EXPECT_EQ(push->ServiceForDnsName("reviews.other", "default")->ns, "other");
+  EXPECT_EQ(push->ServiceForDnsName("reviews.other.svc", "default")->ns, "other");
+  EXPECT_EQ(push->ServiceForDnsName(kReviews, "other")->ns, "default");
+  EXPECT_EQ(push->ServiceForDnsName("ratings", "default"), nullptr);
+  EXPECT_EQ(push->ServiceForDnsName("reviews", "nowhere"), nullptr);
 }
 
 TEST(PushContextTest, ServicesIndexedByFqdn) {
