@@ -19,3 +19,9 @@ keel_add_gtest(debouncer_test pilot/xds/debouncer_test.cc LIBS keel_pilot_xds)
 
 # pilot/bootstrap
 keel_add_gtest(options_test pilot/bootstrap/options_test.cc LIBS keel_pilot_bootstrap)
+
+# Golden translation tests (testdata/<case>/case.yaml -> <proxy>.golden.json).
+keel_add_gtest(golden_test pilot/networking/golden/golden_test.cc pilot/networking/golden/golden_util.cc
+               LIBS keel_pilot_xds keel_pilot_config)
+target_include_directories(golden_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/pilot/networking)
+target_link_libraries(golden_test PRIVATE yaml-cpp)
