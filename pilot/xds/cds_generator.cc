@@ -1,12 +1,13 @@
 #include "pilot/xds/cds_generator.h"
 
+#include "pilot/xds/proxy_generators.h"
 #include "pilot/networking/core/cluster_builder.h"
 
 namespace keel::pilot::xds {
 
 std::vector<NamedResource> CdsGenerator::Generate(const model::Proxy& proxy, const model::PushContext& push,
                                                   const WatchedResource& watch) const {
-  if (!proxy.proxyless_grpc) return {};
+  if (!proxy.proxyless_grpc) return GenerateEnvoyClusters(proxy, push, watch);
   std::vector<std::string> names = watch.wildcard ? networking::AllOutboundClusterNames(proxy, push)
                                                   : std::vector<std::string>(watch.names.begin(), watch.names.end());
   return GenerateNamed(names, GrpcScope("CDS", proxy), push,

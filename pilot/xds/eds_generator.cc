@@ -1,12 +1,13 @@
 #include "pilot/xds/eds_generator.h"
 
+#include "pilot/xds/proxy_generators.h"
 #include "pilot/networking/core/cluster_builder.h"
 
 namespace keel::pilot::xds {
 
 std::vector<NamedResource> EdsGenerator::Generate(const model::Proxy& proxy, const model::PushContext& push,
                                                   const WatchedResource& watch) const {
-  if (!proxy.proxyless_grpc) return {};
+  if (!proxy.proxyless_grpc) return GenerateEnvoyEndpoints(proxy, push, watch);
   std::vector<std::string> names(watch.names.begin(), watch.names.end());
   return GenerateNamed(
       names, GrpcScope("EDS", proxy), push,

@@ -5,6 +5,7 @@
 #include "pilot/xds/lds_generator.h"
 #include "pilot/xds/rds_generator.h"
 #include "pilot/xds/resource_types.h"
+#include "pilot/xds/sds_generator.h"
 
 namespace keel::pilot::xds {
 
@@ -31,6 +32,7 @@ GeneratorMap MakeGenerators() {
   out[kRouteType] = std::make_unique<RdsGenerator>();
   out[kClusterType] = std::make_unique<CdsGenerator>();
   out[kEndpointType] = std::make_unique<EdsGenerator>();
+  out[kSecretType] = std::make_unique<SdsGenerator>();
   return out;
 }
 

@@ -1,0 +1,30 @@
+// Per proxy kind generation behind the per-type generators (lds_generator.cc,
+// ...): proxyless gRPC clients (grpcgen), sidecars, and gateways (routers).
+// Sidecars and gateways share the outbound clusters and endpoints.
+#pragma once
+
+#include "pilot/xds/generator.h"
+
+namespace keel::pilot::xds {
+
+// Sidecars (Envoy in istio-proxy): sidecar_generators.cc.
+std::vector<NamedResource> GenerateSidecarListeners(const model::Proxy& proxy, const model::PushContext& push,
+                                                    const WatchedResource& watch);
+std::vector<NamedResource> GenerateSidecarRoutes(const model::Proxy& proxy, const model::PushContext& push,
+                                                 const WatchedResource& watch);
+// Clusters and endpoints for sidecars and gateways alike.
+std::vector<NamedResource> GenerateEnvoyClusters(const model::Proxy& proxy, const model::PushContext& push,
+                                                 const WatchedResource& watch);
+std::vector<NamedResource> GenerateEnvoyEndpoints(const model::Proxy& proxy, const model::PushContext& push,
+                                                  const WatchedResource& watch);
+
+// Gateways (istio-ingressgateway): gateway_generators.cc.
+std::vector<NamedResource> GenerateGatewayListeners(const model::Proxy& proxy, const model::PushContext& push,
+                                                    const WatchedResource& watch);
+std::vector<NamedResource> GenerateGatewayRoutes(const model::Proxy& proxy, const model::PushContext& push,
+                                                 const WatchedResource& watch);
+// Gateway TLS credentials (credentialName) from Kubernetes Secrets.
+std::vector<NamedResource> GenerateSecrets(const model::Proxy& proxy, const model::PushContext& push,
+                                           const WatchedResource& watch);
+
+}  // namespace keel::pilot::xds
