@@ -293,13 +293,60 @@ void TranslateHttpRoute(const networking::HTTPRoute& http, const model::VirtualS
   }
 }
 
+// A delegate route's match inside its root's: the delegate's conditions win
+// where both set one (Istio checks they are compatible; Keel does not), the
+// root's fill in the rest.
+networking::HTTPMatchRequest MergeMatch(const networking::HTTPMatchRequest& root,
+                                        const networking::HTTPMatchRequest& delegate) {
+  networking::HTTPMatchRequest out = root;
+  out.MergeFrom(delegate);  // scalars and messages the delegate sets override; maps merge
+  if (delegate.has_uri()) *out.mutable_uri() = delegate.uri();
+  return out;
+}
+
+// The delegate's routes, each match merged with the root route's matches.
+std::vector<networking::HTTPRoute> ExpandDelegate(const networking::HTTPRoute& root,
+                                                  const networking::VirtualService& delegate) {
+  std::vector<networking::HTTPRoute> out;
+  for (const auto& d : delegate.http()) {
+    networking::HTTPRoute merged = d;
+    merged.clear_match();
+    if (root.match().empty()) {
+      *merged.mutable_match() = d.match();
+    } else if (d.match().empty()) {
+      *merged.mutable_match() = root.match();
+    } else {
+      for (const auto& rm : root.match()) {
+        for (const auto& dm : d.match()) *merged.add_match() = MergeMatch(rm, dm);
+      }
+    }
+    out.push_back(std::move(merged));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<route::Route> TranslateHttpRoutes(const model::VirtualServiceEntry& vs, const RouteContext& ctx) {
   std::vector<route::Route> out;
-  for (const auto& http : vs.spec().http()) TranslateHttpRoute(http, vs, ctx, &out);
+  for (const auto& http : vs.spec().http()) {
+    if (!http.has_delegate()) {
+      TranslateHttpRoute(http, vs, ctx, &out);
+      continue;
+    }
+    // Delegation (Istio's VirtualService chaining): the named VirtualService's routes
+    // stand in for this one; its destinations resolve in its own namespace.
+    const std::string ns = http.delegate().namespace_().empty() ? vs.config->key.ns : http.delegate().namespace_();
+    auto it = ctx.push->configs()->find(model::ConfigKey{model::Kind::kVirtualService, ns, http.delegate().name()});
+    if (it == ctx.push->configs()->end()) continue;  // a missing delegate routes nothing, as in Istio
+    model::VirtualServiceEntry delegate{it->second, {}, {}};
+    for (const auto& expanded : ExpandDelegate(http, delegate.spec())) {
+      TranslateHttpRoute(expanded, delegate, ctx, &out);
+    }
+  }
   return out;
 }
+
 
 route::Route DefaultRoute(const std::string& cluster, const RouteContext& ctx) {
   route::Route r;
