@@ -12,7 +12,7 @@ cd "$ROOT"
 
 # Debian packages the build and the tests need.
 DEB_PACKAGES=(
-  g++ cmake ninja-build pkg-config ccache git curl openssl python3 python3-venv
+  g++ cmake ninja-build pkg-config ccache git curl openssl python3 python3-venv etcd-server etcd-client
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev libre2-dev
   libcpprest-dev libyaml-cpp-dev libspdlog-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
@@ -86,6 +86,12 @@ build() {
   cmake --build "$BUILD" -j "$(nproc)"
 }
 
+# The real kube-apiserver (built with Go from the pinned k8s.io/kubernetes module,
+# cached in ~/.cache/keel: ~7 minutes cold) and etcd, for the integration tests.
+fetch_kube() {
+  PATH="$PATH:/usr/local/go/bin" test/harness/kube-harness.sh build
+}
+
 setup() {
   install_packages
   fetch_npm
@@ -108,6 +114,7 @@ case "${1:-}" in
   test)
     shift
     setup
+    fetch_kube
     log "running the test suite"
     cd "$BUILD"
     exec ctest --output-on-failure --timeout 600 "$@"
