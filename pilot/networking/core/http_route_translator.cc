@@ -340,6 +340,7 @@ std::vector<route::Route> TranslateHttpRoutes(const model::VirtualServiceEntry& 
     auto it = ctx.push->configs()->find(model::ConfigKey{model::Kind::kVirtualService, ns, http.delegate().name()});
     if (it == ctx.push->configs()->end()) continue;  // a missing delegate routes nothing, as in Istio
     model::VirtualServiceEntry delegate{it->second, {}, {}};
+    if (!delegate.spec().hosts().empty()) continue;  // Istio: a delegate must not set hosts; it is ignored
     for (const auto& expanded : ExpandDelegate(http, delegate.spec())) {
       TranslateHttpRoute(expanded, delegate, ctx, &out);
     }
