@@ -103,7 +103,10 @@ void RootCertPublisher::WorkLoop() {
     std::string ns = queue_.front();
     queue_.pop_front();
     queued_.erase(ns);
-    const bool known = known_namespaces_.count(ns) > 0;
+    // Istio leaves the Kubernetes system namespaces alone (inject.IgnoredNamespaces).
+    static const std::set<std::string> kIgnored = {"kube-system", "kube-public", "kube-node-lease",
+                                                   "local-path-storage"};
+    const bool known = known_namespaces_.count(ns) > 0 && !kIgnored.count(ns);
     lock.unlock();
     absl::Status st = known ? Reconcile(ns) : absl::OkStatus();
     lock.lock();

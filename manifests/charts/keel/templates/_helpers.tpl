@@ -1,0 +1,67 @@
+{{/*
+Labels on every object: Kubernetes' recommended set, plus Istio's `release`.
+*/}}
+{{- define "keel.labels" -}}
+app.kubernetes.io/name: keel
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+release: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+The labels Istio's tools and the istiod Service/PDB selectors look for.
+*/}}
+{{- define "keel.istiodLabels" -}}
+app: istiod
+istio: pilot
+istio.io/rev: default
+{{- end }}
+
+{{/*
+HUB/IMAGE:TAG (see values.yaml).
+*/}}
+{{- define "keel.image" -}}
+{{- $hub := .Values.hub | default .Values.global.hub -}}
+{{- $tag := .Values.tag | default .Values.global.tag | default .Chart.AppVersion -}}
+{{- if contains "/" .Values.image -}}
+{{ .Values.image }}
+{{- else if $hub -}}
+{{ printf "%s/%s:%s" $hub .Values.image $tag }}
+{{- else -}}
+{{ printf "%s:%s" .Values.image $tag }}
+{{- end -}}
+{{- end }}
+
+{{/*
+The mesh config: the chart's defaults with .Values.meshConfig merged over them (as
+Istio's istiod chart does), as YAML. Callers that need a field use `fromYaml`.
+*/}}
+{{- define "keel.mesh" -}}
+{{- $defaults := dict
+      "trustDomain" "cluster.local"
+      "rootNamespace" .Release.Namespace
+      "defaultConfig" (dict "discoveryAddress" (printf "istiod.%s.svc:15012" .Release.Namespace)) -}}
+{{- toYaml (mergeOverwrite $defaults (deepCopy .Values.meshConfig)) -}}
+{{- end }}
+
+{{/*
+keel-discovery --log-level from global.logging.level ("info" or Istio's "default:info").
+*/}}
+{{- define "keel.logLevel" -}}
+{{- trimPrefix "default:" .Values.global.logging.level -}}
+{{- end }}
+
+{{/*
+Checks values.schema.json cannot express (it sees one value at a time). Rendering
+stops with the message.
+*/}}
+{{- define "keel.validate" -}}
+{{- if and .Values.autoscaleEnabled (gt (int .Values.autoscaleMin) (int .Values.autoscaleMax)) -}}
+{{- fail (printf "autoscaleMin (%d) must not be greater than autoscaleMax (%d)" (int .Values.autoscaleMin) (int .Values.autoscaleMax)) -}}
+{{- end -}}
+{{- if not .Values.global.controlPlaneSecurityEnabled -}}
+{{- fail "global.controlPlaneSecurityEnabled=false is not supported: Keel always serves xDS and the CA over TLS on port 15012 (as istiod does since Istio 1.5)" -}}
+{{- end -}}
+{{- end }}
