@@ -1,18 +1,70 @@
+// Gateway (router) generation: istio-ingressgateway and friends. Listeners and
+// routes come from the Gateways selecting the proxy, merged per port; clusters
+// and endpoints are the shared outbound ones (sidecar_generators.cc); secrets
+// are the credentialName Secrets of the proxy's namespace (served to any Envoy
+// proxy that asks, as istiod's SecretGen).
+#include <spdlog/spdlog.h>
+
+#include "absl/strings/str_cat.h"
+#include "pilot/networking/gateway/listener_builder.h"
+#include "pilot/networking/gateway/merged_gateway.h"
+#include "pilot/networking/gateway/route_builder.h"
+#include "pilot/networking/gateway/secret_builder.h"
 #include "pilot/xds/proxy_generators.h"
 
 namespace keel::pilot::xds {
+namespace {
 
-// TODO(issue 4): gateway listeners, routes and SDS secrets.
-std::vector<NamedResource> GenerateGatewayListeners(const model::Proxy&, const model::PushContext&,
-                                                    const WatchedResource&) {
-  return {};
+namespace gateway = networking::gateway;
+
+// Everything a gateway's listeners and routes depend on besides the push: the
+// selected Gateways and port translation follow from the labels and namespace
+// (and, for a named targetPort, the pod: folded into the translations), VS
+// visibility and sourceNamespace from the namespace, and the wildcard address
+// from the IP family. Replicas of one gateway Deployment share one scope.
+std::string GatewayScope(const char* type, const model::Proxy& proxy, const gateway::MergedGateway& merged) {
+  std::string scope = absl::StrCat(type, "|gateway|", proxy.ns, "|", merged.port_translations, "|",
+                                   proxy.ip.find(':') != std::string::npos ? "v6" : "v4");
+  for (const auto& [k, v] : proxy.labels) absl::StrAppend(&scope, "|", k, "=", v);
+  return scope;
 }
-std::vector<NamedResource> GenerateGatewayRoutes(const model::Proxy&, const model::PushContext&,
-                                                 const WatchedResource&) {
-  return {};
+
+}  // namespace
+
+std::vector<NamedResource> GenerateGatewayListeners(const model::Proxy& proxy, const model::PushContext& push,
+                                                    const WatchedResource& watch) {
+  const gateway::MergedGateway merged = gateway::MergeGateways(proxy, push);
+  for (const auto& why : merged.rejected) spdlog::warn("gateway {}: skipping {}", proxy.id, why);
+  std::vector<std::string> names = watch.wildcard ? gateway::GatewayListenerNames(merged, proxy)
+                                                  : std::vector<std::string>(watch.names.begin(), watch.names.end());
+  return GenerateNamed(names, GatewayScope("LDS", proxy, merged), push, [&](const std::string& name) {
+    return gateway::BuildGatewayListener(name, merged, proxy, push);
+  });
 }
-std::vector<NamedResource> GenerateSecrets(const model::Proxy&, const model::PushContext&, const WatchedResource&) {
-  return {};
+
+std::vector<NamedResource> GenerateGatewayRoutes(const model::Proxy& proxy, const model::PushContext& push,
+                                                 const WatchedResource& watch) {
+  const gateway::MergedGateway merged = gateway::MergeGateways(proxy, push);
+  std::vector<std::string> names(watch.names.begin(), watch.names.end());
+  return GenerateNamed(names, GatewayScope("RDS", proxy, merged), push, [&](const std::string& name) {
+    return std::optional(gateway::BuildGatewayRouteConfiguration(name, merged, proxy, push));
+  });
+}
+
+std::vector<NamedResource> GenerateSecrets(const model::Proxy& proxy, const model::PushContext& push,
+                                           const WatchedResource& watch) {
+  std::vector<std::string> names(watch.names.begin(), watch.names.end());
+  // A secret depends only on its name and the proxy's namespace.
+  using Secret = envoy::extensions::transport_sockets::tls::v3::Secret;
+  const std::string scope = absl::StrCat("SDS|", proxy.ns);
+  return GenerateNamed(names, scope, push, [&](const std::string& name) -> std::optional<Secret> {
+    auto secret = gateway::BuildSecret(name, proxy, push);
+    if (!secret.ok()) {
+      spdlog::warn("SDS: {} for {}: {}", name, proxy.id, std::string(secret.status().message()));
+      return std::nullopt;
+    }
+    return *std::move(secret);
+  });
 }
 
 }  // namespace keel::pilot::xds
