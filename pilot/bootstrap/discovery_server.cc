@@ -9,17 +9,44 @@
 #include "pilot/config/kube_source.h"
 #include "pilot/debug/handlers.h"
 #include "pilot/model/push_context.h"
+#include "pilot/xds/monitoring.h"
+#include "pkg/metrics/process_collector.h"
 #include "pkg/metrics/registry.h"
 
 #include "absl/strings/str_split.h"
 
+#include <mutex>
+
 namespace keel::pilot::bootstrap {
+namespace {
+
+// istiod's words for a change: its push trigger reason (pilot_push_triggers) and
+// its inbound update type (pilot_inbound_updates).
+struct ChangeKind {
+  const char* trigger;
+  const char* inbound;
+};
+
+ChangeKind ClassifyChange(model::Kind kind, bool deleted) {
+  switch (kind) {
+    case model::Kind::kService: return {"service", deleted ? "svcdelete" : "svc"};
+    case model::Kind::kPod:
+    case model::Kind::kEndpointSlice: return {"endpoint", "eds"};
+    case model::Kind::kServiceEntry: return {"service", "config"};
+    case model::Kind::kNamespace: return {"namespace", "config"};
+    case model::Kind::kSecret: return {"secret", "config"};
+    default: return {"config", "config"};
+  }
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const Options& options) {
   std::unique_ptr<DiscoveryServer> server(new DiscoveryServer(options));
   if (!options.config_dir.empty()) {
     auto source = config::FileSource::Create({options.config_dir});
     if (!source.ok()) return source.status();
+    server->file_source_ = source->get();
     server->source_ = std::move(*source);
   } else {
     auto cluster = options.kubeconfig.empty() ? kube::LoadInCluster()
@@ -35,6 +62,7 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
     server->kube_client_ = std::move(*client);
     config::KubeSourceOptions kube_options;
     kube_options.system_namespace = options.system_namespace;
+    kube_options.informer.metrics = &metrics::DefaultRegistry();
     server->source_ = std::make_unique<config::KubeSource>(server->kube_client_.get(), kube_options);
     spdlog::info("watching the Kubernetes API server at {}", server->kube_client_->server());
   }
@@ -75,6 +103,25 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
   if (!http_server.ok()) return http_server.status();
   server->http_server_ = std::move(*http_server);
 
+  // /debug/* from elsewhere than localhost needs a token the API server accepts
+  // (istiod authenticates debug requests like xDS ones: the same audiences).
+  debug::TokenReviewer reviewer;
+  if (server->kube_client_) {
+    server->debug_authenticator_ = citadel::server::MakeKubeJwtAuthenticator(
+        server->kube_client_.get(), absl::StrSplit(options.ca_audience, ',', absl::SkipEmpty()));
+    reviewer = [authenticator = server->debug_authenticator_.get()](
+                   const std::multimap<std::string, std::string>& headers) {
+      return authenticator->Authenticate(headers).status();
+    };
+  }
+  server->debug_auth_ = std::make_unique<debug::DebugAuth>(std::move(reviewer));
+
+  static std::once_flag metrics_once;
+  std::call_once(metrics_once, [] {
+    xds::monitoring::RegisterMetrics();
+    metrics::RegisterProcessCollector(metrics::DefaultRegistry());
+  });
+
   server->ads_ = std::make_unique<xds::AdsServer>(xds::MakeGenerators());
   DiscoveryServer* self = server.get();
   server->debouncer_ = std::make_unique<xds::Debouncer>(
@@ -84,7 +131,11 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
   server->store_.SetChangeHandler([self](const std::vector<model::ConfigKey>& changed) {
     xds::PushRequest request;
     request.configs_updated.insert(changed.begin(), changed.end());
-    request.reasons["config"] = static_cast<int>(changed.size());
+    for (const auto& key : changed) {
+      const ChangeKind kind = ClassifyChange(key.kind, /*deleted=*/!self->store_.Get(key));
+      ++request.reasons[kind.trigger];
+      xds::monitoring::RecordInboundUpdate(kind.inbound);
+    }
     request.start = std::chrono::steady_clock::now();
     self->debouncer_->Enqueue(std::move(request));
   });
@@ -98,6 +149,8 @@ void DiscoveryServer::PushNow(const xds::PushRequest& request) {
   model::MeshOptions mesh;
   mesh.domain = options_.domain;
   auto push = model::PushContext::Build(store_.Snapshot(), mesh, ++push_version_);
+  xds::monitoring::RecordPushContextInit(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count());
   ads_->Push(push, request);
   const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin).count();
   spdlog::info("push {}: {} services, {} config changes, {:.1f} ms", push->version(), push->services().size(),
@@ -116,7 +169,7 @@ absl::Status DiscoveryServer::Start() {
   }
   if (!source_->HasSynced()) spdlog::warn("config not synced after {} s; serving what is known", options_.sync_timeout_s);
   xds::PushRequest initial;
-  initial.reasons["startup"] = 1;
+  initial.reasons["global"] = 1;  // istiod's reason for a push of everything
   initial.start = std::chrono::steady_clock::now();
   PushNow(initial);  // serve a complete view from the first connection on
 
@@ -149,18 +202,44 @@ absl::Status DiscoveryServer::Start() {
     }
   }
 
+  RegisterMonitoringHandlers();
+  if (auto st = http_server_->Start(); !st.ok()) return st;
+  spdlog::info("xDS (ADS, plaintext gRPC) listening on {} (port {})", options_.grpc_addr, grpc_port_);
+  spdlog::info("monitoring listening on http://{}/ (ready, metrics, debug/list)", options_.monitoring_addr);
+  return absl::OkStatus();
+}
+
+void DiscoveryServer::RegisterMonitoringHandlers() {
+  // Not authenticated, as in istiod: kubelet probes /ready, Prometheus scrapes /metrics.
   http_server_->Handle("/ready", debug::MakeReadyHandler([this] { return NotReadyReason(); }));
-  http_server_->Handle("/debug/configz", debug::MakeConfigzHandler(store_));
-  http_server_->Handle("/debug/config_dump", debug::MakeConfigDumpHandler(*ads_));
-  http_server_->Handle("/debug/connections", debug::MakeConnectionsHandler(*ads_));
   http_server_->Handle("/metrics", [](const http::HttpRequest&) {
     return http::HttpResponse{200, "text/plain; version=0.0.4", metrics::DefaultRegistry().Render()};
   });
-  if (auto st = http_server_->Start(); !st.ok()) return st;
-  spdlog::info("xDS (ADS, plaintext gRPC) listening on {} (port {})", options_.grpc_addr, grpc_port_);
-  spdlog::info("monitoring listening on http://{}/ (ready, debug/configz, debug/config_dump?proxyID=...)",
-               options_.monitoring_addr);
-  return absl::OkStatus();
+
+  auto push_all = [this] {
+    xds::PushRequest request;
+    request.forced = true;
+    request.reasons["debug"] = 1;
+    request.start = std::chrono::steady_clock::now();
+    debouncer_->Enqueue(std::move(request));
+  };
+  auto config_errors = [this] { return file_source_ ? file_source_->Errors() : std::vector<std::string>{}; };
+  const std::vector<std::pair<std::string, http::HttpHandler>> debug_handlers = {
+      {"/debug/configz", debug::MakeConfigzHandler(store_)},
+      {"/debug/config_dump", debug::MakeConfigDumpHandler(*ads_)},
+      {"/debug/connections", debug::MakeConnectionsHandler(*ads_)},
+      {"/debug/adsz", debug::MakeAdszHandler(*ads_, push_all)},
+      {"/debug/syncz", debug::MakeSynczHandler(*ads_)},
+      {"/debug/registryz", debug::MakeRegistryzHandler(*ads_)},
+      {"/debug/endpointz", debug::MakeEndpointzHandler(*ads_, options_.trust_domain)},
+      {"/debug/push_status", debug::MakePushStatusHandler(*ads_, config_errors)},
+  };
+  std::vector<std::string> paths;
+  for (const auto& [path, handler] : debug_handlers) {
+    http_server_->HandleAsync(path, debug_auth_->Wrap(handler));
+    paths.push_back(path);
+  }
+  http_server_->HandleAsync("/debug/list", debug_auth_->Wrap(debug::MakeListHandler(paths)));
 }
 
 std::string DiscoveryServer::NotReadyReason() const {
@@ -170,6 +249,7 @@ std::string DiscoveryServer::NotReadyReason() const {
 }
 
 void DiscoveryServer::Stop() {
+  if (debug_auth_) debug_auth_->Shutdown();  // answers queued remote debug requests before the listener closes
   if (http_server_) http_server_->Stop();
   if (grpc_server_) {
     grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));

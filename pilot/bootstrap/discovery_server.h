@@ -11,6 +11,8 @@
 
 #include "absl/status/statusor.h"
 #include "citadel/citadel.h"
+#include "citadel/server/authenticator.h"
+#include "pilot/debug/debug_auth.h"
 #include "pilot/bootstrap/options.h"
 #include "pilot/model/config_source.h"
 #include "pilot/model/config_store.h"
@@ -18,6 +20,10 @@
 #include "pilot/xds/debouncer.h"
 #include "pkg/http/http_server.h"
 #include "pkg/kube/kube_client.h"
+
+namespace keel::pilot::config {
+class FileSource;
+}
 
 namespace keel::pilot::bootstrap {
 
@@ -41,15 +47,20 @@ class DiscoveryServer {
  private:
   explicit DiscoveryServer(Options options) : options_(std::move(options)) {}
   void PushNow(const xds::PushRequest& request);
+  // Registers /metrics and the /debug/* handlers (the latter behind debug_auth_).
+  void RegisterMonitoringHandlers();
 
   const Options options_;
   kube::KubeClientPtr kube_client_;  // when watching a cluster
   model::ConfigStore store_;
   model::ConfigSourcePtr source_;
+  config::FileSource* file_source_ = nullptr;  // source_, when it is a directory (for /debug/push_status)
   std::unique_ptr<xds::AdsServer> ads_;
   std::unique_ptr<xds::Debouncer> debouncer_;
   std::unique_ptr<grpc::Server> grpc_server_;
   http::HttpServerPtr http_server_;
+  citadel::server::AuthenticatorPtr debug_authenticator_;  // null without a cluster
+  std::unique_ptr<debug::DebugAuth> debug_auth_;
   std::unique_ptr<citadel::Citadel> citadel_;  // null with --disable-ca
   std::atomic<uint64_t> push_version_{0};
   int grpc_port_ = 0;

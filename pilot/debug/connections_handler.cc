@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "pilot/debug/handlers.h"
 #include "pilot/debug/json.h"
 #include "pilot/xds/resource_types.h"
@@ -6,25 +8,27 @@ namespace keel::pilot::debug {
 
 http::HttpHandler MakeConnectionsHandler(const xds::AdsServer& ads) {
   return [&ads](const http::HttpRequest&) {
+    auto connections = ads.Connections();
+    std::sort(connections.begin(), connections.end(),
+              [](const auto& a, const auto& b) { return a.connection_id < b.connection_id; });
     google::protobuf::Value out;
-    auto* list = out.mutable_list_value();
-    for (const auto& c : ads.Connections()) {
-      google::protobuf::Value item;
-      auto* f = item.mutable_struct_value()->mutable_fields();
-      (*f)["connectionID"] = StringValue(c.connection_id);
-      (*f)["peer"] = StringValue(c.peer);
+    Fields(out)["totalClients"] = NumberValue(static_cast<double>(connections.size()));
+    google::protobuf::Value clients = EmptyList();
+    for (const auto& c : connections) {
+      auto& f = Fields(Append(clients));
+      f["connectionId"] = StringValue(c.connection_id);
+      f["connectedAt"] = TimeValue(c.connected_at);
+      f["address"] = StringValue(c.peer);
       if (c.proxy) {
-        (*f)["proxyID"] = StringValue(c.proxy->id);
-        (*f)["namespace"] = StringValue(c.proxy->ns);
-        (*f)["proxyless"].set_bool_value(c.proxy->proxyless_grpc);
+        f["proxyID"] = StringValue(c.proxy->id);
+        f["namespace"] = StringValue(c.proxy->ns);
+        f["proxyless"] = BoolValue(c.proxy->proxyless_grpc);
       }
-      google::protobuf::Value types;
-      types.mutable_list_value();
-      for (const auto& [type, w] : c.watches) *types.mutable_list_value()->add_values() = StringValue(xds::ShortTypeName(type));
-      (*f)["watches"] = std::move(types);
-      *list->add_values() = std::move(item);
+      std::vector<std::string> types;
+      for (const auto& [type, w] : c.watches) types.push_back(xds::ShortTypeName(type));
+      f["watches"] = StringListValue(types);
     }
-    out.mutable_list_value();
+    if (!connections.empty()) Fields(out)["clients"] = std::move(clients);  // omitempty, as istiod
     return JsonResponse(out);
   };
 }

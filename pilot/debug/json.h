@@ -6,8 +6,10 @@
 #include <google/protobuf/message.h>
 #include <google/protobuf/struct.pb.h>
 
+#include <chrono>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "pkg/http/http_server.h"
 
@@ -17,7 +19,19 @@ namespace keel::pilot::debug {
 google::protobuf::Value MessageToValue(const google::protobuf::Message& message);
 
 google::protobuf::Value StringValue(const std::string& s);
+google::protobuf::Value NumberValue(double d);
+google::protobuf::Value BoolValue(bool b);
 google::protobuf::Value StringMapValue(const std::map<std::string, std::string>& m);
+google::protobuf::Value StringListValue(const std::vector<std::string>& list);
+google::protobuf::Value EmptyList();
+google::protobuf::Value EmptyObject();
+// RFC 3339 with nanoseconds, UTC (Go's time.Time in JSON).
+google::protobuf::Value TimeValue(std::chrono::system_clock::time_point t);
+
+// The fields of `object` (made an object if it is not one yet).
+google::protobuf::Map<std::string, google::protobuf::Value>& Fields(google::protobuf::Value& object);
+// Appends to `list` (made a list if it is not one yet) and returns the new element.
+google::protobuf::Value& Append(google::protobuf::Value& list);
 
 // An HTTP 200 response with `value` printed as indented JSON.
 http::HttpResponse JsonResponse(const google::protobuf::Value& value);

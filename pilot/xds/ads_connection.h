@@ -2,11 +2,13 @@
 // callback API: no thread of its own, one read and at most one write in flight.
 #pragma once
 
+#include <chrono>
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include <grpcpp/grpcpp.h>
@@ -16,6 +18,7 @@
 #include "pilot/model/proxy.h"
 #include "pilot/model/push_context.h"
 #include "pilot/xds/generator.h"
+#include "pilot/xds/push_request.h"
 
 namespace keel::pilot::xds {
 
@@ -40,6 +43,8 @@ struct ConnectionSnapshot {
   std::string peer;
   std::optional<model::Proxy> proxy;
   std::map<std::string, WatchState> watches;
+  std::chrono::system_clock::time_point connected_at;
+  google::protobuf::Struct node_metadata;  // as the proxy sent it in its first request
 };
 
 class AdsConnection final
@@ -48,9 +53,10 @@ class AdsConnection final
  public:
   AdsConnection(AdsServer* server, std::string connection_id, std::string peer);
 
-  // Sends what changed for every watched type under `push`. Thread-safe; called by
-  // the push thread. A no-op once the stream is finishing.
-  void Push(const model::PushContextPtr& push);
+  // Sends what changed for every watched type under `push` (everything when
+  // `request.forced`). Thread-safe; called by the push thread. A no-op once the
+  // stream is finishing. `request.start` is when convergence time starts.
+  void Push(const model::PushContextPtr& push, const PushRequest& request);
 
   ConnectionSnapshot Snapshot() const;
   const std::string& id() const { return connection_id_; }
@@ -65,15 +71,19 @@ class AdsConnection final
   void HandleRequestLocked(const envoy::service::discovery::v3::DiscoveryRequest& request)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Generates and queues the response for `type_url`; with `only_if_changed`,
-  // skips it when the resources are the ones last sent.
-  void RespondLocked(const std::string& type_url, const model::PushContext& push, bool only_if_changed)
+  // skips it when the resources are the ones last sent. True if it queued one.
+  bool RespondLocked(const std::string& type_url, const model::PushContext& push, bool only_if_changed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // An ACK of the last response of `type_url`: ends convergence when it was the
+  // last type a push is waiting for.
+  void OnAckLocked(const std::string& type_url) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   AdsServer* const server_;
   const std::string connection_id_;
   const std::string peer_;
+  const std::chrono::system_clock::time_point connected_at_ = std::chrono::system_clock::now();
 
   mutable std::mutex mu_;
   envoy::service::discovery::v3::DiscoveryRequest request_;  // the read in flight (reactor-owned)
@@ -84,6 +94,12 @@ class AdsConnection final
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
   std::optional<model::Proxy> proxy_ ABSL_GUARDED_BY(mu_);
+  google::protobuf::Struct node_metadata_ ABSL_GUARDED_BY(mu_);
+  // Pushes sent and not yet fully ACKed (pilot_proxy_convergence_time): when the
+  // earliest of them started, and the types whose last response awaits an ACK.
+  // A NACK abandons the measurement: that proxy did not converge.
+  std::optional<std::chrono::steady_clock::time_point> converging_since_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> converging_types_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, WatchState> watches_ ABSL_GUARDED_BY(mu_);
   uint64_t nonce_counter_ ABSL_GUARDED_BY(mu_) = 0;
 };

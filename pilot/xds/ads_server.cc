@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
+#include "pilot/xds/monitoring.h"
 
 namespace keel::pilot::xds {
 
@@ -39,7 +40,11 @@ void AdsServer::Push(model::PushContextPtr push, const PushRequest& request) {
     std::lock_guard<std::mutex> lock(connections_mu_);
     for (const auto& [raw, connection] : connections_) targets.push_back(connection);
   }
-  for (const auto& connection : targets) connection->Push(push);
+  size_t virtual_services = 0;
+  for (const auto& [key, config] : *push->configs()) virtual_services += key.kind == model::Kind::kVirtualService;
+  monitoring::RecordServices(push->services().size(), virtual_services);
+  monitoring::RecordPushTriggers(request.reasons);
+  for (const auto& connection : targets) connection->Push(push, request);
   spdlog::debug("push version {} to {} connections ({} config changes)", push->version(), targets.size(),
                 request.configs_updated.size());
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "pilot/xds/monitoring.h"
+
 namespace keel::pilot::xds {
 
 Debouncer::Debouncer(DebounceOptions options, PushFn push)
@@ -49,6 +51,7 @@ void Debouncer::Run() {
     PushRequest request = std::move(*pending_);
     pending_.reset();
     ++pushes_;
+    monitoring::RecordDebounce(std::chrono::duration<double>(std::chrono::steady_clock::now() - first_).count());
     lock.unlock();
     push_(request);
     lock.lock();

@@ -13,6 +13,7 @@ namespace keel::pilot::xds {
 
 struct PushRequest {
   bool full = true;                             // rebuild everything (Keel always does for now)
+  bool forced = false;                          // resend every watched type, changed or not (/debug/adsz?push=true)
   std::set<model::ConfigKey> configs_updated;   // what changed; empty on a forced push
   std::map<std::string, int> reasons;           // trigger -> count ("config", "debug", ...)
   std::chrono::steady_clock::time_point start;  // when the first merged change arrived
@@ -20,6 +21,7 @@ struct PushRequest {
   // Folds `other` into this one; the earliest start wins.
   void Merge(const PushRequest& other) {
     full = full || other.full;
+    forced = forced || other.forced;
     configs_updated.insert(other.configs_updated.begin(), other.configs_updated.end());
     for (const auto& [reason, n] : other.reasons) reasons[reason] += n;
     if (other.start < start) start = other.start;

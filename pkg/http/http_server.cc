@@ -6,6 +6,9 @@
 #include <cpprest/uri.h>
 #include <spdlog/spdlog.h>
 
+#include <arpa/inet.h>
+
+#include <cstring>
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
@@ -40,7 +43,7 @@ class CpprestHttpServer final : public HttpServer {
   CpprestHttpServer(std::string host, int port) : host_(std::move(host)), port_(port) {}
   ~CpprestHttpServer() override { Stop(); }
 
-  void Handle(const std::string& path, HttpHandler handler) override {
+  void HandleAsync(const std::string& path, AsyncHttpHandler handler) override {
     handlers_[path] = std::move(handler);
   }
 
@@ -70,26 +73,8 @@ class CpprestHttpServer final : public HttpServer {
   }
 
  private:
-  void Serve(http_request request) {
-    HttpResponse response;
-    try {
-      HttpRequest req;
-      req.method = request.method();
-      req.path = web::uri::decode(request.relative_uri().path());
-      req.query = DecodeQuery(request.relative_uri().query());
-      req.remote_address = request.remote_address();
-      for (const auto& [name, value] : request.headers()) req.headers[name] = value;
-      auto it = handlers_.find(req.path);
-      if (req.method != "GET") {
-        response = {405, "text/plain", "only GET is supported\n"};
-      } else if (it == handlers_.end()) {
-        response = {404, "text/plain", absl::StrCat("no handler for ", req.path, "\n")};
-      } else {
-        response = it->second(req);
-      }
-    } catch (const std::exception& e) {
-      response = {500, "text/plain", absl::StrCat("internal error: ", e.what(), "\n")};
-    }
+  // Sends `response` for `request`; safe from any thread.
+  static void Reply(http_request request, const HttpResponse& response) {
     try {
       web::http::http_response reply(static_cast<web::http::status_code>(response.status));
       reply.set_body(response.body, response.content_type);
@@ -105,14 +90,64 @@ class CpprestHttpServer final : public HttpServer {
     }
   }
 
+  void Serve(http_request request) {
+    HttpRequest req;
+    const AsyncHttpHandler* handler = nullptr;
+    try {
+      req.method = request.method();
+      req.path = web::uri::decode(request.relative_uri().path());
+      req.query = DecodeQuery(request.relative_uri().query());
+      req.remote_address = request.remote_address();
+      for (const auto& [name, value] : request.headers()) req.headers[name] = value;
+      auto it = handlers_.find(req.path);
+      if (req.method != "GET") {
+        Reply(request, {405, "text/plain", "only GET is supported\n"});
+        return;
+      }
+      if (it == handlers_.end()) {
+        Reply(request, {404, "text/plain", absl::StrCat("no handler for ", req.path, "\n")});
+        return;
+      }
+      handler = &it->second;
+    } catch (const std::exception& e) {
+      Reply(request, {500, "text/plain", absl::StrCat("internal error: ", e.what(), "\n")});
+      return;
+    }
+    try {
+      (*handler)(req, [request](HttpResponse response) { Reply(request, response); });
+    } catch (const std::exception& e) {
+      // The handler broke its contract; it may or may not have replied. A second
+      // reply is rejected by cpprest (and caught in Reply).
+      Reply(request, {500, "text/plain", absl::StrCat("internal error: ", e.what(), "\n")});
+    }
+  }
+
   const std::string host_;
   const int port_;
-  std::map<std::string, HttpHandler> handlers_;  // written before Start(), then read-only
+  std::map<std::string, AsyncHttpHandler> handlers_;  // written before Start(), then read-only
   std::mutex stop_mu_;
   std::unique_ptr<http_listener> listener_;
 };
 
 }  // namespace
+
+void HttpServer::Handle(const std::string& path, HttpHandler handler) {
+  HandleAsync(path, [handler = std::move(handler)](const HttpRequest& request, HttpReply reply) {
+    reply(handler(request));
+  });
+}
+
+bool IsLoopbackAddress(const std::string& address) {
+  std::string text = address;
+  if (text.size() > 2 && text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
+  if (auto pct = text.find('%'); pct != std::string::npos) text.resize(pct);  // zone index
+  in_addr v4;
+  if (inet_pton(AF_INET, text.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6;
+  if (inet_pton(AF_INET6, text.c_str(), &v6) != 1) return false;
+  if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+  return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+}
 
 absl::StatusOr<HttpServerPtr> CreateHttpServer(const std::string& host, int port) {
   if (port <= 0 || port > 65535) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 
@@ -13,8 +14,12 @@ std::string FormatValue(double v) {
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   if (std::isnan(v)) return "NaN";
   if (v == std::floor(v) && std::fabs(v) < 1e15) return absl::StrCat(static_cast<int64_t>(v));
+  // The shortest text that reads back as `v` (0.1, not 0.10000000000000001), as Go prints floats.
   char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.17g", v);
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof(buf), "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
   return buf;
 }
 
@@ -103,7 +108,18 @@ Histogram& Registry::GetHistogram(const std::string& name, const std::string& he
   return *slot;
 }
 
-std::string Registry::Render() const {
+void Registry::AddCollector(std::function<void(Registry&)> collect) {
+  std::lock_guard<std::mutex> lock(mu_);
+  collectors_.push_back(std::move(collect));
+}
+
+std::string Registry::Render() {
+  std::vector<std::function<void(Registry&)>> collectors;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    collectors = collectors_;
+  }
+  for (const auto& collect : collectors) collect(*this);
   std::lock_guard<std::mutex> lock(mu_);
   std::string out;
   for (const auto& [name, f] : families_) {

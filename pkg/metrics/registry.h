@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -61,8 +62,12 @@ class Registry {
   Histogram& GetHistogram(const std::string& name, const std::string& help, const std::vector<double>& bounds,
                           const Labels& labels = {});
 
+  // Runs before each Render(), without the registry's lock held, to refresh
+  // metrics computed on scrape (process_*). Call before the first Render().
+  void AddCollector(std::function<void(Registry&)> collect);
+
   // Everything, in the Prometheus text format, families sorted by name.
-  std::string Render() const;
+  std::string Render();
 
  private:
   struct Family {
@@ -77,6 +82,7 @@ class Registry {
 
   mutable std::mutex mu_;
   std::map<std::string, Family> families_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::function<void(Registry&)>> collectors_ ABSL_GUARDED_BY(mu_);
 };
 
 // The process-wide registry that /metrics renders.

@@ -1,0 +1,74 @@
+// DebugAuth: who may read /debug/* (istiod's allowAuthenticatedOrLocalhost).
+// A request from a loopback address needs nothing; any other must carry
+// `Authorization: Bearer <token>` that the token reviewer accepts, else it gets
+// 401 with an empty body (istiod says nothing more either, and logs the reason).
+//
+// Threads: the token review is a blocking call to the Kubernetes API server
+// through cpprest, and the debug handlers run on cpprest's shared pool. A pool
+// thread blocked on a cpprest client call can deadlock the whole pool (FIELD-NOTES:
+// the client's completion needs a pool thread too). So the wrapped handler never
+// reviews on the pool thread: it queues the request for DebugAuth's own worker
+// threads and returns at once; a worker reviews the token, runs the handler and
+// replies (http::AsyncHttpHandler). The queue is bounded: when it is full the
+// request gets 503 at once, so a flood of remote requests costs neither pool
+// threads nor memory. The review itself is bounded by the Kubernetes client's
+// request timeout.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "pkg/http/http_server.h"
+
+namespace keel::pilot::debug {
+
+// Reviews the request's headers (names lower-case). OK: allowed. Any error: 401;
+// the message is only logged. Runs on a DebugAuth worker; may block.
+using TokenReviewer = std::function<absl::Status(const std::multimap<std::string, std::string>& headers)>;
+
+struct DebugAuthOptions {
+  int workers = 2;       // concurrent token reviews
+  size_t max_queued = 32;  // reviews waiting for a worker before new ones get 503
+};
+
+class DebugAuth {
+ public:
+  // `reviewer` empty: no way to check tokens (--config-dir without a cluster), so
+  // every non-local request gets 401.
+  DebugAuth(TokenReviewer reviewer, DebugAuthOptions options = {});
+  ~DebugAuth();  // Shutdown()
+
+  // `handler` behind the check. The result must not outlive this object.
+  http::AsyncHttpHandler Wrap(http::HttpHandler handler);
+
+  // Answers queued requests with 503 and joins the workers (a review in
+  // progress finishes first). Later requests from elsewhere get 503. Idempotent.
+  void Shutdown();
+
+ private:
+  struct Pending {
+    http::HttpRequest request;
+    http::HttpHandler handler;
+    http::HttpReply reply;
+  };
+  void Serve(const http::HttpRequest& request, const http::HttpHandler& handler, http::HttpReply reply);
+  void Work();
+
+  const TokenReviewer reviewer_;
+  const DebugAuthOptions options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace keel::pilot::debug

@@ -1,0 +1,113 @@
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "istio/networking/v1alpha3/virtual_service.pb.h"
+#include "pilot/debug/handlers.h"
+#include "pilot/debug/json.h"
+
+namespace keel::pilot::debug {
+namespace {
+
+// istiod's ProxyPushStatus: {"proxy", "message"}, both omitted when empty.
+google::protobuf::Value ProxyPushStatus(const std::string& message) {
+  google::protobuf::Value v = EmptyObject();
+  if (!message.empty()) Fields(v)["message"] = StringValue(message);
+  return v;
+}
+
+// pilot_eds_no_instances: EDS clusters (client-side load balanced service ports)
+// with no endpoints, keyed by cluster name.
+google::protobuf::Value NoInstances(const model::PushContext& push) {
+  google::protobuf::Value out = EmptyObject();
+  for (const auto& service : push.services()) {
+    if (push.ServiceForHost(service.hostname) != &service) continue;
+    if (service.resolution != model::Resolution::kClientSideLb) continue;
+    for (const auto& port : service.ports) {
+      if (push.Endpoints(service.hostname, port.port).empty()) {
+        Fields(out)[absl::StrCat("outbound|", port.port, "||", service.hostname)] = ProxyPushStatus("");
+      }
+    }
+  }
+  return out;
+}
+
+// pilot_vservice_dup_domain: hosts that more than one mesh VirtualService claims;
+// proxies that see several use the oldest (Istio's rule), so the others are ignored.
+google::protobuf::Value DuplicateDomains(const model::PushContext& push) {
+  std::map<std::string, std::vector<model::ConfigPtr>> by_host;
+  for (const auto& [key, config] : *push.configs()) {
+    if (key.kind != model::Kind::kVirtualService) continue;
+    const auto& spec = config->As<::istio::networking::v1alpha3::VirtualService>();
+    bool mesh = spec.gateways().empty();
+    for (const auto& g : spec.gateways()) mesh = mesh || g == "mesh";
+    if (!mesh) continue;
+    std::set<std::string> hosts;
+    for (const auto& h : spec.hosts()) hosts.insert(push.ResolveHost(h, key.ns));
+    for (const auto& h : hosts) by_host[h].push_back(config);
+  }
+  google::protobuf::Value out = EmptyObject();
+  for (auto& [host, configs] : by_host) {
+    if (configs.size() < 2) continue;
+    std::stable_sort(configs.begin(), configs.end(), [](const auto& a, const auto& b) {
+      return std::tie(a->meta.creation_timestamp, a->key.ns, a->key.name) <
+             std::tie(b->meta.creation_timestamp, b->key.ns, b->key.name);
+    });
+    std::vector<std::string> names;
+    for (const auto& c : configs) names.push_back(absl::StrCat(c->key.ns, "/", c->key.name));
+    Fields(out)[host] = ProxyPushStatus(absl::StrCat("duplicate domain from virtual services: ",
+                                                     absl::StrJoin(names, ", "), " (", names[0],
+                                                     " wins where all are visible)"));
+  }
+  return out;
+}
+
+}  // namespace
+
+http::HttpHandler MakePushStatusHandler(const xds::AdsServer& ads,
+                                        std::function<std::vector<std::string>()> config_errors) {
+  return [&ads, config_errors](const http::HttpRequest&) {
+    model::PushContextPtr push = ads.CurrentPush();
+    if (!push) return http::HttpResponse{200, "application/json", "{}\n"};  // istiod: {} before the first push
+    google::protobuf::Value out;
+    auto& f = Fields(out);
+    f["pushVersion"] = StringValue(absl::StrCat(push->version()));
+
+    google::protobuf::Value counts;
+    auto& c = Fields(counts);
+    std::map<model::Kind, int> kinds;
+    for (const auto& [key, config] : *push->configs()) ++kinds[key.kind];
+    size_t endpoints = 0;
+    for (const auto& service : push->services()) {
+      for (const auto& port : service.ports) endpoints += push->Endpoints(service.hostname, port.port).size();
+    }
+    c["services"] = NumberValue(static_cast<double>(push->services().size()));
+    c["endpoints"] = NumberValue(static_cast<double>(endpoints));
+    c["virtualServices"] = NumberValue(kinds[model::Kind::kVirtualService]);
+    c["destinationRules"] = NumberValue(kinds[model::Kind::kDestinationRule]);
+    c["serviceEntries"] = NumberValue(kinds[model::Kind::kServiceEntry]);
+    c["gateways"] = NumberValue(kinds[model::Kind::kGateway]);
+    c["configs"] = NumberValue(static_cast<double>(push->configs()->size()));
+    c["connectedProxies"] = NumberValue(static_cast<double>(ads.Connections().size()));
+    f["counts"] = std::move(counts);
+
+    // istiod's ProxyStatus: only the metrics that have entries.
+    auto add = [&f](const char* metric, google::protobuf::Value entries) {
+      if (!entries.struct_value().fields().empty()) f[metric] = std::move(entries);
+    };
+    add("pilot_eds_no_instances", NoInstances(*push));
+    add("pilot_vservice_dup_domain", DuplicateDomains(*push));
+    google::protobuf::Value invalid = EmptyObject();
+    for (const std::string& error : config_errors ? config_errors() : std::vector<std::string>{}) {
+      // "FILE#DOC (line N): Kind ns/name: field: problem" -> key "FILE#DOC (line N)".
+      const size_t colon = error.find(": ");
+      Fields(invalid)[error.substr(0, colon)] =
+          ProxyPushStatus(colon == std::string::npos ? error : error.substr(colon + 2));
+    }
+    add("keel_invalid_config", std::move(invalid));
+    return JsonResponse(out);
+  };
+}
+
+}  // namespace keel::pilot::debug

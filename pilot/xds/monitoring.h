@@ -1,0 +1,52 @@
+// Pilot's Prometheus metrics, with istiod's names, labels and buckets
+// (pilot/pkg/xds/monitoring.go, pkg/xds/monitoring.go). Recorded into
+// metrics::DefaultRegistry(), which /metrics renders. All functions are
+// thread-safe and cheap (one registry lookup).
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <string>
+
+namespace keel::pilot::xds::monitoring {
+
+// istiod's metric "type" label for a type URL: cds, eds, lds, rds, sds (else the URL).
+std::string MetricType(const std::string& type_url);
+
+// Creates the unlabelled series, so they read 0 before the first event.
+void RegisterMetrics();
+
+// pilot_xds{version}: connected xDS clients by their ISTIO_VERSION; +1 / -1.
+void RecordXdsClient(const std::string& istio_version, int delta);
+
+// One response sent: pilot_xds_pushes{type}, pilot_xds_push_time{type} (seconds
+// spent generating and queueing it), pilot_xds_config_size_bytes{type=<type URL>}.
+void RecordPush(const std::string& type_url, double seconds, size_t bytes);
+
+// A NACK: pilot_total_xds_rejects{type} and pilot_xds_{cds,eds,lds,rds}_reject{node,err}.
+void RecordReject(const std::string& type_url, const std::string& node_id, int grpc_code);
+
+// A request whose response_nonce is not the last one sent: pilot_xds_expired_nonce{type}.
+void RecordExpiredNonce(const std::string& type_url);
+
+// pilot_proxy_convergence_time: from the change that started a push to the
+// proxy's ACK of everything that push sent it.
+void RecordConvergence(double seconds);
+
+// pilot_debounce_time: from the first change entering the debouncer to the
+// merged request's release.
+void RecordDebounce(double seconds);
+
+// pilot_pushcontext_init_seconds.
+void RecordPushContextInit(double seconds);
+
+// pilot_push_triggers{type=reason}: once per push, by the merged reasons' counts.
+void RecordPushTriggers(const std::map<std::string, int>& reasons);
+
+// pilot_inbound_updates{type}: config, eds, svc, svcdelete.
+void RecordInboundUpdate(const std::string& type, int count = 1);
+
+// pilot_services and pilot_virt_services, as of the last push.
+void RecordServices(size_t services, size_t virtual_services);
+
+}  // namespace keel::pilot::xds::monitoring
