@@ -13,6 +13,8 @@ keel_add_gtest(push_context_test pilot/model/push_context_test.cc LIBS keel_pilo
 
 # pilot/networking
 keel_add_gtest(grpcgen_test pilot/networking/grpcgen_test.cc LIBS keel_pilot_networking keel_pilot_config)
+keel_add_gtest(sidecar_test pilot/networking/sidecar_test.cc LIBS keel_pilot_xds keel_pilot_config)
+keel_add_gtest(gateway_test pilot/networking/gateway_test.cc LIBS keel_pilot_xds keel_pilot_config)
 
 # pilot/xds
 keel_add_gtest(debouncer_test pilot/xds/debouncer_test.cc LIBS keel_pilot_xds)
@@ -25,3 +27,14 @@ keel_add_gtest(golden_test pilot/networking/golden/golden_test.cc pilot/networki
                LIBS keel_pilot_xds keel_pilot_config)
 target_include_directories(golden_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/pilot/networking)
 target_link_libraries(golden_test PRIVATE yaml-cpp)
+
+# citadel/ (test_pki: roots, intermediates and CSRs built with the OpenSSL API)
+add_library(keel_citadel_test_pki STATIC citadel/ca/test_pki.cc)
+target_link_libraries(keel_citadel_test_pki PUBLIC keel_citadel_ca)
+keel_add_gtest(cert_signer_test citadel/ca/cert_signer_test.cc LIBS keel_citadel_test_pki)
+keel_add_gtest(key_cert_bundle_test citadel/ca/key_cert_bundle_test.cc LIBS keel_citadel_test_pki)
+keel_add_gtest(ca_manager_test citadel/ca/ca_manager_test.cc LIBS keel_citadel_test_pki)
+
+# pilot/debug (handlers, DebugAuth) and the xDS metrics
+keel_add_gtest(debug_auth_test pilot/debug/debug_auth_test.cc LIBS keel_pilot_debug)
+keel_add_gtest(debug_handlers_test pilot/debug/debug_handlers_test.cc LIBS keel_pilot_debug keel_pilot_config)

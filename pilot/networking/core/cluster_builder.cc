@@ -14,14 +14,6 @@ namespace networking = ::istio::networking::v1alpha3;
 namespace cluster = ::envoy::config::cluster::v3;
 using google::protobuf::util::TimeUtil;
 
-const networking::Subset* FindSubset(const model::DestinationRuleEntry* dr, const std::string& subset) {
-  if (!dr) return nullptr;
-  for (const auto& s : dr->spec().subsets()) {
-    if (s.name() == subset) return &s;
-  }
-  return nullptr;
-}
-
 // The traffic policy for (port, subset), as Istio's MergeTrafficPolicy: a subset
 // policy's fields override the top-level ones; within each, a matching
 // port-level entry replaces the destination-level settings whole (fields it
@@ -112,6 +104,19 @@ void ApplyOutlierDetection(const networking::OutlierDetection& od, cluster::Clus
 
 }  // namespace
 
+const networking::Subset* FindSubset(const model::DestinationRuleEntry* dr, const std::string& subset) {
+  if (!dr) return nullptr;
+  for (const auto& s : dr->spec().subsets()) {
+    if (s.name() == subset) return &s;
+  }
+  return nullptr;
+}
+
+networking::TrafficPolicy EffectiveTrafficPolicy(const model::DestinationRuleEntry* dr,
+                                                 const networking::Subset* subset, int port) {
+  return EffectivePolicy(dr, subset, port);
+}
+
 std::optional<cluster::Cluster> BuildOutboundCluster(const ClusterName& name, const model::Proxy& proxy,
                                                      const model::PushContext& push) {
   const model::Service* svc = push.ServiceForHost(name.host);
@@ -161,7 +166,8 @@ std::vector<std::string> AllOutboundClusterNames(const model::Proxy& proxy, cons
 }
 
 std::optional<envoy::config::endpoint::v3::ClusterLoadAssignment> BuildLoadAssignment(
-    const ClusterName& name, const model::Proxy& proxy, const model::PushContext& push) {
+    const ClusterName& name, const model::Proxy& proxy, const model::PushContext& push,
+    const LoadAssignmentOptions& options) {
   const model::Service* svc = push.ServiceForHost(name.host);
   if (!svc || !svc->FindPort(name.port)) return std::nullopt;
   std::map<std::string, std::string> subset_labels;
@@ -190,6 +196,13 @@ std::optional<envoy::config::endpoint::v3::ClusterLoadAssignment> BuildLoadAssig
     socket->set_port_value(ep.port);
     lb->set_health_status(ep.healthy ? envoy::config::core::v3::HEALTHY : envoy::config::core::v3::UNHEALTHY);
     lb->mutable_load_balancing_weight()->set_value(ep.weight);
+    if (options.tls_mode_metadata) {
+      auto tls_mode = ep.labels.find("security.istio.io/tlsMode");
+      if (tls_mode != ep.labels.end()) {
+        auto& match = (*lb->mutable_metadata()->mutable_filter_metadata())["envoy.transport_socket_match"];
+        (*match.mutable_fields())["tlsMode"].set_string_value(tls_mode->second);
+      }
+    }
     // gRPC ignores localities without a weight: give each the sum of its endpoints'.
     group->mutable_load_balancing_weight()->set_value(group->load_balancing_weight().value() + ep.weight);
   }

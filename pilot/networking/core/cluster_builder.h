@@ -7,6 +7,7 @@
 
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
+#include "istio/networking/v1alpha3/destination_rule.pb.h"
 #include "pilot/model/push_context.h"
 #include "pilot/networking/core/cluster_name.h"
 
@@ -22,10 +23,31 @@ std::optional<envoy::config::cluster::v3::Cluster> BuildOutboundCluster(const Cl
 // DestinationRule subset. Sorted.
 std::vector<std::string> AllOutboundClusterNames(const model::Proxy& proxy, const model::PushContext& push);
 
+// What BuildLoadAssignment adds for Envoy proxies (proxyless clients get none).
+struct LoadAssignmentOptions {
+  // Istio's auto-mTLS marker: endpoints whose workload carries the label
+  // security.istio.io/tlsMode get metadata
+  // filter_metadata["envoy.transport_socket_match"] = {tlsMode: <value>}, which
+  // the cluster's transport_socket_matches select on.
+  bool tls_mode_metadata = false;
+};
+
 // The endpoints of cluster `name`, grouped by locality; subset labels filter them.
 // Depends on the proxy only through its namespace (which DestinationRule defines
 // the subset), so it is cached per push and namespace.
 std::optional<envoy::config::endpoint::v3::ClusterLoadAssignment> BuildLoadAssignment(
-    const ClusterName& name, const model::Proxy& proxy, const model::PushContext& push);
+    const ClusterName& name, const model::Proxy& proxy, const model::PushContext& push,
+    const LoadAssignmentOptions& options = {});
+
+// The DestinationRule subset named `subset`, or null (also when `dr` is null).
+const istio::networking::v1alpha3::Subset* FindSubset(const model::DestinationRuleEntry* dr,
+                                                      const std::string& subset);
+
+// The traffic policy for (port, subset), as Istio's MergeTrafficPolicy: a subset
+// policy's fields override the top-level ones; within each, a matching
+// port-level entry replaces the destination-level settings whole.
+istio::networking::v1alpha3::TrafficPolicy EffectiveTrafficPolicy(const model::DestinationRuleEntry* dr,
+                                                                  const istio::networking::v1alpha3::Subset* subset,
+                                                                  int port);
 
 }  // namespace keel::pilot::networking

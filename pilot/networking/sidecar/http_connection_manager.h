@@ -1,0 +1,26 @@
+// The HttpConnectionManager istiod puts on sidecar listeners (Istio
+// ListenerBuilder.buildHTTPConnectionManager), minus Istio's own proxy
+// extensions (see README): fault, cors, router (router last).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "envoy/config/listener/v3/listener_components.pb.h"
+#include "envoy/config/route/v3/route.pb.h"
+
+namespace keel::pilot::networking::sidecar {
+
+struct HcmOptions {
+  std::string stat_prefix;
+  // Exactly one of: an RDS route name (outbound), or an inline route config (inbound).
+  std::string rds;
+  std::optional<envoy::config::route::v3::RouteConfiguration> route_config;
+  bool inbound = false;  // server-side settings: XFCC, server name "istio-envoy"
+  bool http2 = false;    // HTTP2/GRPC port: http2_protocol_options on inbound
+};
+
+// The envoy.filters.network.http_connection_manager filter.
+envoy::config::listener::v3::Filter BuildHttpConnectionManager(const HcmOptions& options);
+
+}  // namespace keel::pilot::networking::sidecar

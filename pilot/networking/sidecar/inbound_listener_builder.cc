@@ -1,0 +1,226 @@
+// virtualInbound (listener_builder.h).
+#include <google/protobuf/util/time_util.h>
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "envoy/extensions/filters/listener/http_inspector/v3/http_inspector.pb.h"
+#include "envoy/extensions/filters/listener/original_dst/v3/original_dst.pb.h"
+#include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb.h"
+#include "envoy/extensions/filters/network/mongo_proxy/v3/mongo_proxy.pb.h"
+#include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
+#include "pilot/networking/core/cluster_name.h"
+#include "pilot/networking/sidecar/common.h"
+#include "pilot/networking/sidecar/http_connection_manager.h"
+#include "pilot/networking/sidecar/listener_builder.h"
+#include "pilot/networking/sidecar/route_builder.h"
+
+namespace keel::pilot::networking::sidecar {
+namespace {
+
+namespace listener = ::envoy::config::listener::v3;
+using google::protobuf::util::TimeUtil;
+
+// ALPNs of in-mesh mTLS traffic (Istio allIstioMtlsALPNs / mtlsHTTPALPNs /
+// mtlsTCPWithMxcALPNs) and of plaintext HTTP as http_inspector reports it.
+const std::vector<std::string> kAllIstioMtlsAlpns = {"istio", "istio-peer-exchange", "istio-http/1.0",
+                                                     "istio-http/1.1", "istio-h2"};
+const std::vector<std::string> kMtlsHttpAlpns = {"istio-http/1.0", "istio-http/1.1", "istio-h2"};
+const std::vector<std::string> kMtlsTcpAlpns = {"istio-peer-exchange", "istio"};
+const std::vector<std::string> kPlaintextHttpAlpns = {"http/1.1", "h2c"};
+
+// One inbound chain config (Istio inboundChainConfig).
+struct ChainConfig {
+  std::string cluster;   // inbound|PORT|| or InboundPassthroughCluster
+  std::string hostname;  // the service (telemetry / decorators); "" for passthrough
+  int service_port = 0;
+  int target_port = 0;   // 0 for the passthrough chains (no destination_port match)
+  std::string protocol;
+  bool passthrough = false;
+};
+
+// One FilterChainMatch option of a PERMISSIVE port (Istio FilterChainMatchOptions).
+struct MatchOption {
+  std::vector<std::string> alpns;
+  std::string transport;
+  bool http = false;
+  bool tls = false;  // terminate mTLS
+};
+
+// Istio getFilterChainMatchOptions for PERMISSIVE mTLS (no PeerAuthentication is
+// modelled, and PERMISSIVE is the mesh default).
+std::vector<MatchOption> PermissiveOptions(PortClass cls, bool passthrough) {
+  if (passthrough) {  // protocol unknown: sniff
+    return {{kMtlsHttpAlpns, "tls", true, true},
+            {kPlaintextHttpAlpns, "raw_buffer", true, false},
+            {kMtlsTcpAlpns, "tls", false, true},
+            {{}, "raw_buffer", false, false},
+            {{}, "tls", false, false}};
+  }
+  if (cls == PortClass::kHttp) return {{kAllIstioMtlsAlpns, "tls", true, true}, {{}, "raw_buffer", true, false}};
+  return {{kAllIstioMtlsAlpns, "tls", false, true}, {{}, "raw_buffer", false, false}, {{}, "tls", false, false}};
+}
+
+std::string ChainName(const ChainConfig& cc, bool http, const std::string& wildcard) {
+  if (cc.passthrough) return http ? kVirtualInboundCatchAllHttpChain : kVirtualInboundListener;
+  return ListenerName(wildcard, cc.target_port);
+}
+
+listener::Filter TcpProxyFilter(const std::string& cluster) {
+  envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy proxy;
+  proxy.set_stat_prefix(cluster);
+  proxy.set_cluster(cluster);
+  listener::Filter f;
+  f.set_name(kTcpProxy);
+  f.mutable_typed_config()->PackFrom(proxy);
+  return f;
+}
+
+std::vector<listener::FilterChain> ChainsFor(const ChainConfig& cc, const std::string& wildcard) {
+  std::vector<listener::FilterChain> out;
+  const PortClass cls = ClassOf(cc.protocol);
+  for (const auto& opt : PermissiveOptions(cls, cc.passthrough)) {
+    listener::FilterChain fc;
+    fc.set_name(ChainName(cc, opt.http, wildcard));
+    auto* match = fc.mutable_filter_chain_match();
+    if (cc.target_port > 0) match->mutable_destination_port()->set_value(cc.target_port);
+    match->set_transport_protocol(opt.transport);
+    for (const auto& a : opt.alpns) match->add_application_protocols(a);
+    if (opt.tls) *fc.mutable_transport_socket() = DownstreamTlsSocket(InboundMtlsContext(!opt.http));
+    if (opt.http) {
+      HcmOptions options;
+      options.stat_prefix =
+          cc.passthrough ? cc.cluster : absl::StrCat("inbound_", ListenerName(wildcard, cc.target_port));
+      options.route_config = BuildInboundRouteConfiguration(cc.cluster, cc.hostname, cc.service_port);
+      options.inbound = true;
+      options.http2 = IsHttp2(cc.protocol);
+      *fc.add_filters() = BuildHttpConnectionManager(options);
+    } else {
+      if (IsMongo(cc.protocol)) {
+        envoy::extensions::filters::network::mongo_proxy::v3::MongoProxy mongo;
+        mongo.set_stat_prefix(cc.cluster);
+        auto* f = fc.add_filters();
+        f->set_name(kMongoProxy);
+        f->mutable_typed_config()->PackFrom(mongo);
+      }
+      *fc.add_filters() = TcpProxyFilter(cc.cluster);
+    }
+    out.push_back(std::move(fc));
+  }
+  return out;
+}
+
+listener::ListenerFilterChainMatchPredicate PortsPredicate(const std::vector<int>& ports) {
+  listener::ListenerFilterChainMatchPredicate out;
+  auto range = [](int port, listener::ListenerFilterChainMatchPredicate* p) {
+    p->mutable_destination_port_range()->set_start(port);
+    p->mutable_destination_port_range()->set_end(port + 1);
+  };
+  if (ports.size() == 1) {
+    range(ports[0], &out);
+  } else {
+    for (int p : ports) range(p, out.mutable_or_match()->add_rules());
+  }
+  return out;
+}
+
+listener::ListenerFilter Inspector(const char* name, const google::protobuf::Message& config) {
+  listener::ListenerFilter f;
+  f.set_name(name);
+  f.mutable_typed_config()->PackFrom(config);
+  return f;
+}
+
+// Istio populateListenerFilters: original_dst, then the TLS and HTTP inspectors
+// only on the destination ports whose chains need them.
+void AddListenerFilters(listener::Listener* l) {
+  *l->add_listener_filters() =
+      Inspector(kOriginalDst, envoy::extensions::filters::listener::original_dst::v3::OriginalDst());
+  struct Need {
+    bool tls = false, http = false;
+  };
+  std::map<int, Need> needs;  // destination port (0: any) -> inspectors
+  for (const auto& fc : l->filter_chains()) {
+    const auto& m = fc.filter_chain_match();
+    Need& n = needs[static_cast<int>(m.destination_port().value())];
+    n.tls = n.tls || m.transport_protocol() == "tls";
+    for (const auto& a : m.application_protocols()) n.http = n.http || a == "http/1.1" || a == "h2c";
+  }
+  bool any_tls = false, any_http = false;
+  for (const auto& [port, n] : needs) {
+    any_tls = any_tls || n.tls;
+    any_http = any_http || n.http;
+  }
+  if (any_tls) {
+    auto tls = Inspector(kTlsInspector, envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector());
+    const bool default_enabled = needs.count(0) && needs[0].tls;
+    std::vector<int> ports;
+    for (const auto& [port, n] : needs) {
+      if (port != 0 && n.tls != default_enabled) ports.push_back(port);
+    }
+    if (!ports.empty()) {
+      if (default_enabled) {
+        *tls.mutable_filter_disabled() = PortsPredicate(ports);
+      } else {
+        *tls.mutable_filter_disabled()->mutable_not_match() = PortsPredicate(ports);
+      }
+    }
+    *l->add_listener_filters() = std::move(tls);
+  }
+  if (any_http) {
+    auto http = Inspector(kHttpInspector, envoy::extensions::filters::listener::http_inspector::v3::HttpInspector());
+    std::vector<int> ports;
+    for (const auto& [port, n] : needs) {
+      if (!n.http) ports.push_back(port);
+    }
+    if (!ports.empty()) *http.mutable_filter_disabled() = PortsPredicate(ports);
+    *l->add_listener_filters() = std::move(http);
+  }
+}
+
+}  // namespace
+
+listener::Listener BuildVirtualInboundListener(const model::Proxy& proxy, const model::PushContext& push,
+                                               const std::vector<ProxyInstance>& instances) {
+  (void)push;
+  const std::string wildcard = WildcardAddress(proxy);
+  listener::Listener l;
+  l.set_name(kVirtualInboundListener);
+  auto* socket = l.mutable_address()->mutable_socket_address();
+  socket->set_address(wildcard);
+  socket->set_port_value(kVirtualInboundPort);
+  l.set_traffic_direction(envoy::config::core::v3::INBOUND);
+  l.set_continue_on_listener_filters_timeout(true);
+
+  // Connections to 15006 itself would loop: blackhole them.
+  auto* blackhole = l.add_filter_chains();
+  blackhole->set_name(kVirtualInboundBlackholeChain);
+  blackhole->mutable_filter_chain_match()->mutable_destination_port()->set_value(kVirtualInboundPort);
+  *blackhole->add_filters() = TcpProxyFilter(kBlackHoleCluster);
+
+  ChainConfig passthrough;
+  passthrough.cluster = kInboundPassthroughCluster;
+  passthrough.passthrough = true;
+  for (auto& fc : ChainsFor(passthrough, wildcard)) *l.add_filter_chains() = std::move(fc);
+
+  // One chain set per workload port; when several Services target the same
+  // port, the first (ProxyServiceInstances order) wins, as in Istio.
+  std::map<int, const ProxyInstance*> by_port;
+  for (const auto& i : instances) by_port.emplace(i.target_port, &i);
+  for (const auto& [port, i] : by_port) {
+    if (port == kVirtualInboundPort || port == kVirtualOutboundPort) continue;  // Istio skips static listener ports
+    if (ClassOf(i->port.protocol) == PortClass::kUnsupported) continue;
+    ChainConfig cc;
+    cc.cluster = ClusterName{"inbound", port, "", ""}.ToString();
+    cc.hostname = i->service->hostname;
+    cc.service_port = i->port.port;
+    cc.target_port = port;
+    cc.protocol = i->port.protocol;
+    for (auto& fc : ChainsFor(cc, wildcard)) *l.add_filter_chains() = std::move(fc);
+  }
+  AddListenerFilters(&l);
+  *l.mutable_listener_filters_timeout() = TimeUtil::SecondsToDuration(0);  // mesh protocolDetectionTimeout
+  return l;
+}
+
+}  // namespace keel::pilot::networking::sidecar
