@@ -209,6 +209,35 @@ const VirtualServiceEntry* PushContext::VirtualServiceForHost(absl::string_view 
   return best;
 }
 
+std::vector<const VirtualServiceEntry*> PushContext::VirtualServicesForGateway(absl::string_view gateway,
+                                                                              absl::string_view proxy_ns) const {
+  // Istio's three visibility groups; exportTo "~" hides a VirtualService from everyone.
+  std::vector<const VirtualServiceEntry*> groups[3];
+  for (const auto& vs : virtual_services_) {
+    if (std::find(vs.gateways.begin(), vs.gateways.end(), gateway) == vs.gateways.end()) continue;
+    const auto& export_to = vs.spec().export_to();
+    const std::string& ns = vs.config->key.ns;
+    if (export_to.empty() || std::find(export_to.begin(), export_to.end(), "*") != export_to.end()) {
+      groups[2].push_back(&vs);
+      continue;
+    }
+    if (std::find(export_to.begin(), export_to.end(), "~") != export_to.end()) continue;
+    bool is_private = false, exported = false;
+    for (const auto& e : export_to) {
+      if (e == "." || e == ns) {
+        is_private = is_private || ns == proxy_ns;
+      } else if (e == proxy_ns) {
+        exported = true;
+      }
+    }
+    if (is_private) groups[0].push_back(&vs);
+    if (exported) groups[1].push_back(&vs);
+  }
+  std::vector<const VirtualServiceEntry*> out;
+  for (auto& g : groups) out.insert(out.end(), g.begin(), g.end());
+  return out;
+}
+
 void PushContext::BuildDestinationRules() {
   for (const auto& [key, config] : *configs_) {
     if (key.kind != Kind::kDestinationRule) continue;

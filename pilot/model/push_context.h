@@ -88,6 +88,13 @@ class PushContext {
   const VirtualServiceEntry* VirtualServiceForHost(absl::string_view hostname, absl::string_view gateway,
                                                    absl::string_view proxy_ns) const;
 
+  // Every VirtualService bound to `gateway` ("ns/name") that a proxy in `proxy_ns`
+  // sees, in Istio's order (PushContext.VirtualServicesForGateway): those private to
+  // `proxy_ns` (exportTo "." or its own name), then those exported to it by name,
+  // then public ones; oldest first within each group.
+  std::vector<const VirtualServiceEntry*> VirtualServicesForGateway(absl::string_view gateway,
+                                                                    absl::string_view proxy_ns) const;
+
   // The DestinationRule for `hostname` as seen from `proxy_ns`: one in the proxy's
   // namespace first, then the service's, then any other; exact before wildcard.
   const DestinationRuleEntry* DestinationRuleForHost(absl::string_view hostname,

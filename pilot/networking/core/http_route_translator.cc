@@ -41,7 +41,7 @@ route::HeaderMatcher HeaderMatch(const std::string& name, const networking::Stri
 }
 
 // False when the match cannot apply to this proxy (port, source, gateway).
-bool MatchApplies(const networking::HTTPMatchRequest& m, const RouteContext& ctx) {
+bool MatchApplies(const networking::HTTPMatchRequest& m, absl::string_view vs_ns, const RouteContext& ctx) {
   if (m.port() != 0 && static_cast<int>(m.port()) != ctx.listener_port) return false;
   if (!m.source_labels().empty()) {
     std::map<std::string, std::string> want(m.source_labels().begin(), m.source_labels().end());
@@ -50,7 +50,7 @@ bool MatchApplies(const networking::HTTPMatchRequest& m, const RouteContext& ctx
   if (!m.source_namespace().empty() && m.source_namespace() != ctx.proxy->ns) return false;
   if (!m.gateways().empty()) {
     bool found = false;
-    for (const auto& g : m.gateways()) found = found || g == ctx.gateway;
+    for (const auto& g : m.gateways()) found = found || ResolveGatewayName(g, vs_ns) == ctx.gateway;
     if (!found) return false;
   }
   return true;
@@ -265,7 +265,7 @@ void TranslateHttpRoute(const networking::HTTPRoute& http, const model::VirtualS
     matches.emplace_back().set_prefix("/");
   } else {
     for (const auto& m : http.match()) {
-      if (MatchApplies(m, ctx)) matches.push_back(TranslateMatch(m));
+      if (MatchApplies(m, vs.config->key.ns, ctx)) matches.push_back(TranslateMatch(m));
     }
   }
   for (auto& match : matches) {
@@ -326,6 +326,11 @@ std::vector<networking::HTTPRoute> ExpandDelegate(const networking::HTTPRoute& r
 }
 
 }  // namespace
+
+std::string ResolveGatewayName(absl::string_view gateway, absl::string_view ns) {
+  if (gateway == "mesh" || gateway.find('/') != absl::string_view::npos) return std::string(gateway);
+  return absl::StrCat(ns, "/", gateway);
+}
 
 std::vector<route::Route> TranslateHttpRoutes(const model::VirtualServiceEntry& vs, const RouteContext& ctx) {
   std::vector<route::Route> out;

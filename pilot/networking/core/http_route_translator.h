@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "envoy/config/route/v3/route_components.pb.h"
 #include "pilot/model/push_context.h"
 
@@ -26,6 +27,10 @@ std::vector<envoy::config::route::v3::Route> TranslateHttpRoutes(const model::Vi
 
 // The catch-all route to `cluster` used when no VirtualService applies.
 envoy::config::route::v3::Route DefaultRoute(const std::string& cluster, const RouteContext& ctx);
+
+// A gateway reference from a VirtualService in `ns`, as Istio resolves it:
+// "mesh" and "ns/name" as written, a bare name relative to `ns`.
+std::string ResolveGatewayName(absl::string_view gateway, absl::string_view ns);
 
 // Istio's HTTP filter names, used as keys of typed_per_filter_config.
 inline constexpr char kFaultFilterName[] = "envoy.filters.http.fault";
