@@ -2,6 +2,7 @@
 
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
+#include <openssl/x509v3.h>
 
 #include <filesystem>
 #include <fstream>
@@ -9,6 +10,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "pkg/crypto/openssl.h"
 
 namespace keel::citadel::ca {
 namespace {
@@ -29,6 +31,12 @@ std::optional<std::string> ReadFile(const fs::path& p) {
   return buf.str();
 }
 
+// Unparsable counts as self-signed here; KeyCertBundle::Create reports it.
+bool IsSelfSignedPem(const std::string& pem) {
+  auto cert = crypto::ParseCertificate(pem);
+  return !cert.ok() || X509_check_issued(cert->get(), cert->get()) == X509_V_OK;
+}
+
 class DirCaStore final : public CaStore {
  public:
   explicit DirCaStore(std::string dir) : dir_(std::move(dir)) {}
@@ -45,7 +53,10 @@ class DirCaStore final : public CaStore {
     out.files.ca_key = *key;
     out.files.cert_chain = ReadFile(fs::path(dir_) / kCertChain).value_or("");
     out.files.root_cert = ReadFile(fs::path(dir_) / kRootCert).value_or("");
-    out.plugged_in = !out.files.cert_chain.empty();
+    // Keel writes only a self-signed ca-cert.pem (and never cert-chain.pem), so
+    // a chain file or a signing certificate issued by someone else means the
+    // operator's CA: never rotated or rewritten by Keel.
+    out.plugged_in = !out.files.cert_chain.empty() || !IsSelfSignedPem(out.files.ca_cert);
     return std::optional<StoredCa>(std::move(out));
   }
 

@@ -33,7 +33,8 @@ class CaStore {
 using CaStorePtr = std::unique_ptr<CaStore>;
 
 // Files in `dir`: ca-cert.pem, ca-key.pem, and for a plugged-in CA also
-// cert-chain.pem and root-cert.pem.
+// cert-chain.pem and root-cert.pem. Plugged-in (never written by Keel): a
+// cert-chain.pem exists or ca-cert.pem is not self-signed.
 CaStorePtr MakeDirCaStore(const std::string& dir);
 
 // Secrets `cacerts` (read) and `istio-ca-secret` (read/create/update) in `ns`.

@@ -54,6 +54,10 @@ absl::StatusOr<KeyCertBundlePtr> KeyCertBundle::Create(const CaFiles& files) {
   X509_STORE_CTX_init(ctx.get(), store.get(), cert->get(), untrusted);
   const int ok = X509_verify_cert(ctx.get());
   const int err = X509_STORE_CTX_get_error(ctx.get());
+  if (ok == 1) {
+    STACK_OF(X509)* verified = X509_STORE_CTX_get0_chain(ctx.get());
+    b->issuing_root_pem_ = crypto::CertificateToPem(sk_X509_value(verified, sk_X509_num(verified) - 1));
+  }
   sk_X509_free(untrusted);
   if (ok != 1) {
     crypto::OpenSslErrors();

@@ -35,6 +35,8 @@ class KeyCertBundle {
   const std::vector<std::string>& intermediates_pem() const { return intermediates_pem_; }
   // All trusted roots (the root-cert.pem bundle; during a rotation, old and new).
   const std::string& roots_pem() const { return roots_pem_; }
+  // The root the signing certificate verified against (the end of every issued chain).
+  const std::string& issuing_root_pem() const { return issuing_root_pem_; }
   const CaFiles& files() const { return files_; }
   bool self_signed() const { return self_signed_; }
 
@@ -44,6 +46,7 @@ class KeyCertBundle {
   crypto::EvpPkeyPtr signing_key_;
   std::vector<std::string> intermediates_pem_;
   std::string roots_pem_;
+  std::string issuing_root_pem_;
   CaFiles files_;
   bool self_signed_ = false;
 };

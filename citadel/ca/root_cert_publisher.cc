@@ -3,6 +3,9 @@
 #include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace keel::citadel::ca {
@@ -26,6 +29,18 @@ std::string ConfigMapJson(const std::string& ns, const std::string& roots, const
   return out;
 }
 
+// A namespace with a deletionTimestamp is Terminating: nothing new may be created in it.
+bool BeingDeleted(const Struct& ns) {
+  auto meta = ns.fields().find("metadata");
+  if (meta == ns.fields().end()) return false;
+  const auto& fields = meta->second.struct_value().fields();
+  auto ts = fields.find("deletionTimestamp");
+  return ts != fields.end() && ts->second.has_string_value() && !ts->second.string_value().empty();
+}
+
+constexpr std::chrono::milliseconds kMinRetry{1000};
+constexpr std::chrono::milliseconds kMaxRetry{30000};
+
 }  // namespace
 
 RootCertPublisher::RootCertPublisher(kube::KubeClient* client, std::function<std::string()> roots,
@@ -34,16 +49,16 @@ RootCertPublisher::RootCertPublisher(kube::KubeClient* client, std::function<std
   namespaces_ = std::make_unique<kube::Informer>(
       client_, kube::ResourceRef{"", {"v1"}, "namespaces"},
       [this](std::vector<kube::InformerEvent> events) {
+        std::lock_guard<std::mutex> lock(mu_);
         for (const auto& e : events) {
-          std::lock_guard<std::mutex> lock(mu_);
-          if (e.type == kube::EventType::kDeleted) {
+          if (e.type == kube::EventType::kDeleted || BeingDeleted(e.object)) {
             known_namespaces_.erase(e.name);
+            retry_at_.erase(e.name);
+            backoff_.erase(e.name);
           } else {
             known_namespaces_.insert(e.name);
+            EnqueueLocked(e.name);
           }
-        }
-        for (const auto& e : events) {
-          if (e.type != kube::EventType::kDeleted) Enqueue(e.name);
         }
       },
       informer_options);
@@ -90,6 +105,10 @@ uint64_t RootCertPublisher::writes() const {
 
 void RootCertPublisher::Enqueue(const std::string& ns) {
   std::lock_guard<std::mutex> lock(mu_);
+  EnqueueLocked(ns);
+}
+
+void RootCertPublisher::EnqueueLocked(const std::string& ns) {
   if (ns.empty() || !queued_.insert(ns).second) return;
   queue_.push_back(ns);
   cv_.notify_all();
@@ -98,8 +117,27 @@ void RootCertPublisher::Enqueue(const std::string& ns) {
 void RootCertPublisher::WorkLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    // Move due retries to the queue; sleep until there is work or the next retry is due.
+    const auto now = Clock::now();
+    auto next_retry = Clock::time_point::max();
+    for (auto it = retry_at_.begin(); it != retry_at_.end();) {
+      if (it->second <= now) {
+        EnqueueLocked(it->first);
+        it = retry_at_.erase(it);
+      } else {
+        next_retry = std::min(next_retry, it->second);
+        ++it;
+      }
+    }
     if (stopping_) return;
+    if (queue_.empty()) {
+      if (next_retry == Clock::time_point::max()) {
+        cv_.wait(lock);
+      } else {
+        cv_.wait_until(lock, next_retry);
+      }
+      continue;
+    }
     std::string ns = queue_.front();
     queue_.pop_front();
     queued_.erase(ns);
@@ -110,12 +148,16 @@ void RootCertPublisher::WorkLoop() {
     lock.unlock();
     absl::Status st = known ? Reconcile(ns) : absl::OkStatus();
     lock.lock();
-    if (!st.ok()) {
-      spdlog::warn("CA: publishing {} in {}: {}; will retry", kRootCertConfigMap, ns, std::string(st.message()));
-      // Retry later without spinning: wait a little, then requeue.
-      cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
-      if (queued_.insert(ns).second) queue_.push_back(ns);
+    if (st.ok()) {
+      backoff_.erase(ns);
+      continue;
     }
+    if (!known_namespaces_.count(ns)) continue;  // deleted meanwhile
+    auto& backoff = backoff_.try_emplace(ns, kMinRetry).first->second;
+    spdlog::warn("CA: publishing {} in {}: {}; retrying in {} ms", kRootCertConfigMap, ns, std::string(st.message()),
+                 backoff.count());
+    retry_at_[ns] = Clock::now() + backoff;
+    backoff = std::min(backoff * 2, kMaxRetry);
   }
 }
 
@@ -129,6 +171,11 @@ absl::Status RootCertPublisher::Reconcile(const std::string& ns) {
     auto created = client_->Request("POST", path, ConfigMapJson(ns, roots, ""));
     if (!created.ok()) return created.status();
     if (created->status == 409) return absl::OkStatus();  // someone created it meanwhile: the informer brings it back
+    // The namespace is gone or being deleted (istiod skips these too): nothing to publish.
+    if (created->status == 404 || (created->status == 403 && absl::StrContains(created->body, "NamespaceTerminating"))) {
+      spdlog::debug("CA: not publishing {} in {}: namespace deleted or terminating", kRootCertConfigMap, ns);
+      return absl::OkStatus();
+    }
     if (created->status != 201) return kube::HttpStatusToStatus(created->status, created->body);
     std::lock_guard<std::mutex> lock(mu_);
     ++writes_;

@@ -2,11 +2,16 @@
 // in every namespace equal to the CA's roots, as istiod does: created when a
 // namespace appears, repaired when edited or deleted, updated on rotation.
 // Writes are idempotent, so replicas racing on the same repair converge.
+// A namespace being deleted is skipped (the API server forbids new objects in
+// it). A failed write is retried for that namespace alone, with backoff
+// (1 s doubling to 30 s), never holding up the others.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -36,7 +41,10 @@ class RootCertPublisher {
   uint64_t writes() const;
 
  private:
+  using Clock = std::chrono::steady_clock;
+
   void Enqueue(const std::string& ns);
+  void EnqueueLocked(const std::string& ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WorkLoop();
   absl::Status Reconcile(const std::string& ns);
 
@@ -49,7 +57,10 @@ class RootCertPublisher {
   std::condition_variable cv_;
   std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> queued_ ABSL_GUARDED_BY(mu_);
-  std::set<std::string> known_namespaces_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> known_namespaces_ ABSL_GUARDED_BY(mu_);  // existing and not being deleted
+  // Failed namespaces: when to retry, and the next backoff.
+  std::map<std::string, Clock::time_point> retry_at_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::chrono::milliseconds> backoff_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t writes_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread worker_;

@@ -1,0 +1,28 @@
+# Keel's CA against the real kube-apiserver of the `kube` fixture (see
+# harness/README.md): Python pytest with grpcio, the openssl CLI and kubectl.
+# include() this from test/CMakeLists.txt after harness.cmake and KEEL_PYTHON.
+#
+#   integration.ca          self-signed root in istio-system: issuing over TLS and
+#                           plaintext, identity from TokenReview only, refusals,
+#                           workload mTLS, root ConfigMaps, metrics, xDS over TLS, restart
+#   integration.ca_plugged  Secret cacerts (root -> intermediate) in its own system namespace
+#
+# Both EXCLUSIVE: each runs a Keel whose CA writes ConfigMap istio-ca-root-cert into
+# every namespace; another Keel with another root at the same time would fight over them.
+
+set(_keel_ca_env
+    "KEEL_DISCOVERY_BIN=$<TARGET_FILE:keel-discovery>"
+    "KEEL_PYTHON=${KEEL_PYTHON}"
+    "KEEL_ENVOY_DESCRIPTORS=${CMAKE_BINARY_DIR}/envoy_closure.pb")
+
+add_test(NAME integration.ca
+         COMMAND ${KEEL_PYTHON} -m pytest -p no:cacheprovider -q ${CMAKE_CURRENT_LIST_DIR}/ca_test.py
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(integration.ca PROPERTIES ENVIRONMENT "${_keel_ca_env}" TIMEOUT 300)
+keel_kube_test(integration.ca EXCLUSIVE)
+
+add_test(NAME integration.ca_plugged
+         COMMAND ${KEEL_PYTHON} -m pytest -p no:cacheprovider -q ${CMAKE_CURRENT_LIST_DIR}/ca_plugged_test.py
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(integration.ca_plugged PROPERTIES ENVIRONMENT "${_keel_ca_env}" TIMEOUT 180)
+keel_kube_test(integration.ca_plugged EXCLUSIVE)
