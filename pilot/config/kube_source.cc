@@ -1,9 +1,13 @@
 #include "pilot/config/kube_source.h"
 
 #include <spdlog/spdlog.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "absl/strings/str_cat.h"
 #include "pilot/config/config_parser.h"
+#include "pkg/metrics/registry.h"
 
 namespace keel::pilot::config {
 namespace {
@@ -12,6 +16,19 @@ const std::vector<std::string> kIstioVersions = {"v1", "v1beta1", "v1alpha3"};
 
 // Secrets Keel never needs: service-account tokens and Helm release records.
 constexpr char kSecretFieldSelector[] = "type!=kubernetes.io/service-account-token,type!=helm.sh/release.v1";
+
+// A list (first sync or a relist after 410) parses every object through
+// transient JSON and protobuf Structs on the informer threads. glibc keeps what
+// they freed in its per-thread arenas: measured with 10,000 Pods, 2,000 Services
+// and 2,000 EndpointSlices, RSS stayed at 420 MiB with 57 MiB of heap in use, and
+// malloc_trim brought it to 116 MiB. So after a batch this large, give it back.
+constexpr size_t kTrimAfterBatch = 256;
+
+void ReleaseFreedMemory() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
 
 }  // namespace
 
@@ -28,6 +45,10 @@ KubeSource::KubeSource(kube::KubeClient* client, KubeSourceOptions options)
   add(model::Kind::kVirtualService, {"networking.istio.io", kIstioVersions, "virtualservices"});
   add(model::Kind::kDestinationRule, {"networking.istio.io", kIstioVersions, "destinationrules"});
   add(model::Kind::kServiceEntry, {"networking.istio.io", kIstioVersions, "serviceentries"});
+  if (metrics::Registry* r = options_.informer.metrics) {
+    applied_ = &r->GetCounter("keel_kube_applied_events_total",
+                              "Object changes from the API server applied to the config store.");
+  }
 }
 
 KubeSource::~KubeSource() { Stop(); }
@@ -46,11 +67,14 @@ absl::Status KubeSource::Start(EventHandler handler) {
 }
 
 bool KubeSource::HasSynced() const {
+  if (synced_.load()) return true;
   for (const auto& w : watched_) {
     if (!w.informer || !(w.informer->HasSynced() || w.informer->NotInstalled())) return false;
   }
   std::lock_guard<std::mutex> lock(mu_);
-  return queue_.empty() && applying_ == 0;
+  if (!queue_.empty() || applying_ != 0) return false;
+  synced_ = true;
+  return true;
 }
 
 void KubeSource::Stop() {
@@ -83,10 +107,18 @@ void KubeSource::OnInformerEvents(const Watched& watched, std::vector<kube::Info
     if (!parsed.ok()) {
       // Keep serving the last good version: no event.
       spdlog::error("invalid config from the API server: {}", std::string(parsed.status().message()));
+      if (metrics::Registry* r = options_.informer.metrics) {
+        r->GetCounter("keel_kube_invalid_objects_total", "Objects from the API server that failed validation (skipped).",
+                      {{"kind", kind_name}})
+            .Inc();
+      }
       continue;
     }
     out.push_back({key, *parsed});
   }
+  // Free the decoded objects before the consumer can see the batch (it releases
+  // freed memory after large batches; see kTrimAfterBatch).
+  std::vector<kube::InformerEvent>().swap(events);
   std::lock_guard<std::mutex> lock(mu_);
   queue_.push_back(std::move(out));
   cv_.notify_all();
@@ -101,9 +133,19 @@ void KubeSource::ConsumeLoop() {
     queue_.pop_front();
     ++applying_;
     lock.unlock();
-    if (!batch.empty()) handler_(batch);
+    const size_t n = batch.size();
+    if (n > 0) {
+      handler_(batch);
+      if (applied_) applied_->Inc(static_cast<double>(n));
+    }
+    batch.clear();
     lock.lock();
     --applying_;
+    if (n >= kTrimAfterBatch) {
+      lock.unlock();
+      ReleaseFreedMemory();
+      lock.lock();
+    }
   }
 }
 

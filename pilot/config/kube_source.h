@@ -3,6 +3,7 @@
 // to the ConfigStore, in order.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -15,10 +16,16 @@
 #include "pkg/kube/informer.h"
 #include "pkg/kube/kube_client.h"
 
+namespace keel::metrics {
+class Counter;
+}  // namespace keel::metrics
+
 namespace keel::pilot::config {
 
 struct KubeSourceOptions {
   std::string system_namespace = "istio-system";  // where Keel's own ConfigMaps live
+  // informer.metrics, if set, also gets keel_kube_invalid_objects_total{kind}
+  // and keel_kube_applied_events_total (events handed to the ConfigStore).
   kube::InformerOptions informer;
 };
 
@@ -30,7 +37,8 @@ class KubeSource final : public model::ConfigSource {
 
   absl::Status Start(EventHandler handler) override;
   // True once every kind was listed (or found not installed) and what the lists
-  // delivered has been handed to the handler.
+  // delivered has been handed to the handler; stays true from then on (events
+  // queued later do not make a synced source unsynced).
   bool HasSynced() const override;
   void Stop() override;
 
@@ -56,7 +64,9 @@ class KubeSource final : public model::ConfigSource {
   std::deque<std::vector<model::ConfigEvent>> queue_ ABSL_GUARDED_BY(mu_);
   int applying_ ABSL_GUARDED_BY(mu_) = 0;  // batches taken off the queue, not yet applied
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  mutable std::atomic<bool> synced_{false};
   std::thread consumer_;
+  metrics::Counter* applied_ = nullptr;  // null without options_.informer.metrics
 };
 
 }  // namespace keel::pilot::config

@@ -184,10 +184,13 @@ absl::StatusOr<Credential> CredentialProvider::Get() {
   return c;
 }
 
-void CredentialProvider::Invalidate() {
+void CredentialProvider::Invalidate(const Credential& failed) {
   std::lock_guard<std::mutex> lock(mu_);
-  exec_cached_.reset();
-  token_file_mtime_ = -1;
+  if (exec_cached_ && exec_cached_->bearer_token == failed.bearer_token &&
+      exec_cached_->client_cert_pem == failed.client_cert_pem) {
+    exec_cached_.reset();
+  }
+  if (!config_.token_file.empty() && token_file_content_ == failed.bearer_token) token_file_mtime_ = -1;
 }
 
 int CredentialProvider::exec_runs() const {

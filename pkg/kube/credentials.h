@@ -29,8 +29,11 @@ class CredentialProvider {
   // stderr) or the token file cannot be read.
   absl::StatusOr<Credential> Get();
 
-  // Forget a cached exec credential (after the API server answered 401).
-  void Invalidate();
+  // The API server answered 401 to `failed`: forget the cached exec credential
+  // if it is still that one. Requests that failed concurrently with the same
+  // credential therefore cause one plugin run between them, not one each
+  // (client-go's exec authenticator does the same).
+  void Invalidate(const Credential& failed);
 
   // How many times the exec plugin ran (for tests and /debug).
   int exec_runs() const;

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "pkg/metrics/registry.h"
 
 namespace keel::kube {
 namespace {
@@ -48,6 +49,10 @@ std::string UrlEncode(const std::string& s) {
   return out;
 }
 
+void Inc(metrics::Counter* c) {
+  if (c) c->Inc();
+}
+
 }  // namespace
 
 std::string ResourceRef::Path(const std::string& version) const {
@@ -58,7 +63,27 @@ std::string ResourceRef::Path(const std::string& version) const {
 }
 
 Informer::Informer(KubeClient* client, ResourceRef ref, Handler handler, InformerOptions options)
-    : client_(client), ref_(std::move(ref)), handler_(std::move(handler)), options_(options) {}
+    : client_(client), ref_(std::move(ref)), handler_(std::move(handler)), options_(options) {
+  if (metrics::Registry* r = options_.metrics) {
+    const metrics::Labels labels{{"resource", ref_.group.empty() ? ref_.resource : absl::StrCat(ref_.resource, ".", ref_.group)}};
+    counters_.lists = &r->GetCounter("keel_kube_lists_total", "Complete lists of a resource (the first and every relist).", labels);
+    counters_.watches = &r->GetCounter("keel_kube_watches_total", "Watch requests opened.", labels);
+    counters_.gone = &r->GetCounter("keel_kube_gone_total", "Watches answered 410 Gone (each leads to a relist).", labels);
+    counters_.duplicates = &r->GetCounter("keel_kube_duplicate_events_total",
+                                          "Watch events dropped as already delivered (same resourceVersion).", labels);
+    const char* types[3] = {"ADDED", "MODIFIED", "DELETED"};
+    for (int i = 0; i < 3; ++i) {
+      metrics::Labels l = labels;
+      l["type"] = types[i];
+      counters_.events[i] = &r->GetCounter("keel_kube_events_total", "Object changes delivered to the config store.", l);
+    }
+  }
+}
+
+void Informer::CountEvent(EventType type) {
+  ++stats_.events;
+  Inc(counters_.events[static_cast<int>(type)]);
+}
 
 Informer::~Informer() { Stop(); }
 
@@ -124,6 +149,7 @@ void Informer::Run() {
                    resource_version_);
       std::lock_guard<std::mutex> lock(mu_);
       ++stats_.gone;
+      Inc(counters_.gone);
       need_list = true;
       continue;
     }
@@ -148,7 +174,8 @@ absl::Status Informer::ListAndDiff() {
     std::map<std::string, std::pair<std::string, Struct>> items;  // key -> (rv, object)
     std::string list_rv, continue_token;
     bool served = true;
-    do {
+    int expired_restarts = 0;
+    while (true) {
       std::string path = absl::StrCat(ref_.Path(version), "?limit=", options_.page_size);
       if (!continue_token.empty()) absl::StrAppend(&path, "&continue=", UrlEncode(continue_token));
       if (!ref_.field_selector.empty()) absl::StrAppend(&path, "&fieldSelector=", UrlEncode(ref_.field_selector));
@@ -159,7 +186,12 @@ absl::Status Informer::ListAndDiff() {
         served = false;
         break;
       }
-      if (resp->status == 410) {  // the continue token expired: start over
+      if (resp->status == 410 && !continue_token.empty() && ++expired_restarts <= 3) {
+        // The continue token expired (its revision was compacted): the pages so
+        // far are from an old snapshot, so start the list over. (Not a `continue`
+        // in a do-while: that would test the cleared token and end the loop with
+        // a partial list, whose diff deletes everything on the later pages.)
+        spdlog::info("list {}: continue token expired (410 Gone); listing again from the start", ref_.Path(version));
         items.clear();
         continue_token.clear();
         continue;
@@ -178,7 +210,8 @@ absl::Status Informer::ListAndDiff() {
           items[key] = {StringAt(m, "resourceVersion"), item.struct_value()};
         }
       }
-    } while (!continue_token.empty());
+      if (continue_token.empty()) break;
+    }
     if (!served) {
       last = absl::NotFoundError(absl::StrCat(ref_.Path(version), " is not served"));
       continue;
@@ -213,7 +246,8 @@ absl::Status Informer::ListAndDiff() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       ++stats_.lists;
-      stats_.events += batch.size();
+      Inc(counters_.lists);
+      for (const auto& e : batch) CountEvent(e.type);
     }
     handler_(std::move(batch));  // an empty batch still marks the first sync
     synced_ = true;
@@ -234,6 +268,7 @@ absl::Status Informer::WatchOnce() {
     if (stopping_) return absl::CancelledError("stopping");
     active_watch_ = stream->get();
     ++stats_.watches;
+    Inc(counters_.watches);
   }
   absl::Status result = absl::OkStatus();
   while (true) {
@@ -282,12 +317,13 @@ absl::Status Informer::WatchOnce() {
     if (duplicate) {
       std::lock_guard<std::mutex> lock(mu_);
       ++stats_.duplicates;
+      Inc(counters_.duplicates);
       continue;
     }
     e.object = object;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      ++stats_.events;
+      CountEvent(e.type);
     }
     std::vector<InformerEvent> batch;
     batch.push_back(std::move(e));

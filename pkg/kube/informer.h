@@ -23,6 +23,11 @@
 #include "absl/base/thread_annotations.h"
 #include "pkg/kube/kube_client.h"
 
+namespace keel::metrics {
+class Counter;
+class Registry;
+}  // namespace keel::metrics
+
 namespace keel::kube {
 
 // What to watch. `versions` are tried in order (the first the server serves is
@@ -54,6 +59,10 @@ struct InformerOptions {
   std::chrono::milliseconds min_backoff{200};
   std::chrono::milliseconds max_backoff{30000};
   std::chrono::milliseconds not_installed_poll{5000};  // retry interval while the resource is not served
+  // If set, the InformerStats are also counted there, labelled resource="pods",
+  // "virtualservices.networking.istio.io": keel_kube_{lists,watches,gone,
+  // duplicate_events}_total and keel_kube_events_total{type=ADDED|MODIFIED|DELETED}.
+  metrics::Registry* metrics = nullptr;
 };
 
 struct InformerStats {
@@ -94,11 +103,21 @@ class Informer {
   // OutOfRange when a relist is needed.
   absl::Status WatchOnce();
   bool SleepFor(std::chrono::milliseconds d);  // false when stopping
+  void CountEvent(EventType type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);  // stats_ + metrics
+
+  struct Counters {  // all null without InformerOptions::metrics
+    metrics::Counter* lists = nullptr;
+    metrics::Counter* watches = nullptr;
+    metrics::Counter* gone = nullptr;
+    metrics::Counter* duplicates = nullptr;
+    metrics::Counter* events[3] = {nullptr, nullptr, nullptr};  // by EventType
+  };
 
   KubeClient* const client_;
   const ResourceRef ref_;
   const Handler handler_;
   const InformerOptions options_;
+  Counters counters_;
 
   std::string version_;                            // the served version in use
   std::string resource_version_;                   // where the next watch starts

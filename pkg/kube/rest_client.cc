@@ -121,7 +121,7 @@ class CpprestKubeClient final : public KubeClient {
         web::http::http_response resp = client_->request(req).get();
         KubeResponse out{resp.status_code(), resp.extract_string(true).get()};
         if (out.status == 401 && attempt == 0 && config_.exec) {
-          creds_.Invalidate();
+          creds_.Invalidate(*cred);
           continue;
         }
         return out;
@@ -144,7 +144,7 @@ class CpprestKubeClient final : public KubeClient {
         SetHeaders(*cred, &req);
         web::http::http_response resp = client->request(req, cancel.get_token()).get();
         if (resp.status_code() == 401 && attempt == 0 && config_.exec) {
-          creds_.Invalidate();
+          creds_.Invalidate(*cred);
           continue;
         }
         if (resp.status_code() != 200) {

@@ -20,15 +20,14 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const http = require('node:http');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const util = require('node:util');
 
 const grpc = require('@grpc/grpc-js');
 
-const REPO_ROOT = path.resolve(__dirname, '..', '..');
+const { sleep, freePort, httpGet, waitFor, resolveBin } = require('./lib/common');
+const { startEchoServers: startEchoBackends } = require('./lib/xds');
 const VERBOSE = process.env.KEEL_E2E_VERBOSE === '1';
 const KEEP = process.env.KEEL_E2E_KEEP === '1';
 
@@ -74,56 +73,6 @@ grpc.setLogVerbosity(grpc.logVerbosity.DEBUG);
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort(host = '127.0.0.1') {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function httpGet(port, urlPath, timeoutMs = 3000) {
-  return new Promise((resolve, reject) => {
-    const req = http.get(
-      { host: '127.0.0.1', port, path: urlPath, agent: false, timeout: timeoutMs },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode, body }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`GET ${urlPath}: no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
-  });
-}
-
-// Polls fn() every intervalMs until it returns a truthy value; bounded by timeoutMs.
-async function waitFor(what, timeoutMs, intervalMs, fn) {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr = null;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      lastErr = e;
-    }
-    if (Date.now() >= deadline) {
-      const why = lastErr ? ` (last error: ${lastErr.message})` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
-    }
-    await sleep(intervalMs);
-  }
-}
-
 // Writes a config file atomically (temp file that no *.yaml glob matches, then rename), so
 // keel's directory watcher never sees a half-written file.
 function writeConfig(name, text) {
@@ -389,63 +338,10 @@ const UNSUPPORTED_LB = 'RANDOM';
 // ---------------------------------------------------------------------------------------------
 // Setup / teardown
 // ---------------------------------------------------------------------------------------------
-function resolveBin() {
-  const bin = process.env.KEEL_DISCOVERY_BIN;
-  if (!bin) {
-    throw new Error(
-      'KEEL_DISCOVERY_BIN is not set. Run: KEEL_DISCOVERY_BIN=build/pilot/keel-discovery ' +
-        'node --test test/e2e/grpc_js_xds.test.js',
-    );
-  }
-  const candidates = path.isAbsolute(bin) ? [bin] : [path.resolve(bin), path.resolve(REPO_ROOT, bin)];
-  for (const c of candidates) {
-    try {
-      fs.accessSync(c, fs.constants.X_OK);
-      return c;
-    } catch {
-      /* try next */
-    }
-  }
-  throw new Error(`KEEL_DISCOVERY_BIN=${bin}: no executable at ${candidates.join(' or ')}`);
-}
-
 async function startEchoServers() {
-  const service = {
-    Who: {
-      path: METHOD,
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: (b) => b,
-      requestDeserialize: (b) => b,
-      responseSerialize: (b) => b,
-      responseDeserialize: (b) => b,
-    },
-  };
-  // Same port P on both loopback IPs; retry (bounded) if the port got taken in between.
-  let lastErr;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const P = await freePort(BACKENDS[0].ip);
-    const started = [];
-    try {
-      for (const b of BACKENDS) {
-        const server = new grpc.Server();
-        server.addService(service, { Who: (_call, cb) => cb(null, Buffer.from(b.name)) });
-        started.push(server);
-        await new Promise((resolve, reject) =>
-          server.bindAsync(`${b.ip}:${P}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
-            err ? reject(err) : resolve(port),
-          ),
-        );
-      }
-      S.echoPort = P;
-      S.servers = started;
-      return;
-    } catch (e) {
-      lastErr = e;
-      for (const s of started) s.forceShutdown();
-    }
-  }
-  throw new Error(`could not start the echo servers on ${BACKENDS.map((b) => b.ip).join(', ')}: ${lastErr}`);
+  const echo = await startEchoBackends(BACKENDS);
+  S.echoPort = echo.port;
+  S.servers = echo.servers;
 }
 
 function startKeel(bin) {
@@ -498,7 +394,7 @@ process.on('exit', () => {
 
 before(async () => {
   try {
-    const bin = resolveBin();
+    const bin = resolveBin('test/e2e/grpc_js_xds.test.js');
     S.workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'keel-e2e-'));
     S.configDir = path.join(S.workDir, 'config');
     fs.mkdirSync(S.configDir);

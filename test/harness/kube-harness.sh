@@ -9,6 +9,10 @@
 #   kube-harness.sh stop DIR              stop both
 #   kube-harness.sh stop-apiserver DIR    stop only the apiserver (etcd keeps running)
 #   kube-harness.sh start-apiserver DIR   start it again on the same port, wait ready
+#   kube-harness.sh start-second-apiserver DIR
+#                                         a second kube-apiserver on the same etcd, its own
+#                                         port, DIR/kubeconfig-second (writes while the first is down)
+#   kube-harness.sh stop-second-apiserver DIR
 #   kube-harness.sh compact DIR           compact etcd at its current revision
 #   kube-harness.sh env DIR               print KUBECONFIG, URLs and ports as shell exports
 #   kube-harness.sh status DIR            say what is running
@@ -228,16 +232,17 @@ EOF
   ) || die "openssl failed"
 }
 
+# write_kubeconfig [PORT FILE]: the admin kubeconfig (default: the first apiserver's).
 write_kubeconfig() {
-  local pki=$DIR/pki b64="base64 -w0"
+  local pki=$DIR/pki b64="base64 -w0" port=${1:-$APISERVER_PORT} file=${2:-$DIR/kubeconfig}
   umask 077
-  cat >"$DIR/kubeconfig" <<EOF
+  cat >"$file" <<EOF
 apiVersion: v1
 kind: Config
 clusters:
 - name: keel-harness
   cluster:
-    server: https://127.0.0.1:$APISERVER_PORT
+    server: https://127.0.0.1:$port
     certificate-authority-data: $($b64 <"$pki/ca.crt")
 users:
 - name: keel-admin
@@ -297,20 +302,23 @@ etcdctl_() {
 
 # ---------------------------------------------------------------- kube-apiserver
 
+# start_apiserver [NAME PORT KUBECONFIG]: default the harness's apiserver; the
+# second one (start-second-apiserver) differs only in name, port and kubeconfig.
 start_apiserver() {
+  local name=${1:-kube-apiserver} port=${2:-$APISERVER_PORT} kubeconfig=${3:-$DIR/kubeconfig}
   local pid bin i t0=$SECONDS
-  if pid=$(pid_of kube-apiserver); then log "kube-apiserver already running (pid $pid)"; return; fi
+  if pid=$(pid_of "$name"); then log "$name already running (pid $pid)"; return; fi
   bin=$(apiserver_bin)
   [[ -x $bin ]] || die "$bin missing: run '$0 build' first"
-  port_listening "$APISERVER_PORT" && die "port $APISERVER_PORT is taken by another process"
+  port_listening "$port" && die "port $port is taken by another process"
   local pki=$DIR/pki
-  log "starting kube-apiserver on https://127.0.0.1:$APISERVER_PORT"
+  log "starting $name on https://127.0.0.1:$port"
   # shellcheck disable=SC2086
   ( exec setsid "$bin" \
       --bind-address=127.0.0.1 \
       --advertise-address=127.0.0.1 \
       --endpoint-reconciler-type=none \
-      --secure-port="$APISERVER_PORT" \
+      --secure-port="$port" \
       --cert-dir="$pki" \
       --tls-cert-file="$pki/apiserver.crt" \
       --tls-private-key-file="$pki/apiserver.key" \
@@ -328,25 +336,42 @@ start_apiserver() {
       --allow-privileged=true \
       --profiling=false \
       ${KEEL_APISERVER_EXTRA_ARGS:-} \
-      </dev/null >>"$DIR/kube-apiserver.log" 2>&1 ) &
-  echo $! >"$DIR/kube-apiserver.pid"
-  pid=$(<"$DIR/kube-apiserver.pid")
+      </dev/null >>"$DIR/$name.log" 2>&1 ) &
+  echo $! >"$DIR/$name.pid"
+  pid=$(<"$DIR/$name.pid")
   local out=""
   for (( i = 0; i < READY_TIMEOUT * 4; i++ )); do
     if ! alive "$pid"; then
-      tail -n 30 "$DIR/kube-apiserver.log" >&2; rm -f "$DIR/kube-apiserver.pid"
-      die "kube-apiserver exited during start-up (log: $DIR/kube-apiserver.log)"
+      tail -n 30 "$DIR/$name.log" >&2; rm -f "$DIR/$name.pid"
+      die "$name exited during start-up (log: $DIR/$name.log)"
     fi
-    out=$(kubectl --kubeconfig "$DIR/kubeconfig" --request-timeout=2s get --raw /readyz 2>/dev/null || true)
+    out=$(kubectl --kubeconfig "$kubeconfig" --request-timeout=2s get --raw /readyz 2>/dev/null || true)
     if [[ $out == ok ]]; then
-      log "kube-apiserver ready in $((SECONDS - t0)) s"
+      log "$name ready in $((SECONDS - t0)) s"
       return 0
     fi
     sleep 0.25
   done
-  kubectl --kubeconfig "$DIR/kubeconfig" --request-timeout=2s get --raw '/readyz?verbose' >&2 || true
-  tail -n 30 "$DIR/kube-apiserver.log" >&2
-  die "kube-apiserver not ready after ${READY_TIMEOUT} s (log: $DIR/kube-apiserver.log)"
+  kubectl --kubeconfig "$kubeconfig" --request-timeout=2s get --raw '/readyz?verbose' >&2 || true
+  tail -n 30 "$DIR/$name.log" >&2
+  die "$name not ready after ${READY_TIMEOUT} s (log: $DIR/$name.log)"
+}
+
+# A second kube-apiserver on the same etcd (own port, kept in harness.env as
+# SECOND_APISERVER_PORT, and DIR/kubeconfig-second): lets a test change objects
+# while the first apiserver, the one Keel watches, is down.
+cmd_start_second_apiserver() {
+  load_env
+  pid_of etcd >/dev/null || die "etcd is not running in $DIR (use start)"
+  if [[ -z ${SECOND_APISERVER_PORT:-} ]]; then
+    SECOND_APISERVER_PORT=$(free_ports 1)
+    while [[ $SECOND_APISERVER_PORT == "$APISERVER_PORT" || $SECOND_APISERVER_PORT == "$ETCD_PORT" ||
+             $SECOND_APISERVER_PORT == "$ETCD_PEER_PORT" ]]; do SECOND_APISERVER_PORT=$(free_ports 1); done
+    echo "SECOND_APISERVER_PORT=$SECOND_APISERVER_PORT" >>"$DIR/harness.env"
+  fi
+  write_kubeconfig "$SECOND_APISERVER_PORT" "$DIR/kubeconfig-second"
+  start_apiserver kube-apiserver-second "$SECOND_APISERVER_PORT" "$DIR/kubeconfig-second"
+  echo "export KUBECONFIG=$DIR/kubeconfig-second"
 }
 
 # ---------------------------------------------------------------- commands
@@ -384,6 +409,7 @@ EOF
 
 cmd_stop() {
   [[ -f $DIR/harness.env ]] || { log "nothing to stop in $DIR"; return 0; }
+  stop_proc kube-apiserver-second
   stop_proc kube-apiserver
   stop_proc etcd
 }
@@ -408,6 +434,9 @@ cmd_status() {
   else echo "etcd: stopped"; rc=1; fi
   if pid=$(pid_of kube-apiserver); then echo "kube-apiserver: running (pid $pid) https://127.0.0.1:$APISERVER_PORT"
   else echo "kube-apiserver: stopped"; rc=1; fi
+  if pid=$(pid_of kube-apiserver-second); then
+    echo "kube-apiserver-second: running (pid $pid) https://127.0.0.1:$SECOND_APISERVER_PORT"
+  fi
   return $rc
 }
 
@@ -421,12 +450,12 @@ cmd_compact() {
   echo "$rev"
 }
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 cmd=${1:-}; shift || true
 case $cmd in
   build) cmd_build ;;
-  start|stop|stop-apiserver|start-apiserver|compact|env|status|clean)
+  start|stop|stop-apiserver|start-apiserver|start-second-apiserver|stop-second-apiserver|compact|env|status|clean)
     [[ -n ${1:-} ]] || usage
     DIR=$(abs_dir "$1")
     case $cmd in
@@ -437,6 +466,8 @@ case $cmd in
         load_env
         pid_of etcd >/dev/null || die "etcd is not running in $DIR (use start)"
         start_apiserver ;;
+      start-second-apiserver) cmd_start_second_apiserver ;;
+      stop-second-apiserver) load_env; stop_proc kube-apiserver-second ;;
       compact) cmd_compact ;;
       env) cmd_env ;;
       status) cmd_status ;;
