@@ -299,9 +299,22 @@ def main():
             t_sent[0] = time.monotonic()
             done.set()
 
+        ready_probes = [0, 0]  # [answers, not 200]
+
+        def probe_ready():  # /ready must stay 200 while events stream in
+            while not done.is_set():
+                try:
+                    ok = keel_get(mon_port, "/ready", timeout=2)[0] == 200
+                except Exception:
+                    ok = False
+                ready_probes[0] += 1
+                ready_probes[1] += 0 if ok else 1
+                time.sleep(0.01)
+
         log(f"watch burst: relabelling {burst} Pods")
         t0 = time.monotonic()
         threading.Thread(target=send, daemon=True).start()
+        threading.Thread(target=probe_ready, daemon=True).start()
         wait_until("keel to apply the burst", 300, 0.02,
                    lambda: metric(mon_port, "keel_kube_applied_events_total") >= applied0 + burst)
         t_applied = time.monotonic()
@@ -310,6 +323,7 @@ def main():
         dt = t_applied - t0
         rows.append(("burst: API server acknowledged all", f"{t_sent[0] - t0:.2f}", "s", f"{burst / (t_sent[0] - t0):.0f} writes/s"))
         rows.append(("burst: keel applied all", f"{dt:.2f}", "s", f"{burst / dt:.0f} events/s end to end"))
+        rows.append(("burst: /ready probes not 200", f"{ready_probes[1]}/{ready_probes[0]}", "", "every 10 ms during the burst"))
         rows.append(("burst: keel lag after last ack", f"{(t_applied - t_sent[0]) * 1000:.0f}", "ms", ""))
         rows.append(("burst: keel CPU", f"{cpu_burst:.2f}", "s",
                      f"{cpu_burst / burst * 1e6:.0f} us per event (~{burst / max(cpu_burst, 1e-9):.0f} events/s per core)"))
