@@ -86,20 +86,26 @@ void ApplyConnectionPool(const networking::ConnectionPoolSettings& pool, bool gr
   }
 }
 
+// Istio's outlier detection: each consecutive-error detector is enforced (100%)
+// exactly when its count is set above 0, and success-rate ejection is always off
+// (Envoy enables it by default; gRPC clients choke on it without data). The
+// deprecated consecutiveErrors is ignored, as istiod ignores it.
 void ApplyOutlierDetection(const networking::OutlierDetection& od, cluster::Cluster* c) {
   auto* out = c->mutable_outlier_detection();
   if (od.has_consecutive_5xx_errors()) {
-    out->mutable_consecutive_5xx()->set_value(od.consecutive_5xx_errors().value());
-  } else if (od.consecutive_errors() > 0) {
-    out->mutable_consecutive_5xx()->set_value(od.consecutive_errors());
+    const uint32_t v = od.consecutive_5xx_errors().value();
+    out->mutable_consecutive_5xx()->set_value(v);
+    out->mutable_enforcing_consecutive_5xx()->set_value(v > 0 ? 100 : 0);
   }
   if (od.has_consecutive_gateway_errors()) {
-    out->mutable_consecutive_gateway_failure()->set_value(od.consecutive_gateway_errors().value());
-    out->mutable_enforcing_consecutive_gateway_failure()->set_value(100);
+    const uint32_t v = od.consecutive_gateway_errors().value();
+    out->mutable_consecutive_gateway_failure()->set_value(v);
+    out->mutable_enforcing_consecutive_gateway_failure()->set_value(v > 0 ? 100 : 0);
   }
   if (od.has_interval()) *out->mutable_interval() = od.interval();
   if (od.has_base_ejection_time()) *out->mutable_base_ejection_time() = od.base_ejection_time();
   if (od.max_ejection_percent() > 0) out->mutable_max_ejection_percent()->set_value(od.max_ejection_percent());
+  out->mutable_enforcing_success_rate()->set_value(0);
 }
 
 }  // namespace
