@@ -86,6 +86,8 @@ void ApplyConnectionPool(const networking::ConnectionPoolSettings& pool, bool gr
   }
 }
 
+}  // namespace
+
 // Istio's outlier detection: each consecutive-error detector is enforced (100%)
 // exactly when its count is set above 0, and success-rate ejection is always off
 // (Envoy enables it by default; gRPC clients choke on it without data). The
@@ -107,8 +109,6 @@ void ApplyOutlierDetection(const networking::OutlierDetection& od, cluster::Clus
   if (od.max_ejection_percent() > 0) out->mutable_max_ejection_percent()->set_value(od.max_ejection_percent());
   out->mutable_enforcing_success_rate()->set_value(0);
 }
-
-}  // namespace
 
 const networking::Subset* FindSubset(const model::DestinationRuleEntry* dr, const std::string& subset) {
   if (!dr) return nullptr;

@@ -40,6 +40,13 @@ std::optional<envoy::config::endpoint::v3::ClusterLoadAssignment> BuildLoadAssig
     const LoadAssignmentOptions& options = {});
 
 // The DestinationRule subset named `subset`, or null (also when `dr` is null).
+// Istio's outlier detection for every proxy kind: each consecutive-error detector
+// enforced exactly when its count is above 0, success-rate ejection off, interval,
+// base ejection time and max ejection percent as given. Sidecars add the
+// local-origin and panic-threshold settings on top (sidecar/envoy_cluster_builder.cc).
+void ApplyOutlierDetection(const istio::networking::v1alpha3::OutlierDetection& od,
+                           envoy::config::cluster::v3::Cluster* c);
+
 const istio::networking::v1alpha3::Subset* FindSubset(const model::DestinationRuleEntry* dr,
                                                       const std::string& subset);
 

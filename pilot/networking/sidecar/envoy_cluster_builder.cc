@@ -135,24 +135,11 @@ void ApplyConnectionPool(const networking::ConnectionPoolSettings& pool, Cluster
   if (pool.has_http() && pool.http().use_client_protocol()) w->SetUseDownstreamProtocol();
 }
 
-// Istio's applyOutlierDetection (the deprecated consecutiveErrors is ignored, as
-// istiod ignores it).
-void ApplyOutlierDetection(const networking::OutlierDetection& od, cluster::Cluster* c) {
+// Istio's applyOutlierDetection: the shared detectors (core), plus the
+// local-origin split and the panic threshold Envoy honours.
+void ApplyEnvoyOutlierDetection(const networking::OutlierDetection& od, cluster::Cluster* c) {
+  ::keel::pilot::networking::ApplyOutlierDetection(od, c);
   auto* out = c->mutable_outlier_detection();
-  out->mutable_enforcing_success_rate()->set_value(0);
-  if (od.has_consecutive_5xx_errors()) {
-    const uint32_t v = od.consecutive_5xx_errors().value();
-    out->mutable_consecutive_5xx()->set_value(v);
-    out->mutable_enforcing_consecutive_5xx()->set_value(v > 0 ? 100 : 0);
-  }
-  if (od.has_consecutive_gateway_errors()) {
-    const uint32_t v = od.consecutive_gateway_errors().value();
-    out->mutable_consecutive_gateway_failure()->set_value(v);
-    out->mutable_enforcing_consecutive_gateway_failure()->set_value(v > 0 ? 100 : 0);
-  }
-  if (od.has_interval()) *out->mutable_interval() = od.interval();
-  if (od.has_base_ejection_time()) *out->mutable_base_ejection_time() = od.base_ejection_time();
-  if (od.max_ejection_percent() > 0) out->mutable_max_ejection_percent()->set_value(od.max_ejection_percent());
   if (od.split_external_local_origin_errors()) {
     out->set_split_external_local_origin_errors(true);
     if (od.consecutive_local_origin_failures().value() > 0) {
@@ -465,7 +452,7 @@ std::optional<cluster::Cluster> BuildEnvoyOutboundCluster(const ClusterName& nam
   ApplyConnectionPool(policy.connection_pool(), &w);
   const auto& http_pool = policy.connection_pool().http();
   if (http_pool.h2_upgrade_policy() == networking::ConnectionPoolSettings::HTTPSettings::UPGRADE) w.SetHttp2();
-  if (policy.has_outlier_detection()) ApplyOutlierDetection(policy.outlier_detection(), &w.c);
+  if (policy.has_outlier_detection()) ApplyEnvoyOutlierDetection(policy.outlier_detection(), &w.c);
   ApplyLoadBalancer(policy.load_balancer(), &w.c);
   ApplyTls(policy, name, *svc, proxy, push, DrHasSelector(dr), &w);
   if (w.c.type() == cluster::Cluster::ORIGINAL_DST) w.c.set_lb_policy(cluster::Cluster::CLUSTER_PROVIDED);

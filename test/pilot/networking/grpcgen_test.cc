@@ -469,6 +469,36 @@ spec:
       << "the destination-level loadBalancer must not apply to a port with its own settings";
 }
 
+// Istio's applyOutlierDetection: a detector is enforced only when its count is
+// above 0, and success-rate ejection is off (gRPC clients fail on it without data).
+TEST_F(GrpcGenTest, OutlierDetectionEnforcesOnlyConfiguredDetectors) {
+  push_ = BuildPush(kMesh + R"(
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  trafficPolicy:
+    outlierDetection:
+      consecutive5xxErrors: 7
+      consecutiveGatewayErrors: 0
+      interval: 5m
+      baseEjectionTime: 15m
+)");
+  auto c = Cluster("outbound|9080||reviews.default.svc.cluster.local");
+  ASSERT_TRUE(c.has_value());
+  const auto& od = c->outlier_detection();
+  EXPECT_EQ(od.consecutive_5xx().value(), 7u);
+  EXPECT_EQ(od.enforcing_consecutive_5xx().value(), 100u);
+  ASSERT_TRUE(od.has_enforcing_consecutive_gateway_failure());
+  EXPECT_EQ(od.enforcing_consecutive_gateway_failure().value(), 0u);
+  ASSERT_TRUE(od.has_enforcing_success_rate());
+  EXPECT_EQ(od.enforcing_success_rate().value(), 0u);
+  EXPECT_EQ(od.interval().seconds(), 300);
+  EXPECT_EQ(od.base_ejection_time().seconds(), 900);
+}
+
 TEST_F(GrpcGenTest, UnknownSubsetHostOrPortHasNoCluster) {
   EXPECT_FALSE(Cluster("outbound|9080|v9|reviews.default.svc.cluster.local").has_value());
   EXPECT_FALSE(Cluster("outbound|9080||nope.default.svc.cluster.local").has_value());
