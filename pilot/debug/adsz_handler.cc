@@ -1,6 +1,5 @@
-#include <algorithm>
-
 #include "absl/strings/str_cat.h"
+#include "pilot/debug/clients_json.h"
 #include "pilot/debug/handlers.h"
 #include "pilot/debug/json.h"
 
@@ -23,17 +22,7 @@ http::HttpHandler MakeAdszHandler(const xds::AdsServer& ads, std::function<void(
     } else {
       connections = ads.Connections();
     }
-    std::sort(connections.begin(), connections.end(),
-              [](const auto& a, const auto& b) { return a.connection_id < b.connection_id; });
-
-    google::protobuf::Value out;
-    Fields(out)["totalClients"] = NumberValue(static_cast<double>(connections.size()));
-    google::protobuf::Value clients = EmptyList();
-    for (const auto& c : connections) {
-      auto& f = Fields(Append(clients));
-      f["connectionId"] = StringValue(c.connection_id);
-      f["connectedAt"] = TimeValue(c.connected_at);
-      f["address"] = StringValue(c.peer);
+    return ClientsResponse(std::move(connections), [](const xds::ConnectionSnapshot& c, ClientFields& f) {
       if (c.proxy) {
         f["labels"] = StringMapValue(c.proxy->labels);
         if (!c.node_metadata.fields().empty()) f["metadata"].mutable_struct_value()->CopyFrom(c.node_metadata);
@@ -43,9 +32,7 @@ http::HttpHandler MakeAdszHandler(const xds::AdsServer& ads, std::function<void(
         Fields(watches)[type] = StringListValue({w.watch.names.begin(), w.watch.names.end()});
       }
       if (!c.watches.empty()) f["watches"] = std::move(watches);
-    }
-    if (!connections.empty()) Fields(out)["clients"] = std::move(clients);
-    return JsonResponse(out);
+    });
   };
 }
 
