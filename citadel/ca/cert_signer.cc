@@ -13,6 +13,16 @@ namespace {
 // Certificates are backdated this much so peers with slightly slow clocks accept them.
 constexpr int64_t kClockSkewSeconds = 120;
 
+// notBefore = now - skew, notAfter = now + ttl, both from absl::Now(). OpenSSL's own
+// X509_gmtime_adj reads time(), the coarse clock, which can lag clock_gettime by a
+// tick: a certificate issued "for one hour" could then end a second before
+// absl::Now() + 1h as read by the caller just before the call.
+void SetValidity(X509* cert, absl::Duration ttl) {
+  time_t now = absl::ToTimeT(absl::Now());  // OpenSSL takes a non-const pointer
+  X509_time_adj_ex(X509_getm_notBefore(cert), 0, -kClockSkewSeconds, &now);
+  X509_time_adj_ex(X509_getm_notAfter(cert), 0, absl::ToInt64Seconds(ttl), &now);
+}
+
 absl::Status AddExtension(X509* cert, X509* issuer, int nid, const std::string& value) {
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
@@ -89,8 +99,7 @@ absl::StatusOr<CaFiles> CreateSelfSignedRoot(const CaOptions& options, const std
   X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(options.trust_domain.c_str()),
                              -1, -1, 0);
   X509_set_issuer_name(cert.get(), name);
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -kClockSkewSeconds);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), absl::ToInt64Seconds(options.root_ttl));
+  SetValidity(cert.get(), options.root_ttl);
   X509_set_pubkey(cert.get(), key->get());
   for (auto [nid, value] : std::vector<std::pair<int, std::string>>{
            {NID_basic_constraints, "critical,CA:TRUE"},
@@ -133,8 +142,7 @@ absl::StatusOr<std::vector<std::string>> IstioCa::Sign(const SignRequest& reques
   X509_set_version(cert.get(), 2);
   if (auto st = SetRandomSerial(cert.get()); !st.ok()) return st;
   X509_set_issuer_name(cert.get(), X509_get_subject_name(bundle->signing_cert()));
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -kClockSkewSeconds);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), absl::ToInt64Seconds(ttl));
+  SetValidity(cert.get(), ttl);
   if (auto st = CopyPublicKey(csr->get(), cert.get()); !st.ok()) return st;
   std::vector<std::string> sans;
   for (const auto& u : request.uri_sans) sans.push_back("URI:" + u);
