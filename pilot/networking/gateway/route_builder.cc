@@ -6,7 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "istio/networking/v1alpha3/gateway.pb.h"
-#include "pilot/networking/core/http_route_translator.h"
+#include "pilot/networking/core/virtual_service_routes.h"
 #include "pilot/networking/gateway/gateway_hosts.h"
 
 namespace keel::pilot::networking::gateway {
@@ -17,20 +17,10 @@ namespace route = ::envoy::config::route::v3;
 // Istio's DefaultMaxDirectResponseBodySizeBytes.
 constexpr uint32_t kMaxDirectResponseBodyBytes = 1024 * 1024;
 
-// A route that matches every request (Istio's isCatchAllRoute).
-bool IsCatchAll(const route::Route& r) {
-  const auto& m = r.match();
-  const bool all_paths = (m.path_specifier_case() == route::RouteMatch::kPrefix && m.prefix() == "/") ||
-                         (m.path_specifier_case() == route::RouteMatch::kPathSeparatedPrefix &&
-                          m.path_separated_prefix() == "/") ||
-                         (m.path_specifier_case() == route::RouteMatch::kSafeRegex && m.safe_regex().regex() == "*");
-  return all_paths && m.headers().empty() && m.query_parameters().empty() && m.dynamic_metadata().empty();
-}
-
 // Istio's SortVHostRoutes: catch-all routes move to the end, the rest keep their order.
 void SortRoutes(route::VirtualHost* vh) {
   auto* routes = vh->mutable_routes();
-  std::stable_partition(routes->begin(), routes->end(), [](const route::Route& r) { return !IsCatchAll(r); });
+  std::stable_partition(routes->begin(), routes->end(), [](const route::Route& r) { return !IsCatchAllRoute(r); });
 }
 
 route::VirtualHost NewVirtualHost(const std::string& host, int port) {
@@ -58,11 +48,7 @@ route::RouteConfiguration BuildGatewayRouteConfiguration(const std::string& name
     for (const auto* vs : push.VirtualServicesForGateway(server->gateway, proxy.ns)) {
       const auto hosts = IntersectHosts(ServerHostsForNamespace(server->hosts, vs->config->key.ns), vs->hosts);
       if (hosts.empty()) continue;
-      // Routes as the shared translation makes them. istiod also completes them
-      // (default retry policy, decorator, config metadata, max_grpc_timeout,
-      // consistent-hash policies); Keel does that only for sidecars so far
-      // (sidecar/route_builder.cc), to be shared with gateways.
-      const std::vector<route::Route> routes = TranslateHttpRoutes(*vs, ctx);
+      const std::vector<route::Route> routes = BuildVirtualServiceRoutes(*vs, ctx);
       if (routes.empty()) continue;  // istiod: "no routes matched", the VirtualService is left out
       for (const auto& h : hosts) {
         const std::string host = absl::AsciiStrToLower(h);

@@ -370,6 +370,70 @@ spec:
   EXPECT_EQ(rc.virtual_hosts(0).routes(1).route().cluster(), "outbound|9080||productpage.default.svc.cluster.local");
 }
 
+// istiod completes gateway routes as it does sidecar routes (one
+// BuildHTTPRoutesForVirtualService): retries, hashing, decorator, metadata.
+TEST(GatewayRoutesTest, CompletedAsSidecarRoutesAre) {
+  const auto proxy = Gateway();
+  auto push = BuildPush(std::string(kServices) + R"(
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gateway, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x-user}}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop, namespace: default}
+spec:
+  hosts: [example.org]
+  gateways: [gateway]
+  http:
+  - match: [{uri: {prefix: /reviews}}]
+    timeout: 3s
+    retries: {attempts: 4, retryOn: "gateway-error,502"}
+    route: [{destination: {host: reviews}}]
+  - match: [{uri: {exact: /once}}]
+    retries: {attempts: 0}
+    route: [{destination: {host: productpage}}]
+  - route: [{destination: {host: productpage}}]
+  - match: [{uri: {prefix: /never}}]
+    route: [{destination: {host: reviews}}]
+)");
+  auto rc = BuildGatewayRouteConfiguration("http.80", MergeGateways(proxy, *push), proxy, *push);
+  ASSERT_EQ(rc.virtual_hosts_size(), 1);
+  const auto& routes = rc.virtual_hosts(0).routes();
+  ASSERT_EQ(routes.size(), 3) << "nothing after the catch-all";
+
+  const auto& reviews = routes[0].route();
+  EXPECT_EQ(routes[0].decorator().operation(), "reviews.default.svc.cluster.local:9080/reviews*");
+  EXPECT_EQ(reviews.max_grpc_timeout().seconds(), 3);
+  EXPECT_EQ(reviews.retry_policy().num_retries().value(), 4u);
+  EXPECT_EQ(reviews.retry_policy().retry_on(), "gateway-error,retriable-status-codes");
+  EXPECT_THAT(reviews.retry_policy().retriable_status_codes(), ElementsAre(502));
+  ASSERT_EQ(reviews.hash_policy_size(), 1);
+  EXPECT_EQ(reviews.hash_policy(0).header().header_name(), "x-user");
+  EXPECT_THAT(reviews.retry_policy().retry_host_predicate(), IsEmpty()) << "hashing: retry the same host";
+
+  EXPECT_FALSE(routes[1].route().has_retry_policy()) << "attempts: 0 turns retries off";
+
+  const auto& fallback = routes[2].route().retry_policy();
+  EXPECT_EQ(fallback.num_retries().value(), 2u) << "the mesh default";
+  EXPECT_EQ(fallback.retry_on(), "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes");
+  ASSERT_EQ(fallback.retry_host_predicate_size(), 1);
+  EXPECT_EQ(fallback.retry_host_predicate(0).name(), "envoy.retry_host_predicates.previous_hosts");
+  EXPECT_EQ(routes[2].metadata().filter_metadata().at("istio").fields().at("config").string_value(),
+            "/apis/networking.istio.io/v1/namespaces/default/virtual-service/shop");
+}
+
 TEST(GatewayListenersTest, HttpsChainsPerServerWithSniAndSds) {
   const auto proxy = Gateway();
   auto push = BuildPush(R"(
