@@ -19,6 +19,7 @@ keel_add_gtest(gateway_test pilot/networking/gateway_test.cc LIBS keel_pilot_xds
 
 # pilot/xds
 keel_add_gtest(debouncer_test pilot/xds/debouncer_test.cc LIBS keel_pilot_xds)
+keel_add_gtest(delta_connection_test pilot/xds/delta_connection_test.cc LIBS keel_pilot_xds keel_pilot_config)
 
 # pilot/bootstrap
 keel_add_gtest(options_test pilot/bootstrap/options_test.cc LIBS keel_pilot_bootstrap)

@@ -5,7 +5,7 @@
 #include <functional>
 #include <vector>
 
-#include "pilot/xds/ads_connection.h"
+#include "pilot/xds/xds_connection.h"
 #include "pkg/http/http_server.h"
 
 namespace keel::pilot::debug {

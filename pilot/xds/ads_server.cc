@@ -3,25 +3,41 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
+#include "pilot/xds/delta_connection.h"
 #include "pilot/xds/monitoring.h"
+#include "pilot/xds/sotw_connection.h"
 
 namespace keel::pilot::xds {
 
 AdsServer::AdsServer(GeneratorMap generators) : generators_(std::move(generators)) {}
 
-grpc::ServerBidiReactor<envoy::service::discovery::v3::DiscoveryRequest,
-                        envoy::service::discovery::v3::DiscoveryResponse>*
-AdsServer::StreamAggregatedResources(grpc::CallbackServerContext* context) {
+template <typename Stream>
+Stream* AdsServer::Open(grpc::CallbackServerContext* context) {
   const uint64_t n = ++streams_opened_;
-  auto connection = std::make_shared<AdsConnection>(this, absl::StrCat("ads-", n), context->peer());
-  AdsConnection* raw = connection.get();
-  std::lock_guard<std::mutex> lock(connections_mu_);
-  connections_.emplace(raw, std::move(connection));
+  auto connection = std::make_shared<Stream>(this, absl::StrCat("ads-", n), context->peer());
+  Stream* raw = connection.get();
+  {
+    std::lock_guard<std::mutex> lock(connections_mu_);
+    connections_.emplace(raw, std::move(connection));
+  }
+  raw->Start();
   return raw;
 }
 
-void AdsServer::Remove(AdsConnection* connection) {
-  std::shared_ptr<AdsConnection> keep;  // destroyed after the lock is released
+grpc::ServerBidiReactor<envoy::service::discovery::v3::DiscoveryRequest,
+                        envoy::service::discovery::v3::DiscoveryResponse>*
+AdsServer::StreamAggregatedResources(grpc::CallbackServerContext* context) {
+  return Open<SotwConnection>(context);
+}
+
+grpc::ServerBidiReactor<envoy::service::discovery::v3::DeltaDiscoveryRequest,
+                        envoy::service::discovery::v3::DeltaDiscoveryResponse>*
+AdsServer::DeltaAggregatedResources(grpc::CallbackServerContext* context) {
+  return Open<DeltaConnection>(context);
+}
+
+void AdsServer::Remove(XdsConnection* connection) {
+  std::shared_ptr<XdsConnection> keep;  // destroyed after the lock is released
   std::lock_guard<std::mutex> lock(connections_mu_);
   auto it = connections_.find(connection);
   if (it != connections_.end()) {
@@ -35,7 +51,7 @@ void AdsServer::Push(model::PushContextPtr push, const PushRequest& request) {
     std::lock_guard<std::mutex> lock(push_mu_);
     push_ = push;
   }
-  std::vector<std::shared_ptr<AdsConnection>> targets;
+  std::vector<std::shared_ptr<XdsConnection>> targets;
   {
     std::lock_guard<std::mutex> lock(connections_mu_);
     for (const auto& [raw, connection] : connections_) targets.push_back(connection);
@@ -55,7 +71,7 @@ model::PushContextPtr AdsServer::CurrentPush() const {
 }
 
 std::vector<ConnectionSnapshot> AdsServer::Connections() const {
-  std::vector<std::shared_ptr<AdsConnection>> all;
+  std::vector<std::shared_ptr<XdsConnection>> all;
   {
     std::lock_guard<std::mutex> lock(connections_mu_);
     for (const auto& [raw, connection] : connections_) all.push_back(connection);

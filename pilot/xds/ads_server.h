@@ -1,5 +1,5 @@
-// AdsServer: the AggregatedDiscoveryService (state of the world) on gRPC's
-// callback API. Holds the current PushContext and every live connection; a push
+// AdsServer: the AggregatedDiscoveryService, state of the world and delta, on
+// gRPC's callback API. Holds the current PushContext and every live connection; a push
 // installs a new PushContext and fans it out.
 #pragma once
 
@@ -13,7 +13,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
-#include "pilot/xds/ads_connection.h"
+#include "pilot/xds/xds_connection.h"
 #include "pilot/xds/generator.h"
 #include "pilot/xds/push_request.h"
 
@@ -26,6 +26,9 @@ class AdsServer final : public envoy::service::discovery::v3::AggregatedDiscover
   grpc::ServerBidiReactor<envoy::service::discovery::v3::DiscoveryRequest,
                           envoy::service::discovery::v3::DiscoveryResponse>*
   StreamAggregatedResources(grpc::CallbackServerContext* context) override;
+  grpc::ServerBidiReactor<envoy::service::discovery::v3::DeltaDiscoveryRequest,
+                          envoy::service::discovery::v3::DeltaDiscoveryResponse>*
+  DeltaAggregatedResources(grpc::CallbackServerContext* context) override;
 
   // Makes `push` current and sends every connection what changed for it. Called
   // from one thread at a time (the debouncer's).
@@ -41,7 +44,7 @@ class AdsServer final : public envoy::service::discovery::v3::AggregatedDiscover
 
   // Used by connections.
   const GeneratorMap& generators() const { return generators_; }
-  void Remove(AdsConnection* connection);
+  void Remove(XdsConnection* connection);
 
   uint64_t streams_opened() const { return streams_opened_.load(); }
 
@@ -51,7 +54,11 @@ class AdsServer final : public envoy::service::discovery::v3::AggregatedDiscover
   model::PushContextPtr push_ ABSL_GUARDED_BY(push_mu_);
 
   mutable std::mutex connections_mu_;
-  std::map<AdsConnection*, std::shared_ptr<AdsConnection>> connections_ ABSL_GUARDED_BY(connections_mu_);
+  // Adds a new stream and starts it; returns it as gRPC wants it.
+  template <typename Stream>
+  Stream* Open(grpc::CallbackServerContext* context);
+
+  std::map<XdsConnection*, std::shared_ptr<XdsConnection>> connections_ ABSL_GUARDED_BY(connections_mu_);
   std::atomic<uint64_t> streams_opened_{0};
 };
 

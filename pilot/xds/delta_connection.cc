@@ -1,0 +1,113 @@
+#include "pilot/xds/delta_connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include "absl/strings/str_cat.h"
+#include "pilot/xds/ads_server.h"
+#include "pilot/xds/monitoring.h"
+#include "pilot/xds/resource_types.h"
+
+namespace keel::pilot::xds {
+namespace {
+
+using envoy::service::discovery::v3::DeltaDiscoveryRequest;
+using envoy::service::discovery::v3::DeltaDiscoveryResponse;
+
+constexpr char kWildcard[] = "*";
+
+std::string VersionOf(const NamedResource& r) { return absl::StrCat(absl::Hex(r.resource->hash)); }
+
+}  // namespace
+
+void DeltaConnection::HandleRequestLocked(const DeltaDiscoveryRequest& request) {
+  const std::string& type = request.type_url();
+  if (!server_->generators().count(type)) {
+    spdlog::warn("ADS: delta connection {} asked for unsupported type {}", connection_id_, type);
+    return;
+  }
+  WatchState& w = watches_[type];
+  // An ACK, NACK or stale answer may still carry subscription changes: those apply regardless.
+  AnswerLocked(request, w.version_sent);
+
+  std::map<std::string, std::string>& held = held_[type];
+  const bool first = started_types_.insert(type).second;
+  const bool was_wildcard = w.watch.wildcard;
+  if (first) {
+    held.insert(request.initial_resource_versions().begin(), request.initial_resource_versions().end());
+    w.watch.wildcard = request.resource_names_subscribe().empty() && (type == kListenerType || type == kClusterType);
+  }
+  std::set<std::string> requested;
+  for (const auto& name : request.resource_names_subscribe()) {
+    if (name == kWildcard) {
+      w.watch.wildcard = true;
+    } else if (w.watch.names.insert(name).second) {
+      requested.insert(name);
+    }
+  }
+  for (const auto& name : request.resource_names_unsubscribe()) {
+    if (name == kWildcard) {
+      w.watch.wildcard = false;
+    } else {
+      w.watch.names.erase(name);
+      requested.erase(name);
+      held.erase(name);  // the proxy forgets it
+    }
+  }
+  const bool wildcard_added = w.watch.wildcard && !was_wildcard;
+  if (!first && requested.empty() && !wildcard_added) return;
+  model::PushContextPtr push = server_->CurrentPush();
+  if (push) SendLocked(type, *push, requested, /*always=*/first && WatchingLocked(type));
+}
+
+bool DeltaConnection::PushTypeLocked(const std::string& type_url, const model::PushContext& push, bool /*forced*/) {
+  return SendLocked(type_url, push, {}, /*always=*/false);
+}
+
+bool DeltaConnection::SendLocked(const std::string& type_url, const model::PushContext& push,
+                                 const std::set<std::string>& requested, bool always) {
+  const auto begin = std::chrono::steady_clock::now();
+  WatchState& w = watches_[type_url];
+  std::map<std::string, std::string>& held = held_[type_url];
+  const XdsGenerator& generator = *server_->generators().at(type_url);
+  std::vector<NamedResource> resources = generator.Generate(*proxy_, push, w.watch);
+
+  DeltaDiscoveryResponse response;
+  std::set<std::string> present;
+  size_t bytes = 0;
+  for (const auto& r : resources) {
+    present.insert(r.name);
+    std::string version = VersionOf(r);
+    auto it = held.find(r.name);
+    if (it != held.end() && it->second == version) continue;
+    auto* out = response.add_resources();
+    out->set_name(r.name);
+    out->set_version(std::move(version));
+    *out->mutable_resource() = r.resource->any;
+    bytes += r.resource->any.value().size();
+  }
+  for (const auto& [name, version] : held) {
+    if (!present.count(name)) response.add_removed_resources(name);
+  }
+  for (const auto& name : requested) {
+    if (!present.count(name) && !held.count(name)) response.add_removed_resources(name);
+  }
+  if (response.resources().empty() && response.removed_resources().empty() && !always) return false;
+
+  for (const auto& r : response.resources()) held[r.name()] = r.version();
+  for (const auto& name : response.removed_resources()) held.erase(name);
+  response.set_system_version_info(absl::StrCat(push.version()));
+  response.set_type_url(type_url);
+  response.set_nonce(NextNonceLocked());
+  w.version_sent = response.system_version_info();
+  w.nonce_sent = response.nonce();
+  w.sent = true;
+  w.resources_sent = std::move(resources);
+  spdlog::debug("ADS: {} delta push to {}: {} resources, {} removed, version {}", ShortTypeName(type_url), proxy_->id,
+                response.resources_size(), response.removed_resources_size(), response.system_version_info());
+  QueueLocked(std::move(response));
+  monitoring::RecordPush(type_url, std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count(),
+                         bytes);
+  return true;
+}
+
+}  // namespace keel::pilot::xds

@@ -1,0 +1,84 @@
+#include "pilot/xds/sotw_connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "pilot/xds/ads_server.h"
+#include "pilot/xds/monitoring.h"
+#include "pilot/xds/resource_types.h"
+
+namespace keel::pilot::xds {
+namespace {
+
+using envoy::service::discovery::v3::DiscoveryRequest;
+using envoy::service::discovery::v3::DiscoveryResponse;
+
+size_t Fingerprint(const std::vector<NamedResource>& resources) {
+  size_t h = resources.size();
+  for (const auto& r : resources) {
+    h = h * 1000003u ^ std::hash<std::string>()(r.name);
+    h = h * 1000003u ^ r.resource->hash;
+  }
+  return h;
+}
+
+}  // namespace
+
+void SotwConnection::HandleRequestLocked(const DiscoveryRequest& request) {
+  const std::string& type = request.type_url();
+  if (!server_->generators().count(type)) {
+    spdlog::warn("ADS: connection {} asked for unsupported type {}", connection_id_, type);
+    return;
+  }
+  std::set<std::string> names(request.resource_names().begin(), request.resource_names().end());
+  switch (AnswerLocked(request, request.version_info())) {
+    case Answer::kStale:
+    case Answer::kNack:
+      return;
+    case Answer::kAck:
+      if (names == watches_[type].watch.names) return;  // a plain ACK
+      break;
+    case Answer::kNone:
+      break;
+  }
+  WatchState& w = watches_[type];
+  w.watch.names = std::move(names);
+  w.watch.wildcard = w.watch.names.empty() && (type == kListenerType || type == kClusterType);
+  if (!WatchingLocked(type)) return;  // unsubscribed from everything
+  model::PushContextPtr push = server_->CurrentPush();
+  if (push) PushTypeLocked(type, *push, /*forced=*/true);
+}
+
+bool SotwConnection::PushTypeLocked(const std::string& type_url, const model::PushContext& push, bool forced) {
+  const auto begin = std::chrono::steady_clock::now();
+  WatchState& w = watches_[type_url];
+  const XdsGenerator& generator = *server_->generators().at(type_url);
+  std::vector<NamedResource> resources = generator.Generate(*proxy_, push, w.watch);
+  const size_t fingerprint = Fingerprint(resources);
+  if (!forced && w.sent && fingerprint == w.fingerprint) return false;
+
+  DiscoveryResponse response;
+  response.set_version_info(absl::StrCat(push.version()));
+  response.set_type_url(type_url);
+  response.set_nonce(NextNonceLocked());
+  size_t bytes = 0;
+  for (const auto& r : resources) {
+    *response.add_resources() = r.resource->any;
+    bytes += r.resource->any.value().size();
+  }
+  w.version_sent = response.version_info();
+  w.nonce_sent = response.nonce();
+  w.fingerprint = fingerprint;
+  w.sent = true;
+  w.resources_sent = std::move(resources);
+  spdlog::debug("ADS: {} push to {}: {} resources, version {}", ShortTypeName(type_url), proxy_->id,
+                response.resources_size(), response.version_info());
+  QueueLocked(std::move(response));
+  monitoring::RecordPush(type_url, std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count(),
+                         bytes);
+  return true;
+}
+
+}  // namespace keel::pilot::xds
