@@ -92,6 +92,12 @@ fetch_kube() {
   PATH="$PATH:/usr/local/go/bin" test/harness/kube-harness.sh build
 }
 
+# Istio's own delta xDS client (istio.io/istio/pkg/adsc) for e2e.delta_xds, built
+# with Go from test/e2e/delta_client's pinned go.mod (cached: ~6 minutes cold).
+fetch_delta_client() {
+  PATH="$PATH:/usr/local/go/bin" test/e2e/delta_client/build.sh "$TOOLS/istio-delta-client"
+}
+
 setup() {
   install_packages
   fetch_npm
@@ -115,6 +121,7 @@ case "${1:-}" in
     shift
     setup
     fetch_kube
+    fetch_delta_client
     log "running the test suite"
     cd "$BUILD"
     exec ctest --output-on-failure --timeout 600 "$@"
