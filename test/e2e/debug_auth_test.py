@@ -14,38 +14,15 @@ import concurrent.futures
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
 
 import pytest
+from keeltest import http_get, keel_discovery, non_loopback_address
 
 KUBECTL = os.environ.get("KUBECTL") or shutil.which("kubectl") or "kubectl"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def non_loopback_address():
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("192.0.2.1", 9))  # picks a source address; sends nothing
-            a = s.getsockname()[0]
-            if not a.startswith("127."):
-                return a
-    except OSError:
-        pass
-    try:
-        return next(a for a in socket.gethostbyname_ex(socket.gethostname())[2] if not a.startswith("127."))
-    except (OSError, StopIteration):
-        return None
 
 
 def kubectl(*args):
@@ -55,18 +32,11 @@ def kubectl(*args):
 
 
 def get(url, token=None, timeout=10):
-    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
+    return http_get(url, {"Authorization": f"Bearer {token}"} if token is not None else {}, timeout)
 
 
 @pytest.fixture(scope="module")
 def env():
-    binary = os.environ.get("KEEL_DISCOVERY_BIN")
-    assert binary and os.access(binary, os.X_OK), "set KEEL_DISCOVERY_BIN to the keel-discovery binary"
     kubeconfig = os.environ.get("KUBECONFIG")
     assert kubeconfig, "KUBECONFIG must point at the kube fixture (keel_kube_test sets it)"
     addr = non_loopback_address()
@@ -76,29 +46,13 @@ def env():
     kubectl("create", "namespace", ns)
     kubectl("create", "serviceaccount", "reader", "-n", ns)
     tmp = tempfile.mkdtemp(prefix="keel-debug-auth-")
-    mon = free_port()
     log_path = os.path.join(tmp, "keel.log")
-    log = open(log_path, "w")
-    proc = subprocess.Popen([binary, "--kubeconfig", kubeconfig, "--disable-ca", "--grpc-addr",
-                             f"127.0.0.1:{free_port()}", "--monitoring-addr", f"0.0.0.0:{mon}",
-                             "--sync-timeout-s", "20"], stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, f"keel-discovery exited:\n{open(log_path).read()}"
-            try:
-                if get(f"http://127.0.0.1:{mon}/ready", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, f"keel not ready:\n{open(log_path).read()}"
-            time.sleep(0.2)
-        yield {"local": f"http://127.0.0.1:{mon}", "remote": f"http://{addr}:{mon}", "ns": ns,
-               "log": log_path}
+        with keel_discovery(["--kubeconfig", kubeconfig, "--disable-ca", "--sync-timeout-s", "20"], log_path,
+                            monitoring_host="0.0.0.0", ready_timeout=30) as keel:
+            yield {"local": f"http://127.0.0.1:{keel.mon}", "remote": f"http://{addr}:{keel.mon}", "ns": ns,
+                   "log": log_path}
     finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-        log.close()
         subprocess.run([KUBECTL, "delete", "namespace", ns, "--wait=false"], capture_output=True, timeout=30)
 
 

@@ -13,15 +13,15 @@ import datetime
 import json
 import os
 import shutil
-import socket
-import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 
 import grpc
+import keeltest
 import pytest
+from keeltest import http_get as get
+from keeltest import keel_discovery, non_loopback_address, wait_until, write_atomically
 from prometheus_client.parser import text_string_to_metric_families
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -35,71 +35,8 @@ REVIEWS_CLUSTER = "outbound|9080||reviews.default.svc.cluster.local"
 TYPES = ("cluster", "listener", "route", "endpoint")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def non_loopback_address():
-    """An address of this host that is not loopback (a request from it is not local)."""
-    candidates = []
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("192.0.2.1", 9))  # no packet is sent: this only picks a source address
-            candidates.append(s.getsockname()[0])
-    except OSError:
-        pass
-    try:
-        candidates += socket.gethostbyname_ex(socket.gethostname())[2]
-    except OSError:
-        pass
-    for a in candidates:
-        if not a.startswith("127."):
-            return a
-    return None
-
-
-def write_atomically(path, text):
-    tmp = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except (AssertionError, KeyError, IndexError, ValueError, OSError) as e:
-            last = e
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
-
-
-def get(url, headers=None):
-    """(status, body as text) of a GET; HTTP errors are answers too."""
-    req = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=5) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
-class Keel:
-    def __init__(self, mon_port, log_path):
-        self.mon = mon_port
-        self.log_path = log_path
-
-    def url(self, path):
-        return f"http://127.0.0.1:{self.mon}{path}"
-
-    def get(self, path):
-        return get(self.url(path))
+class DebugKeel(keeltest.Keel):
+    """keel-discovery with the debug-endpoint readers these tests use."""
 
     def json(self, path):
         status, body = self.get(path)
@@ -129,33 +66,19 @@ class Keel:
         """The sum of the samples of `name` whose labels include `labels` (0 if none)."""
         return sum(v for l, v in self.metrics().get(name, []) if all(l.get(k) == w for k, w in labels.items()))
 
-    def log(self):
-        with open(self.log_path) as f:
-            return f.read()
-
 
 @pytest.fixture(scope="module")
 def keel():
-    binary = os.environ.get("KEEL_DISCOVERY_BIN")
-    assert binary and os.access(binary, os.X_OK), "set KEEL_DISCOVERY_BIN to the keel-discovery binary"
     tmp = tempfile.mkdtemp(prefix="keel-debug-")
     config_dir = os.path.join(tmp, "config")
     shutil.copytree(os.path.join(REPO, "examples", "bookinfo"), config_dir)
-    xds_port, mon_port = free_port(), free_port()
-    log_path = os.path.join(tmp, "keel.log")
-    log = open(log_path, "w")
     # 0.0.0.0: so that a request can also arrive from a non-loopback address (auth tests).
-    proc = subprocess.Popen([binary, "--config-dir", config_dir, "--grpc-addr", f"127.0.0.1:{xds_port}",
-                             "--monitoring-addr", f"0.0.0.0:{mon_port}", "--log-level", "debug"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    k = Keel(mon_port, log_path)
-    k.config_dir = config_dir
-    channel = None
-    try:
-        wait_until(lambda: k.get("/ready")[0] == 200, 15, "keel /ready")
+    with keel_discovery(["--config-dir", config_dir, "--log-level", "debug"], os.path.join(tmp, "keel.log"),
+                        monitoring_host="0.0.0.0", keel_class=DebugKeel) as k:
+        k.config_dir = config_dir
         bootstrap = os.path.join(tmp, "bootstrap.json")
         with open(bootstrap, "w") as f:
-            json.dump({"xds_servers": [{"server_uri": f"127.0.0.1:{xds_port}",
+            json.dump({"xds_servers": [{"server_uri": k.xds_addr,
                                         "channel_creds": [{"type": "insecure"}],
                                         "server_features": ["xds_v3"]}],
                        "node": {"id": NODE_ID, "locality": {},
@@ -164,20 +87,17 @@ def keel():
                                              "LABELS": {"app": "pyclient", "version": "v1"}}}}, f)
         os.environ["GRPC_XDS_BOOTSTRAP"] = bootstrap
         channel = grpc.insecure_channel(f"xds:///{TARGET}")
-        # Connecting makes the client resolve the target: LDS -> RDS -> CDS -> EDS. The
-        # bookinfo pod IPs do not exist here, so the channel itself never gets ready.
-        channel.subscribe(lambda state: None, try_to_connect=True)
-        wait_until(k.synced, 20, "the client to ACK all four types")
-        yield k
-    except BaseException:
-        print(f"keel log ({log_path}):\n" + k.log()[-4000:])
-        raise
-    finally:
-        if channel is not None:
+        try:
+            # Connecting makes the client resolve the target: LDS -> RDS -> CDS -> EDS. The
+            # bookinfo pod IPs do not exist here, so the channel itself never gets ready.
+            channel.subscribe(lambda state: None, try_to_connect=True)
+            wait_until(k.synced, 20, "the client to ACK all four types")
+            yield k
+        except BaseException:
+            print(f"keel log ({k.log_path}):\n" + k.log()[-4000:])
+            raise
+        finally:
             channel.close()
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 def test_syncz_reports_each_type_sent_and_acked(keel):
@@ -216,7 +136,7 @@ def test_adsz_lists_watched_resources(keel):
     assert REVIEWS_CLUSTER in w[CDS] or w[CDS] == []  # grpc asks CDS by name (or wildcard)
     assert REVIEWS_CLUSTER in w[EDS]
 
-    one = keel.json("/debug/adsz?proxyID=" + urllib.request.quote(NODE_ID))
+    one = keel.json("/debug/adsz?proxyID=" + urllib.parse.quote(NODE_ID))
     assert one["totalClients"] == 1 and one["clients"][0]["connectionId"] == client["connectionId"]
     status, body = keel.get("/debug/adsz?proxyID=nope")
     assert status == 404
@@ -302,7 +222,7 @@ def test_config_dump_and_configz_errors(keel):
     assert (status, body) == (400, "You must provide a proxyID in the query string\n")
     status, _ = keel.get("/debug/config_dump?proxyID=nope")
     assert status == 404
-    dump = keel.json("/debug/config_dump?proxyID=" + urllib.request.quote(NODE_ID))
+    dump = keel.json("/debug/config_dump?proxyID=" + urllib.parse.quote(NODE_ID))
     assert dump["proxyID"] == NODE_ID
     assert isinstance(keel.json("/debug/configz"), list)
     assert set(keel.json("/debug/list")) >= {"adsz", "syncz", "registryz", "endpointz", "push_status",

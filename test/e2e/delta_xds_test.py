@@ -13,13 +13,11 @@ Run: KEEL_DISCOVERY_BIN=build/pilot/keel-discovery KEEL_DELTA_CLIENT=build/tools
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
-import urllib.request
 
 import pytest
+from keeltest import keel_discovery, wait_until, write_atomically
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CDS = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
@@ -38,55 +36,19 @@ spec:
 """
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def http_status(url):
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:
-            return r.status
-    except urllib.error.HTTPError as e:
-        return e.code
-    except OSError:
-        return None
-
-
 @pytest.fixture(scope="module")
 def keel():
-    binary = os.environ.get("KEEL_DISCOVERY_BIN")
     client = os.environ.get("KEEL_DELTA_CLIENT")
-    assert binary and os.access(binary, os.X_OK), "set KEEL_DISCOVERY_BIN to the keel-discovery binary"
     assert client and os.access(client, os.X_OK), (
         "set KEEL_DELTA_CLIENT to the binary test/e2e/delta_client/build.sh makes (scripts/dev.sh test does)")
     tmp = tempfile.mkdtemp(prefix="keel-delta-")
     config_dir = os.path.join(tmp, "config")
     shutil.copytree(os.path.join(ROOT, "examples", "bookinfo"), config_dir)
-    xds_port, mon_port = free_port(), free_port()
-    log_path = os.path.join(tmp, "keel.log")
-    log = open(log_path, "w")
-    proc = subprocess.Popen([binary, "--config-dir", config_dir, "--grpc-addr", f"127.0.0.1:{xds_port}",
-                             "--monitoring-addr", f"127.0.0.1:{mon_port}", "--log-level", "debug"],
-                            stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_until(lambda: http_status(f"http://127.0.0.1:{mon_port}/ready") == 200, 15, "keel /ready")
-        yield {"addr": f"127.0.0.1:{xds_port}", "mon": mon_port, "config_dir": config_dir, "tmp": tmp,
-               "client": client, "log": log_path}
+        with keel_discovery(["--config-dir", config_dir, "--log-level", "debug"],
+                            os.path.join(tmp, "keel.log")) as k:
+            yield {"addr": k.xds_addr, "config_dir": config_dir, "tmp": tmp, "client": client, "keel": k}
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -113,8 +75,7 @@ def test_a_sidecar_subscription_is_served_and_acked(keel):
     assert {"virtualOutbound", "virtualInbound", "0.0.0.0_9080"} <= set(held[LDS])
     assert held[EDS] == [REVIEWS_V1]
     assert held[RDS] == ["9080"]
-    with open(keel["log"]) as f:
-        log = f.read()
+    log = keel["keel"].log()
     assert "new delta connection" in log
     assert "NACK" not in log
 
@@ -142,12 +103,7 @@ def test_an_added_service_arrives_as_a_delta_on_the_same_stream(keel):
     out = os.path.join(keel["tmp"], "added.json")
     extra = os.path.join(keel["config_dir"], "extra.yaml")
 
-    def add():
-        with open(extra + ".tmp", "w") as f:
-            f.write(EXTRA)
-        os.replace(extra + ".tmp", extra)
-
-    first, after, stderr = run_until_changed(keel, out, "extra-svc", add)
+    first, after, stderr = run_until_changed(keel, out, "extra-svc", lambda: write_atomically(extra, EXTRA))
     cluster = "outbound|8080||extra-svc.default.svc.cluster.local"
     assert cluster not in first[CDS]
     assert cluster in after[CDS]

@@ -28,17 +28,15 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tarfile
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
+from keeltest import free_port, http_get
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "manifests" / "charts" / "keel"
@@ -297,22 +295,6 @@ class TestChart:
 
 
 # --------------------------------------------------------------------------- TestInstall
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_get(url, timeout=2):
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except (urllib.error.URLError, ConnectionError, socket.timeout):
-        return None, ""
 
 
 def wait_for(what, predicate, timeout, interval=0.2, detail=None):

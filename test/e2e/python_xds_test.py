@@ -8,23 +8,15 @@ Run: KEEL_DISCOVERY_BIN=build/pilot/keel-discovery build/venv/bin/python -m pyte
 
 import json
 import os
-import socket
-import subprocess
 import tempfile
-import time
-import urllib.request
+import urllib.parse
 from concurrent import futures
 
 import grpc
 import pytest
+from keeltest import free_port, keel_discovery, wait_until, write_atomically
 
 METHOD = "/keel.test.Echo/Who"
-
-
-def free_port(host="127.0.0.1"):
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def echo_server(address, name):
@@ -76,32 +68,6 @@ spec:
 """
 
 
-def write_atomically(path, text):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def http_status(url):
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:
-            return r.status
-    except urllib.error.HTTPError as e:
-        return e.code
-    except OSError:
-        return None
-
-
 @pytest.fixture(scope="module")
 def mesh():
     binary = os.environ.get("KEEL_DISCOVERY_BIN")
@@ -114,30 +80,22 @@ def mesh():
     with open(os.path.join(config_dir, "echo.yaml"), "w") as f:
         f.write(CONFIG.format(port=port))
     write_atomically(os.path.join(config_dir, "route.yaml"), ROUTE.format(subset="v1"))
-    xds_port, mon_port = free_port(), free_port()
-    log = open(os.path.join(tmp, "keel.log"), "w")
-    keel = subprocess.Popen([binary, "--config-dir", config_dir, "--grpc-addr", f"127.0.0.1:{xds_port}",
-                             "--monitoring-addr", f"127.0.0.1:{mon_port}", "--log-level", "debug"],
-                            stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_until(lambda: http_status(f"http://127.0.0.1:{mon_port}/ready") == 200, 15, "keel /ready")
-        node_id = "sidecar~127.0.0.1~pyclient.default~default.svc.cluster.local"
-        bootstrap = os.path.join(tmp, "bootstrap.json")
-        with open(bootstrap, "w") as f:
-            json.dump({"xds_servers": [{"server_uri": f"127.0.0.1:{xds_port}",
-                                        "channel_creds": [{"type": "insecure"}],
-                                        "server_features": ["xds_v3"]}],
-                       "node": {"id": node_id, "locality": {},
-                                "metadata": {"GENERATOR": "grpc", "NAMESPACE": "default"}}}, f)
-        os.environ["GRPC_XDS_BOOTSTRAP"] = bootstrap
-        channel = grpc.insecure_channel(f"xds:///echo.default.svc.cluster.local:{port}")
-        yield {"channel": channel, "config_dir": config_dir, "mon": mon_port, "node": node_id,
-               "log": os.path.join(tmp, "keel.log")}
-        channel.close()
+        with keel_discovery(["--config-dir", config_dir, "--log-level", "debug"],
+                            os.path.join(tmp, "keel.log")) as keel:
+            node_id = "sidecar~127.0.0.1~pyclient.default~default.svc.cluster.local"
+            bootstrap = os.path.join(tmp, "bootstrap.json")
+            with open(bootstrap, "w") as f:
+                json.dump({"xds_servers": [{"server_uri": keel.xds_addr,
+                                            "channel_creds": [{"type": "insecure"}],
+                                            "server_features": ["xds_v3"]}],
+                           "node": {"id": node_id, "locality": {},
+                                    "metadata": {"GENERATOR": "grpc", "NAMESPACE": "default"}}}, f)
+            os.environ["GRPC_XDS_BOOTSTRAP"] = bootstrap
+            channel = grpc.insecure_channel(f"xds:///echo.default.svc.cluster.local:{port}")
+            yield {"channel": channel, "config_dir": config_dir, "keel": keel, "node": node_id}
+            channel.close()
     finally:
-        keel.terminate()
-        keel.wait(timeout=10)
-        log.close()
         for s in servers:
             s.stop(0)
 
@@ -156,14 +114,13 @@ def test_follows_an_edit_without_a_new_channel(mesh):
     wait_until(lambda: who(mesh["channel"]) == "v2", 10, "traffic to move to v2")
     assert [who(mesh["channel"]) for _ in range(10)] == ["v2"] * 10
     # One ADS stream the whole time: the client did not reconnect.
-    with open(mesh["log"]) as f:
-        assert f.read().count("ADS: new connection") == 1
+    assert mesh["keel"].log().count("ADS: new connection") == 1
 
 
 def test_everything_sent_was_acked(mesh):
-    url = f"http://127.0.0.1:{mesh['mon']}/debug/config_dump?proxyID={urllib.request.quote(mesh['node'])}"
-    with urllib.request.urlopen(url, timeout=5) as r:
-        dump = json.load(r)
+    status, body = mesh["keel"].get(f"/debug/config_dump?proxyID={urllib.parse.quote(mesh['node'])}")
+    assert status == 200, body
+    dump = json.loads(body)
     assert set(dump["xds"]) >= {"LDS", "RDS", "CDS", "EDS"}
     for type_name, state in dump["xds"].items():
         assert state["acked"], f"{type_name} not acked: {state}"

@@ -1,0 +1,120 @@
+"""What the Python end-to-end tests share: free loopback ports, bounded waits,
+HTTP GETs that return error statuses instead of raising, and keel-discovery
+started as a subprocess and stopped again.
+
+Test files in test/e2e import it by name (pytest puts their directory on sys.path).
+"""
+
+import contextlib
+import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+
+def free_port(host="127.0.0.1"):
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def non_loopback_address():
+    """An address of this host that is not loopback (a request from it is not local), or None."""
+    candidates = []
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))  # sends nothing: only picks a source address
+            candidates.append(s.getsockname()[0])
+    except OSError:
+        pass
+    try:
+        candidates += socket.gethostbyname_ex(socket.gethostname())[2]
+    except OSError:
+        pass
+    return next((a for a in candidates if not a.startswith("127.")), None)
+
+
+def write_atomically(path, text):
+    """Writes `path` by rename, so a watcher never reads half a file."""
+    tmp = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def wait_until(predicate, timeout, what, interval=0.1):
+    """Polls predicate() until it returns something truthy, which is returned.
+    Exceptions count as "not yet"; the last one is reported on timeout."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as e:  # noqa: BLE001 - reported on timeout
+            last = e
+        if time.monotonic() >= deadline:
+            why = f" (last error: {last!r})" if last else ""
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}{why}")
+        time.sleep(interval)
+
+
+def http_get(url, headers=None, timeout=5):
+    """(status, body text) of a GET; HTTP errors are answers too; (None, "") if nothing answers."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except (urllib.error.URLError, ConnectionError, socket.timeout):
+        return None, ""
+
+
+class Keel:
+    """A running keel-discovery: its xDS address, monitoring port and log."""
+
+    def __init__(self, process, xds_addr, mon_port, log_path):
+        self.process = process
+        self.xds_addr = xds_addr
+        self.mon = mon_port
+        self.log_path = log_path
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.mon}{path}"
+
+    def get(self, path, headers=None):
+        return http_get(self.url(path), headers)
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+
+@contextlib.contextmanager
+def keel_discovery(args, log_path, monitoring_host="127.0.0.1", ready_timeout=15, keel_class=Keel):
+    """Runs $KEEL_DISCOVERY_BIN with `args` plus free --grpc-addr/--monitoring-addr
+    ports until /ready answers 200 (bounded; fails at once if it exits), yields a
+    `keel_class` (Keel or a subclass), and stops it afterwards."""
+    binary = os.environ.get("KEEL_DISCOVERY_BIN")
+    assert binary and os.access(binary, os.X_OK), "set KEEL_DISCOVERY_BIN to the keel-discovery binary"
+    xds_port, mon_port = free_port(), free_port()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([binary, *args, "--grpc-addr", f"127.0.0.1:{xds_port}",
+                                 "--monitoring-addr", f"{monitoring_host}:{mon_port}"],
+                                stdout=log, stderr=subprocess.STDOUT)
+        keel = keel_class(proc, f"127.0.0.1:{xds_port}", mon_port, log_path)
+        try:
+            wait_until(lambda: proc.poll() is not None or keel.get("/ready")[0] == 200, ready_timeout,
+                       f"keel-discovery /ready (log: {log_path})")
+            assert proc.poll() is None, f"keel-discovery exited with {proc.returncode}:\n{keel.log()[-4000:]}"
+            yield keel
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
