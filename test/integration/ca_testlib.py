@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -26,6 +25,8 @@ import grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "test", "e2e"))
+from keeltest import free_port, wait_until  # noqa: E402  (the e2e tests' shared helpers)
 KUBECTL = os.environ.get("KUBECTL") or shutil.which("kubectl") or "kubectl"
 OPENSSL = shutil.which("openssl") or "openssl"
 SERVING_NAME = "istiod.istio-system.svc"  # the DNS SAN of Keel's serving certificate
@@ -34,29 +35,6 @@ SERVING_NAME = "istiod.istio-system.svc"  # the DNS SAN of Keel's serving certif
 def suffix():
     """A short random name part: reruns against the same API server never collide."""
     return uuid.uuid4().hex[:6]
-
-
-def free_port(host="127.0.0.1"):
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def wait_until(predicate, timeout, what, interval=0.1):
-    """Polls predicate() until it returns something truthy (returned); bounded."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except Exception as e:  # noqa: BLE001 - reported on timeout
-            last = e
-        if time.monotonic() >= deadline:
-            why = f" (last error: {last!r})" if last else ""
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}{why}")
-        time.sleep(interval)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -333,9 +333,7 @@ spec:
   EXPECT_EQ(rc.virtual_hosts_size(), 0);
 }
 
-TEST(GatewayRoutesTest, CatchAllRoutesGoLast) {
-  const auto proxy = Gateway();
-  auto push = BuildPush(std::string(kServices) + R"(
+constexpr char kWildcardHttpGateway[] = R"(
 ---
 apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -343,6 +341,11 @@ metadata: {name: gateway, namespace: default}
 spec:
   selector: {istio: ingressgateway}
   servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
+)";
+
+TEST(GatewayRoutesTest, CatchAllRoutesGoLast) {
+  const auto proxy = Gateway();
+  auto push = BuildPush(std::string(kServices) + kWildcardHttpGateway + R"(
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -374,14 +377,7 @@ spec:
 // BuildHTTPRoutesForVirtualService): retries, hashing, decorator, metadata.
 TEST(GatewayRoutesTest, CompletedAsSidecarRoutesAre) {
   const auto proxy = Gateway();
-  auto push = BuildPush(std::string(kServices) + R"(
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gateway, namespace: default}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
+  auto push = BuildPush(std::string(kServices) + kWildcardHttpGateway + R"(
 ---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
