@@ -21,16 +21,12 @@ import grpc
 import keeltest
 import pytest
 from keeltest import http_get as get
-from keeltest import keel_discovery, non_loopback_address, wait_until, write_atomically
+from keeltest import CDS, EDS, LDS, RDS, keel_discovery, non_loopback_address, wait_until, write_atomically
 from prometheus_client.parser import text_string_to_metric_families
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NODE_ID = "sidecar~127.0.0.1~pyclient-0.default~default.svc.cluster.local"
 TARGET = "reviews.default.svc.cluster.local:9080"
-CDS = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
-LDS = "type.googleapis.com/envoy.config.listener.v3.Listener"
-RDS = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
-EDS = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
 REVIEWS_CLUSTER = "outbound|9080||reviews.default.svc.cluster.local"
 TYPES = ("cluster", "listener", "route", "endpoint")
 

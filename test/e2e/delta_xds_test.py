@@ -17,13 +17,9 @@ import subprocess
 import tempfile
 
 import pytest
-from keeltest import keel_discovery, wait_until, write_atomically
+from keeltest import CDS, EDS, LDS, RDS, keel_discovery, wait_until, write_atomically
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CDS = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
-LDS = "type.googleapis.com/envoy.config.listener.v3.Listener"
-RDS = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
-EDS = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
 NODE = "sidecar~10.1.0.9~productpage-v1-0.default~default.svc.cluster.local"
 REVIEWS_V1 = "outbound|9080|v1|reviews.default.svc.cluster.local"
 EXTRA = """apiVersion: v1

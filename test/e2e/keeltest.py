@@ -13,6 +13,12 @@ import time
 import urllib.error
 import urllib.request
 
+# xDS type URLs.
+CDS = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
+LDS = "type.googleapis.com/envoy.config.listener.v3.Listener"
+RDS = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
+EDS = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
+
 
 def free_port(host="127.0.0.1"):
     with socket.socket() as s:
