@@ -40,3 +40,10 @@ keel_add_gtest(ca_manager_test citadel/ca/ca_manager_test.cc LIBS keel_citadel_t
 # pilot/debug (handlers, DebugAuth) and the xDS metrics
 keel_add_gtest(debug_auth_test pilot/debug/debug_auth_test.cc LIBS keel_pilot_debug)
 keel_add_gtest(debug_handlers_test pilot/debug/debug_handlers_test.cc LIBS keel_pilot_debug keel_pilot_config)
+
+# Leader election against the real apiserver (one ctest test: every case needs the fixture).
+add_executable(leader_election_test pkg/kube/leader_election_test.cc)
+target_link_libraries(leader_election_test PRIVATE keel_pkg_kube GTest::gtest GTest::gtest_main GTest::gmock)
+add_test(NAME kube.leader_election COMMAND leader_election_test)
+set_tests_properties(kube.leader_election PROPERTIES TIMEOUT 120)
+keel_kube_test(kube.leader_election)
