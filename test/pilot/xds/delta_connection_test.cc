@@ -130,6 +130,16 @@ class DeltaTest : public ::testing::Test {
     return response;
   }
 
+  // Polls `predicate` for up to 5 s: the server handles stream messages on its own threads.
+  template <typename Fn>
+  static bool Eventually(Fn predicate) {
+    for (auto end = std::chrono::steady_clock::now() + 5s; std::chrono::steady_clock::now() < end;) {
+      if (predicate()) return true;
+      std::this_thread::sleep_for(5ms);
+    }
+    return predicate();
+  }
+
   ConnectionSnapshot Connection() {
     auto c = ads_.ConnectionForProxy(kNode);
     EXPECT_TRUE(c.ok()) << c.status();
@@ -178,6 +188,8 @@ TEST_F(DeltaTest, WildcardClustersThenOnlyWhatChanged) {
   EXPECT_THAT(Removed(third), IsEmpty());
   Ack(third);
 
+  // The ACK is handled on the server's threads: wait for it to be recorded.
+  ASSERT_TRUE(Eventually([&] { return Connection().watches.at(kClusterType).nonce_acked == third.nonce(); }));
   const auto c = Connection();
   EXPECT_TRUE(c.delta);
   const WatchState& w = c.watches.at(kClusterType);
@@ -202,6 +214,7 @@ TEST_F(DeltaTest, ExplicitNamesUnknownNamesAndUnsubscribe) {
   Ack(first);
 
   Subscribe(kEndpointType, {}, {kReviews});  // unsubscribing needs no answer
+  ASSERT_TRUE(Eventually([&] { return !Connection().watches.at(kEndpointType).watch.names.count(kReviews); }));
   PushMesh(Service("reviews", 9080) + Service("ratings", 9080) + Pod("reviews", "10.0.0.3") +
            Pod("ratings", "10.0.0.2"));  // reviews moved: not watched any more
   Subscribe(kEndpointType, {kRatings});
@@ -209,6 +222,8 @@ TEST_F(DeltaTest, ExplicitNamesUnknownNamesAndUnsubscribe) {
   EXPECT_THAT(Names(second), ElementsAre(kRatings)) << "only the new subscription: nothing for reviews";
   EXPECT_THAT(Removed(second), IsEmpty());
   Ack(second);
+  // Recorded before the next push: an ACK that arrives after a newer response is stale, and ignored.
+  ASSERT_TRUE(Eventually([&] { return Connection().watches.at(kEndpointType).nonce_acked == second.nonce(); }));
 
   // A NACK is recorded and changes nothing the proxy holds.
   PushMesh(Service("reviews", 9080) + Service("ratings", 9080) + Pod("ratings", "10.0.0.4"));
@@ -220,13 +235,7 @@ TEST_F(DeltaTest, ExplicitNamesUnknownNamesAndUnsubscribe) {
   nack.mutable_error_detail()->set_code(3);
   nack.mutable_error_detail()->set_message("rejected by the test");
   Send(nack);
-  ASSERT_TRUE([&] {
-    for (int i = 0; i < 500; ++i) {
-      if (Connection().watches.at(kEndpointType).last_nack == "rejected by the test") return true;
-      std::this_thread::sleep_for(10ms);
-    }
-    return false;
-  }());
+  ASSERT_TRUE(Eventually([&] { return Connection().watches.at(kEndpointType).last_nack == "rejected by the test"; }));
   EXPECT_EQ(Connection().watches.at(kEndpointType).nonce_acked, second.nonce());
 }
 
@@ -271,6 +280,7 @@ TEST_F(DeltaTest, ExplicitWildcardAndRouteNames) {
   Ack(routes);
 
   Subscribe(kListenerType, {}, {"*"});  // wildcard off: the listeners are dropped
+  ASSERT_TRUE(Eventually([&] { return !Connection().watches.at(kListenerType).watch.wildcard; }));
   Subscribe(kRouteType, {"9080"});      // already held: no answer needed
   PushMesh(Service("reviews", 9080) + Service("ratings", 9080));  // a second service on 9080: route 9080 changes
   auto changed = Read();
