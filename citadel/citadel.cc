@@ -17,7 +17,25 @@ absl::StatusOr<std::unique_ptr<Citadel>> Citadel::Create(const CitadelOptions& o
   } else {
     return absl::InvalidArgumentError("the CA needs --ca-dir or a Kubernetes API server for its root of trust");
   }
-  c->manager_ = std::make_unique<ca::CaManager>(options.ca, std::move(store));
+  ca::WriterGate gate;
+  if (kube) {
+    kube::LeaderElectionOptions election;
+    election.ns = options.system_namespace;
+    election.name = kLeaderLease;
+    election.identity = options.leader_identity.empty() ? kube::DefaultLeaderIdentity() : options.leader_identity;
+    election.lease_duration = options.leader_lease_duration;  // client-go's proportions: 30 s, 15 s, 5 s
+    election.renew_deadline = options.leader_lease_duration / 2;
+    election.retry_period = options.leader_lease_duration / 6;
+    Citadel* self = c.get();
+    c->elector_ = std::make_unique<kube::LeaderElector>(kube, election,
+                                                        [self](bool leading) { self->OnLeadershipChange(leading); });
+    c->elector_->Start();
+    if (options.ca_dir.empty()) {  // a directory is this process's own; a Secret is shared by the replicas
+      gate.may_write = [elector = c->elector_.get()] { return elector->IsLeader(); };
+      gate.timeout = 2 * options.leader_lease_duration + absl::Seconds(10);
+    }
+  }
+  c->manager_ = std::make_unique<ca::CaManager>(options.ca, std::move(store), std::move(gate));
   if (auto st = c->manager_->Init(); !st.ok()) return st;
   c->authenticator_ = kube ? server::MakeKubeJwtAuthenticator(kube, options.audiences)
                            : server::MakeRejectingAuthenticator(
@@ -28,7 +46,11 @@ absl::StatusOr<std::unique_ptr<Citadel>> Citadel::Create(const CitadelOptions& o
   c->serving_ = std::move(*serving);
   if (kube) {
     Citadel* self = c.get();
-    c->publisher_ = std::make_unique<ca::RootCertPublisher>(kube, [self] { return self->manager_->ca().RootsPem(); });
+    auto publisher = std::make_unique<ca::RootCertPublisher>(
+        kube, [self] { return self->manager_->ca().RootsPem(); },
+        [elector = c->elector_.get()] { return elector->IsLeader(); });
+    std::lock_guard<std::mutex> lock(c->mu_);
+    c->publisher_ = std::move(publisher);
   }
   c->UpdateRootMetric();
   return c;
@@ -48,7 +70,13 @@ void Citadel::Stop() {
   }
   cv_.notify_all();
   if (renewer_.joinable()) renewer_.join();
+  if (elector_) elector_->Stop();  // releases the Lease; the publisher writes no more
   if (publisher_) publisher_->Stop();
+}
+
+void Citadel::OnLeadershipChange(bool leading) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (leading && publisher_) publisher_->RefreshAll();  // what changed while another replica led
 }
 
 void Citadel::UpdateRootMetric() {

@@ -17,6 +17,7 @@
 #include "citadel/ca/root_cert_publisher.h"
 #include "citadel/server/ca_service.h"
 #include "citadel/server/serving_cert.h"
+#include "pkg/kube/leader_election.h"
 
 namespace keel::citadel {
 
@@ -27,7 +28,15 @@ struct CitadelOptions {
   std::vector<std::string> audiences{"istio-ca"};
   server::ServingCertOptions serving;   // dir and DNS names of the TLS port's certificate
   absl::Duration rotation_check = absl::Hours(1);
+  // Leader election (with a cluster): the leader alone creates and renews the
+  // self-signed root and writes the root ConfigMaps.
+  absl::Duration leader_lease_duration = absl::Seconds(30);
+  std::string leader_identity;          // empty: kube::DefaultLeaderIdentity()
 };
+
+// The Lease of Keel's singleton work, in the system namespace: the name istiod
+// elects its namespace controller (which writes the root ConfigMaps) under.
+inline constexpr char kLeaderLease[] = "istio-namespace-controller-election";
 
 class Citadel {
  public:
@@ -38,22 +47,27 @@ class Citadel {
 
   // Starts root distribution and renewal.
   void Start();
+  // Stops them; a leader releases its Lease.
   void Stop();
 
   grpc::Service* service() { return service_.get(); }
   std::shared_ptr<grpc::ServerCredentials> ServingCredentials() const { return serving_->Credentials(); }
   const ca::IstioCa& ca() const { return manager_->ca(); }
+  // Null in file mode (no cluster).
+  const kube::LeaderElector* elector() const { return elector_.get(); }
 
  private:
   Citadel() = default;
   void RenewLoop();
   void UpdateRootMetric();
+  void OnLeadershipChange(bool leading);
 
   CitadelOptions options_;
   std::unique_ptr<ca::CaManager> manager_;
   server::AuthenticatorPtr authenticator_;
   std::unique_ptr<server::CaService> service_;
   std::unique_ptr<server::ServingCert> serving_;
+  std::unique_ptr<kube::LeaderElector> elector_;
   std::unique_ptr<ca::RootCertPublisher> publisher_;
 
   std::mutex mu_;

@@ -6,7 +6,8 @@
 
 namespace keel::citadel::ca {
 
-CaManager::CaManager(CaOptions options, CaStorePtr store) : store_(std::move(store)), ca_(std::move(options), nullptr) {}
+CaManager::CaManager(CaOptions options, CaStorePtr store, WriterGate gate)
+    : store_(std::move(store)), gate_(std::move(gate)), ca_(std::move(options), nullptr) {}
 
 absl::Status CaManager::Install(const StoredCa& stored) {
   auto bundle = KeyCertBundle::Create(stored.files);
@@ -19,11 +20,26 @@ absl::Status CaManager::Install(const StoredCa& stored) {
 }
 
 absl::Status CaManager::Init() {
-  auto loaded = store_->Load();
-  if (!loaded.ok()) return loaded.status();
-  if (*loaded) {
-    spdlog::info("CA: using {} root from {}", (*loaded)->plugged_in ? "plugged-in" : "self-signed", store_->Describe());
-    return Install(**loaded);
+  const absl::Time deadline = absl::Now() + gate_.timeout;
+  absl::StatusOr<std::optional<StoredCa>> loaded;
+  for (bool waiting_logged = false;; absl::SleepFor(gate_.poll)) {
+    loaded = store_->Load();
+    if (!loaded.ok()) return loaded.status();
+    if (*loaded) {
+      spdlog::info("CA: using {} root from {}", (*loaded)->plugged_in ? "plugged-in" : "self-signed",
+                   store_->Describe());
+      return Install(**loaded);
+    }
+    if (MayWrite()) break;
+    if (absl::Now() >= deadline) {
+      return absl::UnavailableError(absl::StrCat("no CA root in ", store_->Describe(), " after ",
+                                                 absl::FormatDuration(gate_.timeout),
+                                                 ", and this replica is not the leader that creates it"));
+    }
+    if (!waiting_logged) {
+      spdlog::info("CA: no root in {} yet; waiting for the leader to create it", store_->Describe());
+      waiting_logged = true;
+    }
   }
   auto files = CreateSelfSignedRoot(ca_.options());
   if (!files.ok()) return files.status();
@@ -45,6 +61,14 @@ absl::StatusOr<bool> CaManager::MaybeRotate(absl::Time now) {
   KeyCertBundlePtr bundle = ca_.bundle();
   if (!bundle || !stored_ || stored_->plugged_in) return false;
   if (!InGracePeriod(bundle->signing_cert(), ca_.options().root_grace_ratio, now)) return false;
+  if (!MayWrite()) {  // the leader renews it: take its root once stored
+    auto loaded = store_->Load();
+    if (!loaded.ok()) return loaded.status();
+    if (!*loaded || (*loaded)->files.ca_cert == stored_->files.ca_cert) return false;
+    if (auto st = Install(**loaded); !st.ok()) return st;
+    spdlog::info("CA: installed the root the leader renewed");
+    return true;
+  }
   // Keep the roots that are still valid, so certificates they issued keep verifying.
   std::string previous;
   if (auto roots = crypto::ParseCertificates(bundle->roots_pem()); roots.ok()) {

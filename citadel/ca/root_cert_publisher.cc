@@ -44,8 +44,8 @@ constexpr std::chrono::milliseconds kMaxRetry{30000};
 }  // namespace
 
 RootCertPublisher::RootCertPublisher(kube::KubeClient* client, std::function<std::string()> roots,
-                                     kube::InformerOptions informer_options)
-    : client_(client), roots_(std::move(roots)) {
+                                     std::function<bool()> may_write, kube::InformerOptions informer_options)
+    : client_(client), roots_(std::move(roots)), may_write_(std::move(may_write)) {
   namespaces_ = std::make_unique<kube::Informer>(
       client_, kube::ResourceRef{"", {"v1"}, "namespaces"},
       [this](std::vector<kube::InformerEvent> events) {
@@ -146,7 +146,8 @@ void RootCertPublisher::WorkLoop() {
                                                    "local-path-storage"};
     const bool known = known_namespaces_.count(ns) > 0 && !kIgnored.count(ns);
     lock.unlock();
-    absl::Status st = known ? Reconcile(ns) : absl::OkStatus();
+    const bool writer = !may_write_ || may_write_();  // not the leader: the leader does it
+    absl::Status st = known && writer ? Reconcile(ns) : absl::OkStatus();
     lock.lock();
     if (st.ok()) {
       backoff_.erase(ns);

@@ -1,7 +1,10 @@
 // RootCertPublisher: keeps ConfigMap `istio-ca-root-cert` (key root-cert.pem)
 // in every namespace equal to the CA's roots, as istiod does: created when a
 // namespace appears, repaired when edited or deleted, updated on rotation.
-// Writes are idempotent, so replicas racing on the same repair converge.
+// Only the leader writes (`may_write`; istiod's namespace controller runs on the
+// leader of istio-namespace-controller-election): the others keep their
+// informers warm and drop their work; a new leader calls RefreshAll(). Writes
+// are idempotent besides, so two replicas racing on one repair converge.
 // A namespace being deleted is skipped (the API server forbids new objects in
 // it). A failed write is retried for that namespace alone, with backoff
 // (1 s doubling to 30 s), never holding up the others.
@@ -28,14 +31,15 @@ inline constexpr char kRootCertConfigMap[] = "istio-ca-root-cert";
 
 class RootCertPublisher {
  public:
-  // `roots` returns the current root bundle (PEM). `client` must outlive this.
+  // `roots` returns the current root bundle (PEM); `may_write` whether this
+  // replica writes now (null: always). `client` must outlive this.
   RootCertPublisher(kube::KubeClient* client, std::function<std::string()> roots,
-                    kube::InformerOptions informer_options = {});
+                    std::function<bool()> may_write = {}, kube::InformerOptions informer_options = {});
   ~RootCertPublisher();
 
   void Start();
   void Stop();
-  // Re-checks every namespace (after a root rotation).
+  // Re-checks every namespace (after a root rotation, or on becoming leader).
   void RefreshAll();
   // Number of ConfigMap writes made (create or update), for tests and /debug.
   uint64_t writes() const;
@@ -50,6 +54,7 @@ class RootCertPublisher {
 
   kube::KubeClient* const client_;
   const std::function<std::string()> roots_;
+  const std::function<bool()> may_write_;
   std::unique_ptr<kube::Informer> namespaces_;
   std::unique_ptr<kube::Informer> configmaps_;
 

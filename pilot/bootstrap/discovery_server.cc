@@ -79,6 +79,7 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
     absl::ParseDuration(options.max_workload_cert_ttl, &ca.ca.max_ttl);
     ca.ca_dir = options.ca_dir;
     ca.system_namespace = options.system_namespace;
+    absl::ParseDuration(options.leader_lease_duration, &ca.leader_lease_duration);
     ca.audiences = absl::StrSplit(options.ca_audience, ',', absl::SkipEmpty());
     ca.serving.dir = options.serving_cert_dir;
     if (ca.serving.dir.empty()) {

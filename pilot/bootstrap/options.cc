@@ -62,6 +62,9 @@ Flags:
   --workload-cert-ttl D     default certificate lifetime (default 24h)
   --max-workload-cert-ttl D longest lifetime a caller may ask for (default 2160h = 90 days)
   --serving-cert-dir DIR    where the TLS port's key and certificate are kept (default: a temp dir)
+  --leader-lease-duration D term of the Lease istio-namespace-controller-election whose holder
+                            creates and renews the CA root and writes the root ConfigMaps
+                            (default 30s; renewed every D/6)
   --help                    show this help
   --version                 print the version
 )";
@@ -133,6 +136,7 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
       {"--workload-cert-ttl", duration_setter(&o.workload_cert_ttl)},
       {"--max-workload-cert-ttl", duration_setter(&o.max_workload_cert_ttl)},
       {"--serving-cert-dir", string_setter(&o.serving_cert_dir)},
+      {"--leader-lease-duration", duration_setter(&o.leader_lease_duration)},
       {"--debounce-max-ms", int_setter(&o.debounce_max_ms, 1)},
   };
   for (size_t i = 0; i < args.size(); ++i) {
@@ -172,6 +176,9 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
     absl::ParseDuration(o.workload_cert_ttl, &def);
     absl::ParseDuration(o.max_workload_cert_ttl, &max);
     if (def > max) return absl::InvalidArgumentError("--workload-cert-ttl exceeds --max-workload-cert-ttl");
+  }
+  if (absl::Duration d; absl::ParseDuration(o.leader_lease_duration, &d) && d < absl::Seconds(1)) {
+    return absl::InvalidArgumentError("--leader-lease-duration: want at least 1s (a Lease counts whole seconds)");
   }
   if (!o.config_dir.empty() && !o.kubeconfig.empty()) {
     return absl::InvalidArgumentError("--config-dir and --kubeconfig are exclusive");

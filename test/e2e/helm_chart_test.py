@@ -177,6 +177,8 @@ class TestChart:
         assert flag(c, "domain") == "cluster.local"
         assert flag(c, "trust-domain") == "cluster.local"
         assert flag(c, "system-namespace") == NAMESPACE
+        # The pod name identifies the replica in the leader-election Lease.
+        assert c["env"] == [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
         # The serving cert dir is a writable volume (the root filesystem is not).
         mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
         volumes = {v["name"]: v for v in d["spec"]["template"]["spec"]["volumes"]}
@@ -216,7 +218,8 @@ class TestChart:
         assert flag(c, "domain") == "corp.example"
         assert flag(c, "log-level") == "debug"
         assert c["resources"]["limits"] == {"cpu": "2", "memory": "2Gi"}
-        assert {e["name"]: e["value"] for e in c["env"]} == {"GRPC_VERBOSITY": "ERROR", "KEEL_EXAMPLE_NUMBER": "3"}
+        assert {e["name"]: e.get("value") for e in c["env"]} == {
+            "POD_NAME": None, "GRPC_VERBOSITY": "ERROR", "KEEL_EXAMPLE_NUMBER": "3"}
         mesh = yaml.safe_load(docs[("ConfigMap", "istio")]["data"]["mesh"])
         assert mesh["trustDomain"] == "example.org"
         assert mesh["defaultConfig"] == {
@@ -553,12 +556,14 @@ class TestInstall:
         assert yes("update", "configmaps/istio-ca-root-cert", "-n", "default")
         assert yes("get", "secrets/cacerts", "-n", NAMESPACE) and yes("update", "secrets/istio-ca-secret", "-n", NAMESPACE)
         assert yes("create", "leases.coordination.k8s.io", "-n", NAMESPACE)
+        assert yes("update", "leases.coordination.k8s.io/istio-namespace-controller-election", "-n", NAMESPACE)
         # RBAC cannot restrict create by name: any ConfigMap can be created (as for istiod).
         assert yes("create", "configmaps", "-n", "default")
         # And nothing more.
         for args in (("update", "configmaps/x", "-n", "default"), ("patch", "configmaps/istio-ca-root-cert", "-n", "default"),
                      ("update", "secrets/cacerts", "-n", NAMESPACE), ("create", "secrets", "-n", "default"),
-                     ("create", "leases.coordination.k8s.io", "-n", "default"), ("get", "nodes"),
+                     ("create", "leases.coordination.k8s.io", "-n", "default"),
+                     ("update", "leases.coordination.k8s.io/other", "-n", NAMESPACE), ("get", "nodes"),
                      ("create", "pods", "-n", "default"), ("get", "services", "-A"),
                      ("create", "virtualservices.networking.istio.io", "-n", "default"), ("*", "*")):
             assert not yes(*args), f"the istiod token may {' '.join(args)}"

@@ -26,3 +26,9 @@ add_test(NAME integration.ca_plugged
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(integration.ca_plugged PROPERTIES ENVIRONMENT "${_keel_ca_env}" TIMEOUT 180)
 keel_kube_test(integration.ca_plugged EXCLUSIVE)
+
+add_test(NAME integration.ca_replicas
+         COMMAND ${KEEL_PYTHON} -m pytest -p no:cacheprovider -q ${CMAKE_CURRENT_LIST_DIR}/ca_replicas_test.py
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(integration.ca_replicas PROPERTIES ENVIRONMENT "${_keel_ca_env}" TIMEOUT 180)
+keel_kube_test(integration.ca_replicas EXCLUSIVE)

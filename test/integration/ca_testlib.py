@@ -363,11 +363,17 @@ class Keel:
                 "--serving-cert-dir", os.path.join(self.tmp, f"serving-{self.system_namespace}"), *self.extra]
 
     def start(self, timeout=30):
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self):
+        """Starts the process without waiting for it (see wait_ready)."""
         assert self.proc is None
         self.starts += 1
         self.log_path = os.path.join(self.tmp, f"keel-{self.system_namespace}-{self.starts}.log")
         self.proc = subprocess.Popen(self.args(), stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
 
+    def wait_ready(self, timeout=30):
         def ready():
             assert self.proc.poll() is None, f"keel-discovery exited ({self.proc.returncode}):\n{self.log()}"
             if self.http_get("/ready")[0] != 200:
