@@ -5,6 +5,9 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -51,8 +54,13 @@ class CaManagerTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  std::unique_ptr<CaManager> NewManager(const std::string& sub = "ca") {
-    return std::make_unique<CaManager>(options_, MakeDirCaStore((fs::path(dir_) / sub).string()));
+  std::unique_ptr<CaManager> NewManager(const std::string& sub = "ca", WriterGate gate = {}) {
+    return std::make_unique<CaManager>(options_, MakeDirCaStore((fs::path(dir_) / sub).string()), std::move(gate));
+  }
+
+  // A replica that is not (or not yet) the leader: it writes once `leading` is true.
+  static WriterGate Follower(const std::atomic<bool>* leading, absl::Duration timeout = absl::Seconds(10)) {
+    return WriterGate{[leading] { return leading->load(); }, absl::Milliseconds(20), timeout};
   }
 
   std::string Issue(CaManager& m) {
@@ -210,6 +218,65 @@ TEST_F(CaManagerTest, OnlyOneOfCertAndKeyIsAnError) {
   auto st = NewManager()->Init();
   ASSERT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(st.message(), HasSubstr("has only one of ca-cert.pem and ca-key.pem"));
+}
+
+TEST_F(CaManagerTest, AFollowerWaitsForTheLeadersRootAndNeverWritesOne) {
+  std::atomic<bool> never{false};
+  auto follower = NewManager("ca", Follower(&never));
+  absl::Status follower_init;
+  std::thread waiting([&] { follower_init = follower->Init(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(fs::exists(fs::path(dir_) / "ca" / "ca-cert.pem")) << "the follower created nothing";
+  // The leader's root appears at once (a directory rename), as a Secret does.
+  auto leader = NewManager("staging");
+  ASSERT_TRUE(leader->Init().ok());
+  fs::rename(fs::path(dir_) / "staging", fs::path(dir_) / "ca");
+  waiting.join();
+  ASSERT_TRUE(follower_init.ok()) << follower_init;
+  EXPECT_EQ(follower->ca().RootsPem(), leader->ca().RootsPem()) << "one root for both";
+}
+
+TEST_F(CaManagerTest, AFollowerWithoutALeaderGivesUpUnavailable) {
+  std::atomic<bool> never{false};
+  auto st = NewManager("ca", Follower(&never, absl::Milliseconds(200)))->Init();
+  EXPECT_EQ(st.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(st.message(), HasSubstr("not the leader"));
+}
+
+TEST_F(CaManagerTest, AFollowerBecomingLeaderCreatesTheRoot) {
+  std::atomic<bool> leading{false};
+  auto m = NewManager("ca", Follower(&leading));
+  std::thread elect([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    leading = true;
+  });
+  ASSERT_TRUE(m->Init().ok());
+  elect.join();
+  EXPECT_TRUE(fs::exists(fs::path(dir_) / "ca" / "ca-cert.pem"));
+}
+
+TEST_F(CaManagerTest, InTheGracePeriodTheLeaderRenewsAndTheFollowerLoadsItsRoot) {
+  options_.root_ttl = absl::Hours(1);
+  options_.root_grace_ratio = 0.5;
+  std::atomic<bool> yes{true}, no{false};
+  auto leader = NewManager("ca", Follower(&yes));
+  ASSERT_TRUE(leader->Init().ok());
+  auto follower = NewManager("ca", Follower(&no));
+  ASSERT_TRUE(follower->Init().ok());
+  const std::string old_roots = follower->ca().RootsPem();
+  const absl::Time late = absl::Now() + absl::Minutes(40);
+
+  auto rotated = follower->MaybeRotate(late);
+  ASSERT_TRUE(rotated.ok()) << rotated.status();
+  EXPECT_FALSE(*rotated) << "the follower does not renew";
+  EXPECT_EQ(follower->ca().RootsPem(), old_roots);
+
+  rotated = leader->MaybeRotate(late);
+  ASSERT_TRUE(rotated.ok() && *rotated);
+  rotated = follower->MaybeRotate(late);
+  ASSERT_TRUE(rotated.ok() && *rotated) << "the follower takes the renewed root";
+  EXPECT_EQ(follower->ca().RootsPem(), leader->ca().RootsPem());
+  EXPECT_NE(follower->ca().RootsPem(), old_roots);
 }
 
 }  // namespace
