@@ -29,23 +29,14 @@ void Run(const http::HttpHandler& handler, const http::HttpRequest& request, con
 
 DebugAuth::DebugAuth(TokenReviewer reviewer, DebugAuthOptions options)
     : reviewer_(std::move(reviewer)), options_(options) {
-  if (!reviewer_) return;  // nothing to review with: no workers needed
-  for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { Work(); });
+  // Nothing to review with: no workers needed.
+  if (reviewer_) reviews_ = std::make_unique<concurrency::BoundedExecutor>(options_.workers, options_.max_queued);
 }
 
 DebugAuth::~DebugAuth() { Shutdown(); }
 
 void DebugAuth::Shutdown() {
-  std::deque<Pending> dropped;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) return;
-    stopping_ = true;
-    dropped.swap(queue_);
-  }
-  cv_.notify_all();
-  for (auto& p : dropped) p.reply({503, "text/plain", "shutting down\n"});
-  for (auto& t : workers_) t.join();
+  if (reviews_) reviews_->Shutdown();  // queued requests get 503 (their cancel)
 }
 
 http::AsyncHttpHandler DebugAuth::Wrap(http::HttpHandler handler) {
@@ -71,43 +62,29 @@ void DebugAuth::Serve(const http::HttpRequest& request, const http::HttpHandler&
     Deny(request, "no authorization header (want \"Bearer <token>\")", reply);
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!stopping_ && queue_.size() < options_.max_queued) {
-      queue_.push_back({request, handler, std::move(reply)});
-      cv_.notify_one();
-      return;
-    }
-  }
-  spdlog::warn("debug: {} from {} refused: {} token reviews already waiting", request.path,
+  const bool queued = reviews_->Submit([this, request, handler, reply] { Review(request, handler, reply); },
+                                       [reply] { reply({503, "text/plain", "shutting down\n"}); });
+  if (queued) return;
+  spdlog::warn("debug: {} from {} refused: {} token reviews already waiting (or shutting down)", request.path,
                request.remote_address, options_.max_queued);
   reply(kBusy);
 }
 
-void DebugAuth::Work() {
-  while (true) {
-    Pending p;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping
-      p = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    std::multimap<std::string, std::string> headers;
-    for (const auto& [name, value] : p.request.headers) headers.emplace(absl::AsciiStrToLower(name), value);
-    absl::Status status;
-    try {
-      status = reviewer_(headers);
-    } catch (const std::exception& e) {
-      status = absl::InternalError(e.what());
-    }
-    if (!status.ok()) {
-      Deny(p.request, std::string(status.message()), p.reply);
-      continue;
-    }
-    Run(p.handler, p.request, p.reply);
+void DebugAuth::Review(const http::HttpRequest& request, const http::HttpHandler& handler,
+                       const http::HttpReply& reply) {
+  std::multimap<std::string, std::string> headers;
+  for (const auto& [name, value] : request.headers) headers.emplace(absl::AsciiStrToLower(name), value);
+  absl::Status status;
+  try {
+    status = reviewer_(headers);
+  } catch (const std::exception& e) {
+    status = absl::InternalError(e.what());
   }
+  if (!status.ok()) {
+    Deny(request, std::string(status.message()), reply);
+    return;
+  }
+  Run(handler, request, reply);
 }
 
 }  // namespace keel::pilot::debug

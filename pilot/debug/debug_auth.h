@@ -15,17 +15,13 @@
 // request timeout.
 #pragma once
 
-#include <condition_variable>
-#include <deque>
 #include <functional>
 #include <map>
-#include <mutex>
+#include <memory>
 #include <string>
-#include <thread>
-#include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "pkg/concurrency/bounded_executor.h"
 #include "pkg/http/http_server.h"
 
 namespace keel::pilot::debug {
@@ -54,21 +50,13 @@ class DebugAuth {
   void Shutdown();
 
  private:
-  struct Pending {
-    http::HttpRequest request;
-    http::HttpHandler handler;
-    http::HttpReply reply;
-  };
   void Serve(const http::HttpRequest& request, const http::HttpHandler& handler, http::HttpReply reply);
-  void Work();
+  // On a worker: reviews the token, then runs the handler or answers 401.
+  void Review(const http::HttpRequest& request, const http::HttpHandler& handler, const http::HttpReply& reply);
 
   const TokenReviewer reviewer_;
   const DebugAuthOptions options_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::vector<std::thread> workers_;
+  std::unique_ptr<concurrency::BoundedExecutor> reviews_;  // null without a reviewer
 };
 
 }  // namespace keel::pilot::debug
