@@ -104,13 +104,13 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
   if (!http_server.ok()) return http_server.status();
   server->http_server_ = std::move(*http_server);
 
-  // /debug/* from elsewhere than localhost needs a token the API server accepts
-  // (istiod authenticates debug requests like xDS ones: the same audiences).
+  // /debug/* from elsewhere than localhost, and xDS on the TLS port, need a token
+  // the API server accepts (istiod authenticates both alike: the same audiences).
   debug::TokenReviewer reviewer;
   if (server->kube_client_) {
-    server->debug_authenticator_ = citadel::server::MakeKubeJwtAuthenticator(
+    server->token_authenticator_ = citadel::server::MakeKubeJwtAuthenticator(
         server->kube_client_.get(), absl::StrSplit(options.ca_audience, ',', absl::SkipEmpty()));
-    reviewer = [authenticator = server->debug_authenticator_.get()](
+    reviewer = [authenticator = server->token_authenticator_.get()](
                    const std::multimap<std::string, std::string>& headers) {
       return authenticator->Authenticate(headers).status();
     };
@@ -124,6 +124,15 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
   });
 
   server->ads_ = std::make_unique<xds::AdsServer>(xds::MakeGenerators());
+  if (server->token_authenticator_) {
+    server->ads_->RequireAuthenticationOnTls(
+        [authenticator = server->token_authenticator_.get()](const std::multimap<std::string, std::string>& metadata)
+            -> absl::StatusOr<xds::ProxyIdentity> {
+          auto caller = authenticator->Authenticate(metadata);
+          if (!caller.ok()) return caller.status();
+          return xds::ProxyIdentity{caller->ns, caller->service_account};
+        });
+  }
   DiscoveryServer* self = server.get();
   server->debouncer_ = std::make_unique<xds::Debouncer>(
       xds::DebounceOptions{std::chrono::milliseconds(options.debounce_after_ms),
@@ -256,6 +265,7 @@ void DiscoveryServer::Stop() {
     grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     grpc_server_.reset();
   }
+  if (ads_) ads_->StopAuthentication();
   if (source_) source_->Stop();
   if (citadel_) citadel_->Stop();
   debouncer_.reset();

@@ -55,11 +55,11 @@ class DiscoveryServer {
   model::ConfigStore store_;
   model::ConfigSourcePtr source_;
   config::FileSource* file_source_ = nullptr;  // source_, when it is a directory (for /debug/push_status)
+  citadel::server::AuthenticatorPtr token_authenticator_;  // /debug and TLS xDS; null without a cluster
   std::unique_ptr<xds::AdsServer> ads_;
   std::unique_ptr<xds::Debouncer> debouncer_;
   std::unique_ptr<grpc::Server> grpc_server_;
   http::HttpServerPtr http_server_;
-  citadel::server::AuthenticatorPtr debug_authenticator_;  // null without a cluster
   std::unique_ptr<debug::DebugAuth> debug_auth_;
   std::unique_ptr<citadel::Citadel> citadel_;  // null with --disable-ca
   std::atomic<uint64_t> push_version_{0};

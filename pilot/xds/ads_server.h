@@ -16,6 +16,7 @@
 #include "pilot/xds/xds_connection.h"
 #include "pilot/xds/generator.h"
 #include "pilot/xds/push_request.h"
+#include "pkg/concurrency/bounded_executor.h"
 
 namespace keel::pilot::xds {
 
@@ -29,6 +30,15 @@ class AdsServer final : public envoy::service::discovery::v3::AggregatedDiscover
   grpc::ServerBidiReactor<envoy::service::discovery::v3::DeltaDiscoveryRequest,
                           envoy::service::discovery::v3::DeltaDiscoveryResponse>*
   DeltaAggregatedResources(grpc::CallbackServerContext* context) override;
+
+  // Streams on a TLS port must authenticate (istiod's XDS_AUTH): `authenticator`
+  // reviews their metadata before their first request is handled, on this
+  // server's own workers. Plaintext streams are trusted by their node id, as on
+  // istiod's 15010. Call before serving.
+  void RequireAuthenticationOnTls(StreamAuthenticator authenticator);
+  // Finishes the reviews in progress and drops the queued ones (after the gRPC
+  // server has shut down). Idempotent.
+  void StopAuthentication();
 
   // Makes `push` current and sends every connection what changed for it. Called
   // from one thread at a time (the debouncer's).
@@ -44,6 +54,8 @@ class AdsServer final : public envoy::service::discovery::v3::AggregatedDiscover
 
   // Used by connections.
   const GeneratorMap& generators() const { return generators_; }
+  const StreamAuthenticator& authenticator() const { return authenticator_; }
+  concurrency::BoundedExecutor& auth_executor() { return *auth_executor_; }
   void Remove(XdsConnection* connection);
 
   uint64_t streams_opened() const { return streams_opened_.load(); }
@@ -60,6 +72,10 @@ class AdsServer final : public envoy::service::discovery::v3::AggregatedDiscover
 
   std::map<XdsConnection*, std::shared_ptr<XdsConnection>> connections_ ABSL_GUARDED_BY(connections_mu_);
   std::atomic<uint64_t> streams_opened_{0};
+
+  StreamAuthenticator authenticator_;
+  // Last: destroyed (its workers joined) before what their reviews use.
+  std::unique_ptr<concurrency::BoundedExecutor> auth_executor_;
 };
 
 }  // namespace keel::pilot::xds

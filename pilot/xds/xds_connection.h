@@ -3,13 +3,16 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <google/protobuf/struct.pb.h>
 
+#include "absl/status/statusor.h"
 #include "pilot/model/proxy.h"
 #include "pilot/model/push_context.h"
 #include "pilot/xds/generator.h"
@@ -30,6 +33,19 @@ struct WatchState {
   std::vector<NamedResource> resources_sent;  // what the proxy holds after our last response
 };
 
+// Who a proxy is by the credential on its stream (the Kubernetes service account
+// its token was issued to).
+struct ProxyIdentity {
+  std::string ns;
+  std::string service_account;
+};
+
+// Reviews a stream's request metadata (lower-case names): the identity, or
+// Unauthenticated with the reason (Unavailable when the reviewer cannot be
+// reached). Blocking: runs on the server's authentication workers.
+using StreamAuthenticator =
+    std::function<absl::StatusOr<ProxyIdentity>(const std::multimap<std::string, std::string>& metadata)>;
+
 // A consistent copy of a connection's state, for /debug.
 struct ConnectionSnapshot {
   std::string connection_id;
@@ -39,10 +55,12 @@ struct ConnectionSnapshot {
   std::chrono::system_clock::time_point connected_at;
   google::protobuf::Struct node_metadata;  // as the proxy sent it in its first request
   bool delta = false;                      // a DeltaAggregatedResources stream
+  std::optional<ProxyIdentity> identity;   // authenticated streams (the TLS port)
 };
 
-// One live stream, as the server drives it.
-class XdsConnection {
+// One live stream, as the server drives it (owned by a shared_ptr: work that
+// outlives a gRPC callback holds one).
+class XdsConnection : public std::enable_shared_from_this<XdsConnection> {
  public:
   virtual ~XdsConnection() = default;
   // Sends what changed for every watched type under `push` (everything when

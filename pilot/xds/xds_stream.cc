@@ -20,6 +20,11 @@ XdsStream<Request, Response>::XdsStream(AdsServer* server, std::string connectio
     : server_(server), connection_id_(std::move(connection_id)), peer_(std::move(peer)), delta_(delta) {}
 
 template <typename Request, typename Response>
+void XdsStream<Request, Response>::RequireAuthentication(std::multimap<std::string, std::string> metadata) {
+  auth_metadata_ = std::move(metadata);
+}
+
+template <typename Request, typename Response>
 void XdsStream<Request, Response>::Start() {
   this->StartRead(&request_);
 }
@@ -31,8 +36,52 @@ void XdsStream<Request, Response>::OnReadDone(bool ok) {
     FinishLocked(grpc::Status::OK);
     return;
   }
+  if (!proxy_ && auth_metadata_ && !identity_) {
+    AuthenticateThenHandleLocked(request_);
+    return;
+  }
   if (proxy_ || IdentifyLocked(request_)) HandleRequestLocked(request_);
   if (!finishing_) this->StartRead(&request_);
+}
+
+template <typename Request, typename Response>
+void XdsStream<Request, Response>::AuthenticateThenHandleLocked(const Request& first) {
+  std::shared_ptr<XdsConnection> self = shared_from_this();  // alive until the review is done
+  auto review = [this, self, first] {
+    auto identity = server_->authenticator()(*auth_metadata_);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finishing_) return;
+    if (!identity.ok()) {
+      spdlog::warn("ADS: connection {} from {} not authenticated: {}", connection_id_, peer_,
+                   std::string(identity.status().message()));
+      const auto code = absl::IsUnavailable(identity.status()) ? grpc::StatusCode::UNAVAILABLE
+                                                                : grpc::StatusCode::UNAUTHENTICATED;
+      FinishLocked(grpc::Status(code, std::string(identity.status().message())));
+      return;
+    }
+    identity_ = *identity;
+    if (!IdentifyLocked(first) || !AuthorizeLocked()) return;
+    HandleRequestLocked(first);
+    if (!finishing_) this->StartRead(&request_);
+  };
+  auto cancel = [this, self] {
+    std::lock_guard<std::mutex> lock(mu_);
+    FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down"));
+  };
+  if (!server_->auth_executor().Submit(std::move(review), std::move(cancel))) {
+    FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "too many xDS streams waiting for authentication"));
+  }
+}
+
+template <typename Request, typename Response>
+bool XdsStream<Request, Response>::AuthorizeLocked() {
+  if (!identity_ || identity_->ns == proxy_->ns) return true;
+  const std::string why =
+      absl::StrCat("authorization failed: the token is for ", identity_->ns, "/", identity_->service_account,
+                   " but proxy ", proxy_->id, " is in namespace ", proxy_->ns);
+  spdlog::warn("ADS: connection {} from {}: {}", connection_id_, peer_, why);
+  FinishLocked(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, why));
+  return false;
 }
 
 template <typename Request, typename Response>
@@ -181,7 +230,7 @@ void XdsStream<Request, Response>::OnDone() {
 template <typename Request, typename Response>
 ConnectionSnapshot XdsStream<Request, Response>::Snapshot() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return ConnectionSnapshot{connection_id_, peer_, proxy_, watches_, connected_at_, node_metadata_, delta_};
+  return ConnectionSnapshot{connection_id_, peer_, proxy_, watches_, connected_at_, node_metadata_, delta_, identity_};
 }
 
 template class XdsStream<envoy::service::discovery::v3::DiscoveryRequest,

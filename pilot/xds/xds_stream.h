@@ -28,6 +28,11 @@ class XdsStream : public grpc::ServerBidiReactor<Request, Response>, public XdsC
  public:
   XdsStream(AdsServer* server, std::string connection_id, std::string peer, bool delta);
 
+  // The stream must authenticate: `metadata` (its request headers, lower-case
+  // names) is reviewed by the server's authenticator before the first request
+  // is handled, and the proxy's namespace must be the identity's. Before Start().
+  void RequireAuthentication(std::multimap<std::string, std::string> metadata);
+
   // Starts reading. Called once, after construction (a read may complete at
   // once, and its handler is virtual).
   void Start();
@@ -75,6 +80,12 @@ class XdsStream : public grpc::ServerBidiReactor<Request, Response>, public XdsC
  private:
   // Sets proxy_ from the first request's node; false (stream finished) if it cannot.
   bool IdentifyLocked(const Request& request) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reviews the credential on a worker, then identifies, authorizes and handles
+  // `first` and resumes reading; no read is in flight meanwhile.
+  void AuthenticateThenHandleLocked(const Request& first) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // An authenticated stream's proxy must be in its identity's namespace (istiod's
+  // authorize); false (stream finished) if not.
+  bool AuthorizeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // An ACK of the last response of `type_url`: ends convergence when it was the
   // last type a push is waiting for.
   void OnAckLocked(const std::string& type_url) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -90,6 +101,8 @@ class XdsStream : public grpc::ServerBidiReactor<Request, Response>, public XdsC
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
+  std::optional<std::multimap<std::string, std::string>> auth_metadata_;  // set before Start(), then read-only
+  std::optional<ProxyIdentity> identity_ ABSL_GUARDED_BY(mu_);
   google::protobuf::Struct node_metadata_ ABSL_GUARDED_BY(mu_);
   // Pushes sent and not yet fully ACKed (pilot_proxy_convergence_time): when the
   // earliest of them started, and the types whose last response awaits an ACK.

@@ -409,14 +409,29 @@ def test_xds_over_tls(ctx):
     name = f"productpage.{ctx.ns}.svc.cluster.local:9080"
     node = f"sidecar~127.0.0.1~client.{ctx.ns}~{ctx.ns}.svc.cluster.local"
     meta = {"GENERATOR": "grpc", "NAMESPACE": ctx.ns}
-    got = wait_until(lambda: name in envoy.fetch_listeners(ctx.tls, node, [name], meta, timeout=5), 20,
+    token = create_token("a", ctx.ns)  # what istio-agent sends istiod on 15012
+    got = wait_until(lambda: name in envoy.fetch_listeners(ctx.tls, node, [name], meta, timeout=5, token=token), 20,
                      f"LDS {name} over TLS")
     assert got
+    # The plaintext port trusts the node id, as istiod's 15010 does.
+    assert name in envoy.fetch_listeners(ctx.plain, node, [name], meta, timeout=5)
+    # On the TLS port a stream must authenticate (istiod's XDS_AUTH) ...
+    code, details = rpc_error(lambda: envoy.fetch_listeners(ctx.tls, node, [name], meta, timeout=5))
+    assert code == grpc.StatusCode.UNAUTHENTICATED, details
+    code, details = rpc_error(lambda: envoy.fetch_listeners(ctx.tls, node, [name], meta, timeout=5, token="x.y.z"))
+    assert code == grpc.StatusCode.UNAUTHENTICATED, details
+    # ... as a service account of the proxy's own namespace.
+    other = "sidecar~127.0.0.1~client.default~default.svc.cluster.local"
+    code, details = rpc_error(lambda: envoy.fetch_listeners(ctx.tls, other, [name], {**meta, "NAMESPACE": "default"},
+                                                            timeout=5, token=token))
+    assert code == grpc.StatusCode.PERMISSION_DENIED, details
+    assert f"the token is for {ctx.ns}/a" in details and "namespace default" in details
+    assert "not authenticated" in ctx.keel.log()
     # The same over a channel that trusts another root fails in the handshake.
     with open(self_signed_cert(ctx.tmp, "xds-stranger")[1]) as f:
         stranger = tls_channel(ctx.keel.secure_port, f.read())
     try:
-        code, _ = rpc_error(lambda: envoy.fetch_listeners(stranger, node, [name], meta, timeout=5))
+        code, _ = rpc_error(lambda: envoy.fetch_listeners(stranger, node, [name], meta, timeout=5, token=token))
         assert code == grpc.StatusCode.UNAVAILABLE
     finally:
         stranger.close()

@@ -279,8 +279,9 @@ class Envoy:
     LISTENER_TYPE = "type.googleapis.com/envoy.config.listener.v3.Listener"
     ADS_METHOD = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources"
 
-    def fetch_listeners(self, channel, node_id, names, metadata, timeout=10):
-        """One ADS stream: asks for `names` (LDS) and returns the first response's Listener names."""
+    def fetch_listeners(self, channel, node_id, names, metadata, timeout=10, token=None):
+        """One ADS stream (with `authorization: Bearer <token>` if given): asks for `names`
+        (LDS) and returns the first response's Listener names."""
         request = self.DiscoveryRequest(type_url=self.LISTENER_TYPE, resource_names=names)
         request.node.id = node_id
         for k, v in metadata.items():
@@ -292,7 +293,8 @@ class Envoy:
             done.wait(timeout)
 
         call = channel.stream_stream(self.ADS_METHOD, request_serializer=self.DiscoveryRequest.SerializeToString,
-                                     response_deserializer=self.DiscoveryResponse.FromString)(requests(), timeout=timeout)
+                                     response_deserializer=self.DiscoveryResponse.FromString)(
+            requests(), timeout=timeout, metadata=[("authorization", f"Bearer {token}")] if token else None)
         try:
             for response in call:
                 if response.type_url != self.LISTENER_TYPE:
