@@ -23,9 +23,9 @@ absl::StatusOr<std::unique_ptr<Citadel>> Citadel::Create(const CitadelOptions& o
     election.ns = options.system_namespace;
     election.name = kLeaderLease;
     election.identity = options.leader_identity.empty() ? kube::DefaultLeaderIdentity() : options.leader_identity;
-    election.lease_duration = options.leader_lease_duration;  // client-go's proportions: 30 s, 15 s, 5 s
+    election.lease_duration = options.leader_lease_duration;  // istiod's proportions: 30 s, 15 s, 7.5 s
     election.renew_deadline = options.leader_lease_duration / 2;
-    election.retry_period = options.leader_lease_duration / 6;
+    election.retry_period = options.leader_lease_duration / 4;
     Citadel* self = c.get();
     c->elector_ = std::make_unique<kube::LeaderElector>(kube, election,
                                                         [self](bool leading) { self->OnLeadershipChange(leading); });

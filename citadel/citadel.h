@@ -34,8 +34,9 @@ struct CitadelOptions {
   std::string leader_identity;          // empty: kube::DefaultLeaderIdentity()
 };
 
-// The Lease of Keel's singleton work, in the system namespace: the name istiod
-// elects its namespace controller (which writes the root ConfigMaps) under.
+// The Lease of Keel's singleton work, in the system namespace: the name under
+// which istiod elects its namespace controller (which writes the root
+// ConfigMaps); istiod's lock of that name is a ConfigMap.
 inline constexpr char kLeaderLease[] = "istio-namespace-controller-election";
 
 class Citadel {

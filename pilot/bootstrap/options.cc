@@ -64,7 +64,7 @@ Flags:
   --serving-cert-dir DIR    where the TLS port's key and certificate are kept (default: a temp dir)
   --leader-lease-duration D term of the Lease istio-namespace-controller-election whose holder
                             creates and renews the CA root and writes the root ConfigMaps
-                            (default 30s; renewed every D/6)
+                            (default 30s; renewed every D/4)
   --help                    show this help
   --version                 print the version
 )";
