@@ -48,3 +48,10 @@ target_link_libraries(leader_election_test PRIVATE keel_pkg_kube GTest::gtest GT
 add_test(NAME kube.leader_election COMMAND leader_election_test)
 set_tests_properties(kube.leader_election PROPERTIES TIMEOUT 120)
 keel_kube_test(kube.leader_election)
+
+# The REST client's TLS against the real apiserver (tls-server-name).
+add_executable(rest_client_tls_test pkg/kube/rest_client_tls_test.cc)
+target_link_libraries(rest_client_tls_test PRIVATE keel_pkg_kube GTest::gtest GTest::gtest_main GTest::gmock)
+add_test(NAME kube.rest_client_tls COMMAND rest_client_tls_test)
+set_tests_properties(kube.rest_client_tls PROPERTIES TIMEOUT 120)
+keel_kube_test(kube.rest_client_tls)

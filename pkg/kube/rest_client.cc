@@ -168,7 +168,10 @@ class CpprestKubeClient final : public KubeClient {
     return std::make_unique<http_client>(web::uri(config_.server), cfg);
   }
 
-  static void SetHeaders(const Credential& cred, web::http::http_request* req) {
+  void SetHeaders(const Credential& cred, web::http::http_request* req) const {
+    // kubeconfig tls-server-name: cpprest takes the Host header, when set, as the
+    // name for SNI and for verifying the server's certificate (calc_cn_host).
+    if (!config_.tls_server_name.empty()) req->headers().add("Host", config_.tls_server_name);
     req->headers().add("Accept", "application/json");
     req->headers().add("User-Agent", "keel-discovery");
     if (!cred.bearer_token.empty()) req->headers().add("Authorization", "Bearer " + cred.bearer_token);
