@@ -58,15 +58,13 @@ void AdsServer::StopAuthentication() {
   if (auth_executor_) auth_executor_->Shutdown();
 }
 
-grpc::ServerBidiReactor<envoy::service::discovery::v3::DiscoveryRequest,
-                        envoy::service::discovery::v3::DiscoveryResponse>*
-AdsServer::StreamAggregatedResources(grpc::CallbackServerContext* context) {
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* AdsServer::StreamAggregatedResources(
+    grpc::CallbackServerContext* context) {
   return Open<SotwConnection>(context);
 }
 
-grpc::ServerBidiReactor<envoy::service::discovery::v3::DeltaDiscoveryRequest,
-                        envoy::service::discovery::v3::DeltaDiscoveryResponse>*
-AdsServer::DeltaAggregatedResources(grpc::CallbackServerContext* context) {
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* AdsServer::DeltaAggregatedResources(
+    grpc::CallbackServerContext* context) {
   return Open<DeltaConnection>(context);
 }
 

@@ -20,16 +20,21 @@
 
 namespace keel::pilot::xds {
 
-class AdsServer final : public envoy::service::discovery::v3::AggregatedDiscoveryService::CallbackService {
+// Both methods as raw callback methods: the streams parse and serialize
+// themselves (xds_stream.h).
+using RawAdsService = envoy::service::discovery::v3::AggregatedDiscoveryService::
+    WithRawCallbackMethod_StreamAggregatedResources<envoy::service::discovery::v3::AggregatedDiscoveryService::
+                                                        WithRawCallbackMethod_DeltaAggregatedResources<
+                                                            envoy::service::discovery::v3::AggregatedDiscoveryService::Service>>;
+
+class AdsServer final : public RawAdsService {
  public:
   explicit AdsServer(GeneratorMap generators);
 
-  grpc::ServerBidiReactor<envoy::service::discovery::v3::DiscoveryRequest,
-                          envoy::service::discovery::v3::DiscoveryResponse>*
-  StreamAggregatedResources(grpc::CallbackServerContext* context) override;
-  grpc::ServerBidiReactor<envoy::service::discovery::v3::DeltaDiscoveryRequest,
-                          envoy::service::discovery::v3::DeltaDiscoveryResponse>*
-  DeltaAggregatedResources(grpc::CallbackServerContext* context) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StreamAggregatedResources(
+      grpc::CallbackServerContext* context) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* DeltaAggregatedResources(
+      grpc::CallbackServerContext* context) override;
 
   // Streams on a TLS port must authenticate (istiod's XDS_AUTH): `authenticator`
   // reviews their metadata before their first request is handled, on this

@@ -26,7 +26,7 @@ void XdsStream<Request, Response>::RequireAuthentication(std::multimap<std::stri
 
 template <typename Request, typename Response>
 void XdsStream<Request, Response>::Start() {
-  this->StartRead(&request_);
+  this->StartRead(&reading_);
 }
 
 template <typename Request, typename Response>
@@ -36,12 +36,19 @@ void XdsStream<Request, Response>::OnReadDone(bool ok) {
     FinishLocked(grpc::Status::OK);
     return;
   }
+  request_.Clear();
+  if (!grpc::SerializationTraits<Request>::Deserialize(&reading_, &request_).ok()) {
+    const std::string why = absl::StrCat("the message is not a ", Request::descriptor()->full_name());
+    spdlog::warn("ADS: connection {} from {}: {}", connection_id_, peer_, why);
+    FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why));
+    return;
+  }
   if (!proxy_ && auth_metadata_ && !identity_) {
     AuthenticateThenHandleLocked(request_);
     return;
   }
   if (proxy_ || IdentifyLocked(request_)) HandleRequestLocked(request_);
-  if (!finishing_) this->StartRead(&request_);
+  if (!finishing_) this->StartRead(&reading_);
 }
 
 template <typename Request, typename Response>
@@ -62,7 +69,7 @@ void XdsStream<Request, Response>::AuthenticateThenHandleLocked(const Request& f
     identity_ = *identity;
     if (!IdentifyLocked(first) || !AuthorizeLocked()) return;
     HandleRequestLocked(first);
-    if (!finishing_) this->StartRead(&request_);
+    if (!finishing_) this->StartRead(&reading_);
   };
   auto cancel = [this, self] {
     std::lock_guard<std::mutex> lock(mu_);
@@ -170,7 +177,14 @@ void XdsStream<Request, Response>::OnAckLocked(const std::string& type_url) {
 
 template <typename Request, typename Response>
 void XdsStream<Request, Response>::QueueLocked(Response response) {
-  queue_.push_back(std::move(response));
+  grpc::ByteBuffer bytes;
+  bool own = false;
+  if (auto st = grpc::SerializationTraits<Response>::Serialize(response, &bytes, &own); !st.ok()) {
+    spdlog::error("ADS: connection {}: cannot serialize a response: {}", connection_id_, st.error_message());
+    FinishLocked(grpc::Status(grpc::StatusCode::INTERNAL, "cannot serialize a response"));
+    return;
+  }
+  queue_.push_back(std::move(bytes));
   MaybeWriteLocked();
 }
 

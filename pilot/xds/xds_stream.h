@@ -2,7 +2,10 @@
 // world or delta), on gRPC's callback API: no thread of its own, one read and at
 // most one write in flight; the proxy identified from the first request's node;
 // ACK/NACK bookkeeping by nonce; pilot_proxy_convergence_time. The variants
-// (sotw_connection.h, delta_connection.h) decide what to send.
+// (sotw_connection.h, delta_connection.h) decide what to send. Messages travel
+// as raw bytes (gRPC's raw callback methods): requests are parsed here, so one
+// that does not parse ends its stream with INVALID_ARGUMENT naming the type, and
+// responses are serialized once, when queued.
 #pragma once
 
 #include <chrono>
@@ -14,6 +17,7 @@
 #include <string>
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/byte_buffer.h>
 
 #include "absl/base/thread_annotations.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
@@ -24,7 +28,7 @@ namespace keel::pilot::xds {
 class AdsServer;
 
 template <typename Request, typename Response>
-class XdsStream : public grpc::ServerBidiReactor<Request, Response>, public XdsConnection {
+class XdsStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>, public XdsConnection {
  public:
   XdsStream(AdsServer* server, std::string connection_id, std::string peer, bool delta);
 
@@ -94,9 +98,10 @@ class XdsStream : public grpc::ServerBidiReactor<Request, Response>, public XdsC
   const std::string peer_;
   const bool delta_;
   const std::chrono::system_clock::time_point connected_at_ = std::chrono::system_clock::now();
-  Request request_;  // the read in flight (reactor-owned)
-  Response writing_ ABSL_GUARDED_BY(mu_);
-  std::deque<Response> queue_ ABSL_GUARDED_BY(mu_);
+  grpc::ByteBuffer reading_;  // the read in flight (reactor-owned)
+  Request request_;           // reading_, parsed
+  grpc::ByteBuffer writing_ ABSL_GUARDED_BY(mu_);
+  std::deque<grpc::ByteBuffer> queue_ ABSL_GUARDED_BY(mu_);
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;

@@ -2,8 +2,8 @@
 
 keel-discovery serves a copy of examples/bookinfo with a CA in a directory (so the
 TLS port is up too). Each port gets random bytes, an HTTP/1 request where gRPC is
-expected, a connection that says nothing, and the xDS ports a gRPC call whose
-message is not a DiscoveryRequest. Afterwards the process is alive, /ready is
+expected, a connection that says nothing, and the xDS port a gRPC call whose
+message is not a DiscoveryRequest (INVALID_ARGUMENT naming the type). Afterwards the process is alive, /ready is
 200, and Istio's delta client (a real xDS client) still gets the mesh.
 Run: KEEL_DISCOVERY_BIN=... KEEL_DELTA_CLIENT=... build/venv/bin/python -m pytest test/e2e/garbage_test.py
 """
@@ -70,15 +70,15 @@ def test_garbage_on_every_port_is_dropped(keel, payload):
     assert keel.get("/ready")[0] == 200
 
 
-@pytest.mark.parametrize("method", [ADS, DELTA])
-def test_a_message_that_is_not_a_discovery_request_ends_that_stream_only(keel, method):
+@pytest.mark.parametrize("method,message", [(ADS, "DiscoveryRequest"), (DELTA, "DeltaDiscoveryRequest")])
+def test_a_message_that_is_not_a_discovery_request_is_invalid_argument(keel, method, message):
     with grpc.insecure_channel(keel.xds_addr) as channel:
         call = channel.stream_stream(method, request_serializer=lambda b: b, response_deserializer=lambda b: b)
-        # gRPC's callback API reports an unparsable message to the server as a failed
-        # read, like a client closing its side: the stream ends (istiod answers
-        # INTERNAL; README). Nothing is sent on it, and nothing else is disturbed.
         responses = call(iter([b"\xff\xff\xff\xff not a protobuf"]), timeout=5)
-        assert list(responses) == []
+        with pytest.raises(grpc.RpcError) as failed:
+            list(responses)
+        assert failed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert failed.value.details() == f"the message is not a envoy.service.discovery.v3.{message}"
     assert keel.process.poll() is None
 
 
