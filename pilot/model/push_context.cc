@@ -27,6 +27,7 @@ ResourcePtr MakeResource(const google::protobuf::Message& message) {
   auto r = std::make_shared<BuiltResource>();
   r->any.PackFrom(message);
   r->hash = std::hash<std::string>()(r->any.value());
+  r->version = absl::StrCat(absl::Hex(r->hash));
   return r;
 }
 

@@ -46,10 +46,12 @@ struct DestinationRuleEntry {
 };
 
 // A resource built once per push: packed (serialized) once, and a hash of its
-// bytes so a connection can tell cheaply whether what it would send changed.
+// bytes so a connection can tell cheaply whether what it would send changed
+// (`version`, the hash in hex, is the resource version delta xDS sends).
 struct BuiltResource {
   google::protobuf::Any any;
   size_t hash = 0;
+  std::string version;
 };
 using ResourcePtr = std::shared_ptr<const BuiltResource>;
 

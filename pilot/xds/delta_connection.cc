@@ -15,8 +15,6 @@ using envoy::service::discovery::v3::DeltaDiscoveryResponse;
 
 constexpr char kWildcard[] = "*";
 
-std::string VersionOf(const NamedResource& r) { return absl::StrCat(absl::Hex(r.resource->hash)); }
-
 }  // namespace
 
 void DeltaConnection::HandleRequestLocked(const DeltaDiscoveryRequest& request) {
@@ -76,12 +74,12 @@ bool DeltaConnection::SendLocked(const std::string& type_url, const model::PushC
   size_t bytes = 0;
   for (const auto& r : resources) {
     present.insert(r.name);
-    std::string version = VersionOf(r);
+    const std::string& version = r.resource->version;  // computed once per push
     auto it = held.find(r.name);
     if (it != held.end() && it->second == version) continue;
     auto* out = response.add_resources();
     out->set_name(r.name);
-    out->set_version(std::move(version));
+    out->set_version(version);
     *out->mutable_resource() = r.resource->any;
     bytes += r.resource->any.value().size();
   }
