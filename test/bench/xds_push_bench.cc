@@ -38,15 +38,12 @@ std::string Mesh(int services, const std::string& moved_ip) {
   std::string yaml;
   for (int i = 0; i < services; ++i) {
     const std::string name = "svc-" + std::to_string(i);
-    yaml += "apiVersion: v1\nkind: Service\nmetadata: {name: " + name + ", namespace: default}\nspec:\n  clusterIP: 10.96." +
-            std::to_string(i / 250) + "." + std::to_string(i % 250 + 1) + "\n  selector: {app: " + name +
-            "}\n  ports: [{name: http, port: 8080}]\n---\n";
+    yaml += keel::pilot::testing::ServiceYaml(
+        name, 8080, "10.96." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1));
     for (int p = 0; p < 2; ++p) {
       const std::string ip = (i == 0 && p == 0) ? moved_ip
                                                 : "10.1." + std::to_string(i / 125) + "." + std::to_string((i % 125) * 2 + p + 1);
-      yaml += "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name + "-" + std::to_string(p) +
-              ", namespace: default, labels: {app: " + name + "}}\nspec: {containers: [{name: c, ports: [{containerPort: 8080}]}]}\n"
-              "status: {phase: Running, podIP: " + ip + ", conditions: [{type: Ready, status: \"True\"}]}\n---\n";
+      yaml += keel::pilot::testing::PodYaml(name + "-" + std::to_string(p), name, ip, 8080);
     }
   }
   return yaml;

@@ -84,7 +84,7 @@ def http_get(url, headers=None, timeout=5):
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
-    except (urllib.error.URLError, ConnectionError, socket.timeout):
+    except OSError:  # refused, reset, timed out: nothing answers
         return None, ""
 
 

@@ -16,8 +16,6 @@ import socket
 import subprocess
 import sys
 import threading
-import urllib.error
-import urllib.request
 import uuid
 from importlib import resources
 
@@ -26,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "test", "e2e"))
-from keeltest import free_port, wait_until  # noqa: E402  (the e2e tests' shared helpers)
+from keeltest import free_port, http_get, wait_until  # noqa: E402  (the e2e tests' shared helpers)
 KUBECTL = os.environ.get("KUBECTL") or shutil.which("kubectl") or "kubectl"
 OPENSSL = shutil.which("openssl") or "openssl"
 SERVING_NAME = "istiod.istio-system.svc"  # the DNS SAN of Keel's serving certificate
@@ -407,13 +405,7 @@ class Keel:
             return f.read()
 
     def http_get(self, path):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.mon_port}{path}", timeout=3) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
-        except OSError:
-            return None, ""
+        return http_get(f"http://127.0.0.1:{self.mon_port}{path}", timeout=3)
 
     def metrics(self):
         """{family name: value} of the unlabelled counters and gauges, parsed by prometheus_client

@@ -56,6 +56,22 @@ inline model::ConfigSnapshot SnapshotOf(const std::string& yaml) {
   return store.Snapshot();
 }
 
+// A Service `name` in namespace default, ClusterIP `cluster_ip`, selecting
+// app=NAME, with one http port; a "---" separator follows.
+inline std::string ServiceYaml(const std::string& name, int port, const std::string& cluster_ip) {
+  return "apiVersion: v1\nkind: Service\nmetadata: {name: " + name + ", namespace: default}\nspec:\n  clusterIP: " +
+         cluster_ip + "\n  selector: {app: " + name + "}\n  ports: [{name: http, port: " + std::to_string(port) +
+         "}]\n---\n";
+}
+
+// A ready Pod `name` in namespace default labelled app=`app`, at `ip`, with one
+// container port; a "---" separator follows.
+inline std::string PodYaml(const std::string& name, const std::string& app, const std::string& ip, int port) {
+  return "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name + ", namespace: default, labels: {app: " + app +
+         "}}\nspec: {containers: [{name: c, ports: [{containerPort: " + std::to_string(port) +
+         "}]}]}\nstatus: {phase: Running, podIP: " + ip + ", conditions: [{type: Ready, status: \"True\"}]}\n---\n";
+}
+
 inline model::PushContextPtr BuildPush(const std::string& yaml, const model::MeshOptions& mesh = {}) {
   return model::PushContext::Build(SnapshotOf(yaml), mesh, /*version=*/1);
 }

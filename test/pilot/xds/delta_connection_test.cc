@@ -34,15 +34,11 @@ constexpr char kReviews[] = "outbound|9080||reviews.default.svc.cluster.local";
 constexpr char kRatings[] = "outbound|9080||ratings.default.svc.cluster.local";
 
 std::string Service(const std::string& name, int port) {
-  return "apiVersion: v1\nkind: Service\nmetadata: {name: " + name +
-         ", namespace: default}\nspec:\n  clusterIP: 10.96.0." + std::to_string(port % 200) +
-         "\n  selector: {app: " + name + "}\n  ports: [{name: http, port: " + std::to_string(port) + "}]\n---\n";
+  return testing::ServiceYaml(name, port, "10.96.0." + std::to_string(port % 200));
 }
 
 std::string Pod(const std::string& app, const std::string& ip) {
-  return "apiVersion: v1\nkind: Pod\nmetadata: {name: " + app + "-" + ip + ", namespace: default, labels: {app: " +
-         app + "}}\nspec: {containers: [{name: c, ports: [{containerPort: 9080}]}]}\nstatus: {phase: Running, podIP: " +
-         ip + ", conditions: [{type: Ready, status: \"True\"}]}\n---\n";
+  return testing::PodYaml(app + "-" + ip, app, ip, 9080);
 }
 
 std::map<std::string, std::string> Versions(const DeltaDiscoveryResponse& r) {
