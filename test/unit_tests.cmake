@@ -41,6 +41,7 @@ keel_add_gtest(ca_manager_test citadel/ca/ca_manager_test.cc LIBS keel_citadel_t
 # pilot/debug (handlers, DebugAuth) and the xDS metrics
 keel_add_gtest(debug_auth_test pilot/debug/debug_auth_test.cc LIBS keel_pilot_debug)
 keel_add_gtest(debug_handlers_test pilot/debug/debug_handlers_test.cc LIBS keel_pilot_debug keel_pilot_config)
+keel_add_gtest(secret_redaction_test pilot/debug/secret_redaction_test.cc LIBS keel_pilot_debug)
 
 # Leader election against the real apiserver (one ctest test: every case needs the fixture).
 add_executable(leader_election_test pkg/kube/leader_election_test.cc)

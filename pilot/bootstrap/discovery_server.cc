@@ -105,17 +105,22 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
   server->http_server_ = std::move(*http_server);
 
   // /debug/* from elsewhere than localhost, and xDS on the TLS port, need a token
-  // the API server accepts (istiod authenticates both alike: the same audiences).
+  // the API server accepts (istiod authenticates both alike: the same audiences);
+  // /debug/* then also needs the token's namespace to be the system namespace.
   debug::TokenReviewer reviewer;
   if (server->kube_client_) {
     server->token_authenticator_ = citadel::server::MakeKubeJwtAuthenticator(
         server->kube_client_.get(), absl::StrSplit(options.ca_audience, ',', absl::SkipEmpty()));
     reviewer = [authenticator = server->token_authenticator_.get()](
-                   const std::multimap<std::string, std::string>& headers) {
-      return authenticator->Authenticate(headers).status();
+                   const std::multimap<std::string, std::string>& headers) -> absl::StatusOr<debug::DebugCaller> {
+      auto caller = authenticator->Authenticate(headers);
+      if (!caller.ok()) return caller.status();
+      return debug::DebugCaller{caller->ns, caller->service_account};
     };
   }
-  server->debug_auth_ = std::make_unique<debug::DebugAuth>(std::move(reviewer));
+  debug::DebugAuthOptions debug_auth_options;
+  debug_auth_options.system_namespace = options.system_namespace;  // istiod's remote debug callers: its own namespace
+  server->debug_auth_ = std::make_unique<debug::DebugAuth>(std::move(reviewer), debug_auth_options);
 
   static std::once_flag metrics_once;
   std::call_once(metrics_once, [] {

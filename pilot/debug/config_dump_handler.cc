@@ -1,5 +1,6 @@
 #include "pilot/debug/handlers.h"
 #include "pilot/debug/json.h"
+#include "pilot/debug/secret_redaction.h"
 #include "pilot/xds/resource_types.h"
 
 namespace keel::pilot::debug {
@@ -21,7 +22,9 @@ google::protobuf::Value WatchValue(const xds::WatchState& w) {
   if (!w.last_nack.empty()) (*f)["lastNack"] = StringValue(w.last_nack);
   google::protobuf::Value resources;
   resources.mutable_list_value();
-  for (const auto& r : w.resources_sent) *resources.mutable_list_value()->add_values() = MessageToValue(r.resource->any);
+  for (const auto& r : w.resources_sent) {
+    *resources.mutable_list_value()->add_values() = MessageToValue(RedactForDebug(r.resource->any));
+  }
   (*f)["resources"] = std::move(resources);
   return v;
 }

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 
 namespace keel::pilot::debug {
 namespace {
@@ -13,6 +14,17 @@ const http::HttpResponse kBusy{503, "text/plain", "too many debug requests waiti
 void Deny(const http::HttpRequest& request, const std::string& reason, const http::HttpReply& reply) {
   spdlog::error("Failed to authenticate {} from {}: {}", request.path, request.remote_address, reason);
   reply(kUnauthorized);
+}
+
+// 403: the token is good, its identity may not use debug endpoints. The body
+// says why (the caller already knows who it is, so nothing leaks).
+void Forbid(const http::HttpRequest& request, const DebugCaller& caller, const std::string& system_namespace,
+            const http::HttpReply& reply) {
+  const std::string reason =
+      absl::StrCat("debug endpoints are for identities of namespace ", system_namespace, "; the token is of ",
+                   caller.ns, "/", caller.service_account);
+  spdlog::warn("Refused {} from {}: {}", request.path, request.remote_address, reason);
+  reply({403, "text/plain", reason + "\n"});
 }
 
 void Run(const http::HttpHandler& handler, const http::HttpRequest& request, const http::HttpReply& reply) {
@@ -74,14 +86,18 @@ void DebugAuth::Review(const http::HttpRequest& request, const http::HttpHandler
                        const http::HttpReply& reply) {
   std::multimap<std::string, std::string> headers;
   for (const auto& [name, value] : request.headers) headers.emplace(absl::AsciiStrToLower(name), value);
-  absl::Status status;
+  absl::StatusOr<DebugCaller> caller;
   try {
-    status = reviewer_(headers);
+    caller = reviewer_(headers);
   } catch (const std::exception& e) {
-    status = absl::InternalError(e.what());
+    caller = absl::InternalError(e.what());
   }
-  if (!status.ok()) {
-    Deny(request, std::string(status.message()), reply);
+  if (!caller.ok()) {
+    Deny(request, std::string(caller.status().message()), reply);
+    return;
+  }
+  if (caller->ns.empty() || caller->ns != options_.system_namespace) {
+    Forbid(request, *caller, options_.system_namespace, reply);
     return;
   }
   Run(handler, request, reply);

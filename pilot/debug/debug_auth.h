@@ -1,7 +1,14 @@
-// DebugAuth: who may read /debug/* (istiod's allowAuthenticatedOrLocalhost).
-// A request from a loopback address needs nothing; any other must carry
-// `Authorization: Bearer <token>` that the token reviewer accepts, else it gets
-// 401 with an empty body (istiod says nothing more either, and logs the reason).
+// DebugAuth: who may use /debug/* (istiod's allowAuthenticatedOrLocalhost, with
+// the system-namespace check istiod leaves as a TODO there).
+// - A request from a loopback address needs nothing (`kubectl port-forward`
+//   arrives from localhost), whatever it asks, /debug/adsz?push=true included.
+// - Any other must carry `Authorization: Bearer <token>` that the token reviewer
+//   accepts, else it gets 401 with an empty body (istiod says nothing more
+//   either, and logs the reason).
+// - An accepted token whose identity is not of the system namespace gets 403
+//   with a body naming the caller and the namespace it would need. Every debug
+//   endpoint shows mesh-wide state and adsz?push=true changes it, so one rule
+//   covers all of them.
 //
 // Threads: the token review is a blocking call to the Kubernetes API server
 // through cpprest, and the debug handlers run on cpprest's shared pool. A pool
@@ -20,18 +27,26 @@
 #include <memory>
 #include <string>
 
-#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "pkg/concurrency/bounded_executor.h"
 #include "pkg/http/http_server.h"
 
 namespace keel::pilot::debug {
 
-// Reviews the request's headers (names lower-case). OK: allowed. Any error: 401;
-// the message is only logged. Runs on a DebugAuth worker; may block.
-using TokenReviewer = std::function<absl::Status(const std::multimap<std::string, std::string>& headers)>;
+// Who a reviewed token belongs to (a Kubernetes service account).
+struct DebugCaller {
+  std::string ns;
+  std::string service_account;
+};
+
+// Reviews the request's headers (names lower-case): the caller's identity, or an
+// error (401; the message is only logged). Runs on a DebugAuth worker; may block.
+using TokenReviewer =
+    std::function<absl::StatusOr<DebugCaller>(const std::multimap<std::string, std::string>& headers)>;
 
 struct DebugAuthOptions {
-  int workers = 2;       // concurrent token reviews
+  std::string system_namespace = "istio-system";  // the only namespace whose callers are served remotely
+  int workers = 2;         // concurrent token reviews
   size_t max_queued = 32;  // reviews waiting for a worker before new ones get 503
 };
 
@@ -51,7 +66,7 @@ class DebugAuth {
 
  private:
   void Serve(const http::HttpRequest& request, const http::HttpHandler& handler, http::HttpReply reply);
-  // On a worker: reviews the token, then runs the handler or answers 401.
+  // On a worker: reviews the token, then runs the handler or answers 401 / 403.
   void Review(const http::HttpRequest& request, const http::HttpHandler& handler, const http::HttpReply& reply);
 
   const TokenReviewer reviewer_;

@@ -19,11 +19,14 @@ namespace keel::pilot::debug {
 // /ready: 200 "ready" once `ready()` is true, else 503 naming what is missing.
 http::HttpHandler MakeReadyHandler(std::function<std::string()> not_ready_reason);
 
-// /debug/configz: every config object, as a JSON array of Kubernetes-style objects.
+// /debug/configz: every config object, as a JSON array of Kubernetes-style
+// objects; Secrets and ConfigMaps by metadata only, never their data (the rules
+// per kind are in configz_handler.cc).
 http::HttpHandler MakeConfigzHandler(const model::ConfigStore& store);
 
 // /debug/config_dump?proxyID=ID: what was last sent to that proxy, per type, with
-// its ACK/NACK state. 400 without proxyID, 404 when the proxy is not connected here.
+// its ACK/NACK state, SDS private keys redacted as istiod (RedactForDebug in
+// secret_redaction.h). 400 without proxyID, 404 when the proxy is not connected here.
 http::HttpHandler MakeConfigDumpHandler(const xds::AdsServer& ads);
 
 // /debug/connections: istiod's AdsClients {"totalClients", "clients": [{"connectionId",

@@ -9,6 +9,8 @@ moves as config changes.
 Run: KEEL_DISCOVERY_BIN=build/pilot/keel-discovery build/venv/bin/python -m pytest test/e2e/debug_test.py
 """
 
+import base64
+import binascii
 import datetime
 import json
 import os
@@ -223,6 +225,62 @@ def test_config_dump_and_configz_errors(keel):
     assert isinstance(keel.json("/debug/configz"), list)
     assert set(keel.json("/debug/list")) >= {"adsz", "syncz", "registryz", "endpointz", "push_status",
                                              "connections", "configz", "config_dump"}
+
+
+KEY = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgdebugtestkey\n-----END PRIVATE KEY-----\n"
+CERT = "-----BEGIN CERTIFICATE-----\nMIIBdebugtestcert\n-----END CERTIFICATE-----\n"
+
+
+def holds_key_material(value, markers):
+    """True if a JSON string in `value` holds one of `markers`, as text or as base64."""
+    if isinstance(value, dict):
+        return any(holds_key_material(v, markers) for v in value.values())
+    if isinstance(value, list):
+        return any(holds_key_material(v, markers) for v in value)
+    if not isinstance(value, str):
+        return False
+    texts = [value]
+    try:
+        texts.append(base64.b64decode(value, validate=True).decode("latin-1"))
+    except (binascii.Error, ValueError):
+        pass
+    return any(m in t for t in texts for m in markers)
+
+
+def test_configz_lists_secrets_and_configmaps_without_their_data(keel):
+    b64 = lambda s: base64.b64encode(s.encode()).decode()  # noqa: E731
+    path = os.path.join(keel.config_dir, "secrets.yaml")
+    write_atomically(path, f"""apiVersion: v1
+kind: Secret
+metadata: {{name: gw-cert, namespace: default}}
+type: kubernetes.io/tls
+data: {{tls.crt: {b64(CERT)}, tls.key: {b64(KEY)}}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: db, namespace: default, annotations: {{kubectl.kubernetes.io/last-applied-configuration: 'hunter2'}}}}
+stringData: {{password: hunter2}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: istio-ca-root-cert, namespace: default}}
+data: {{root-cert.pem: {json.dumps(CERT)}}}
+""")
+    try:
+        def listed():
+            return {(o["kind"], o["metadata"]["name"]): o for o in keel.json("/debug/configz")
+                    if o["kind"] in ("Secret", "ConfigMap")}
+        objects = wait_until(lambda: len(listed()) == 3 and listed(), 10, "configz to list the Secrets")
+        assert objects[("Secret", "gw-cert")]["type"] == "kubernetes.io/tls"
+        assert set(objects[("Secret", "db")]["metadata"]) == {"name", "namespace", "origin"}
+        status, body = keel.get("/debug/configz")
+        assert status == 200
+        for marker in ("-----BEGIN", "PRIVATE KEY", "hunter2"):
+            assert marker not in body
+        assert not holds_key_material(json.loads(body), ["-----BEGIN", "PRIVATE KEY", "hunter2"])
+    finally:
+        os.remove(path)
+    wait_until(lambda: not any(o["kind"] == "Secret" for o in keel.json("/debug/configz")), 10, "the Secrets to go")
 
 
 def test_metrics_parse_and_carry_istiods_names(keel):

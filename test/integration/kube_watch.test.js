@@ -163,6 +163,8 @@ ${ips.map((ip) => `- {addresses: [${ip}], conditions: {ready: true}}`).join('\n'
   });
 });
 
+// configz shows a Secret's metadata and type, never its data: a change of data is
+// seen as the new resourceVersion (crud waits for the API server's).
 S.step('Secret: create, change data, delete followed; Helm release Secrets are not watched', 60000, async (t) => {
   // Filtered out by keel's field selector: must never show up.
   await kube.kubectl(['-n', NS, 'create', 'secret', 'generic', 'sh.helm.release.v1.x.v1', '--type=helm.sh/release.v1',
@@ -173,15 +175,15 @@ metadata: {name: creds, namespace: ${NS}}
 type: Opaque
 stringData: {password: ${v}}
 `;
-  const b64 = (s) => Buffer.from(s).toString('base64');
+  const noData = (o) => o.type === 'Opaque' && !('data' in o) && !('stringData' in o);
   await crud(t, {
     kind: 'Secret',
     name: 'creds',
     resource: 'secret',
     create: secret('one'),
-    checkCreate: (o) => o.data.password === b64('one'),
+    checkCreate: noData,
     update: () => kube.apply(secret('two')),
-    checkUpdate: (o) => o.data.password === b64('two'),
+    checkUpdate: noData,
   });
   const idx = configzIndex(await keel.configz());
   assert.ok(!idx.has(keyOf('Secret', NS, 'sh.helm.release.v1.x.v1')), 'a helm.sh/release.v1 Secret reached configz');
@@ -201,9 +203,9 @@ data: {value: "${v}"}
     ns: SYSTEM_NS,
     resource: 'configmap',
     create: cm('one'),
-    checkCreate: (o) => o.data.value === 'one',
+    checkCreate: (o) => !('data' in o), // metadata only: a change is seen as the new resourceVersion
     update: () => kube.apply(cm('two')),
-    checkUpdate: (o) => o.data.value === 'two',
+    checkUpdate: (o) => !('data' in o),
   });
   const idx = configzIndex(await keel.configz());
   assert.ok(!idx.has(keyOf('ConfigMap', NS, 'not-watched')), `a ConfigMap outside ${SYSTEM_NS} reached configz`);

@@ -43,6 +43,8 @@ http::HttpRequest Request(const std::string& remote, std::optional<std::string> 
   return r;
 }
 
+const DebugCaller kIstiod{"istio-system", "istiod"};
+
 http::HttpHandler Ok() {
   return [](const http::HttpRequest&) { return http::HttpResponse{200, "application/json", "[]"}; };
 }
@@ -59,7 +61,7 @@ struct BlockingReviewer {
       ++calls;
       cv.notify_all();
       cv.wait(lock, [this] { return released; });
-      return absl::OkStatus();
+      return kIstiod;
     };
   }
   void WaitForCalls(int n) {
@@ -85,7 +87,7 @@ TEST(IsLoopbackAddressTest, MatchesGoIsLoopback) {
 
 TEST(DebugAuthTest, LocalRequestsNeedNothingAndNeverReachTheReviewer) {
   std::atomic<int> reviews{0};
-  DebugAuth auth([&](const auto&) {
+  DebugAuth auth([&](const auto&) -> absl::StatusOr<DebugCaller> {
     ++reviews;
     return absl::UnauthenticatedError("no");
   });
@@ -113,9 +115,9 @@ TEST(DebugAuthTest, WithoutAReviewerEveryRemoteRequestIs401WithAnEmptyBody) {
 
 TEST(DebugAuthTest, NoAuthorizationHeaderIs401WithoutAReview) {
   std::atomic<int> reviews{0};
-  DebugAuth auth([&](const auto&) {
+  DebugAuth auth([&](const auto&) -> absl::StatusOr<DebugCaller> {
     ++reviews;
-    return absl::OkStatus();
+    return kIstiod;
   });
   Reply reply;
   auth.Wrap(Ok())(Request("10.1.2.3"), reply.fn());
@@ -126,9 +128,9 @@ TEST(DebugAuthTest, NoAuthorizationHeaderIs401WithoutAReview) {
 
 TEST(DebugAuthTest, AcceptedTokenIsServedFromAWorkerThreadNotTheCaller) {
   std::multimap<std::string, std::string> seen;
-  DebugAuth auth([&](const std::multimap<std::string, std::string>& headers) {
+  DebugAuth auth([&](const std::multimap<std::string, std::string>& headers) -> absl::StatusOr<DebugCaller> {
     seen = headers;
-    return absl::OkStatus();
+    return kIstiod;
   });
   Reply reply;
   auth.Wrap(Ok())(Request("10.1.2.3", "Bearer good"), reply.fn());
@@ -141,10 +143,60 @@ TEST(DebugAuthTest, AcceptedTokenIsServedFromAWorkerThreadNotTheCaller) {
 }
 
 TEST(DebugAuthTest, RejectedTokenIs401) {
-  DebugAuth auth([](const auto&) { return absl::UnauthenticatedError("token rejected: expired"); });
+  DebugAuth auth([](const auto&) -> absl::StatusOr<DebugCaller> {
+    return absl::UnauthenticatedError("token rejected: expired");
+  });
   Reply reply;
   auth.Wrap(Ok())(Request("10.1.2.3", "Bearer old"), reply.fn());
   EXPECT_EQ(reply.Get().status, 401);
+}
+
+// istiod serves remote debug requests to its own namespace's identities only
+// (Keel: --system-namespace); a valid token of any other service account is 403,
+// with the reason in the body, and the handler never runs.
+TEST(DebugAuthTest, AnotherNamespacesIdentityIs403WithTheReasonAndIsNotServed) {
+  std::atomic<int> served{0};
+  auto counting = [&](const http::HttpRequest&) {
+    ++served;
+    return http::HttpResponse{200, "text/plain", "Pushed to 0 servers\n"};
+  };
+  DebugAuth auth([](const auto&) -> absl::StatusOr<DebugCaller> { return DebugCaller{"other", "nobody"}; });
+  auto handler = auth.Wrap(counting);
+  for (const char* path : {"/debug/configz", "/debug/adsz"}) {
+    http::HttpRequest request = Request("10.1.2.3", "Bearer valid-but-not-istiod");
+    request.path = path;
+    if (std::string(path) == "/debug/adsz") request.query["push"] = "true";
+    Reply reply;
+    handler(request, reply.fn());
+    http::HttpResponse r = reply.Get();
+    EXPECT_EQ(r.status, 403) << path;
+    EXPECT_EQ(r.body, "debug endpoints are for identities of namespace istio-system; the token is of other/nobody\n");
+  }
+  EXPECT_EQ(served.load(), 0) << "neither the read nor the push ran";
+  // The same handler from localhost: served, push included (istiod allows localhost everything).
+  http::HttpRequest local = Request("127.0.0.1");
+  local.path = "/debug/adsz";
+  local.query["push"] = "true";
+  Reply reply;
+  handler(local, reply.fn());
+  EXPECT_EQ(reply.Get().status, 200);
+  EXPECT_EQ(served.load(), 1);
+}
+
+TEST(DebugAuthTest, TheSystemNamespaceIsTheConfiguredOne) {
+  DebugAuthOptions options;
+  options.system_namespace = "keel-system";
+  std::string caller_ns;
+  DebugAuth auth([&](const auto&) -> absl::StatusOr<DebugCaller> { return DebugCaller{caller_ns, "keel"}; },
+                 options);
+  auto handler = auth.Wrap(Ok());
+  for (const auto& [ns, want] : std::vector<std::pair<std::string, int>>{
+           {"keel-system", 200}, {"istio-system", 403}, {"", 403}, {"keel-system-2", 403}, {"keel", 403}}) {
+    caller_ns = ns;
+    Reply reply;
+    handler(Request("10.1.2.3", "Bearer t"), reply.fn());
+    EXPECT_EQ(reply.Get().status, want) << "caller namespace \"" << ns << "\"";
+  }
 }
 
 // The property that makes a TokenReview safe inside an HTTP handler: the caller
@@ -152,7 +204,10 @@ TEST(DebugAuthTest, RejectedTokenIs401) {
 // the queue in front of the reviews is bounded.
 TEST(DebugAuthTest, ReviewsNeverBlockTheCallerAndTheQueueIsBounded) {
   BlockingReviewer reviewer;
-  DebugAuth auth(reviewer.fn(), DebugAuthOptions{/*workers=*/1, /*max_queued=*/1});
+  DebugAuthOptions options;
+  options.workers = 1;
+  options.max_queued = 1;
+  DebugAuth auth(reviewer.fn(), options);
   auto handler = auth.Wrap(Ok());
   Reply first, second, third;
   handler(Request("10.1.2.3", "Bearer a"), first.fn());
@@ -171,7 +226,10 @@ TEST(DebugAuthTest, ReviewsNeverBlockTheCallerAndTheQueueIsBounded) {
 
 TEST(DebugAuthTest, ShutdownAnswersQueuedRequests) {
   BlockingReviewer reviewer;
-  auto auth = std::make_unique<DebugAuth>(reviewer.fn(), DebugAuthOptions{1, 4});
+  DebugAuthOptions options;
+  options.workers = 1;
+  options.max_queued = 4;
+  auto auth = std::make_unique<DebugAuth>(reviewer.fn(), options);
   auto handler = auth->Wrap(Ok());
   Reply running, queued;
   handler(Request("10.1.2.3", "Bearer a"), running.fn());

@@ -12,6 +12,11 @@
 
 #include <thread>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "envoy/extensions/transport_sockets/tls/v3/secret.pb.h"
+
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "pilot/xds/monitoring.h"
 #include "pilot/xds/resource_types.h"
@@ -179,7 +184,7 @@ class DebugHandlersTest : public ::testing::Test {
       auto* node = request.mutable_node();
       node->set_id(node_id_);
       auto& md = *node->mutable_metadata()->mutable_fields();
-      md["GENERATOR"].set_string_value("grpc");
+      if (proxyless_) md["GENERATOR"].set_string_value("grpc");
       md["NAMESPACE"].set_string_value("default");
       md["ISTIO_VERSION"].set_string_value(istio_version_);
       md["CLUSTER_ID"].set_string_value("Kubernetes");
@@ -218,6 +223,7 @@ class DebugHandlersTest : public ::testing::Test {
   std::unique_ptr<grpc::ClientReaderWriter<DiscoveryRequest, DiscoveryResponse>> stream_;
   std::string node_id_, istio_version_;
   bool first_ = true;
+  bool proxyless_ = true;  // GENERATOR=grpc (no SDS); false: an Envoy
 };
 
 TEST_F(DebugHandlersTest, RegistryzRendersServicesAsIstiodModelsThem) {
@@ -431,6 +437,164 @@ TEST_F(DebugHandlersTest, SynczAdszAndMetricsFollowALiveStream) {
   EXPECT_TRUE(status.ok()) << status.error_message();
   EXPECT_TRUE(Eventually([&] { return GaugeValue("pilot_xds", version) == 0; }));
   EXPECT_TRUE(Eventually([&] { return Json(MakeSynczHandler(ads_)(Get("/debug/syncz"))).list_value().values_size() == 0; }));
+}
+
+// Key material as it would show in JSON: a PEM marker in a string, or in a
+// string that is base64 (Secret data, DataSource inline_bytes). `markers`: what
+// counts ("-----BEGIN" for any PEM, "PRIVATE KEY" for keys only).
+bool HasKeyMaterial(const Value& v, const std::vector<std::string>& markers, std::string* where) {
+  switch (v.kind_case()) {
+    case Value::kStringValue: {
+      std::string decoded;
+      const bool base64 = absl::Base64Unescape(v.string_value(), &decoded);
+      for (const auto& m : markers) {
+        if (absl::StrContains(v.string_value(), m) || (base64 && absl::StrContains(decoded, m))) {
+          *where = v.string_value().substr(0, 80);
+          return true;
+        }
+      }
+      return false;
+    }
+    case Value::kStructValue:
+      for (const auto& [k, f] : v.struct_value().fields()) {
+        if (HasKeyMaterial(f, markers, where)) return true;
+      }
+      return false;
+    case Value::kListValue:
+      for (const auto& e : v.list_value().values()) {
+        if (HasKeyMaterial(e, markers, where)) return true;
+      }
+      return false;
+    default:
+      return false;
+  }
+}
+
+constexpr char kCert[] = "-----BEGIN CERTIFICATE-----\nMIIBgateway\n-----END CERTIFICATE-----\n";
+constexpr char kKey[] = "-----BEGIN PRIVATE KEY-----\nMIIEgatewaykey\n-----END PRIVATE KEY-----\n";
+constexpr char kCaKey[] = "-----BEGIN RSA PRIVATE KEY-----\nMIIEcaroot\n-----END RSA PRIVATE KEY-----\n";
+
+// A gateway TLS Secret, Istio's CA root Secret, an Opaque Secret written by
+// `kubectl apply` (its last-applied annotation repeats the data), the root
+// certificate ConfigMap, and objects configz should show in full.
+std::string SecretsYaml() {
+  return absl::StrCat(R"(
+apiVersion: v1
+kind: Secret
+metadata: {name: gw-cert, namespace: default}
+type: kubernetes.io/tls
+data: {tls.crt: )", absl::Base64Escape(kCert), ", tls.key: ", absl::Base64Escape(kKey), R"(}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: istio-ca-secret, namespace: istio-system, labels: {istio.io/ca: self-signed}}
+type: istio.io/ca-root
+data: {ca-cert.pem: )", absl::Base64Escape(kCert), ", ca-key.pem: ", absl::Base64Escape(kCaKey), R"(}
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: db
+  namespace: default
+  annotations:
+    kubectl.kubernetes.io/last-applied-configuration: '{"stringData":{"password":"hunter2-db"}}'
+type: Opaque
+stringData: {password: hunter2-db}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio-ca-root-cert, namespace: istio-system}
+data: {root-cert.pem: ")", absl::CEscape(kCert), R"("}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: app-0
+  namespace: default
+  labels: {app: app}
+  annotations:
+    sidecar.istio.io/inject: "true"
+    kubectl.kubernetes.io/last-applied-configuration: '{"spec":{"containers":[{"env":[{"value":"hunter2-env"}]}]}}'
+spec: {serviceAccountName: app, containers: [{name: app, ports: [{name: http, containerPort: 8080}]}]}
+status: {phase: Running, podIP: 10.0.0.7, conditions: [{type: Ready, status: "True"}]}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: ["*"], tls: {mode: SIMPLE, credentialName: gw-cert}}]
+)");
+}
+
+TEST(ConfigzTest, ListsSecretsAndConfigMapsByMetadataOnlyNeverTheirData) {
+  model::ConfigStore store;
+  store.Apply(::keel::pilot::testing::Upserts(::keel::pilot::testing::ParseAll(SecretsYaml())));
+  http::HttpResponse r = MakeConfigzHandler(store)(Get("/debug/configz"));
+  ASSERT_EQ(r.status, 200);
+  for (const char* leaked : {"-----BEGIN", "PRIVATE KEY", "LS0tLS1CRUdJTi", "hunter2"}) {
+    EXPECT_THAT(r.body, ::testing::Not(HasSubstr(leaked)));
+  }
+  Value all = Json(r);
+  std::string where;
+  EXPECT_FALSE(HasKeyMaterial(all, {"-----BEGIN", "PRIVATE KEY", "hunter2"}, &where)) << where;
+
+  std::map<std::string, Value> by_name;  // "Kind ns/name"
+  for (const auto& o : all.list_value().values()) {
+    by_name[absl::StrCat(At(o, "kind").string_value(), " ", At(At(o, "metadata"), "namespace").string_value(), "/",
+                         At(At(o, "metadata"), "name").string_value())] = o;
+  }
+  ASSERT_EQ(by_name.size(), 6u);
+  const Value& ca = by_name["Secret istio-system/istio-ca-secret"];
+  EXPECT_EQ(At(ca, "apiVersion").string_value(), "v1");
+  EXPECT_EQ(At(ca, "type").string_value(), "istio.io/ca-root");
+  EXPECT_EQ(At(At(At(ca, "metadata"), "labels"), "istio.io/ca").string_value(), "self-signed");
+  EXPECT_FALSE(Has(ca, "data"));
+  const Value& db = by_name["Secret default/db"];
+  EXPECT_EQ(At(db, "type").string_value(), "Opaque");
+  EXPECT_FALSE(Has(db, "stringData"));
+  EXPECT_FALSE(Has(At(db, "metadata"), "annotations"));
+  EXPECT_EQ(At(by_name["Secret default/gw-cert"], "type").string_value(), "kubernetes.io/tls");
+  const Value& root = by_name["ConfigMap istio-system/istio-ca-root-cert"];
+  EXPECT_FALSE(Has(root, "data"));
+  EXPECT_EQ(At(At(root, "metadata"), "origin").string_value(), "test.yaml#3");
+
+  // What Keel translates is shown as it keeps it, without the client's last-applied copy.
+  const Value& pod = by_name["Pod default/app-0"];
+  EXPECT_EQ(At(At(pod, "spec"), "serviceAccountName").string_value(), "app");
+  EXPECT_EQ(At(At(pod, "status"), "podIP").string_value(), "10.0.0.7");
+  const Value& annotations = At(At(pod, "metadata"), "annotations");
+  EXPECT_EQ(At(annotations, "sidecar.istio.io/inject").string_value(), "true");
+  EXPECT_FALSE(Has(annotations, "kubectl.kubernetes.io/last-applied-configuration"));
+  const Value& gw = by_name["Gateway default/gw"];
+  EXPECT_EQ(At(At(At(At(At(gw, "spec"), "servers"), 0), "tls"), "credentialName").string_value(), "gw-cert");
+}
+
+TEST_F(DebugHandlersTest, ConfigDumpRedactsSdsPrivateKeysAsIstiod) {
+  PushMesh(SecretsYaml());
+  proxyless_ = false;
+  const std::string node = "router~10.0.0.9~gw-0.default~default.svc.cluster.local";
+  Connect(node, "1.24.0");
+  Send(xds::kSecretType, {"kubernetes://gw-cert"});
+  DiscoveryResponse sent = Read();
+  ASSERT_EQ(sent.resources_size(), 1);
+  envoy::extensions::transport_sockets::tls::v3::Secret secret;
+  ASSERT_TRUE(sent.resources(0).UnpackTo(&secret));
+  ASSERT_EQ(secret.tls_certificate().private_key().inline_bytes(), kKey) << "the proxy itself gets the key";
+
+  http::HttpResponse r = MakeConfigDumpHandler(ads_)(Get("/debug/config_dump", {{"proxyID", node}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  Value dump = Json(r);
+  std::string where;
+  EXPECT_FALSE(HasKeyMaterial(dump, {"PRIVATE KEY"}, &where)) << where;
+  const Value& resources = At(At(At(dump, "xds"), xds::ShortTypeName(xds::kSecretType)), "resources");
+  ASSERT_EQ(resources.list_value().values_size(), 1) << r.body;
+  const Value& cert = At(At(resources, 0), "tlsCertificate");
+  // istiod's redaction: DataSource{inline_bytes: "[redacted]"} (base64 in JSON).
+  EXPECT_EQ(At(At(cert, "privateKey"), "inlineBytes").string_value(), absl::Base64Escape("[redacted]"));
+  EXPECT_EQ(At(At(cert, "certificateChain"), "inlineBytes").string_value(), absl::Base64Escape(kCert))
+      << "certificates are public and stay";
+  EXPECT_EQ(At(At(resources, 0), "name").string_value(), "kubernetes://gw-cert");
 }
 
 TEST(MetricsTest, ProcessCollectorAndIstiodNames) {
