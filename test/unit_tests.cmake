@@ -4,6 +4,7 @@
 keel_add_gtest(yaml_json_test pkg/yaml/yaml_json_test.cc LIBS keel_pkg_yaml)
 keel_add_gtest(informer_test pkg/kube/informer_test.cc LIBS keel_pkg_kube)
 keel_add_gtest(bounded_executor_test pkg/concurrency/bounded_executor_test.cc LIBS keel_pkg_concurrency)
+keel_add_gtest(metrics_registry_test pkg/metrics/registry_test.cc LIBS keel_pkg_metrics)
 
 # pilot/config
 keel_add_gtest(config_parser_test pilot/config/config_parser_test.cc LIBS keel_pilot_config)
@@ -21,6 +22,7 @@ keel_add_gtest(gateway_test pilot/networking/gateway_test.cc LIBS keel_pilot_xds
 # pilot/xds
 keel_add_gtest(debouncer_test pilot/xds/debouncer_test.cc LIBS keel_pilot_xds)
 keel_add_gtest(delta_connection_test pilot/xds/delta_connection_test.cc LIBS keel_pilot_xds keel_pilot_config)
+keel_add_gtest(xds_monitoring_test pilot/xds/monitoring_test.cc LIBS keel_pilot_xds)
 
 # pilot/bootstrap
 keel_add_gtest(options_test pilot/bootstrap/options_test.cc LIBS keel_pilot_bootstrap)
