@@ -39,6 +39,7 @@ target_link_libraries(keel_citadel_test_pki PUBLIC keel_citadel_ca)
 keel_add_gtest(cert_signer_test citadel/ca/cert_signer_test.cc LIBS keel_citadel_test_pki)
 keel_add_gtest(key_cert_bundle_test citadel/ca/key_cert_bundle_test.cc LIBS keel_citadel_test_pki)
 keel_add_gtest(ca_manager_test citadel/ca/ca_manager_test.cc LIBS keel_citadel_test_pki)
+keel_add_gtest(token_cache_test citadel/server/token_cache_test.cc LIBS keel_citadel_server)
 
 # pilot/debug (handlers, DebugAuth) and the xDS metrics
 keel_add_gtest(debug_auth_test pilot/debug/debug_auth_test.cc LIBS keel_pilot_debug)
