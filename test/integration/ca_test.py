@@ -308,6 +308,22 @@ def test_bad_csrs_are_invalid_argument(ctx):
     assert delta(before, after, "citadel_server_authentication_failure_count") == 0
 
 
+def test_without_the_tls_port_there_is_no_ca(ctx):
+    from keeltest import keel_discovery
+    config = os.path.join(ctx.tmp, "no-tls-config")
+    os.makedirs(config, exist_ok=True)
+    csr = make_csr(new_key(os.path.join(ctx.tmp, "no-tls.key")))
+    args = ["--config-dir", config, "--ca-dir", os.path.join(ctx.tmp, "no-tls-ca"), "--secure-grpc-addr", "off"]
+    with keel_discovery(args, os.path.join(ctx.tmp, "keel-no-tls.log")) as keel:
+        channel = grpc.insecure_channel(keel.xds_addr)
+        try:
+            code, details = rpc_error(lambda: create_certificate(ctx.tmp, channel, create_token("a", ctx.ns), csr))
+        finally:
+            channel.close()
+        assert code == grpc.StatusCode.UNIMPLEMENTED, details
+        assert "CA not served: --secure-grpc-addr off" in keel.log()
+
+
 @pytest.mark.parametrize("bits", [512, 1024])
 def test_weak_rsa_csrs_are_invalid_argument_naming_the_key(ctx, bits):
     key = new_key(os.path.join(ctx.tmp, f"rsa{bits}.key"), "rsa", rsa_bits=bits)
