@@ -40,6 +40,7 @@ keel_add_gtest(cert_signer_test citadel/ca/cert_signer_test.cc LIBS keel_citadel
 keel_add_gtest(key_cert_bundle_test citadel/ca/key_cert_bundle_test.cc LIBS keel_citadel_test_pki)
 keel_add_gtest(ca_manager_test citadel/ca/ca_manager_test.cc LIBS keel_citadel_test_pki)
 keel_add_gtest(token_cache_test citadel/server/token_cache_test.cc LIBS keel_citadel_server)
+keel_add_gtest(ca_service_test citadel/server/ca_service_test.cc LIBS keel_citadel_server keel_citadel_test_pki)
 
 # pilot/debug (handlers, DebugAuth) and the xDS metrics
 keel_add_gtest(debug_auth_test pilot/debug/debug_auth_test.cc LIBS keel_pilot_debug)

@@ -62,7 +62,6 @@ class KubeJwtAuthenticator final : public Authenticator {
   }
 
   absl::StatusOr<Caller> Review(const std::string& token) {
-
     Struct review;
     auto* f = review.mutable_fields();
     (*f)["apiVersion"].set_string_value("authentication.k8s.io/v1");
