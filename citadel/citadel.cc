@@ -69,6 +69,7 @@ void Citadel::Stop() {
     stopping_ = true;
   }
   cv_.notify_all();
+  if (service_) service_->Shutdown();  // queued CreateCertificate calls: UNAVAILABLE
   if (renewer_.joinable()) renewer_.join();
   if (elector_) elector_->Stop();  // releases the Lease; the publisher writes no more
   if (publisher_) publisher_->Stop();

@@ -4,6 +4,7 @@
 keel_add_gtest(yaml_json_test pkg/yaml/yaml_json_test.cc LIBS keel_pkg_yaml)
 keel_add_gtest(informer_test pkg/kube/informer_test.cc LIBS keel_pkg_kube)
 keel_add_gtest(bounded_executor_test pkg/concurrency/bounded_executor_test.cc LIBS keel_pkg_concurrency)
+keel_add_gtest(metrics_registry_test pkg/metrics/registry_test.cc LIBS keel_pkg_metrics)
 
 # pilot/config
 keel_add_gtest(config_parser_test pilot/config/config_parser_test.cc LIBS keel_pilot_config)
@@ -21,6 +22,7 @@ keel_add_gtest(gateway_test pilot/networking/gateway_test.cc LIBS keel_pilot_xds
 # pilot/xds
 keel_add_gtest(debouncer_test pilot/xds/debouncer_test.cc LIBS keel_pilot_xds)
 keel_add_gtest(delta_connection_test pilot/xds/delta_connection_test.cc LIBS keel_pilot_xds keel_pilot_config)
+keel_add_gtest(xds_monitoring_test pilot/xds/monitoring_test.cc LIBS keel_pilot_xds)
 
 # pilot/bootstrap
 keel_add_gtest(options_test pilot/bootstrap/options_test.cc LIBS keel_pilot_bootstrap)
@@ -37,6 +39,8 @@ target_link_libraries(keel_citadel_test_pki PUBLIC keel_citadel_ca)
 keel_add_gtest(cert_signer_test citadel/ca/cert_signer_test.cc LIBS keel_citadel_test_pki)
 keel_add_gtest(key_cert_bundle_test citadel/ca/key_cert_bundle_test.cc LIBS keel_citadel_test_pki)
 keel_add_gtest(ca_manager_test citadel/ca/ca_manager_test.cc LIBS keel_citadel_test_pki)
+keel_add_gtest(token_cache_test citadel/server/token_cache_test.cc LIBS keel_citadel_server)
+keel_add_gtest(ca_service_test citadel/server/ca_service_test.cc LIBS keel_citadel_server keel_citadel_test_pki)
 
 # pilot/debug (handlers, DebugAuth) and the xDS metrics
 keel_add_gtest(debug_auth_test pilot/debug/debug_auth_test.cc LIBS keel_pilot_debug)

@@ -83,6 +83,34 @@ absl::Status CopyPublicKey(X509_REQ* csr, X509* cert) {
 
 }  // namespace
 
+absl::Status CheckPublicKeyStrength(EVP_PKEY* key) {
+  const int bits = EVP_PKEY_get_bits(key);
+  switch (EVP_PKEY_get_base_id(key)) {
+    case EVP_PKEY_RSA:
+    case EVP_PKEY_RSA_PSS:
+      if (bits < kMinRsaBits) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("CSR: RSA key of ", bits, " bits is too weak (at least ", kMinRsaBits, " bits)"));
+      }
+      return absl::OkStatus();
+    case EVP_PKEY_EC:
+      if (bits < kMinEcBits) {
+        char curve[80] = "an unnamed curve";
+        size_t len = 0;
+        EVP_PKEY_get_utf8_string_param(key, "group", curve, sizeof(curve), &len);
+        return absl::InvalidArgumentError(absl::StrCat("CSR: EC key on ", curve, " (", bits,
+                                                       " bits) is too weak (P-256 or larger)"));
+      }
+      return absl::OkStatus();
+    case EVP_PKEY_ED25519:
+    case EVP_PKEY_ED448:
+      return absl::OkStatus();
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("CSR: unsupported key type ", OBJ_nid2sn(EVP_PKEY_get_base_id(key)),
+                                                     " (RSA of at least ", kMinRsaBits, " bits, or EC P-256 or larger)"));
+  }
+}
+
 bool InGracePeriod(X509* cert, double grace_ratio, absl::Time now) {
   const int64_t nb = crypto::NotBeforeUnix(cert), na = crypto::NotAfterUnix(cert);
   const double left = static_cast<double>(na - absl::ToUnixSeconds(now));
@@ -136,6 +164,7 @@ absl::StatusOr<std::vector<std::string>> IstioCa::Sign(const SignRequest& reques
     crypto::OpenSslErrors();
     return absl::InvalidArgumentError("CSR: signature does not verify against its public key");
   }
+  if (auto st = CheckPublicKeyStrength(pub.get()); !st.ok()) return st;
   const absl::Duration ttl = request.ttl == absl::ZeroDuration() ? options_.default_ttl : request.ttl;
 
   crypto::X509Ptr cert(X509_new());

@@ -34,7 +34,8 @@ class CertSigner {
  public:
   virtual ~CertSigner() = default;
   // The chain, PEM each: leaf, intermediates, root. Errors: InvalidArgument for a
-  // CSR that does not parse or whose signature does not verify, and for a TTL
+  // CSR that does not parse, whose signature does not verify or whose key is
+  // too weak (CheckPublicKeyStrength), and for a TTL
   // that is negative or above the maximum; Unavailable when no CA is loaded.
   virtual absl::StatusOr<std::vector<std::string>> Sign(const SignRequest& request) const = 0;
   // The roots workloads should trust (PEM bundle).
@@ -58,6 +59,15 @@ class IstioCa final : public CertSigner {
   mutable std::mutex mu_;
   KeyCertBundlePtr bundle_ ABSL_GUARDED_BY(mu_);
 };
+
+// The weakest keys a CSR may carry (NIST SP 800-57's 112-bit floor).
+inline constexpr int kMinRsaBits = 2048;
+inline constexpr int kMinEcBits = 256;
+
+// OK for RSA (and RSA-PSS) of at least kMinRsaBits, EC on a curve of at least
+// kMinEcBits (P-256, P-384, P-521), Ed25519 and Ed448; else InvalidArgument
+// naming the key ("CSR: RSA key of 1024 bits is too weak ...").
+absl::Status CheckPublicKeyStrength(EVP_PKEY* key);
 
 // A new self-signed root as istiod makes one: O=<trust domain>, CA:TRUE,
 // keyCertSign|cRLSign, `options.root_ttl` long. `previous_roots_pem` (during a

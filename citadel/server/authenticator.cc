@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "citadel/server/token_cache.h"
 
 namespace keel::citadel::server {
 namespace {
@@ -29,19 +30,38 @@ const Value* Path(const Struct& s, std::initializer_list<const char*> keys) {
 
 class KubeJwtAuthenticator final : public Authenticator {
  public:
-  KubeJwtAuthenticator(kube::KubeClient* client, std::vector<std::string> audiences)
-      : client_(client), audiences_(std::move(audiences)) {}
+  KubeJwtAuthenticator(kube::KubeClient* client, std::vector<std::string> audiences, TokenReviewCacheOptions cache)
+      : client_(client), audiences_(std::move(audiences)), cache_(cache.ttl, cache.max_entries) {}
+
+  std::optional<Caller> Cached(const std::multimap<std::string, std::string>& metadata) override {
+    auto token = BearerToken(metadata);
+    if (!token.ok()) return std::nullopt;
+    return cache_.Get(*token, absl::Now());
+  }
 
   absl::StatusOr<Caller> Authenticate(const std::multimap<std::string, std::string>& metadata) override {
+    auto token = BearerToken(metadata);
+    if (!token.ok()) return token.status();
+    if (auto cached = cache_.Get(*token, absl::Now())) return *cached;
+    auto caller = Review(*token);
+    if (caller.ok()) cache_.Put(*token, *caller, absl::Now());
+    return caller;
+  }
+
+ private:
+  static absl::StatusOr<std::string> BearerToken(const std::multimap<std::string, std::string>& metadata) {
     auto it = metadata.find("authorization");
     if (it == metadata.end()) return absl::UnauthenticatedError("no authorization header (want \"Bearer <token>\")");
-    std::string value = it->second;
+    const std::string& value = it->second;
     if (!absl::StartsWithIgnoreCase(value, "bearer ")) {
       return absl::UnauthenticatedError("authorization header is not a Bearer token");
     }
-    const std::string token = value.substr(7);
+    std::string token = value.substr(7);
     if (token.empty()) return absl::UnauthenticatedError("empty bearer token");
+    return token;
+  }
 
+  absl::StatusOr<Caller> Review(const std::string& token) {
     Struct review;
     auto* f = review.mutable_fields();
     (*f)["apiVersion"].set_string_value("authentication.k8s.io/v1");
@@ -86,9 +106,9 @@ class KubeJwtAuthenticator final : public Authenticator {
     return Caller{parts[2], parts[3]};
   }
 
- private:
   kube::KubeClient* const client_;
   const std::vector<std::string> audiences_;
+  TokenCache cache_;
 };
 
 }  // namespace
@@ -97,8 +117,9 @@ std::string Caller::SpiffeId(const std::string& trust_domain) const {
   return absl::StrCat("spiffe://", trust_domain, "/ns/", ns, "/sa/", service_account);
 }
 
-AuthenticatorPtr MakeKubeJwtAuthenticator(kube::KubeClient* client, std::vector<std::string> audiences) {
-  return std::make_unique<KubeJwtAuthenticator>(client, std::move(audiences));
+AuthenticatorPtr MakeKubeJwtAuthenticator(kube::KubeClient* client, std::vector<std::string> audiences,
+                                          TokenReviewCacheOptions cache) {
+  return std::make_unique<KubeJwtAuthenticator>(client, std::move(audiences), cache);
 }
 
 }  // namespace keel::citadel::server

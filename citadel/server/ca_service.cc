@@ -1,5 +1,6 @@
 #include "citadel/server/ca_service.h"
 
+#include <grpc/grpc_security_constants.h>
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/match.h"
@@ -22,6 +23,9 @@ struct CaMetrics {
       "citadel_server_csr_sign_err_count", "The number of errors occurred when signing the CSR.");
   metrics::Counter& success = metrics::DefaultRegistry().GetCounter(
       "citadel_server_success_cert_issuance_count", "The number of certificates issuances that have succeeded.");
+  // Keel's own: calls refused because the TokenReview queue was full (RESOURCE_EXHAUSTED).
+  metrics::Counter& busy = metrics::DefaultRegistry().GetCounter(
+      "keel_ca_busy_refusals_total", "CreateCertificate calls refused at once because the TokenReview queue was full.");
 };
 
 CaMetrics& Metrics() {
@@ -31,28 +35,90 @@ CaMetrics& Metrics() {
 
 }  // namespace
 
-CaService::CaService(const ca::CertSigner* signer, Authenticator* authenticator, std::string trust_domain)
-    : signer_(signer), authenticator_(authenticator), trust_domain_(std::move(trust_domain)) {
+bool ArrivedOverTls(const grpc::CallbackServerContext& context) {
+  auto auth = context.auth_context();
+  if (!auth) return false;
+  auto values = auth->FindPropertyValues(GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME);
+  if (values.empty()) return false;
+  const std::string type(values[0].data(), values[0].size());
+  return type == "tls" || type == GRPC_SSL_TRANSPORT_SECURITY_TYPE;
+}
+
+CaService::CaService(const ca::CertSigner* signer, Authenticator* authenticator, std::string trust_domain,
+                     CaServiceOptions options)
+    : signer_(signer),
+      authenticator_(authenticator),
+      trust_domain_(std::move(trust_domain)),
+      options_(options),
+      executor_(options.workers, options.max_queued) {
   Metrics();  // register the families so /metrics shows them from the start
 }
 
-grpc::Status CaService::CreateCertificate(grpc::ServerContext* context,
-                                          const istio::v1::auth::IstioCertificateRequest* request,
-                                          istio::v1::auth::IstioCertificateResponse* response) {
+CaService::~CaService() { Shutdown(); }
+
+void CaService::Shutdown() {
+  stopping_ = true;
+  executor_.Shutdown();
+}
+
+grpc::ServerUnaryReactor* CaService::CreateCertificate(grpc::CallbackServerContext* context,
+                                                       const istio::v1::auth::IstioCertificateRequest* request,
+                                                       istio::v1::auth::IstioCertificateResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!ArrivedOverTls(*context)) {
+    // Not counted as a CSR: the service is not there (istiod has none on 15010).
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                 "IstioCertificateService is served on the TLS port only (istiod's 15012)"));
+    return reactor;
+  }
   Metrics().csr.Inc();
-  std::multimap<std::string, std::string> metadata;
-  for (const auto& [k, v] : context->client_metadata()) metadata.emplace(std::string(k.data(), k.size()), std::string(v.data(), v.size()));
-  auto caller = authenticator_->Authenticate(metadata);
+  if (stopping_) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the CA is shutting down"));
+    return reactor;
+  }
+  auto metadata = std::make_shared<std::multimap<std::string, std::string>>();
+  for (const auto& [k, v] : context->client_metadata()) {
+    metadata->emplace(std::string(k.data(), k.size()), std::string(v.data(), v.size()));
+  }
+  if (auto cached = authenticator_->Cached(*metadata)) {
+    reactor->Finish(Issue(*cached, context->peer(), *request, response));
+    return reactor;
+  }
+  auto run = [this, context, request, response, reactor, metadata] {
+    if (context->IsCancelled()) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the caller left while the call was queued"));
+      return;
+    }
+    reactor->Finish(Issue(authenticator_->Authenticate(*metadata), context->peer(), *request, response));
+  };
+  auto cancel = [reactor] {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the CA is shutting down"));
+  };
+  if (!executor_.Submit(std::move(run), std::move(cancel))) {
+    Metrics().busy.Inc();
+    spdlog::debug("CA: busy, refused a call from {}: {} calls wait for a TokenReview", context->peer(),
+                  options_.max_queued);
+    reactor->Finish(grpc::Status(
+        stopping_ ? grpc::StatusCode::UNAVAILABLE : grpc::StatusCode::RESOURCE_EXHAUSTED,
+        stopping_ ? "the CA is shutting down"
+                  : absl::StrCat("the CA is busy: ", options_.max_queued, " calls wait for a TokenReview; retry")));
+  }
+  return reactor;
+}
+
+grpc::Status CaService::Issue(const absl::StatusOr<Caller>& caller, const std::string& peer,
+                              const istio::v1::auth::IstioCertificateRequest& request,
+                              istio::v1::auth::IstioCertificateResponse* response) {
   if (!caller.ok()) {
     Metrics().auth_failure.Inc();
-    spdlog::warn("CA: authentication failed for {}: {}", context->peer(), std::string(caller.status().message()));
+    spdlog::warn("CA: authentication failed for {}: {}", peer, std::string(caller.status().message()));
     if (absl::IsUnavailable(caller.status())) return grpcutil::ToGrpcStatus(caller.status());
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(caller.status().message()));
   }
   ca::SignRequest sign;
-  sign.csr_pem = request->csr();
+  sign.csr_pem = request.csr();
   sign.uri_sans = {caller->SpiffeId(trust_domain_)};
-  sign.ttl = absl::Seconds(request->validity_duration());
+  sign.ttl = absl::Seconds(request.validity_duration());
   auto chain = signer_->Sign(sign);
   if (!chain.ok()) {
     if (absl::StartsWith(chain.status().message(), "CSR")) {
@@ -65,7 +131,7 @@ grpc::Status CaService::CreateCertificate(grpc::ServerContext* context,
   }
   for (auto& pem : *chain) response->add_cert_chain(std::move(pem));
   Metrics().success.Inc();
-  spdlog::info("CA: issued a certificate for {} ({} s)", sign.uri_sans[0], request->validity_duration());
+  spdlog::info("CA: issued a certificate for {} ({} s)", sign.uri_sans[0], request.validity_duration());
   return grpc::Status::OK;
 }
 

@@ -191,12 +191,14 @@ absl::Status DiscoveryServer::Start() {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options_.grpc_addr, grpc::InsecureServerCredentials(), &grpc_port_);
   builder.RegisterService(ads_.get());
-  if (citadel_) {
-    // istiod serves the CA on the plaintext port too; the TLS port carries both.
+  if (citadel_ && options_.secure_grpc_addr != "off") {
+    // The CA is served on the TLS port only, as istiod's (15012): one gRPC server
+    // carries both ports, so the service refuses calls that arrived over
+    // plaintext (UNIMPLEMENTED). Without the TLS port it is not registered at all.
     builder.RegisterService(citadel_->service());
-    if (options_.secure_grpc_addr != "off") {
-      builder.AddListeningPort(options_.secure_grpc_addr, citadel_->ServingCredentials(), &secure_grpc_port_);
-    }
+    builder.AddListeningPort(options_.secure_grpc_addr, citadel_->ServingCredentials(), &secure_grpc_port_);
+  } else if (citadel_) {
+    spdlog::warn("CA not served: --secure-grpc-addr off (it is served over TLS only)");
   }
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);

@@ -1,7 +1,10 @@
 #include "pilot/xds/monitoring.h"
 
+#include <mutex>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/ascii.h"
 #include "pilot/xds/resource_types.h"
 #include "pkg/metrics/registry.h"
 
@@ -34,6 +37,8 @@ constexpr char kInboundHelp[] = "Total number of updates received by pilot.";
 constexpr char kServicesHelp[] = "Total services known to pilot.";
 constexpr char kVirtServicesHelp[] = "Total virtual services known to pilot.";
 
+}  // namespace
+
 // grpc::StatusCode names as Go's codes.Code.String() prints them (istiod's "err" label).
 std::string CodeName(int code) {
   static const char* const kNames[] = {"OK",       "Canceled",          "Unknown",          "InvalidArgument",
@@ -42,8 +47,39 @@ std::string CodeName(int code) {
                                        "Unimplemented", "Internal",     "Unavailable",      "DataLoss",
                                        "Unauthenticated"};
   if (code >= 0 && code < static_cast<int>(sizeof(kNames) / sizeof(kNames[0]))) return kNames[code];
-  return "Code(" + std::to_string(code) + ")";
+  return kNames[2];  // "Unknown", as gRPC itself reads a grpc-status outside 0..16 (istiod: "Code(N)", unbounded)
 }
+
+bool IsVersionShaped(const std::string& v) {
+  if (v.empty() || v.size() > kMaxVersionLabelLength) return false;
+  size_t i = 0;
+  // [v]N.N[.N[.N]]
+  if (v[i] == 'v') ++i;
+  int numbers = 0;
+  while (true) {
+    const size_t start = i;
+    while (i < v.size() && absl::ascii_isdigit(static_cast<unsigned char>(v[i]))) ++i;
+    if (i == start) return false;
+    ++numbers;
+    if (i < v.size() && v[i] == '.' && numbers < 4) {
+      ++i;
+      continue;
+    }
+    break;
+  }
+  if (numbers < 2) return false;
+  if (i == v.size()) return true;
+  // then [-+]suffix of [0-9A-Za-z.-+_]
+  if (v[i] != '-' && v[i] != '+') return false;
+  if (++i == v.size()) return false;
+  for (; i < v.size(); ++i) {
+    const char c = v[i];
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '+' && c != '_') return false;
+  }
+  return true;
+}
+
+namespace {
 
 metrics::Histogram& Convergence() {
   return DefaultRegistry().GetHistogram("pilot_proxy_convergence_time", kConvergenceHelp, kConvergenceBuckets);
@@ -63,7 +99,7 @@ std::string MetricType(const std::string& type_url) {
   if (type_url == kListenerType) return "lds";
   if (type_url == kRouteType) return "rds";
   if (type_url == kSecretType) return "sds";
-  return type_url;
+  return "other";  // a client's type URL is not a label value
 }
 
 void RegisterMetrics() {
@@ -77,8 +113,57 @@ void RegisterMetrics() {
   }
 }
 
+namespace {
+
+// pilot_xds{version}: the label each live connection's ISTIO_VERSION got when it
+// connected (so its -1 lowers the series its +1 raised), and the live count per label.
+struct XdsClients {
+  std::mutex mu;
+  struct Entry {
+    std::string label;
+    int connections = 0;
+  };
+  std::map<std::string, Entry> by_version ABSL_GUARDED_BY(mu);  // raw ISTIO_VERSION -> label; live ones only
+  std::map<std::string, int> by_label ABSL_GUARDED_BY(mu);      // label -> live connections (> 0)
+};
+
+XdsClients& Clients() {
+  static XdsClients* c = new XdsClients();
+  return *c;
+}
+
+std::string ChooseVersionLabel(const std::string& version, const std::map<std::string, int>& by_label) {
+  if (version.empty()) return "";  // no ISTIO_VERSION, as istiod labels it
+  if (!IsVersionShaped(version)) return kUnknownVersion;
+  if (by_label.count(version)) return version;
+  const size_t own = by_label.size() - by_label.count("") - by_label.count(kUnknownVersion) -
+                     by_label.count(kOtherVersion);
+  return own < kMaxVersionLabels ? version : kOtherVersion;
+}
+
+}  // namespace
+
 void RecordXdsClient(const std::string& istio_version, int delta) {
-  DefaultRegistry().GetGauge("pilot_xds", kXdsHelp, {{"version", istio_version}}).Add(delta);
+  if (delta == 0) return;
+  XdsClients& c = Clients();
+  std::lock_guard<std::mutex> lock(c.mu);
+  auto it = c.by_version.find(istio_version);
+  if (it == c.by_version.end()) {
+    if (delta < 0) return;  // never counted: nothing to lower
+    it = c.by_version.emplace(istio_version, XdsClients::Entry{ChooseVersionLabel(istio_version, c.by_label), 0}).first;
+  }
+  const std::string label = it->second.label;
+  it->second.connections += delta;
+  if (it->second.connections <= 0) c.by_version.erase(it);
+  int& live = c.by_label[label];
+  live += delta;
+  const metrics::Labels labels{{"version", label}};
+  if (live <= 0) {
+    c.by_label.erase(label);
+    DefaultRegistry().Remove("pilot_xds", labels);  // a version with no connection left has no series
+  } else {
+    DefaultRegistry().GetGauge("pilot_xds", kXdsHelp, labels).Set(live);
+  }
 }
 
 void RecordPush(const std::string& type_url, double seconds, size_t bytes) {
@@ -90,18 +175,21 @@ void RecordPush(const std::string& type_url, double seconds, size_t bytes) {
       .Observe(static_cast<double>(bytes));
 }
 
-void RecordReject(const std::string& type_url, const std::string& node_id, int grpc_code) {
+void RecordReject(const std::string& type_url, const std::string& /*node_id*/, int grpc_code) {
   auto& r = DefaultRegistry();
   const std::string type = MetricType(type_url);
   r.GetCounter("pilot_total_xds_rejects", kRejectsHelp, {{"type", type}}).Inc();
-  // istiod keeps these per-type gauges "for backwards compatibility" (incremented, never lowered).
+  // istiod keeps these per-type gauges "for backwards compatibility" (incremented, never lowered),
+  // labelled {node, err}. Keel drops `node`: a series per proxy ever seen grows without end, and
+  // the gauge is never lowered, so a closed connection's series could only be deleted, losing its
+  // count. Per-node NACKs are in /debug/syncz and the logs.
   const char* help = nullptr;
   if (type == "cds") help = "Pilot rejected CDS configs.";
   if (type == "eds") help = "Pilot rejected EDS.";
   if (type == "lds") help = "Pilot rejected LDS.";
   if (type == "rds") help = "Pilot rejected RDS.";
   if (help) {
-    r.GetGauge("pilot_xds_" + type + "_reject", help, {{"node", node_id}, {"err", CodeName(grpc_code)}}).Add(1);
+    r.GetGauge("pilot_xds_" + type + "_reject", help, {{"err", CodeName(grpc_code)}}).Add(1);
   }
 }
 

@@ -2,6 +2,12 @@
 // (pilot/pkg/xds/monitoring.go, pkg/xds/monitoring.go). Recorded into
 // metrics::DefaultRegistry(), which /metrics renders. All functions are
 // thread-safe and cheap (one registry lookup).
+//
+// Label values never come from a client unchecked, so /metrics stays bounded
+// whatever proxies send: type is one of cds/eds/lds/rds/sds or "other"; err one
+// of gRPC's 17 code names; version a version-shaped ISTIO_VERSION, at most
+// kMaxVersionLabels of them at once (further ones "other", malformed ones
+// "unknown"); no label names a proxy.
 #pragma once
 
 #include <cstddef>
@@ -10,20 +16,40 @@
 
 namespace keel::pilot::xds::monitoring {
 
-// istiod's metric "type" label for a type URL: cds, eds, lds, rds, sds (else the URL).
+// Bounds of pilot_xds{version}.
+inline constexpr size_t kMaxVersionLabels = 32;        // distinct version values with live connections
+inline constexpr size_t kMaxVersionLabelLength = 64;
+inline constexpr char kUnknownVersion[] = "unknown";  // ISTIO_VERSION not shaped like a version
+inline constexpr char kOtherVersion[] = "other";      // a new version beyond kMaxVersionLabels
+
+// istiod's metric "type" label for a type URL: cds, eds, lds, rds, sds; any
+// other URL (Keel serves no other type) is "other" (istiod: the URL itself).
 std::string MetricType(const std::string& type_url);
+
+// The "err" label of a NACK's error_detail.code: gRPC's name for 0..16, any
+// other number "Unknown" (as gRPC reads an out-of-range grpc-status).
+std::string CodeName(int code);
+
+// [v]N.N[.N[.N]] optionally followed by [-+] and [0-9A-Za-z._+-]+, at most
+// kMaxVersionLabelLength characters: "1.22.0", "1.23-alpha.0123abcd".
+bool IsVersionShaped(const std::string& version);
 
 // Creates the unlabelled series, so they read 0 before the first event.
 void RegisterMetrics();
 
-// pilot_xds{version}: connected xDS clients by their ISTIO_VERSION; +1 / -1.
+// pilot_xds{version}: connected xDS clients by their ISTIO_VERSION; +1 on
+// connect, -1 on close, with the same version. The label is chosen at the
+// version's first live connection (see above) and kept until its last one
+// closes; a label whose connections have all closed is deleted, not left at 0.
 void RecordXdsClient(const std::string& istio_version, int delta);
 
 // One response sent: pilot_xds_pushes{type}, pilot_xds_push_time{type} (seconds
 // spent generating and queueing it), pilot_xds_config_size_bytes{type=<type URL>}.
 void RecordPush(const std::string& type_url, double seconds, size_t bytes);
 
-// A NACK: pilot_total_xds_rejects{type} and pilot_xds_{cds,eds,lds,rds}_reject{node,err}.
+// A NACK: pilot_total_xds_rejects{type} and pilot_xds_{cds,eds,lds,rds}_reject{err}
+// (istiod's have a node label too; Keel's do not: see monitoring.cc). `node_id`
+// is not recorded.
 void RecordReject(const std::string& type_url, const std::string& node_id, int grpc_code);
 
 // A request whose response_nonce is not the last one sent: pilot_xds_expired_nonce{type}.

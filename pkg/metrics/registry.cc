@@ -108,6 +108,21 @@ Histogram& Registry::GetHistogram(const std::string& name, const std::string& he
   return *slot;
 }
 
+bool Registry::Remove(const std::string& name, const Labels& labels) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = families_.find(name);
+  if (it == families_.end()) return false;
+  Family& f = it->second;
+  return f.counters.erase(labels) + f.gauges.erase(labels) + f.histograms.erase(labels) > 0;
+}
+
+size_t Registry::SeriesCount(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = families_.find(name);
+  if (it == families_.end()) return 0;
+  return it->second.counters.size() + it->second.gauges.size() + it->second.histograms.size();
+}
+
 void Registry::AddCollector(std::function<void(Registry&)> collect) {
   std::lock_guard<std::mutex> lock(mu_);
   collectors_.push_back(std::move(collect));

@@ -1,6 +1,7 @@
 // A small Prometheus metrics registry: counters, gauges and histograms with
 // labels, rendered in the text exposition format (version 0.0.4).
-// Metric objects live as long as the registry; hot paths keep references.
+// Metric objects live as long as the registry, unless Remove()d; hot paths keep
+// references to series they never remove.
 #pragma once
 
 #include <atomic>
@@ -61,6 +62,15 @@ class Registry {
   Gauge& GetGauge(const std::string& name, const std::string& help, const Labels& labels = {});
   Histogram& GetHistogram(const std::string& name, const std::string& help, const std::vector<double>& bounds,
                           const Labels& labels = {});
+
+  // Deletes the series (name, labels) of any type; the family stays (its HELP
+  // and TYPE are still rendered). Returns whether it existed. References to the
+  // removed series dangle: remove only series that are looked up on each use,
+  // under a lock of the caller's that also covers those uses.
+  bool Remove(const std::string& name, const Labels& labels);
+
+  // Number of series of family `name` (0 if unknown); for bounds checks.
+  size_t SeriesCount(const std::string& name) const;
 
   // Runs before each Render(), without the registry's lock held, to refresh
   // metrics computed on scrape (process_*). Call before the first Render().

@@ -74,7 +74,6 @@ for ca_key in rsa2048 ecdsa-p256; do
   TLS=(--addr 127.0.0.1:$SP --root-file "$WORK/ca-$ca_key/root-cert.pem" --label "CA=$ca_key ")
   run "${TLS[@]}" --csr-key rsa
   run "${TLS[@]}" --csr-key ec
-  run --addr 127.0.0.1:$GP --label "CA=$ca_key " --csr-key ec
   run "${TLS[@]}" --csr-key none
   kill "$KEEL_PID"; wait "$KEEL_PID" 2>/dev/null || true; KEEL_PID=""
 done

@@ -2,9 +2,10 @@
 # harness/README.md): Python pytest with grpcio, the openssl CLI and kubectl.
 # include() this from test/CMakeLists.txt after harness.cmake and KEEL_PYTHON.
 #
-#   integration.ca          self-signed root in istio-system: issuing over TLS and
-#                           plaintext, identity from TokenReview only, refusals,
-#                           workload mTLS, root ConfigMaps, metrics, xDS over TLS, restart
+#   integration.ca          self-signed root in istio-system: issuing over TLS (not on
+#                           plaintext), identity from TokenReview only, refusals (weak
+#                           keys), workload mTLS, root ConfigMaps, metrics, xDS over TLS,
+#                           bounds (junk-token flood, NACK codes), restart
 #   integration.ca_plugged  Secret cacerts (root -> intermediate) in its own system namespace
 #
 # Both EXCLUSIVE: each runs a Keel whose CA writes ConfigMap istio-ca-root-cert into

@@ -11,6 +11,7 @@ Run: ctest -R integration.ca (with the `kube` fixture), or by hand against any h
 """
 
 import calendar
+import collections
 import os
 import re
 import shutil
@@ -22,10 +23,10 @@ import grpc
 import pytest
 
 from ca_testlib import (
-    Envoy, Keel, TlsPeer, apply, cert_fingerprint, cert_sans, cert_text, corrupt_csr_signature, create_certificate,
+    Envoy, Keel, TlsPeer, apply, ca_api, cert_fingerprint, cert_sans, cert_text, corrupt_csr_signature, create_certificate,
     create_token, ensure_namespace, exists, jwt_parts, kubectl, kubectl_json, make_csr, new_key, openssl,
     plaintext_channel, root_from_configmap, rpc_error, secret_field, self_signed_cert, sign_jwt, split_pem, suffix,
-    tls_channel, verify_chain, wait_until, write,
+    task_count, tls_channel, verify_chain, wait_until, write,
 )
 
 SYSTEM_NS = "istio-system"
@@ -140,10 +141,14 @@ def test_certificate_over_tls_has_the_callers_identity_only(ctx, key_type):
     assert delta(before, after, "citadel_server_success_cert_issuance_count") == 1
 
 
-def test_certificate_over_plaintext_port(ctx):
-    chain, _ = issue(ctx, "b", channel=ctx.plain)
-    assert cert_sans(chain[0]) == [f"URI:{spiffe(ctx.ns, 'b')}"]
-    assert verify_chain(ctx.tmp, chain, ctx.root).returncode == 0
+def test_ca_is_not_served_on_the_plaintext_port(ctx):
+    # istiod serves the CA on 15012 only: a bearer token must not travel in cleartext.
+    before = ctx.keel.metrics()
+    key = new_key(os.path.join(ctx.tmp, "plain.key"))
+    code, details = rpc_error(lambda: create_certificate(ctx.tmp, ctx.plain, create_token("b", ctx.ns), make_csr(key)))
+    assert code == grpc.StatusCode.UNIMPLEMENTED, details
+    assert "TLS port only" in details, details
+    assert delta(before, ctx.keel.metrics(), "citadel_server_csr_count") == 0
 
 
 def test_token_for_b_never_yields_identity_a(ctx):
@@ -303,6 +308,32 @@ def test_bad_csrs_are_invalid_argument(ctx):
     assert delta(before, after, "citadel_server_authentication_failure_count") == 0
 
 
+def test_without_the_tls_port_there_is_no_ca(ctx):
+    from keeltest import keel_discovery
+    config = os.path.join(ctx.tmp, "no-tls-config")
+    os.makedirs(config, exist_ok=True)
+    csr = make_csr(new_key(os.path.join(ctx.tmp, "no-tls.key")))
+    args = ["--config-dir", config, "--ca-dir", os.path.join(ctx.tmp, "no-tls-ca"), "--secure-grpc-addr", "off"]
+    with keel_discovery(args, os.path.join(ctx.tmp, "keel-no-tls.log")) as keel:
+        channel = grpc.insecure_channel(keel.xds_addr)
+        try:
+            code, details = rpc_error(lambda: create_certificate(ctx.tmp, channel, create_token("a", ctx.ns), csr))
+        finally:
+            channel.close()
+        assert code == grpc.StatusCode.UNIMPLEMENTED, details
+        assert "CA not served: --secure-grpc-addr off" in keel.log()
+
+
+@pytest.mark.parametrize("bits", [512, 1024])
+def test_weak_rsa_csrs_are_invalid_argument_naming_the_key(ctx, bits):
+    key = new_key(os.path.join(ctx.tmp, f"rsa{bits}.key"), "rsa", rsa_bits=bits)
+    before = ctx.keel.metrics()
+    code, details = rpc_error(lambda: create_certificate(ctx.tmp, ctx.tls, create_token("a", ctx.ns), make_csr(key)))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, details
+    assert details == f"CSR: RSA key of {bits} bits is too weak (at least 2048 bits)", details
+    assert delta(before, ctx.keel.metrics(), "citadel_server_success_cert_issuance_count") == 0
+
+
 @pytest.mark.parametrize("validity,message", [
     (10 * 365 * 24 * 3600, "greater than the max allowed TTL 2160h"),
     (2**63 - 1, "greater than the max allowed TTL 2160h"),
@@ -435,6 +466,92 @@ def test_xds_over_tls(ctx):
         assert code == grpc.StatusCode.UNAVAILABLE
     finally:
         stranger.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Bounds: a flood of junk tokens, thousands of NACK codes and node ids
+# ---------------------------------------------------------------------------------------------
+def test_junk_token_flood_uses_bounded_threads_and_a_real_caller_gets_through(ctx):
+    ca_pb2, ca_pb2_grpc = ca_api(ctx.tmp)
+    stub = ca_pb2_grpc.IstioCertificateServiceStub(ctx.tls)
+    csr = make_csr(new_key(os.path.join(ctx.tmp, "flood.key")))
+    token = create_token("a", ctx.ns)
+    assert create_certificate(ctx.tmp, ctx.tls, token, csr), "a real caller, just reviewed"
+    pid = ctx.keel.proc.pid
+    before = task_count(pid)
+    flood = [stub.CreateCertificate.future(ca_pb2.IstioCertificateRequest(csr=csr),
+                                           metadata=[("authorization", f"Bearer junk-{i}")], timeout=60)
+             for i in range(400)]
+    peak = task_count(pid)
+    # During the flood: the caller whose token was accepted a moment ago is answered.
+    chain = create_certificate(ctx.tmp, ctx.tls, token, csr)
+    assert cert_sans(chain[0]) == [f"URI:{spiffe(ctx.ns, 'a')}"]
+    deadline = time.monotonic() + 90
+    while not all(f.done() for f in flood) and time.monotonic() < deadline:
+        peak = max(peak, task_count(pid))
+        time.sleep(0.01)
+    codes = collections.Counter(f.exception().code() if f.exception() else "OK" for f in flood)
+    print(f"threads {before} -> peak {peak}; answers {dict(codes)}")
+    assert set(codes) <= {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.RESOURCE_EXHAUSTED}, codes
+    assert peak - before <= 16, f"threads {before} -> {peak} for 400 concurrent calls"
+    # After it, a token never seen before is reviewed and issued for.
+    chain = create_certificate(ctx.tmp, ctx.tls, create_token("b", ctx.ns), csr)
+    assert cert_sans(chain[0]) == [f"URI:{spiffe(ctx.ns, 'b')}"]
+
+
+def test_metrics_stay_small_whatever_proxies_send(ctx):
+    descriptors = os.environ.get("KEEL_ENVOY_DESCRIPTORS")
+    assert descriptors and os.path.exists(descriptors), "set KEEL_ENVOY_DESCRIPTORS to build/envoy_closure.pb"
+    envoy = Envoy(descriptors)
+    size_before = len(ctx.keel.http_get("/metrics")[1])
+    tag = suffix()
+
+    def node(i):
+        return f"sidecar~127.0.0.1~flood-{tag}-{i}.{ctx.ns}~{ctx.ns}.svc.cluster.local"
+
+    def open_stream(i, version):
+        s = envoy.stream(ctx.plain)
+        s.send(envoy.request(envoy.CLUSTER_TYPE, node(i), {"NAMESPACE": ctx.ns, "ISTIO_VERSION": version}))
+        return s, s.recv()
+
+    # 5,000 NACKs with distinct error codes from one stream (0..16 are gRPC's, the rest are not).
+    rejects_before = _cds_rejects(ctx.keel.http_get("/metrics")[1])
+    stream, response = open_stream(0, "1.24.0")
+    try:
+        for code in range(5000):
+            stream.send(envoy.request(envoy.CLUSTER_TYPE, nonce=response.nonce, error_code=code))
+        wait_until(lambda: _cds_rejects(ctx.keel.http_get("/metrics")[1]) >= rejects_before + 5000, 60,
+                   "5,000 CDS rejects counted")
+    finally:
+        stream.close()
+    # 40 more proxies, each its own node id: 36 versions (more than the 32 labelled), 4 junk ones.
+    versions = [f"1.{70 + i}.0" for i in range(36)] + [f"junk {i} {'x' * 300}" for i in range(4)]
+    streams = [open_stream(i + 1, v)[0] for i, v in enumerate(versions)]
+    try:
+        status, body = ctx.keel.http_get("/metrics")
+        assert status == 200
+        series = [line for line in body.splitlines() if line.startswith("pilot_xds{")]
+        print(f"/metrics {size_before} -> {len(body)} bytes; pilot_xds series: {len(series)}")
+        assert len(body) < 100 * 1024, f"/metrics is {len(body)} bytes"
+        assert f"flood-{tag}" not in body, "no label names a proxy"
+        assert "xxxxxxxx" not in body, "a junk ISTIO_VERSION is no label value"
+        assert len(series) <= 32 + 2 + 1, series  # own versions, unknown, other (and the Keel-wide "")
+        assert 'pilot_xds{version="unknown"} 4' in body, series
+        assert len([line for line in body.splitlines() if line.startswith("pilot_xds_cds_reject{")]) <= 17
+    finally:
+        for s in streams:
+            s.close()
+    # The connections closed: their versions' series are gone, not left at 0.
+    wait_until(lambda: not any(f'pilot_xds{{version="{v}"}}' in ctx.keel.http_get("/metrics")[1]
+                               for v in ("1.70.0", "unknown", "other")),
+               20, "pilot_xds series of closed connections removed")
+
+
+def _cds_rejects(body):
+    for line in body.splitlines():
+        if line.startswith('pilot_total_xds_rejects{type="cds"} '):
+            return float(line.split()[-1])
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------

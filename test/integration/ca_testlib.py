@@ -10,6 +10,7 @@ import base64
 import importlib
 import json
 import os
+import queue
 import shutil
 import signal
 import socket
@@ -111,11 +112,11 @@ def openssl(*args, input=None, check=True):
     return p
 
 
-def new_key(path, key_type="ec"):
+def new_key(path, key_type="ec", rsa_bits=2048):
     if key_type == "ec":
         openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", path)
     else:
-        openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", path)
+        openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", f"rsa_keygen_bits:{rsa_bits}", "-out", path)
     return path
 
 
@@ -275,7 +276,24 @@ class Envoy:
         self.Listener = get("envoy.config.listener.v3.Listener")
 
     LISTENER_TYPE = "type.googleapis.com/envoy.config.listener.v3.Listener"
+    CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
     ADS_METHOD = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources"
+
+    def request(self, type_url, node_id=None, metadata=None, nonce="", error_code=None):
+        """A DiscoveryRequest; with `error_code` a NACK of `nonce` (error_detail.code)."""
+        r = self.DiscoveryRequest(type_url=type_url, response_nonce=nonce)
+        if node_id is not None:
+            r.node.id = node_id
+            for k, v in (metadata or {}).items():
+                r.node.metadata.fields[k].string_value = v
+        if error_code is not None:
+            r.error_detail.code = error_code
+            r.error_detail.message = f"rejected with code {error_code}"
+        return r
+
+    def stream(self, channel, timeout=60):
+        """An open ADS stream: AdsStream.send() queues requests, recv() reads a response."""
+        return AdsStream(self, channel, timeout)
 
     def fetch_listeners(self, channel, node_id, names, metadata, timeout=10, token=None):
         """One ADS stream (with `authorization: Bearer <token>` if given): asks for `names`
@@ -307,6 +325,37 @@ class Envoy:
         finally:
             done.set()
             call.cancel()
+
+
+class AdsStream:
+    def __init__(self, envoy, channel, timeout):
+        self._requests = queue.Queue()
+
+        def requests():
+            while True:
+                r = self._requests.get()
+                if r is None:
+                    return
+                yield r
+
+        self.call = channel.stream_stream(envoy.ADS_METHOD, request_serializer=envoy.DiscoveryRequest.SerializeToString,
+                                          response_deserializer=envoy.DiscoveryResponse.FromString)(
+            requests(), timeout=timeout)
+
+    def send(self, request):
+        self._requests.put(request)
+
+    def recv(self):
+        return next(self.call)
+
+    def close(self):
+        self._requests.put(None)
+        self.call.cancel()
+
+
+def task_count(pid):
+    """Threads of process `pid` (/proc/PID/task)."""
+    return len(os.listdir(f"/proc/{pid}/task"))
 
 
 def tls_channel(port, root_pem, target_name=SERVING_NAME):

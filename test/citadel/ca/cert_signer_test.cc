@@ -223,6 +223,54 @@ TEST(IstioCaKeyTypes, Ed25519CsrWithoutAlgorithmParameters) {
   EXPECT_EQ(Verify(leaf.get(), ca.RootsPem(), {}), "");
 }
 
+// Keys below RSA 2048 / P-256 are refused, naming the key; the floor itself and
+// larger keys are signed.
+struct WeakKeyCase {
+  const char* name;
+  crypto::EvpPkeyPtr (*make)();
+  const char* message;  // empty: signed
+};
+
+crypto::EvpPkeyPtr Rsa(size_t bits) { return crypto::EvpPkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", bits)); }
+crypto::EvpPkeyPtr Ec(const char* curve) {
+  return crypto::EvpPkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", curve));
+}
+
+TEST(IstioCaKeyStrength, WeakKeysAreInvalidArgumentNamingTheKey) {
+  CaOptions options;
+  options.key_type = crypto::KeyType::kEcdsaP256;
+  auto files = CreateSelfSignedRoot(options);
+  ASSERT_TRUE(files.ok());
+  IstioCa ca(options, *KeyCertBundle::Create(*files));
+  const WeakKeyCase cases[] = {
+      {"RSA-512", [] { return Rsa(512); }, "CSR: RSA key of 512 bits is too weak (at least 2048 bits)"},
+      {"RSA-1024", [] { return Rsa(1024); }, "CSR: RSA key of 1024 bits is too weak (at least 2048 bits)"},
+      {"RSA-2047", [] { return Rsa(2047); }, "CSR: RSA key of 2047 bits is too weak (at least 2048 bits)"},
+      {"P-224", [] { return Ec("P-224"); }, "CSR: EC key on secp224r1 (224 bits) is too weak (P-256 or larger)"},
+      {"secp192k1", [] { return Ec("secp192k1"); },
+       "CSR: EC key on secp192k1 (192 bits) is too weak (P-256 or larger)"},
+      {"RSA-2048", [] { return Rsa(2048); }, ""},
+      {"RSA-3072", [] { return Rsa(3072); }, ""},
+      {"P-256", [] { return Ec("P-256"); }, ""},
+      {"P-384", [] { return Ec("P-384"); }, ""},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto key = c.make();
+    ASSERT_TRUE(key);
+    SignRequest request;
+    request.csr_pem = MakeCsr(key.get(), "", "", {}, {});
+    request.uri_sans = {kSpiffe};
+    auto chain = ca.Sign(request);
+    if (*c.message == 0) {
+      EXPECT_TRUE(chain.ok()) << chain.status();
+      continue;
+    }
+    ASSERT_EQ(chain.status().code(), absl::StatusCode::kInvalidArgument) << chain.status();
+    EXPECT_EQ(chain.status().message(), c.message);
+  }
+}
+
 TEST(IstioCaNoBundle, SignIsUnavailable) {
   IstioCa ca(CaOptions{}, nullptr);
   SignRequest request;
