@@ -537,5 +537,17 @@ TEST(HttpServerIpv6Test, ReportsAnIpv6PeerAsText) {
   EXPECT_NE(all.find("remote=::1\n"), std::string::npos) << all;
 }
 
+TEST(HttpServerIpv6Test, ReportsAnIpv4PeerOfADualStackSocketAsMapped) {
+  auto server = CreateHttpServer("::ffff:127.0.0.1", 0);  // an IPv6 socket that IPv4 clients reach
+  ASSERT_TRUE(server.ok());
+  (*server)->Handle("/echo", Echo);
+  if (!(*server)->Start().ok()) GTEST_SKIP() << "no IPv6 here";
+  Client client((*server)->port());  // IPv4 127.0.0.1
+  auto r = client.Get("/echo");
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->body.find("remote=::ffff:127.0.0.1\n"), std::string::npos) << r->body;
+  EXPECT_TRUE(IsLoopbackAddress("::ffff:127.0.0.1"));
+}
+
 }  // namespace
 }  // namespace keel::http
