@@ -399,7 +399,10 @@ TEST_F(HttpServerTest, ConnectionsBeyondTheCapAreRefusedAndServedAgainAfterOther
     ASSERT_TRUE(fifth.connected()) << "the kernel accepts; the server refuses";
     fifth.Send("GET /echo HTTP/1.1\r\n\r\n");
     auto r = fifth.Read();
-    if (r) EXPECT_EQ(r->status, 503);  // or the close came first and reset the connection
+    if (r) {  // else the close came first and reset the connection
+      EXPECT_EQ(r->status, 503);
+      EXPECT_EQ(r->body, "too many connections\n");
+    }
     EXPECT_TRUE(fifth.ClosedByPeer());
   }
   for (auto& c : open) {  // the four are still served
