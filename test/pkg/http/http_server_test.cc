@@ -184,6 +184,17 @@ TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnectionPipelinedToo
   EXPECT_TRUE(client.ClosedByPeer()) << "Connection: close was asked for";
 }
 
+TEST_F(HttpServerTest, AcceptsBareLineFeedsAndEmptyLinesBeforeARequest) {
+  StartServer();
+  Client client(server_->port());
+  ASSERT_TRUE(client.Send("\r\n\r\nGET /echo?lf=1 HTTP/1.1\nX-Lf: yes\n\n"));
+  auto r = client.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("query[lf]=1\n"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("header[x-lf]=yes\n"), std::string::npos) << r->body;
+}
+
 TEST_F(HttpServerTest, Http10ClosesUnlessKeepAliveIsAskedFor) {
   StartServer();
   Client plain(server_->port());
