@@ -394,6 +394,23 @@ TEST_F(HttpServerTest, AnIdleKeptAliveConnectionIsClosedAfterTheIdleTimeout) {
   EXPECT_TRUE(client.ClosedByPeer());
 }
 
+TEST_F(HttpServerTest, AClientThatDoesNotReadIsClosedAfterTheWriteTimeout) {
+  constexpr size_t kBody = 64u << 20;  // more than loopback socket buffers hold
+  async_handlers_["/big"] = [](const HttpRequest&, HttpReply reply) {
+    reply({200, "text/plain", std::string(kBody, 'b')});
+  };
+  HttpServerOptions options;
+  options.write_timeout = 200ms;
+  StartServer(options);
+  Client client(server_->port());
+  ASSERT_TRUE(client.Send("GET /big HTTP/1.1\r\n\r\n"));
+  std::this_thread::sleep_for(1s);  // not reading: the server's writes stall, then it gives up
+  size_t received = 0;
+  char buf[65536];
+  for (ssize_t n; (n = recv(client.fd(), buf, sizeof(buf), 0)) > 0;) received += static_cast<size_t>(n);
+  EXPECT_LT(received, kBody) << "the whole response arrived: the server did not close a stalled write";
+}
+
 TEST_F(HttpServerTest, ConnectionsBeyondTheCapAreRefusedAndServedAgainAfterOthersClose) {
   HttpServerOptions options;
   options.max_connections = 4;
