@@ -222,7 +222,8 @@ absl::Status DiscoveryServer::Start() {
   RegisterMonitoringHandlers();
   if (auto st = http_server_->Start(); !st.ok()) return st;
   spdlog::info("xDS (ADS, plaintext gRPC) listening on {} (port {})", options_.grpc_addr, grpc_port_);
-  spdlog::info("monitoring listening on http://{}/ (ready, metrics, debug/list)", options_.monitoring_addr);
+  spdlog::info("monitoring listening on http://{}/ (port {}; ready, metrics, debug/list)", options_.monitoring_addr,
+               http_server_->port());
   return absl::OkStatus();
 }
 

@@ -1,7 +1,11 @@
-// A small HTTP server for /ready, /metrics and /debug/* (cpprestsdk behind this
-// header, so only http_server.cc pays its compile time).
+// A small bounded HTTP/1.x server for /ready, /metrics and /debug/* (POSIX
+// sockets and poll(); no dependency). One I/O thread accepts, reads, parses and
+// writes; handlers run on a small fixed pool. Every resource a client can make
+// it hold is bounded by HttpServerOptions.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
@@ -12,11 +16,11 @@
 namespace keel::http {
 
 struct HttpRequest {
-  std::string method;
-  std::string path;                          // without the query string
-  std::map<std::string, std::string> query;  // percent-decoded
-  std::string remote_address;                // peer IP, as text
-  std::map<std::string, std::string> headers;
+  std::string method;                        // GET or HEAD (others are answered 405 before a handler)
+  std::string path;                          // percent-decoded, without the query string
+  std::map<std::string, std::string> query;  // keys and values percent-decoded ('+' is a space in values)
+  std::string remote_address;                // peer IP as text: 127.0.0.1, ::1, ::ffff:127.0.0.1
+  std::map<std::string, std::string> headers;  // names lower-case; repeated fields joined with ", "
 };
 
 struct HttpResponse {
@@ -25,32 +29,61 @@ struct HttpResponse {
   std::string body;
 };
 
-// Handlers run on cpprest's thread pool. Contract: they must not block on
-// network I/O (they would starve the shared pool) and must not throw.
+// Handlers run on the server's handler pool (HttpServerOptions::handler_threads).
+// Contract: they must not block on network I/O (they would hold a pool thread)
+// and must not throw (a throw is answered 500).
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
-// Completes an asynchronous request. Call it exactly once, from any thread.
+// Completes an asynchronous request. Call it once, from any thread; later calls
+// are ignored. If every copy is destroyed uncalled, the client gets a 500.
 using HttpReply = std::function<void(HttpResponse)>;
 
-// An asynchronous handler: called on cpprest's pool, it must return promptly
-// (same contract as HttpHandler) and may call `reply` later from another thread.
+// An asynchronous handler: called on the pool, it must return promptly (same
+// contract as HttpHandler) and may call `reply` later from another thread.
 // This is how a request that needs network I/O (a TokenReview) is served
 // without holding a pool thread: the I/O runs on a thread the handler owns.
 using AsyncHttpHandler = std::function<void(const HttpRequest&, HttpReply reply)>;
+
+// The bounds. A request beyond one is answered with the status named and the
+// connection is closed; nothing a client sends is buffered beyond them.
+struct HttpServerOptions {
+  // Request line plus header fields. Beyond: 431 Request Header Fields Too Large.
+  size_t max_header_bytes = 16 * 1024;
+  // A request body (Content-Length; it is read and discarded, endpoints are GET).
+  // Beyond: 413 Payload Too Large, answered before the body is read. A chunked
+  // body is refused with 411 Length Required, any other Transfer-Encoding 501.
+  size_t max_body_bytes = 1024 * 1024;
+  // From accept (or a kept-alive request's first byte) until its head and body
+  // have arrived (slowloris). Expired: 408 (or, if nothing came, a silent close).
+  std::chrono::milliseconds request_timeout{10'000};
+  // A kept-alive connection waiting for its next request. Expired: closed.
+  std::chrono::milliseconds idle_timeout{60'000};
+  // Writing a response makes no progress (the client does not read). Expired: closed.
+  std::chrono::milliseconds write_timeout{10'000};
+  // Open connections. Beyond: the new connection gets a 503 and is closed.
+  int max_connections = 256;
+  // Threads running handlers (each connection has at most one request in a handler).
+  int handler_threads = 4;
+};
 
 class HttpServer {
  public:
   virtual ~HttpServer() = default;
 
-  // Serves `handler` for GET requests to exactly `path`. Call before Start().
+  // Serves `handler` for GET (and HEAD) requests to exactly `path`. Call before Start().
   void Handle(const std::string& path, HttpHandler handler);
   virtual void HandleAsync(const std::string& path, AsyncHttpHandler handler) = 0;
 
   // Starts listening. Errors: Unavailable if the address cannot be bound.
   virtual absl::Status Start() = 0;
 
-  // Stops listening; in-flight requests complete. Idempotent. An asynchronous
-  // reply that comes after Stop() is dropped (so finish those first).
+  // The port listened on after Start() succeeded (the one bound, for port 0); else 0.
+  virtual int port() const = 0;
+
+  // Stops listening and closes every connection. Handlers already running
+  // finish and their responses are written (for at most about a second);
+  // queued ones get 503; an asynchronous reply that comes after Stop() is
+  // dropped (so finish those first). Idempotent.
   virtual void Stop() = 0;
 };
 
@@ -60,8 +93,10 @@ using HttpServerPtr = std::unique_ptr<HttpServer>;
 // 127.0.0.0/8, ::1, and IPv4-mapped ::ffff:127.x.y.z (Go's net.IP.IsLoopback).
 bool IsLoopbackAddress(const std::string& address);
 
-// `host` is an IP literal or 0.0.0.0; `port` must be non-zero (cpprest cannot
-// report the port it bound for port 0).
-absl::StatusOr<HttpServerPtr> CreateHttpServer(const std::string& host, int port);
+// `host` is an IP literal, 0.0.0.0, :: or a name in /etc/hosts; `port` is
+// 0-65535 (0: any free port, see port()). Errors: InvalidArgument for a port out
+// of range or an option that is not positive.
+absl::StatusOr<HttpServerPtr> CreateHttpServer(const std::string& host, int port,
+                                               const HttpServerOptions& options = {});
 
 }  // namespace keel::http

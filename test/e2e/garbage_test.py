@@ -3,13 +3,15 @@
 keel-discovery serves a copy of examples/bookinfo with a CA in a directory (so the
 TLS port is up too). Each port gets random bytes, an HTTP/1 request where gRPC is
 expected, a connection that says nothing, and the xDS port a gRPC call whose
-message is not a DiscoveryRequest (INVALID_ARGUMENT naming the type). Afterwards the process is alive, /ready is
-200, and Istio's delta client (a real xDS client) still gets the mesh.
+message is not a DiscoveryRequest (INVALID_ARGUMENT naming the type). The monitoring port gets an
+unterminated 300 MiB header (431 after about 16 KiB) and a 300 MiB body (413 before it is read). Afterwards the
+process is alive, /ready is 200, and Istio's delta client (a real xDS client) still gets the mesh.
 Run: KEEL_DISCOVERY_BIN=... KEEL_DELTA_CLIENT=... build/venv/bin/python -m pytest test/e2e/garbage_test.py
 """
 
 import json
 import os
+import select
 import shutil
 import socket
 import subprocess
@@ -80,6 +82,60 @@ def test_a_message_that_is_not_a_discovery_request_is_invalid_argument(keel, met
         assert failed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert failed.value.details() == f"the message is not a envoy.service.discovery.v3.{message}"
     assert keel.process.poll() is None
+
+
+def send_until_answered(port, head, filler, total):
+    """Sends `head`, then up to `total` bytes of `filler` while the server reads and has not
+    answered; returns (filler bytes sent, the response's status line or None)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(head)
+        s.setblocking(False)
+        chunk, sent = filler * 65536, 0
+        while sent < total:
+            readable, writable, _ = select.select([s], [s], [], 10)
+            if readable or not writable:  # an answer came, or the server stopped reading for 10 s
+                break
+            try:
+                sent += s.send(chunk[:total - sent])
+            except BlockingIOError:
+                continue
+            except OSError:  # reset: the server closed
+                break
+        s.settimeout(10)
+        answer = b""
+        try:
+            while b"\r\n" not in answer:
+                data = s.recv(4096)
+                if not data:
+                    break
+                answer += data
+        except OSError:
+            pass
+        return sent, (answer.split(b"\r\n", 1)[0].decode(errors="replace") if answer else None)
+
+
+def test_monitoring_port_refuses_a_huge_header_and_body_then_serves(keel):
+    rss_before = process_rss(keel.process.pid)
+    sent, status = send_until_answered(keel.mon, b"GET /ready HTTP/1.1\r\nX-Long: ", b"a", 300 << 20)
+    assert status == "HTTP/1.1 431 Request Header Fields Too Large", f"after {sent} bytes: {status}"
+    assert sent < 32 << 20, f"the monitoring server read {sent} bytes of one header"
+    print(f"431 after {sent} bytes sent")
+    sent, status = send_until_answered(keel.mon, b"GET /ready HTTP/1.1\r\nContent-Length: 314572800\r\n\r\n",
+                                       b"z", 300 << 20)
+    assert status == "HTTP/1.1 413 Payload Too Large", f"after {sent} bytes: {status}"
+    assert sent < 32 << 20, f"the monitoring server read {sent} bytes of one body"
+    print(f"413 after {sent} bytes sent; RSS {rss_before} -> {process_rss(keel.process.pid)}")
+    assert process_rss(keel.process.pid) < rss_before + (64 << 20)
+    assert keel.process.poll() is None
+    assert keel.get("/ready")[0] == 200
+
+
+def process_rss(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 def test_still_serving_a_real_xds_client(keel):
