@@ -183,14 +183,36 @@ absl::Status DiscoveryServer::Start() {
   initial.start = std::chrono::steady_clock::now();
   PushNow(initial);  // serve a complete view from the first connection on
 
+  // Keel accepts for gRPC (pkg/grpc/guarded_listener.h): gRPC 1.51's own
+  // listener stops for good on EMFILE, and has no per-peer cap.
+  auto plain = grpcutil::GuardedListener::Listen({options_.grpc_addr, options_.max_connections_per_ip});
+  if (!plain.ok()) {
+    return absl::UnavailableError(absl::StrCat("cannot listen for xDS on ", options_.grpc_addr, ": ",
+                                               plain.status().message()));
+  }
+  const bool tls = citadel_ && options_.secure_grpc_addr != "off";
+  std::unique_ptr<grpcutil::GuardedListener> secure;
+  if (tls) {
+    auto listener = grpcutil::GuardedListener::Listen({options_.secure_grpc_addr, options_.max_connections_per_ip});
+    if (!listener.ok()) {
+      return absl::UnavailableError(absl::StrCat("cannot listen for xDS/CA over TLS on ", options_.secure_grpc_addr,
+                                                 ": ", listener.status().message()));
+    }
+    secure = std::move(*listener);
+  }
+
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options_.grpc_addr, grpc::InsecureServerCredentials(), &grpc_port_);
+  using ConnectionType = grpc::ServerBuilder::experimental_type::ExternalConnectionType;
+  auto plain_acceptor =
+      builder.experimental().AddExternalConnectionAcceptor(ConnectionType::FROM_FD, grpc::InsecureServerCredentials());
+  std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> secure_acceptor;
   builder.RegisterService(ads_.get());
   if (citadel_) {
     // istiod serves the CA on the plaintext port too; the TLS port carries both.
     builder.RegisterService(citadel_->service());
-    if (options_.secure_grpc_addr != "off") {
-      builder.AddListeningPort(options_.secure_grpc_addr, citadel_->ServingCredentials(), &secure_grpc_port_);
+    if (tls) {
+      secure_acceptor =
+          builder.experimental().AddExternalConnectionAcceptor(ConnectionType::FROM_FD, citadel_->ServingCredentials());
     }
   }
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
@@ -199,11 +221,14 @@ absl::Status DiscoveryServer::Start() {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 100000);
   grpc_server_ = builder.BuildAndStart();
-  if (!grpc_server_ || grpc_port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen for xDS on ", options_.grpc_addr));
-  }
-  if (citadel_ && options_.secure_grpc_addr != "off" && secure_grpc_port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen for xDS/CA over TLS on ", options_.secure_grpc_addr));
+  if (!grpc_server_) return absl::UnavailableError("cannot start the gRPC server");
+  plain_listener_ = std::move(*plain);
+  plain_listener_->Start(std::move(plain_acceptor));
+  grpc_port_ = plain_listener_->port();
+  if (secure) {
+    secure_listener_ = std::move(secure);
+    secure_listener_->Start(std::move(secure_acceptor));
+    secure_grpc_port_ = secure_listener_->port();
   }
   if (citadel_) {
     citadel_->Start();
@@ -255,14 +280,24 @@ void DiscoveryServer::RegisterMonitoringHandlers() {
 std::string DiscoveryServer::NotReadyReason() const {
   if (!source_->HasSynced()) return "config source not synced";
   if (!ads_->CurrentPush()) return "no push yet";
+  for (const auto* listener : {plain_listener_.get(), secure_listener_.get()}) {
+    if (!listener) continue;
+    if (std::string why = listener->NotAcceptingReason(); !why.empty()) {
+      return absl::StrCat("the gRPC listener on ", listener->addr(), " is not accepting connections (", why, ")");
+    }
+  }
   return "";
 }
 
 void DiscoveryServer::Stop() {
   if (debug_auth_) debug_auth_->Shutdown();  // answers queued remote debug requests before the listener closes
   if (http_server_) http_server_->Stop();
+  // No new connections; then streams get the drain timeout to end, and are
+  // cancelled after it (every stream finishes on cancel: xds_stream.h).
+  if (plain_listener_) plain_listener_->Stop();
+  if (secure_listener_) secure_listener_->Stop();
   if (grpc_server_) {
-    grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(options_.drain_timeout_s));
     grpc_server_.reset();
   }
   if (ads_) ads_->StopAuthentication();
