@@ -74,13 +74,26 @@ bool SameSocket(int fd, ino_t inode) {
   return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == inode;
 }
 
+void SetPort(sockaddr* sa, int port) {
+  if (sa->sa_family == AF_INET) reinterpret_cast<sockaddr_in*>(sa)->sin_port = htons(static_cast<uint16_t>(port));
+  if (sa->sa_family == AF_INET6) reinterpret_cast<sockaddr_in6*>(sa)->sin6_port = htons(static_cast<uint16_t>(port));
+}
+
+int BoundPort(int fd) {
+  sockaddr_storage bound{};
+  socklen_t len = sizeof(bound);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
+  return bound.ss_family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in&>(bound).sin_port)
+                                    : ntohs(reinterpret_cast<sockaddr_in6&>(bound).sin6_port);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<GuardedListener>> GuardedListener::Listen(const Options& options) {
   std::string host;
   int port = 0;
   if (auto st = SplitAddr(options.addr, &host, &port); !st.ok()) return st;
-  int fd = -1;
+  std::vector<int> fds;
   int err = 0;
   if (host == "0.0.0.0" || host == "::" || host.empty()) {
     // Every address, as gRPC's own listener: dual-stack [::], else 0.0.0.0.
@@ -88,7 +101,7 @@ absl::StatusOr<std::unique_ptr<GuardedListener>> GuardedListener::Listen(const O
     any6.sin6_family = AF_INET6;
     any6.sin6_addr = in6addr_any;
     any6.sin6_port = htons(static_cast<uint16_t>(port));
-    fd = ListenOn(reinterpret_cast<sockaddr*>(&any6), sizeof(any6), /*dual_stack=*/true);
+    int fd = ListenOn(reinterpret_cast<sockaddr*>(&any6), sizeof(any6), /*dual_stack=*/true);
     if (fd < 0) {
       sockaddr_in any4{};
       any4.sin_family = AF_INET;
@@ -97,7 +110,9 @@ absl::StatusOr<std::unique_ptr<GuardedListener>> GuardedListener::Listen(const O
       fd = ListenOn(reinterpret_cast<sockaddr*>(&any4), sizeof(any4), false);
     }
     err = errno;
+    if (fd >= 0) fds.push_back(fd);
   } else {
+    // Every address the name resolves to (localhost: 127.0.0.1 and ::1), on one port.
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -106,28 +121,29 @@ absl::StatusOr<std::unique_ptr<GuardedListener>> GuardedListener::Listen(const O
     if (int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found); rc != 0) {
       return absl::InvalidArgumentError(absl::StrCat("cannot resolve \"", host, "\": ", gai_strerror(rc)));
     }
-    for (addrinfo* ai = found; ai && fd < 0; ai = ai->ai_next) {
-      fd = ListenOn(ai->ai_addr, ai->ai_addrlen, false);
-      err = errno;
+    for (addrinfo* ai = found; ai; ai = ai->ai_next) {
+      if (!fds.empty()) SetPort(ai->ai_addr, BoundPort(fds[0]));  // port 0: the first pick for all
+      const int fd = ListenOn(ai->ai_addr, ai->ai_addrlen, false);
+      if (fd >= 0) {
+        fds.push_back(fd);
+      } else {
+        err = errno;
+      }
     }
     freeaddrinfo(found);
   }
-  if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot listen on ", options.addr, ": ", strerror(err)));
-  sockaddr_storage bound{};
-  socklen_t len = sizeof(bound);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
-  const int bound_port = bound.ss_family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in&>(bound).sin_port)
-                                                    : ntohs(reinterpret_cast<sockaddr_in6&>(bound).sin6_port);
+  if (fds.empty()) return absl::UnavailableError(absl::StrCat("cannot listen on ", options.addr, ": ", strerror(err)));
   const int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake < 0) {
-    close(fd);
+    for (int fd : fds) close(fd);
     return absl::UnavailableError(absl::StrCat("eventfd: ", strerror(errno)));
   }
-  return std::unique_ptr<GuardedListener>(new GuardedListener(options, fd, bound_port, wake));
+  const int bound_port = BoundPort(fds[0]);
+  return std::unique_ptr<GuardedListener>(new GuardedListener(options, std::move(fds), bound_port, wake));
 }
 
-GuardedListener::GuardedListener(Options options, int fd, int port, int wake_fd)
-    : options_(std::move(options)), fd_(fd), port_(port), wake_fd_(wake_fd) {}
+GuardedListener::GuardedListener(Options options, std::vector<int> fds, int port, int wake_fd)
+    : options_(std::move(options)), fds_(std::move(fds)), port_(port), wake_fd_(wake_fd) {}
 
 GuardedListener::~GuardedListener() {
   Stop();
@@ -144,7 +160,7 @@ void GuardedListener::Stop() {
   const uint64_t one = 1;
   (void)!write(wake_fd_, &one, sizeof(one));
   if (thread_.joinable()) thread_.join();
-  close(fd_);
+  for (int fd : fds_) close(fd);
 }
 
 std::string GuardedListener::NotAcceptingReason() const {
@@ -167,18 +183,22 @@ void GuardedListener::SetReason(std::string reason) {
 void GuardedListener::AcceptLoop() {
   auto last_prune = std::chrono::steady_clock::now();
   bool paused = false;  // after an accept error: wait, then try again whatever poll says
+  std::vector<pollfd> fds;
+  fds.push_back({wake_fd_, POLLIN, 0});
+  for (int fd : fds_) fds.push_back({fd, POLLIN, 0});
   while (!stopping_.load()) {
-    pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    // While paused only the wake descriptor counts: the listening socket stays
+    // While paused only the wake descriptor counts: a listening socket stays
     // readable (its backlog is full) and would spin the loop.
-    const int n = poll(paused ? &fds[1] : fds, paused ? 1 : 2, paused ? kRetryAfterErrorMs : kPruneEveryMs);
+    const int n = poll(fds.data(), paused ? 1 : fds.size(), paused ? kRetryAfterErrorMs : kPruneEveryMs);
     if (stopping_.load()) break;
     if (n < 0 && errno != EINTR) {
       SetReason(absl::StrCat("poll: ", strerror(errno)));
       paused = true;
       continue;
     }
-    paused = !AcceptAll();
+    bool ok = true;
+    for (int fd : fds_) ok = AcceptAll(fd) && ok;
+    paused = !ok;
     if (std::chrono::steady_clock::now() - last_prune > std::chrono::milliseconds(kPruneEveryMs)) {
       PruneAll();
       last_prune = std::chrono::steady_clock::now();
@@ -186,11 +206,11 @@ void GuardedListener::AcceptLoop() {
   }
 }
 
-bool GuardedListener::AcceptAll() {
+bool GuardedListener::AcceptAll(int listener) {
   for (;;) {
     sockaddr_storage peer{};
     socklen_t len = sizeof(peer);
-    const int fd = accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    const int fd = accept4(listener, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       switch (errno) {
         case EINTR:
@@ -209,11 +229,11 @@ bool GuardedListener::AcceptAll() {
       }
     }
     SetReason("");
-    Admit(fd, PeerIp(peer));
+    Admit(listener, fd, PeerIp(peer));
   }
 }
 
-void GuardedListener::Admit(int fd, const std::string& peer) {
+void GuardedListener::Admit(int listener, int fd, const std::string& peer) {
   const int cap = options_.max_connections_per_peer;
   if (cap > 0 && PruneClosed(peer) >= static_cast<size_t>(cap)) {
     const uint64_t refused = ++refused_over_cap_;
@@ -230,7 +250,7 @@ void GuardedListener::Admit(int fd, const std::string& peer) {
   const int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters params;
-  params.listener_fd = fd_;
+  params.listener_fd = listener;
   params.fd = fd;
   acceptor_->HandleNewConnection(&params);  // gRPC owns fd from here on
 }

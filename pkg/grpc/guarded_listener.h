@@ -40,7 +40,9 @@ namespace keel::grpcutil {
 class GuardedListener {
  public:
   struct Options {
-    std::string addr;                  // HOST:PORT ("0.0.0.0" and "::" listen on every address, v4 and v6)
+    // HOST:PORT: "0.0.0.0" and "::" listen on every address (v4 and v6); a name
+    // on every address it resolves to.
+    std::string addr;
     int max_connections_per_peer = 0;  // 0: no cap
   };
   // Binds and listens (port 0 picks a free one). Errors: InvalidArgument for a
@@ -64,19 +66,19 @@ class GuardedListener {
   uint64_t refused_over_cap() const { return refused_over_cap_.load(); }
 
  private:
-  GuardedListener(Options options, int fd, int port, int wake_fd);
+  GuardedListener(Options options, std::vector<int> fds, int port, int wake_fd);
   void AcceptLoop();
-  // Accepts until the backlog is empty; false after an error that needs a pause.
-  bool AcceptAll();
-  // Hands `fd` (accepted from `peer`) to gRPC, or closes it when `peer` is at the cap.
-  void Admit(int fd, const std::string& peer);
+  // Accepts from `listener` until its backlog is empty; false after an error that needs a pause.
+  bool AcceptAll(int listener);
+  // Hands `fd` (accepted on `listener` from `peer`) to gRPC, or closes it when `peer` is at the cap.
+  void Admit(int listener, int fd, const std::string& peer);
   // Forgets the connections of `peer` that gRPC has closed; how many are left.
   size_t PruneClosed(const std::string& peer);
   void PruneAll();
   void SetReason(std::string reason);
 
   const Options options_;
-  const int fd_;
+  const std::vector<int> fds_;  // listening sockets, one per bound address
   const int port_;
   const int wake_fd_;  // an eventfd: Stop() wakes the loop
   std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor_;
