@@ -39,7 +39,7 @@ void ExitAfter(std::chrono::seconds bound) {
   std::thread([bound] {
     std::this_thread::sleep_for(bound);
     spdlog::error("shutdown did not finish within {} s; exiting", bound.count());
-    spdlog::shutdown();
+    if (auto logger = spdlog::default_logger()) logger->flush();
     _exit(1);
   }).detach();
 }
