@@ -13,6 +13,7 @@ The write in flight comes from rawh2.StalledStream: a stream that grants no flow
 Run: KEEL_DISCOVERY_BIN=build/pilot/keel-discovery build/venv/bin/python -m pytest test/e2e/lifecycle_test.py
 """
 
+import http.client
 import json
 import re
 import os
@@ -155,6 +156,16 @@ def _limit_descriptors(n):
     return limit
 
 
+def _ready_on(connection):
+    """(status, body) of GET /ready on an open HTTP/1.1 connection; (None, "") if it is gone."""
+    try:
+        connection.request("GET", "/ready")
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    except (OSError, http.client.HTTPException):
+        return None, ""
+
+
 def _descriptors(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
@@ -164,6 +175,8 @@ def test_descriptor_exhaustion_then_release_serves_xds_again(tmp):
     with start(tmp, "--max-connections-per-ip", "0", preexec_fn=_limit_descriptors(limit)) as keel:
         assert REVIEWS_V1 in cds_via_grpcio(keel.xds_addr)
         host, port = keel.xds_addr.rsplit(":", 1)
+        probe = http.client.HTTPConnection("127.0.0.1", keel.mon, timeout=5)
+        assert _ready_on(probe)[0] == 200
         idle = []
         try:
             for _ in range(limit + 100):  # more than keel can hold: the rest wait in the backlog
@@ -173,12 +186,15 @@ def test_descriptor_exhaustion_then_release_serves_xds_again(tmp):
             # Keel's "not accepting connections: accept: Too many open files" (and retries).
             wait_until(lambda: "Too many open files" in keel.log(), 10, "accept to fail with EMFILE")
             # /ready does not say 200 meanwhile: 503 with the reason, or no answer at all
-            # (the monitoring port needs a descriptor to accept too).
-            status, body = keel.get("/ready")
+            # (the monitoring port needs a descriptor to accept too; a connection opened
+            # before, if the server keeps it alive, can still ask).
+            status, body = _ready_on(probe)
+            if status is None:
+                status, body = keel.get("/ready")
             print(f"/ready while exhausted: {status} {body!r}")
             assert status != 200, body
             if status is not None:
-                assert status == 503 and "not accepting connections" in body, body
+                assert status == 503 and "not accepting connections (accept: Too many open files)" in body, body
         finally:
             for s in idle:
                 s.close()
@@ -204,6 +220,21 @@ def _served(sock):
     except (ConnectionResetError, socket.timeout):
         return False
     return len(head) == 9 and head[3] == rawh2.SETTINGS
+
+
+def test_the_open_files_limit_is_raised_to_the_hard_limit(tmp):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard <= 512:
+        pytest.skip(f"the hard limit ({hard}) leaves no room to lower the soft one")
+
+    def lower_soft():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (512, hard))
+
+    with start(tmp, preexec_fn=lower_soft) as keel:
+        with open(f"/proc/{keel.process.pid}/limits") as f:
+            line = next(l for l in f if l.startswith("Max open files"))
+        assert line.split()[3:5] == [str(hard), str(hard)], line
+        assert f"open files limit raised from 512 to {hard}" in keel.log()
 
 
 def test_connections_past_the_per_ip_cap_are_closed_per_peer(tmp):
