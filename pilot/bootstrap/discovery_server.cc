@@ -185,7 +185,16 @@ absl::Status DiscoveryServer::Start() {
 
   // Keel accepts for gRPC (pkg/grpc/guarded_listener.h): gRPC 1.51's own
   // listener stops for good on EMFILE, and has no per-peer cap.
-  auto plain = grpcutil::GuardedListener::Listen({options_.grpc_addr, options_.max_connections_per_ip});
+  // keel_grpc_connections_refused_total{listener}: connections closed over --max-connections-per-ip.
+  auto refused = [](const std::string& addr) {
+    metrics::Counter* counter = &metrics::DefaultRegistry().GetCounter(
+        "keel_grpc_connections_refused_total",
+        "Connections to a gRPC port closed at once: their peer IP held --max-connections-per-ip already.",
+        {{"listener", addr}});
+    return [counter] { counter->Inc(); };
+  };
+  auto plain = grpcutil::GuardedListener::Listen(
+      {options_.grpc_addr, options_.max_connections_per_ip, refused(options_.grpc_addr)});
   if (!plain.ok()) {
     return absl::UnavailableError(absl::StrCat("cannot listen for xDS on ", options_.grpc_addr, ": ",
                                                plain.status().message()));
@@ -193,7 +202,8 @@ absl::Status DiscoveryServer::Start() {
   const bool tls = citadel_ && options_.secure_grpc_addr != "off";
   std::unique_ptr<grpcutil::GuardedListener> secure;
   if (tls) {
-    auto listener = grpcutil::GuardedListener::Listen({options_.secure_grpc_addr, options_.max_connections_per_ip});
+    auto listener = grpcutil::GuardedListener::Listen(
+        {options_.secure_grpc_addr, options_.max_connections_per_ip, refused(options_.secure_grpc_addr)});
     if (!listener.ok()) {
       return absl::UnavailableError(absl::StrCat("cannot listen for xDS/CA over TLS on ", options_.secure_grpc_addr,
                                                  ": ", listener.status().message()));

@@ -243,6 +243,7 @@ void GuardedListener::Admit(int listener, int fd, const std::string& peer) {
                    options_.addr, peer, cap, refused);
     }
     close(fd);
+    if (options_.on_refused) options_.on_refused();
     return;
   }
   struct stat st;

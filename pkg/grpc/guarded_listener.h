@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,6 +45,7 @@ class GuardedListener {
     // on every address it resolves to.
     std::string addr;
     int max_connections_per_peer = 0;  // 0: no cap
+    std::function<void()> on_refused;  // called (on the accept thread) per connection closed over the cap
   };
   // Binds and listens (port 0 picks a free one). Errors: InvalidArgument for a
   // malformed address, Unavailable when it cannot be bound.

@@ -31,6 +31,7 @@ from keeltest import CDS, keel_discovery, wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ADS = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources"
+DELTA = "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources"
 NODE = "sidecar~10.1.0.9~productpage-v1-0.default~default.svc.cluster.local"
 REVIEWS_V1 = b"outbound|9080|v1|reviews.default.svc.cluster.local"
 
@@ -56,9 +57,10 @@ def connection_ids(keel, node_id=None):
             if node_id is None or c.get("proxyID") == node_id}
 
 
-def stalled_cds_stream(keel, node_id):
-    """A CDS stream of `node_id` whose first response is a write in flight."""
-    stream = rawh2.StalledStream(keel.xds_addr, ADS, rawh2.discovery_request(node_id, CDS))
+def stalled_cds_stream(keel, node_id, delta=False):
+    """A CDS stream (state of the world, or delta) of `node_id` whose first response is a write in flight."""
+    request = (rawh2.delta_discovery_request if delta else rawh2.discovery_request)(node_id, CDS)
+    stream = rawh2.StalledStream(keel.xds_addr, DELTA if delta else ADS, request)
     assert stream.wait_for_response_headers(), "the server did not start its response"
     assert not stream.data_received(), "no window was granted, yet the response was sent"
     wait_until(lambda: connection_ids(keel, node_id), 10, f"{node_id} in /debug/connections")
@@ -75,14 +77,17 @@ def cds_via_grpcio(addr, timeout=10):
         return first
 
 
-@pytest.mark.parametrize("how", ["rst_stream", "half_close_then_rst_stream", "connection_closed"])
+@pytest.mark.parametrize("how", ["rst_stream", "half_close_then_rst_stream", "connection_closed",
+                                 "delta_half_close_then_rst_stream"])
 def test_a_stream_cancelled_mid_write_is_gone_at_once(tmp, how):
     # Several streams, as whether gRPC reports a cancel or the failed write first varies:
     # cancel first used to leave the stream behind for ever. A half-close first makes it
     # certain: the stream is then finishing (its last write pending) when the cancel comes.
     with start(tmp) as keel:
         nodes = [f"sidecar~10.1.0.{i}~stalled-{i}.default~default.svc.cluster.local" for i in range(6)]
-        streams = [stalled_cds_stream(keel, node) for node in nodes]
+        delta = how.startswith("delta_")
+        how = how.removeprefix("delta_")
+        streams = [stalled_cds_stream(keel, node, delta) for node in nodes]
         if how == "half_close_then_rst_stream":
             for stream in streams:
                 stream.half_close()
@@ -252,6 +257,8 @@ def test_connections_past_the_per_ip_cap_are_closed_per_peer(tmp):
             assert _served(other), "a connection from 127.0.0.2 was refused by 127.0.0.1's cap"
             other.close()
             assert "the cap (--max-connections-per-ip)" in keel.log()
+            metrics = keel.get("/metrics")[1]
+            assert f'keel_grpc_connections_refused_total{{listener="{keel.xds_addr}"}} 1' in metrics, metrics
         finally:
             for s in held:
                 s.close()

@@ -39,6 +39,11 @@ def discovery_request(node_id, type_url):
     return _field(2, _field(1, node_id.encode())) + _field(4, type_url.encode())
 
 
+def delta_discovery_request(node_id, type_url):
+    """envoy.service.discovery.v3.DeltaDiscoveryRequest{node{id}, type_url} (wildcard)."""
+    return _field(1, _field(1, node_id.encode())) + _field(2, type_url.encode())
+
+
 def grpc_message(payload):
     return b"\x00" + struct.pack(">I", len(payload)) + payload
 
