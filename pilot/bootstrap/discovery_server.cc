@@ -20,6 +20,8 @@
 namespace keel::pilot::bootstrap {
 namespace {
 
+constexpr int kHandshakeTimeoutMs = 10000;
+
 // istiod's words for a change: its push trigger reason (pilot_push_triggers) and
 // its inbound update type (pilot_inbound_updates).
 struct ChangeKind {
@@ -230,6 +232,10 @@ absl::Status DiscoveryServer::Start() {
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 100000);
+  // A connection that has not sent its HTTP/2 preface and SETTINGS (after TLS,
+  // on 15012) within this is closed: idle sockets do not hold descriptors for
+  // gRPC's default 120 s.
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, kHandshakeTimeoutMs);
   grpc_server_ = builder.BuildAndStart();
   if (!grpc_server_) return absl::UnavailableError("cannot start the gRPC server");
   plain_listener_ = std::move(*plain);

@@ -242,6 +242,26 @@ def test_the_open_files_limit_is_raised_to_the_hard_limit(tmp):
         assert f"open files limit raised from 512 to {hard}" in keel.log()
 
 
+def test_a_connection_that_never_speaks_http2_is_closed_after_the_handshake_timeout(tmp):
+    with start(tmp) as keel:
+        host, port = keel.xds_addr.rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=30) as idle:
+            began = time.monotonic()
+            closed = False
+            try:
+                while not closed and time.monotonic() - began < 25:  # the server's SETTINGS come first
+                    idle.settimeout(max(0.1, 25 - (time.monotonic() - began)))
+                    closed = idle.recv(4096) == b""
+            except ConnectionResetError:
+                closed = True
+            except socket.timeout:
+                pass
+            took = time.monotonic() - began
+        print(f"closed after {took:.1f} s")
+        assert closed, "an idle connection was kept 25 s (gRPC's default handshake timeout is 120 s)"
+        assert took < 20  # the README's bound is 10 s
+
+
 def test_connections_past_the_per_ip_cap_are_closed_per_peer(tmp):
     cap = 3
     with start(tmp, "--max-connections-per-ip", str(cap)) as keel:
