@@ -4,6 +4,7 @@
 keel_add_gtest(yaml_json_test pkg/yaml/yaml_json_test.cc LIBS keel_pkg_yaml)
 keel_add_gtest(informer_test pkg/kube/informer_test.cc LIBS keel_pkg_kube)
 keel_add_gtest(bounded_executor_test pkg/concurrency/bounded_executor_test.cc LIBS keel_pkg_concurrency)
+keel_add_gtest(guarded_listener_test pkg/grpc/guarded_listener_test.cc LIBS keel_pkg_grpc)
 
 # pilot/config
 keel_add_gtest(config_parser_test pilot/config/config_parser_test.cc LIBS keel_pilot_config)
