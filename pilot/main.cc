@@ -1,9 +1,13 @@
 // keel-discovery: Keel's control plane daemon (Pilot; Citadel to come).
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pilot/bootstrap/discovery_server.h"
@@ -13,6 +17,34 @@
 #ifndef KEEL_VERSION
 #define KEEL_VERSION "dev"
 #endif
+
+namespace {
+
+// Every connection costs a descriptor: the soft RLIMIT_NOFILE (often 1024) is
+// raised to the hard limit, as Go raises it for istiod.
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    spdlog::warn("cannot raise the open files limit from {} to {}", before, limit.rlim_max);
+    return;
+  }
+  spdlog::info("open files limit raised from {} to {}", before, limit.rlim_max);
+}
+
+// Once stopping has begun, the process ends within `bound` whatever hangs.
+void ExitAfter(std::chrono::seconds bound) {
+  std::thread([bound] {
+    std::this_thread::sleep_for(bound);
+    spdlog::error("shutdown did not finish within {} s; exiting", bound.count());
+    if (auto logger = spdlog::default_logger()) logger->flush();
+    _exit(1);
+  }).detach();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using keel::pilot::bootstrap::DiscoveryServer;
@@ -35,6 +67,8 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  RaiseOpenFileLimit();
+
   // Block the stop signals before any thread starts, then wait for one here.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -54,7 +88,8 @@ int main(int argc, char** argv) {
   }
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  spdlog::info("received signal {}, shutting down", sig);
+  spdlog::info("received signal {}, shutting down (streams get {} s to end)", sig, options->drain_timeout_s);
+  ExitAfter(std::chrono::seconds(options->drain_timeout_s + 5));
   (*server)->Stop();
   return 0;
 }

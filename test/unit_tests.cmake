@@ -6,6 +6,7 @@ keel_add_gtest(informer_test pkg/kube/informer_test.cc LIBS keel_pkg_kube)
 keel_add_gtest(bounded_executor_test pkg/concurrency/bounded_executor_test.cc LIBS keel_pkg_concurrency)
 keel_add_gtest(metrics_registry_test pkg/metrics/registry_test.cc LIBS keel_pkg_metrics)
 keel_add_gtest(http_server_test pkg/http/http_server_test.cc LIBS keel_pkg_http)
+keel_add_gtest(guarded_listener_test pkg/grpc/guarded_listener_test.cc LIBS keel_pkg_grpc)
 
 # pilot/config
 keel_add_gtest(config_parser_test pilot/config/config_parser_test.cc LIBS keel_pilot_config)

@@ -20,6 +20,8 @@
 namespace keel::pilot::bootstrap {
 namespace {
 
+constexpr int kHandshakeTimeoutMs = 10000;
+
 // istiod's words for a change: its push trigger reason (pilot_push_triggers) and
 // its inbound update type (pilot_inbound_updates).
 struct ChangeKind {
@@ -188,15 +190,47 @@ absl::Status DiscoveryServer::Start() {
   initial.start = std::chrono::steady_clock::now();
   PushNow(initial);  // serve a complete view from the first connection on
 
+  // Keel accepts for gRPC (pkg/grpc/guarded_listener.h): gRPC 1.51's own
+  // listener stops for good on EMFILE, and has no per-peer cap.
+  // keel_grpc_connections_refused_total{listener}: connections closed over --max-connections-per-ip.
+  auto refused = [](const std::string& addr) {
+    metrics::Counter* counter = &metrics::DefaultRegistry().GetCounter(
+        "keel_grpc_connections_refused_total",
+        "Connections to a gRPC port closed at once: their peer IP held --max-connections-per-ip already.",
+        {{"listener", addr}});
+    return [counter] { counter->Inc(); };
+  };
+  auto plain = grpcutil::GuardedListener::Listen(
+      {options_.grpc_addr, options_.max_connections_per_ip, refused(options_.grpc_addr)});
+  if (!plain.ok()) {
+    return absl::UnavailableError(absl::StrCat("cannot listen for xDS on ", options_.grpc_addr, ": ",
+                                               plain.status().message()));
+  }
+  const bool tls = citadel_ && options_.secure_grpc_addr != "off";
+  std::unique_ptr<grpcutil::GuardedListener> secure;
+  if (tls) {
+    auto listener = grpcutil::GuardedListener::Listen(
+        {options_.secure_grpc_addr, options_.max_connections_per_ip, refused(options_.secure_grpc_addr)});
+    if (!listener.ok()) {
+      return absl::UnavailableError(absl::StrCat("cannot listen for xDS/CA over TLS on ", options_.secure_grpc_addr,
+                                                 ": ", listener.status().message()));
+    }
+    secure = std::move(*listener);
+  }
+
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options_.grpc_addr, grpc::InsecureServerCredentials(), &grpc_port_);
+  using ConnectionType = grpc::ServerBuilder::experimental_type::ExternalConnectionType;
+  auto plain_acceptor =
+      builder.experimental().AddExternalConnectionAcceptor(ConnectionType::FROM_FD, grpc::InsecureServerCredentials());
+  std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> secure_acceptor;
   builder.RegisterService(ads_.get());
   if (citadel_ && options_.secure_grpc_addr != "off") {
     // The CA is served on the TLS port only, as istiod's (15012): one gRPC server
     // carries both ports, so the service refuses calls that arrived over
     // plaintext (UNIMPLEMENTED). Without the TLS port it is not registered at all.
     builder.RegisterService(citadel_->service());
-    builder.AddListeningPort(options_.secure_grpc_addr, citadel_->ServingCredentials(), &secure_grpc_port_);
+    secure_acceptor =
+        builder.experimental().AddExternalConnectionAcceptor(ConnectionType::FROM_FD, citadel_->ServingCredentials());
   } else if (citadel_) {
     spdlog::warn("CA not served: --secure-grpc-addr off (it is served over TLS only)");
   }
@@ -205,12 +239,19 @@ absl::Status DiscoveryServer::Start() {
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 100000);
+  // A connection that has not sent its HTTP/2 preface and SETTINGS (after TLS,
+  // on 15012) within this is closed: idle sockets do not hold descriptors for
+  // gRPC's default 120 s.
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, kHandshakeTimeoutMs);
   grpc_server_ = builder.BuildAndStart();
-  if (!grpc_server_ || grpc_port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen for xDS on ", options_.grpc_addr));
-  }
-  if (citadel_ && options_.secure_grpc_addr != "off" && secure_grpc_port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen for xDS/CA over TLS on ", options_.secure_grpc_addr));
+  if (!grpc_server_) return absl::UnavailableError("cannot start the gRPC server");
+  plain_listener_ = std::move(*plain);
+  plain_listener_->Start(std::move(plain_acceptor));
+  grpc_port_ = plain_listener_->port();
+  if (secure) {
+    secure_listener_ = std::move(secure);
+    secure_listener_->Start(std::move(secure_acceptor));
+    secure_grpc_port_ = secure_listener_->port();
   }
   if (citadel_) {
     citadel_->Start();
@@ -263,14 +304,24 @@ void DiscoveryServer::RegisterMonitoringHandlers() {
 std::string DiscoveryServer::NotReadyReason() const {
   if (!source_->HasSynced()) return "config source not synced";
   if (!ads_->CurrentPush()) return "no push yet";
+  for (const auto* listener : {plain_listener_.get(), secure_listener_.get()}) {
+    if (!listener) continue;
+    if (std::string why = listener->NotAcceptingReason(); !why.empty()) {
+      return absl::StrCat("the gRPC listener on ", listener->addr(), " is not accepting connections (", why, ")");
+    }
+  }
   return "";
 }
 
 void DiscoveryServer::Stop() {
   if (debug_auth_) debug_auth_->Shutdown();  // answers queued remote debug requests before the listener closes
   if (http_server_) http_server_->Stop();
+  // No new connections; then streams get the drain timeout to end, and are
+  // cancelled after it (every stream finishes on cancel: xds_stream.h).
+  if (plain_listener_) plain_listener_->Stop();
+  if (secure_listener_) secure_listener_->Stop();
   if (grpc_server_) {
-    grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(options_.drain_timeout_s));
     grpc_server_.reset();
   }
   if (ads_) ads_->StopAuthentication();

@@ -18,6 +18,7 @@
 #include "pilot/model/config_store.h"
 #include "pilot/xds/ads_server.h"
 #include "pilot/xds/debouncer.h"
+#include "pkg/grpc/guarded_listener.h"
 #include "pkg/http/http_server.h"
 #include "pkg/kube/kube_client.h"
 
@@ -41,7 +42,8 @@ class DiscoveryServer {
 
   int grpc_port() const { return grpc_port_; }
   int secure_grpc_port() const { return secure_grpc_port_; }
-  // Empty when ready; else what is missing.
+  // Empty when ready; else what is missing (config not synced, no push yet, a
+  // gRPC listener not accepting connections: out of file descriptors).
   std::string NotReadyReason() const;
 
  private:
@@ -59,6 +61,9 @@ class DiscoveryServer {
   std::unique_ptr<xds::AdsServer> ads_;
   std::unique_ptr<xds::Debouncer> debouncer_;
   std::unique_ptr<grpc::Server> grpc_server_;
+  // The gRPC ports (plaintext xDS + CA; TLS xDS + CA, when on): Keel accepts for gRPC.
+  std::unique_ptr<grpcutil::GuardedListener> plain_listener_;
+  std::unique_ptr<grpcutil::GuardedListener> secure_listener_;
   http::HttpServerPtr http_server_;
   std::unique_ptr<debug::DebugAuth> debug_auth_;
   std::unique_ptr<citadel::Citadel> citadel_;  // null with --disable-ca

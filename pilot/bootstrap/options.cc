@@ -49,6 +49,11 @@ Flags:
   --log-level LEVEL         trace, debug, info, warn, error, off (default info)
   --debounce-after-ms N     quiet period before a push (default 100)
   --debounce-max-ms N       longest a change waits for a push (default 1000)
+  --drain-timeout-s N       on SIGTERM/SIGINT, open xDS/CA streams get N s to end, then are
+                            cancelled; the process exits by N + 5 s whatever hangs (default 5)
+  --max-connections-per-ip N
+                            connections one peer IP may hold open on each gRPC port; the one
+                            past it is closed at once (default 2048; 0: no cap)
   --secure-grpc-addr HOST:PORT
                             xDS and the CA (istio.v1.auth.IstioCertificateService) over TLS,
                             serving certificate from Keel's own CA (default 0.0.0.0:15012; off)
@@ -138,6 +143,8 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
       {"--serving-cert-dir", string_setter(&o.serving_cert_dir)},
       {"--leader-lease-duration", duration_setter(&o.leader_lease_duration)},
       {"--debounce-max-ms", int_setter(&o.debounce_max_ms, 1)},
+      {"--drain-timeout-s", int_setter(&o.drain_timeout_s, 0)},
+      {"--max-connections-per-ip", int_setter(&o.max_connections_per_ip, 0)},
   };
   for (size_t i = 0; i < args.size(); ++i) {
     std::string flag = args[i];

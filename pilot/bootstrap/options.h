@@ -20,6 +20,8 @@ struct Options {
   std::string log_level = "info";           // --log-level
   int debounce_after_ms = 100;              // --debounce-after-ms (istiod PILOT_DEBOUNCE_AFTER)
   int debounce_max_ms = 1000;               // --debounce-max-ms
+  int drain_timeout_s = 5;                  // --drain-timeout-s: on SIGTERM, streams get this long, then are cancelled
+  int max_connections_per_ip = 2048;        // --max-connections-per-ip: per peer IP on each gRPC port; 0 = no cap
   // Citadel (the CA).
   std::string secure_grpc_addr = "0.0.0.0:15012";  // --secure-grpc-addr: xDS + CA over TLS; "off" disables
   bool disable_ca = false;                  // --disable-ca

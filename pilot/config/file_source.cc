@@ -2,8 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <system_error>
 
@@ -29,8 +32,13 @@ bool IsHidden(const fs::path& rel) {
   return false;
 }
 
-// Reads every config file under `dir`: relative path -> content.
-std::map<std::string, std::string> ReadTree(const std::string& dir) {
+// Reads every config file under `dir`: relative path -> content. Nullopt when
+// the read is incomplete for want of resources (out of descriptors or memory:
+// the directory or a file could not be opened): such a view must not replace
+// the last one, or every object would look deleted. A file that vanished or is
+// not readable is absent.
+std::optional<std::map<std::string, std::string>> ReadTree(const std::string& dir) {
+  auto exhausted = [](int err) { return err == EMFILE || err == ENFILE || err == ENOMEM; };
   std::map<std::string, std::string> out;
   std::error_code ec;
   fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
@@ -41,13 +49,21 @@ std::map<std::string, std::string> ReadTree(const std::string& dir) {
       continue;
     }
     if (!it->is_regular_file(ec) || !IsConfigFile(it->path())) continue;
+    errno = 0;
     std::ifstream in(it->path(), std::ios::binary);
-    if (!in) continue;  // vanished or unreadable: treated as absent
+    if (!in) {
+      if (!exhausted(errno)) continue;  // vanished or unreadable: treated as absent
+      spdlog::warn("config dir {}: {}: {}; keeping the last view", dir, rel.string(), strerror(errno));
+      return std::nullopt;
+    }
     std::ostringstream buf;
     buf << in.rdbuf();
     out[rel.string()] = buf.str();
   }
-  if (ec) spdlog::warn("config dir {}: {}", dir, ec.message());
+  if (ec) {
+    spdlog::warn("config dir {}: {}{}", dir, ec.message(), exhausted(ec.value()) ? "; keeping the last view" : "");
+    if (exhausted(ec.value())) return std::nullopt;
+  }
   return out;
 }
 
@@ -129,7 +145,9 @@ FileSource::FileState FileSource::LoadFile(const std::string& rel_path, const st
 
 void FileSource::Rescan() {
   std::lock_guard<std::mutex> scan_lock(scan_mu_);
-  std::map<std::string, std::string> tree = ReadTree(options_.dir);
+  std::optional<std::map<std::string, std::string>> read = ReadTree(options_.dir);
+  if (!read) return;  // incomplete: the next poll tries again
+  std::map<std::string, std::string> tree = std::move(*read);
   std::vector<model::ConfigEvent> events;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -201,13 +201,12 @@ template <typename Request, typename Response>
 void XdsStream<Request, Response>::OnWriteDone(bool ok) {
   std::lock_guard<std::mutex> lock(mu_);
   write_in_flight_ = false;
-  if (!ok) {
-    FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
-    return;
-  }
-  if (finishing_ && !finished_) {
-    finished_ = true;
-    this->Finish(*finish_status_);
+  // A failed write means the stream is gone (cancelled, reset, shut down); it
+  // may already be finishing (OnCancel came first), in which case the status
+  // chosen then stands. Either way nothing is in flight now: finish.
+  if (!ok) FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
+  if (finishing_) {
+    FinishNowLocked();
     return;
   }
   MaybeWriteLocked();
@@ -215,14 +214,19 @@ void XdsStream<Request, Response>::OnWriteDone(bool ok) {
 
 template <typename Request, typename Response>
 void XdsStream<Request, Response>::FinishLocked(const grpc::Status& status) {
-  if (finishing_) return;
-  finishing_ = true;
-  finish_status_ = status;
-  queue_.clear();
-  if (!write_in_flight_) {  // else OnWriteDone finishes
-    finished_ = true;
-    this->Finish(status);
+  if (!finishing_) {
+    finishing_ = true;
+    finish_status_ = status;
+    queue_.clear();
   }
+  if (!write_in_flight_) FinishNowLocked();  // else OnWriteDone finishes
+}
+
+template <typename Request, typename Response>
+void XdsStream<Request, Response>::FinishNowLocked() {
+  if (finished_) return;
+  finished_ = true;
+  this->Finish(*finish_status_);
 }
 
 template <typename Request, typename Response>

@@ -73,6 +73,10 @@ class XdsStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuf
   bool WatchingLocked(const std::string& type_url) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string NextNonceLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void QueueLocked(Response response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the stream with `status` (the first status given wins): Finish() is
+  // called exactly once, now or, while a write is in flight, when it completes
+  // (it always does: a cancelled stream's write completes with ok=false).
+  // Idempotent; safe from any reaction.
   void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   AdsServer* const server_;
@@ -94,6 +98,8 @@ class XdsStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuf
   // last type a push is waiting for.
   void OnAckLocked(const std::string& type_url) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Calls Finish(finish_status_) unless it was called already; no write in flight.
+  void FinishNowLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string peer_;
   const bool delta_;

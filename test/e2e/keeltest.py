@@ -109,17 +109,18 @@ class Keel:
 
 
 @contextlib.contextmanager
-def keel_discovery(args, log_path, monitoring_host="127.0.0.1", ready_timeout=15, keel_class=Keel):
+def keel_discovery(args, log_path, monitoring_host="127.0.0.1", ready_timeout=15, keel_class=Keel, preexec_fn=None):
     """Runs $KEEL_DISCOVERY_BIN with `args` plus free --grpc-addr/--monitoring-addr
     ports until /ready answers 200 (bounded; fails at once if it exits), yields a
-    `keel_class` (Keel or a subclass), and stops it afterwards."""
+    `keel_class` (Keel or a subclass), and stops it afterwards. `preexec_fn` runs
+    in the child before exec (e.g. to lower a resource limit)."""
     binary = os.environ.get("KEEL_DISCOVERY_BIN")
     assert binary and os.access(binary, os.X_OK), "set KEEL_DISCOVERY_BIN to the keel-discovery binary"
     xds_port, mon_port = free_port(), free_port()
     with open(log_path, "w") as log:
         proc = subprocess.Popen([binary, *args, "--grpc-addr", f"127.0.0.1:{xds_port}",
                                  "--monitoring-addr", f"{monitoring_host}:{mon_port}"],
-                                stdout=log, stderr=subprocess.STDOUT)
+                                stdout=log, stderr=subprocess.STDOUT, preexec_fn=preexec_fn)
         keel = keel_class(proc, f"127.0.0.1:{xds_port}", mon_port, log_path)
         try:
             wait_until(lambda: proc.poll() is not None or keel.get("/ready")[0] == 200, ready_timeout,

@@ -21,6 +21,8 @@ TEST(OptionsTest, Defaults) {
   EXPECT_EQ(o->system_namespace, "istio-system");
   EXPECT_EQ(o->debounce_after_ms, 100);
   EXPECT_EQ(o->debounce_max_ms, 1000);
+  EXPECT_EQ(o->drain_timeout_s, 5);
+  EXPECT_EQ(o->max_connections_per_ip, 2048);
   EXPECT_FALSE(o->help);
   EXPECT_FALSE(o->version);
 }
@@ -102,6 +104,18 @@ TEST(OptionsTest, BadIntegers) {
   }
 }
 
+TEST(OptionsTest, DrainTimeoutAndConnectionCap) {
+  auto o = ParseOptions({"--drain-timeout-s", "0", "--max-connections-per-ip=0"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->drain_timeout_s, 0);
+  EXPECT_EQ(o->max_connections_per_ip, 0) << "0: no cap";
+  for (const char* flag : {"--drain-timeout-s", "--max-connections-per-ip"}) {
+    auto bad = ParseOptions({flag, "-1"});
+    ASSERT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << flag;
+    EXPECT_THAT(bad.status().message(), HasSubstr(flag));
+  }
+}
+
 TEST(OptionsTest, HelpAndVersion) {
   auto help = ParseOptions({"--help"});
   ASSERT_TRUE(help.ok()) << help.status();
@@ -119,7 +133,8 @@ TEST(OptionsTest, HelpAndVersion) {
 TEST(OptionsTest, UsageListsEveryFlag) {
   const std::string usage = Usage();
   for (const char* flag : {"--config-dir", "--grpc-addr", "--monitoring-addr", "--domain", "--log-level",
-                           "--debounce-after-ms", "--debounce-max-ms", "--help", "--version"}) {
+                           "--debounce-after-ms", "--debounce-max-ms", "--drain-timeout-s",
+                           "--max-connections-per-ip", "--help", "--version"}) {
     EXPECT_THAT(usage, HasSubstr(flag));
   }
 }
