@@ -10,16 +10,16 @@
 //   endpoint shows mesh-wide state and adsz?push=true changes it, so one rule
 //   covers all of them.
 //
-// Threads: the token review is a blocking call to the Kubernetes API server
-// through cpprest, and the debug handlers run on cpprest's shared pool. A pool
-// thread blocked on a cpprest client call can deadlock the whole pool (FIELD-NOTES:
-// the client's completion needs a pool thread too). So the wrapped handler never
-// reviews on the pool thread: it queues the request for DebugAuth's own worker
-// threads and returns at once; a worker reviews the token, runs the handler and
-// replies (http::AsyncHttpHandler). The queue is bounded: when it is full the
-// request gets 503 at once, so a flood of remote requests costs neither pool
-// threads nor memory. The review itself is bounded by the Kubernetes client's
-// request timeout.
+// Threads: the token review is a blocking call to the Kubernetes API server,
+// and the debug handlers run on the monitoring server's small fixed handler pool
+// (pkg/http: 4 threads shared by /ready, /metrics and every /debug request). A
+// review on a pool thread would let a burst of remote requests stall the liveness
+// probe. So the wrapped handler never reviews on the pool thread: it queues the
+// request for DebugAuth's own worker threads and returns at once; a worker reviews
+// the token, runs the handler and replies (http::AsyncHttpHandler). The queue is
+// bounded: when it is full the request gets 503 at once, so a flood of remote
+// requests costs neither pool threads nor memory. The review itself is bounded by
+// the Kubernetes client's request timeout.
 #pragma once
 
 #include <functional>

@@ -5,7 +5,7 @@ As istiod: a request from localhost needs nothing; from anywhere else it needs
 for the xDS audience, istio-ca), else 401 with an empty body; and the token's
 identity must be of the system namespace (--system-namespace), else 403 with the
 reason, for reads and for adsz?push=true alike. /ready and /metrics stay open. The
-review runs off cpprest's pool (DebugAuth's own workers): a burst of remote requests
+review runs off the monitoring server's handler pool (DebugAuth's own workers): a burst of remote requests
 must not stall local ones.
 Keel runs with its CA on, in a system namespace of its own, so Secret istio-ca-secret
 (the CA root key) exists; a gateway TLS Secret and an Opaque Secret written by
@@ -260,7 +260,7 @@ def test_a_burst_of_reviews_does_not_stall_local_requests(env):
     t = system_token(env)
     with concurrent.futures.ThreadPoolExecutor(max_workers=48) as pool:
         remote = [pool.submit(get, env["remote"] + "/debug/syncz", t, 30) for _ in range(48)]
-        # While the reviews are queued or running, cpprest's pool still serves local requests at once.
+        # While the reviews are queued or running, the monitoring server's pool still serves local requests at once.
         for _ in range(5):
             start = time.monotonic()
             assert get(env["local"] + "/debug/syncz", timeout=5)[0] == 200

@@ -200,7 +200,7 @@ TEST(DebugAuthTest, TheSystemNamespaceIsTheConfiguredOne) {
 }
 
 // The property that makes a TokenReview safe inside an HTTP handler: the caller
-// (a cpprest pool thread) returns at once while the review blocks elsewhere, and
+// (a monitoring-server pool thread) returns at once while the review blocks elsewhere, and
 // the queue in front of the reviews is bounded.
 TEST(DebugAuthTest, ReviewsNeverBlockTheCallerAndTheQueueIsBounded) {
   BlockingReviewer reviewer;
