@@ -1,10 +1,10 @@
 #include "citadel/server/ca_service.h"
 
-#include <grpc/grpc_security_constants.h>
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "pkg/grpc/server_context.h"
 #include "pkg/grpc/status.h"
 #include "pkg/metrics/registry.h"
 
@@ -35,15 +35,6 @@ CaMetrics& Metrics() {
 
 }  // namespace
 
-bool ArrivedOverTls(const grpc::CallbackServerContext& context) {
-  auto auth = context.auth_context();
-  if (!auth) return false;
-  auto values = auth->FindPropertyValues(GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME);
-  if (values.empty()) return false;
-  const std::string type(values[0].data(), values[0].size());
-  return type == "tls" || type == GRPC_SSL_TRANSPORT_SECURITY_TYPE;
-}
-
 CaService::CaService(const ca::CertSigner* signer, Authenticator* authenticator, std::string trust_domain,
                      CaServiceOptions options)
     : signer_(signer),
@@ -65,7 +56,7 @@ grpc::ServerUnaryReactor* CaService::CreateCertificate(grpc::CallbackServerConte
                                                        const istio::v1::auth::IstioCertificateRequest* request,
                                                        istio::v1::auth::IstioCertificateResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!ArrivedOverTls(*context)) {
+  if (!grpcutil::ArrivedOverTls(*context)) {
     // Not counted as a CSR: the service is not there (istiod has none on 15010).
     reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                                  "IstioCertificateService is served on the TLS port only (istiod's 15012)"));
@@ -76,10 +67,7 @@ grpc::ServerUnaryReactor* CaService::CreateCertificate(grpc::CallbackServerConte
     reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the CA is shutting down"));
     return reactor;
   }
-  auto metadata = std::make_shared<std::multimap<std::string, std::string>>();
-  for (const auto& [k, v] : context->client_metadata()) {
-    metadata->emplace(std::string(k.data(), k.size()), std::string(v.data(), v.size()));
-  }
+  auto metadata = std::make_shared<std::multimap<std::string, std::string>>(grpcutil::ClientMetadata(*context));
   if (auto cached = authenticator_->Cached(*metadata)) {
     reactor->Finish(Issue(*cached, context->peer(), *request, response));
     return reactor;

@@ -2,28 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "pilot/xds/delta_connection.h"
 #include "pilot/xds/monitoring.h"
 #include "pilot/xds/sotw_connection.h"
+#include "pkg/grpc/server_context.h"
 
 namespace keel::pilot::xds {
-
-namespace {
-
-// Whether the stream arrived on a TLS port: gRPC names the transport's security
-// "tls" (older releases "ssl"), the plaintext port's "insecure".
-bool IsTls(grpc::CallbackServerContext* context) {
-  auto auth = context->auth_context();
-  if (!auth) return false;
-  auto values = auth->FindPropertyValues(GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME);
-  if (values.empty()) return false;
-  const std::string type(values[0].data(), values[0].size());
-  return type == "tls" || type == GRPC_SSL_TRANSPORT_SECURITY_TYPE;
-}
-
-}  // namespace
 
 AdsServer::AdsServer(GeneratorMap generators) : generators_(std::move(generators)) {}
 
@@ -39,12 +24,8 @@ Stream* AdsServer::Open(grpc::CallbackServerContext* context) {
   const uint64_t n = ++streams_opened_;
   auto connection = std::make_shared<Stream>(this, absl::StrCat("ads-", n), context->peer());
   Stream* raw = connection.get();
-  if (authenticator_ && IsTls(context)) {
-    std::multimap<std::string, std::string> metadata;
-    for (const auto& [k, v] : context->client_metadata()) {
-      metadata.emplace(absl::AsciiStrToLower(std::string(k.data(), k.size())), std::string(v.data(), v.size()));
-    }
-    raw->RequireAuthentication(std::move(metadata));
+  if (authenticator_ && grpcutil::ArrivedOverTls(*context)) {
+    raw->RequireAuthentication(grpcutil::ClientMetadata(*context));
   }
   {
     std::lock_guard<std::mutex> lock(connections_mu_);
