@@ -2,6 +2,8 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <functional>
+
 #include "absl/strings/str_cat.h"
 #include "pkg/json/json_scan.h"
 
@@ -30,13 +32,35 @@ absl::Status ParseStruct(absl::string_view json, google::protobuf::Struct* out) 
   return absl::OkStatus();
 }
 
+// The members of the object `text` as JSON, without those `drop` names.
+absl::Status AppendMembers(absl::string_view text, const std::function<bool(const std::string&)>& drop,
+                           std::string* out) {
+  out->push_back('{');
+  bool first = true;
+  absl::Status st = json::ForEachMember(text, [&](const json::Member& m) {
+    if (drop(m.key)) return absl::OkStatus();
+    if (!first) out->push_back(',');
+    first = false;
+    absl::StrAppend(out, m.raw_key, ":", m.value);
+    return absl::OkStatus();
+  });
+  out->push_back('}');
+  return st;
+}
+
 DecodedObject DecodeObjectImpl(absl::string_view text, const DecodeOptions& options, bool keep_status) {
   DecodedObject out;
   std::string kept = "{";
   absl::Status scan = json::ForEachMember(text, [&](const json::Member& m) {
-    if (m.key == "metadata") ReadMetadata(m.value, &out);
     if (m.key == "status" && !keep_status) return absl::OkStatus();
     if (kept.size() > 1) kept.push_back(',');
+    if (m.key == "metadata" && !m.value.empty() && m.value[0] == '{') {
+      ReadMetadata(m.value, &out);
+      // managedFields mirrors the shape of every field a manager set (status
+      // included), so it is as deep as the deepest of them; Keel never reads it.
+      absl::StrAppend(&kept, m.raw_key, ":");
+      return AppendMembers(m.value, [](const std::string& key) { return key == "managedFields"; }, &kept);
+    }
     absl::StrAppend(&kept, m.raw_key, ":", m.value);
     return absl::OkStatus();
   });

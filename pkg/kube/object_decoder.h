@@ -22,6 +22,8 @@ struct DecodeOptions {
   // CRD's status is free-form (x-kubernetes-preserve-unknown-fields), so any
   // depth or size. Set for Pods and Services, whose status (a fixed schema) Keel reads.
   bool keep_status = false;
+  // metadata.managedFields is always dropped unread: it mirrors the shape of
+  // every field a manager set, a deep status included.
   size_t max_object_bytes = 4 << 20;  // larger objects are skipped (etcd stores at most 1.5 MiB by default)
   int max_depth = 100;                // protobuf's JSON parser refuses deeper ones anyway; this names it
 };
@@ -34,7 +36,7 @@ struct DecodedObject {
   std::string resource_version;
   // Why the object does not decode; then `object` is empty.
   absl::Status error;
-  google::protobuf::Struct object;  // the object, without `status` unless keep_status
+  google::protobuf::Struct object;  // the object, without metadata.managedFields, and `status` unless keep_status
 };
 
 struct DecodedList {

@@ -49,6 +49,18 @@ TEST(ObjectDecoderTest, ProtobufDepthLimitIsASkippedObject) {
   EXPECT_TRUE(o.object.fields().empty());
 }
 
+TEST(ObjectDecoderTest, ManagedFieldsAreDroppedUnread) {
+  // What the API server records after a manager set a deeply nested status.
+  const std::string text = R"({"metadata":{"name":"a","managedFields":[{"manager":"m","fieldsV1":)" + Nested(150) +
+                           R"(}],"labels":{"x":"y"}},"spec":{}})";
+  DecodedObject o = DecodeObject(text, {});
+  ASSERT_TRUE(o.error.ok()) << o.error;
+  const auto& meta = o.object.fields().at("metadata").struct_value().fields();
+  EXPECT_EQ(meta.count("managedFields"), 0u);
+  EXPECT_EQ(meta.at("labels").struct_value().fields().at("x").string_value(), "y");
+  EXPECT_EQ(meta.at("name").string_value(), "a");
+}
+
 TEST(ObjectDecoderTest, AnItemThatIsNotJsonIsSkipped) {
   auto list = DecodeList(R"({"metadata":{},"items":[)" + Object("x", R"(,"spec":{"a":tru})") + "]}", {});
   ASSERT_TRUE(list.ok()) << list.status();
