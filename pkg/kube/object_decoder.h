@@ -25,7 +25,12 @@ struct DecodeOptions {
   // metadata.managedFields is always dropped unread: it mirrors the shape of
   // every field a manager set, a deep status included.
   size_t max_object_bytes = 4 << 20;  // larger objects are skipped (etcd stores at most 1.5 MiB by default)
-  int max_depth = 100;                // protobuf's JSON parser refuses deeper ones anyway; this names it
+  // Objects and arrays nested in the object. protobuf 3.21 parses JSON into a
+  // google.protobuf.Struct at most 34 levels deep (its recursion limit of 100
+  // counts the Struct and Value messages of each level) and would refuse a deeper
+  // one anyway, as "Message too deep"; this says how deep it is. Real objects
+  // nest about 10 levels.
+  int max_depth = 32;
 };
 
 // One object of a list or event.

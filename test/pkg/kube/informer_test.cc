@@ -254,7 +254,7 @@ TEST(InformerTest, AnItemThatDoesNotDecodeIsSkippedAndTheListSucceeds) {
   ASSERT_EQ(batches.size(), 1u);
   EXPECT_THAT(batches[0], ElementsAre("ADDED ns/a", "ADDED ns/c"));
   EXPECT_TRUE(informer.HasSynced());
-  EXPECT_THAT(skips.skipped(), ElementsAre("ns/deep@6: nested 151 levels deep, more than the limit of 100"));
+  EXPECT_THAT(skips.skipped(), ElementsAre("ns/deep@6: nested 151 levels deep, more than the limit of 32"));
   EXPECT_EQ(informer.stats().skipped, 1u);
   EXPECT_EQ(informer.stats().lists, 1u);
 }

@@ -33,9 +33,22 @@ TEST(ObjectDecoderTest, ListItemsDecodeEachOnItsOwn) {
   EXPECT_EQ(list->items[1].name, "deep");
   EXPECT_EQ(list->items[1].ns, "ns");
   EXPECT_EQ(list->items[1].resource_version, "7");
-  EXPECT_THAT(list->items[1].error.message(), HasSubstr("nested 121 levels deep, more than the limit of 100"));
+  EXPECT_THAT(list->items[1].error.message(), HasSubstr("nested 121 levels deep, more than the limit of 32"));
   EXPECT_TRUE(list->items[2].error.ok()) << "status is not read";
   EXPECT_EQ(list->items[2].object.fields().count("status"), 0u);
+}
+
+TEST(ObjectDecoderTest, DepthLimitIsWhatProtobufParses) {
+  DecodedObject at_limit = DecodeObject(Object("ok", R"(,"spec":)" + Nested(31)), {});  // 32 levels with the object
+  EXPECT_TRUE(at_limit.error.ok()) << at_limit.error;
+  DecodedObject over = DecodeObject(Object("over", R"(,"spec":)" + Nested(32)), {});
+  EXPECT_THAT(over.error.message(), HasSubstr("nested 33 levels deep, more than the limit of 32"));
+  // Where protobuf itself stops: the limit must stay below it.
+  DecodeOptions unlimited;
+  unlimited.max_depth = 1000;
+  EXPECT_TRUE(DecodeObject(Object("pb", R"(,"spec":)" + Nested(33)), unlimited).error.ok());
+  EXPECT_THAT(DecodeObject(Object("pb", R"(,"spec":)" + Nested(34)), unlimited).error.message(),
+              HasSubstr("not valid JSON"));
 }
 
 // Past our own check, protobuf's parser still refuses; the object is skipped,
