@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <exception>
 #include <map>
 #include <sstream>
 
@@ -122,6 +123,7 @@ class JsonBuilder final : public YAML::EventHandler {
     bool want_key = true;  // maps: the next node is a key
     YAML::anchor_t anchor = 0;
     size_t start = 0;      // offset of its '[' or '{' in out_
+    YAML::Mark mark;
     size_t nodes_at_start = 0;
     int height = 1;
   };
@@ -204,6 +206,7 @@ class JsonBuilder final : public YAML::EventHandler {
     Frame f;
     f.is_map = is_map;
     f.anchor = anchor;
+    f.mark = mark;
     f.start = out_.size();
     f.nodes_at_start = nodes_;
     AppendJson(mark, is_map ? "{" : "[");
@@ -218,6 +221,14 @@ class JsonBuilder final : public YAML::EventHandler {
     ++json_bytes_;
     if (!frames_.empty()) frames_.back().height = std::max(frames_.back().height, f.height + 1);
     if (f.anchor) {
+      // The copy kept for aliases counts as output too: nested anchors would
+      // otherwise keep depth x size bytes.
+      const size_t size = out_.size() - f.start;
+      json_bytes_ += size;
+      if (json_bytes_ > limits_.max_json_bytes) {
+        Fail(f.mark, absl::StrCat("the JSON and its anchored copies would be larger than ", limits_.max_json_bytes,
+                                  " bytes; refused"));
+      }
       anchors_[f.anchor] = {Anchored::kCollection, out_.substr(f.start), nodes_ - f.nodes_at_start, f.height};
     }
   }
@@ -277,6 +288,8 @@ absl::StatusOr<std::vector<JsonDocument>> YamlToJson(absl::string_view text, con
     }
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("line ", e.mark.line + 1, ", column ", e.mark.column + 1, ": ", e.msg));
+  } catch (const std::exception& e) {  // not expected from yaml-cpp; never let one out
+    return absl::InvalidArgumentError(absl::StrCat("YAML: ", e.what()));
   }
   return builder.TakeDocuments();
 }

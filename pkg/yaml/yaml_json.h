@@ -27,7 +27,7 @@ struct YamlLimits {
   // Nodes that aliases copy in: `*a` of an anchored node of N nodes adds N.
   // Bounds "billion laughs" (aliases of aliases of ...), as go-yaml does.
   size_t max_alias_nodes = 100000;
-  size_t max_json_bytes = 64 << 20;  // JSON produced, aliases expanded
+  size_t max_json_bytes = 64 << 20;  // JSON produced, aliases expanded, plus the copies anchors keep
 };
 
 // Parses every document of `text`. Empty documents (e.g. between two `---`) are

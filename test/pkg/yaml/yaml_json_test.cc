@@ -186,6 +186,18 @@ TEST(YamlToJsonTest, ScalarAliasesCountTowardsTheJsonSize) {
   EXPECT_THAT(ErrorOf(text, limits), HasSubstr("the JSON would be larger than 10000 bytes"));
 }
 
+// Nested anchors each keep a copy of what they hold: that counts too.
+TEST(YamlToJsonTest, AnchoredCopiesCountTowardsTheJsonSize) {
+  YamlLimits limits;
+  limits.max_json_bytes = 5000;
+  std::string text = "a: ";
+  for (int i = 0; i < 50; ++i) text += "&a" + std::to_string(i) + " [";
+  text += "\"" + std::string(500, 'x') + "\"" + std::string(50, ']') + "\n";
+  EXPECT_THAT(ErrorOf(text, limits), HasSubstr("the JSON and its anchored copies would be larger than 5000 bytes"));
+  limits.max_json_bytes = 100000;
+  EXPECT_TRUE(YamlToJson(text, limits).ok());
+}
+
 // std::regex recursed once per character: a 40,000-digit scalar overflowed the stack.
 TEST(YamlToJsonTest, HugeNumberIsRefusedWithItsLine) {
   const std::string digits(40000, '7');
