@@ -146,3 +146,11 @@ S.step('a version of the skipped object that fits is served and leaves the list'
     assert.deepEqual(await skippedEntries(k), {});
   }
 });
+
+S.step('a skipped object that is deleted leaves the list', 30000, async () => {
+  await kube.apply(vs('big2', 'big2', 'y'.repeat(MAX_OBJECT_BYTES + 1000)));
+  const key = `VirtualService ${NS}/big2`;
+  await waitFor('big2 listed as skipped', WAIT_MS, 150, async () => Boolean((await skippedEntries(keel))[key]));
+  await kube.kubectl(['-n', NS, 'delete', 'virtualservice', 'big2']);
+  await waitFor('big2 to leave the skipped list', WAIT_MS, 150, async () => !(await skippedEntries(keel))[key]);
+});
