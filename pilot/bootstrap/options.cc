@@ -42,8 +42,8 @@ Flags:
   --context NAME            kubeconfig context (default: its current-context)
   --system-namespace NS     Keel's own namespace (default istio-system)
   --sync-timeout-s N        wait at most N s for the first complete view (default 60)
-  --max-object-bytes N      skip (and report) an object from the API server whose JSON,
-                            status excluded, is larger than N bytes (default 4194304)
+  --max-object-bytes N      skip (and report) an object from the API server whose JSON (status and
+                            managedFields excluded) is larger than N bytes (default 4194304)
   --grpc-addr HOST:PORT     plaintext xDS (ADS) address (default 0.0.0.0:15010)
   --monitoring-addr HOST:PORT
                             HTTP for /ready, /metrics, /debug/* (default 0.0.0.0:15014)

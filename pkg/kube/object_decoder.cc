@@ -70,7 +70,9 @@ DecodedObject DecodeObjectImpl(absl::string_view text, const DecodeOptions& opti
     return out;
   }
   if (kept.size() > options.max_object_bytes) {
-    out.error = absl::InvalidArgumentError(absl::StrCat(kept.size(), " bytes of JSON (status excluded), more than the limit of ",
+    out.error = absl::InvalidArgumentError(absl::StrCat(kept.size(), " bytes of JSON (",
+                                                        keep_status ? "" : "status and ",
+                                                        "managedFields excluded), more than the limit of ",
                                                         options.max_object_bytes));
     return out;
   }

@@ -114,7 +114,7 @@ S.step(`an object larger than --max-object-bytes is skipped: logged, counted, li
   const m0 = await keel.metrics();
   await kube.apply(vs('big', 'big', 'x'.repeat(MAX_OBJECT_BYTES + 1000)));
   const line = await keel.waitForLog(new RegExp(`invalid config from the API server: VirtualService ${NS}/big: `), 10000, off);
-  assert.match(line, new RegExp(`bytes of JSON \\(status excluded\\), more than the limit of ${MAX_OBJECT_BYTES}`));
+  assert.match(line, new RegExp(`bytes of JSON \\(status and managedFields excluded\\), more than the limit of ${MAX_OBJECT_BYTES}`));
   assert.match(line, /skipped/);
   const m1 = await keel.metrics();
   const count = (m) => Keel.metricSum(m, 'keel_kube_invalid_objects_total', { kind: 'VirtualService' });

@@ -316,7 +316,7 @@ TEST(InformerTest, AnItemLargerThanTheLimitIsSkipped) {
   informer.Stop();
   ASSERT_EQ(batches.size(), 1u);
   EXPECT_THAT(batches[0], ElementsAre("ADDED ns/a"));
-  EXPECT_THAT(skips.skipped(), ElementsAre(::testing::HasSubstr("ns/big@6: 5076 bytes of JSON (status excluded), "
+  EXPECT_THAT(skips.skipped(), ElementsAre(::testing::HasSubstr("ns/big@6: 5076 bytes of JSON (status and managedFields excluded), "
                                                                 "more than the limit of 4096")));
 }
 
