@@ -26,11 +26,18 @@ namespace {
 // yaml-cpp unwinds and YamlToJson turns it into a Status.
 class JsonBuilder final : public YAML::EventHandler {
  public:
-  explicit JsonBuilder(const YamlLimits& limits) : limits_(limits) {}
+  JsonBuilder(const YamlLimits& limits, size_t input_bytes)
+      : limits_(limits), max_own_nodes_(2 * input_bytes + 16) {}
 
   std::vector<JsonDocument> TakeDocuments() { return std::move(docs_); }
 
-  void OnDocumentStart(const YAML::Mark&) override {
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    // yaml-cpp 0.7 can loop forever on some malformed input (e.g. `a: b"}"c",d`),
+    // starting empty document after empty document at one position.
+    if (doc_index_ > 0 && mark.pos == last_doc_pos_) {
+      Fail(mark, "the YAML parser stopped making progress here (a stray ',' or closing bracket?); refused");
+    }
+    last_doc_pos_ = mark.pos;
     anchors_.clear();
     anchor_names_.clear();
     out_.clear();
@@ -52,7 +59,7 @@ class JsonBuilder final : public YAML::EventHandler {
     if (BeginKey(mark)) return EmitKey(mark, "null", anchor, Anchored{Anchored::kNull, "null", 1, 0});
     if (frames_.empty()) root_is_null_ = true;
     AppendJson(mark, "null");
-    CountNode();
+    CountNode(mark);
     if (anchor) anchors_[anchor] = {Anchored::kNull, "null", 1, 0};
   }
 
@@ -64,7 +71,7 @@ class JsonBuilder final : public YAML::EventHandler {
     const bool plain = tag == "?";
     if (BeginKey(mark)) return EmitKey(mark, value, anchor, Anchored{Anchored::kScalar, value, 1, 0, plain});
     AppendJson(mark, ScalarJson(mark, value, plain));
-    CountNode();
+    CountNode(mark);
     if (anchor) anchors_[anchor] = {Anchored::kScalar, value, 1, 0, plain};
   }
 
@@ -168,7 +175,7 @@ class JsonBuilder final : public YAML::EventHandler {
     top.empty = false;
     top.want_key = false;
     AppendJson(mark, absl::StrCat("\"", JsonEscape(key), "\":"));
-    CountNode();
+    CountNode(mark);
     if (anchor) anchors_[anchor] = as_anchor;
   }
 
@@ -197,7 +204,12 @@ class JsonBuilder final : public YAML::EventHandler {
     out_.append(json.data(), json.size());
   }
 
-  void CountNode() { ++nodes_; }
+  // Every node but those aliases copy in takes at least half a byte of input
+  // (`{a, b}` holds four); more means the parser is looping.
+  void CountNode(const YAML::Mark& mark) {
+    ++nodes_;
+    if (++own_nodes_ > max_own_nodes_) Fail(mark, "more nodes than the input can hold (a parser loop?); refused");
+  }
 
   void OpenCollection(const YAML::Mark& mark, YAML::anchor_t anchor, bool is_map) {
     NameAnchor(anchor);
@@ -210,7 +222,7 @@ class JsonBuilder final : public YAML::EventHandler {
     f.start = out_.size();
     f.nodes_at_start = nodes_;
     AppendJson(mark, is_map ? "{" : "[");
-    ++nodes_;
+    CountNode(mark);
     frames_.push_back(f);
   }
 
@@ -245,7 +257,10 @@ class JsonBuilder final : public YAML::EventHandler {
   std::map<YAML::anchor_t, std::string> anchor_names_;
   std::string pending_anchor_name_;
   // The whole input.
-  size_t nodes_ = 0;
+  size_t nodes_ = 0;      // aliases expanded
+  size_t own_nodes_ = 0;  // from the input itself
+  const size_t max_own_nodes_;
+  int last_doc_pos_ = -1;
   size_t alias_nodes_ = 0;
   size_t json_bytes_ = 0;
 };
@@ -280,7 +295,7 @@ absl::StatusOr<std::vector<JsonDocument>> YamlToJson(absl::string_view text, con
     return absl::InvalidArgumentError(absl::StrCat("line 1, column 1: ", text.size(), " bytes, more than the limit of ",
                                                    limits.max_input_bytes, "; refused unread"));
   }
-  JsonBuilder builder(limits);
+  JsonBuilder builder(limits, text.size());
   try {
     std::istringstream in{std::string(text)};
     YAML::Parser parser(in);

@@ -2,7 +2,8 @@
 
 Before (issue 13): `a: &x [*x]` crashed keel-discovery (SIGSEGV, recursion in
 AppendNode), at startup too, so a crash loop; a 40,000-digit plain scalar
-overflowed the stack inside std::regex. Now each such file is refused with a
+overflowed the stack inside std::regex; `"a",b` sent yaml-cpp into an endless
+loop of empty documents (keel never became ready, its memory grew). Now each such file is refused with a
 message naming the file and line (log and /debug/push_status keel_invalid_config),
 and keel keeps serving the other files and the last good version of that file.
 Run: KEEL_DISCOVERY_BIN=... build/venv/bin/python -m pytest test/e2e/hostile_yaml_test.py
@@ -26,6 +27,7 @@ HOSTILE = {
                    + "".join(f"l{i}: &l{i} [{', '.join([f'*{p}'] * 10)}]\n"
                              for i, p in enumerate(["a"] + [f"l{j}" for j in range(1, 9)], start=1)),
     "deep.yaml": "a: " + "[" * 100000 + "]" * 100000 + "\n",
+    "loop.yaml": '"a",b\n',  # yaml-cpp 0.7 starts empty documents there forever
 }
 
 
@@ -66,6 +68,8 @@ def test_hostile_files_at_startup_are_refused_naming_file_and_line(keel):
         "line 6, column 11: number 99999999999999999999... (40000 characters) is too large for a double"), errors
     assert "aliases expand to more than 100000 nodes" in errors["laughs.yaml"]["message"], errors
     assert "nested more than 100 levels deep" in errors["deep.yaml"]["message"], errors
+    assert errors["loop.yaml"]["message"].startswith(
+        "line 1, column 4: the YAML parser stopped making progress here"), errors
     log = keel.log()
     assert "invalid config: cycle.yaml: line 5, column 11: alias *x" in log
     # The rest is served.

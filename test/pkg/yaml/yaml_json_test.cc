@@ -186,6 +186,13 @@ TEST(YamlToJsonTest, ScalarAliasesCountTowardsTheJsonSize) {
   EXPECT_THAT(ErrorOf(text, limits), HasSubstr("the JSON would be larger than 10000 bytes"));
 }
 
+// yaml-cpp 0.7 starts empty document after empty document at the ',' forever:
+// before, LoadAll never returned (and grew without bound).
+TEST(YamlToJsonTest, ParserThatStopsMakingProgressIsRefused) {
+  EXPECT_THAT(ErrorOf("\"a\",b"), HasSubstr("line 1, column 4: the YAML parser stopped making progress here"));
+  EXPECT_THAT(ErrorOf("kind: x\n---\n\"a\", b\n"), HasSubstr("line 3, column 4: the YAML parser stopped"));
+}
+
 // Nested anchors each keep a copy of what they hold: that counts too.
 TEST(YamlToJsonTest, AnchoredCopiesCountTowardsTheJsonSize) {
   YamlLimits limits;
