@@ -3,6 +3,8 @@
 # pkg/
 keel_add_gtest(yaml_json_test pkg/yaml/yaml_json_test.cc LIBS keel_pkg_yaml)
 keel_add_gtest(informer_test pkg/kube/informer_test.cc LIBS keel_pkg_kube)
+keel_add_gtest(object_decoder_test pkg/kube/object_decoder_test.cc LIBS keel_pkg_kube)
+keel_add_gtest(json_scan_test pkg/json/json_scan_test.cc LIBS keel_pkg_json)
 keel_add_gtest(bounded_executor_test pkg/concurrency/bounded_executor_test.cc LIBS keel_pkg_concurrency)
 keel_add_gtest(metrics_registry_test pkg/metrics/registry_test.cc LIBS keel_pkg_metrics)
 keel_add_gtest(http_server_test pkg/http/http_server_test.cc LIBS keel_pkg_http)

@@ -65,7 +65,10 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
     config::KubeSourceOptions kube_options;
     kube_options.system_namespace = options.system_namespace;
     kube_options.informer.metrics = &metrics::DefaultRegistry();
-    server->source_ = std::make_unique<config::KubeSource>(server->kube_client_.get(), kube_options);
+    kube_options.informer.max_object_bytes = static_cast<size_t>(options.max_object_bytes);
+    auto kube_source = std::make_unique<config::KubeSource>(server->kube_client_.get(), kube_options);
+    server->kube_source_ = kube_source.get();
+    server->source_ = std::move(kube_source);
     spdlog::info("watching the Kubernetes API server at {}", server->kube_client_->server());
   }
 
@@ -282,7 +285,19 @@ void DiscoveryServer::RegisterMonitoringHandlers() {
     request.start = std::chrono::steady_clock::now();
     debouncer_->Enqueue(std::move(request));
   };
-  auto config_errors = [this] { return file_source_ ? file_source_->Errors() : std::vector<std::string>{}; };
+  // The file source's errors ("FILE#DOC (line N): problem") and the objects the
+  // Kubernetes source skips ("kube://Kind ns/name: problem"; push_status_handler.cc
+  // lists those under keel_kube_skipped_objects).
+  auto config_errors = [this] {
+    std::vector<std::string> out = file_source_ ? file_source_->Errors() : std::vector<std::string>{};
+    if (kube_source_) {
+      for (const auto& skipped : kube_source_->Skipped()) {
+        out.push_back(absl::StrCat("kube://", skipped.key.ToString(), ": ", skipped.reason, " (resourceVersion ",
+                                   skipped.resource_version, ")"));
+      }
+    }
+    return out;
+  };
   const std::vector<std::pair<std::string, http::HttpHandler>> debug_handlers = {
       {"/debug/configz", debug::MakeConfigzHandler(store_)},
       {"/debug/config_dump", debug::MakeConfigDumpHandler(*ads_)},

@@ -24,6 +24,7 @@
 
 namespace keel::pilot::config {
 class FileSource;
+class KubeSource;
 }
 
 namespace keel::pilot::bootstrap {
@@ -57,6 +58,7 @@ class DiscoveryServer {
   model::ConfigStore store_;
   model::ConfigSourcePtr source_;
   config::FileSource* file_source_ = nullptr;  // source_, when it is a directory (for /debug/push_status)
+  config::KubeSource* kube_source_ = nullptr;  // source_, when it is a cluster (for /debug/push_status)
   citadel::server::AuthenticatorPtr token_authenticator_;  // /debug and TLS xDS; null without a cluster
   std::unique_ptr<xds::AdsServer> ads_;
   std::unique_ptr<xds::Debouncer> debouncer_;

@@ -42,6 +42,8 @@ Flags:
   --context NAME            kubeconfig context (default: its current-context)
   --system-namespace NS     Keel's own namespace (default istio-system)
   --sync-timeout-s N        wait at most N s for the first complete view (default 60)
+  --max-object-bytes N      skip (and report) an object from the API server whose JSON (status and
+                            managedFields excluded) is larger than N bytes (default 4194304)
   --grpc-addr HOST:PORT     plaintext xDS (ADS) address (default 0.0.0.0:15010)
   --monitoring-addr HOST:PORT
                             HTTP for /ready, /metrics, /debug/* (default 0.0.0.0:15014)
@@ -117,6 +119,7 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
       {"--context", string_setter(&o.context)},
       {"--system-namespace", string_setter(&o.system_namespace)},
       {"--sync-timeout-s", int_setter(&o.sync_timeout_s, 0)},
+      {"--max-object-bytes", int_setter(&o.max_object_bytes, 1024)},
       {"--grpc-addr", addr_setter(&o.grpc_addr)},
       {"--monitoring-addr", addr_setter(&o.monitoring_addr)},
       {"--domain", string_setter(&o.domain)},

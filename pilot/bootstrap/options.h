@@ -14,6 +14,7 @@ struct Options {
   std::string context;                      // --context: kubeconfig context (default: current)
   std::string system_namespace = "istio-system";  // --system-namespace
   int sync_timeout_s = 60;                  // --sync-timeout-s: wait this long for the first complete view
+  int max_object_bytes = 4 << 20;           // --max-object-bytes: API server objects larger than this are skipped
   std::string grpc_addr = "0.0.0.0:15010";  // --grpc-addr: plaintext xDS
   std::string monitoring_addr = "0.0.0.0:15014";  // --monitoring-addr: /ready, /metrics, /debug/*
   std::string domain = "cluster.local";     // --domain: cluster DNS domain

@@ -3,6 +3,8 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
+#include <limits>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "istio/networking/v1alpha3/destination_rule.pb.h"
@@ -12,6 +14,8 @@
 #include "keel/k8s/v1/objects.pb.h"
 #include "pilot/config/go_duration.h"
 #include "pilot/config/validation.h"
+#include "pkg/json/json_scan.h"
+#include "pkg/kube/object_decoder.h"
 
 namespace keel::pilot::config {
 namespace {
@@ -97,11 +101,22 @@ void StringMapField(const Struct& meta, const std::string& name,
 }  // namespace
 
 absl::StatusOr<model::ConfigPtr> ParseConfig(const std::string& json, const std::string& origin) {
-  Struct object;
-  if (auto st = google::protobuf::util::JsonStringToMessage(json, &object); !st.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("not a JSON object: ", JsonErrorDetail(st)));
-  }
-  return ParseConfigObject(object, origin);
+  // Decoded as the Kubernetes watcher decodes: status unread except for the kinds
+  // whose status Keel uses, metadata.managedFields never, depth bounded.
+  std::string kind_name;
+  (void)keel::json::ForEachMember(json, [&kind_name](const keel::json::Member& m) {
+    if (m.key == "kind") {
+      auto v = keel::json::StringValue(m.value);
+      if (v.ok()) kind_name = std::move(*v);
+    }
+    return absl::OkStatus();
+  });
+  kube::DecodeOptions options;
+  options.keep_status = kind_name == "Pod" || kind_name == "Service";
+  options.max_object_bytes = std::numeric_limits<size_t>::max();  // the file source bounds its input
+  kube::DecodedObject decoded = kube::DecodeObject(json, options);
+  if (!decoded.error.ok()) return absl::InvalidArgumentError(decoded.error.message());
+  return ParseConfigObject(decoded.object, origin);
 }
 
 absl::StatusOr<model::ConfigPtr> ParseConfigObject(const Struct& object, const std::string& origin) {

@@ -13,7 +13,9 @@ namespace keel::pilot::config {
 
 // Parses `json` and validates it (Istio kinds as istiod's validating webhook
 // does). `origin` says where it came from ("dir/file.yaml#0" or "kube") and is
-// kept in the result's meta.
+// kept in the result's meta. As from the API server (kube::DecodeObject),
+// `status` is not read except for Pods and Services, metadata.managedFields
+// never, and an object nested more than 32 levels deep is refused.
 //
 // Errors, each naming the object (kind namespace/name) and the field:
 //  - Unimplemented: a well-formed object of a kind Keel does not use (callers

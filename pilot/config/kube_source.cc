@@ -5,6 +5,7 @@
 #include <malloc.h>
 #endif
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "pilot/config/config_parser.h"
 #include "pkg/metrics/registry.h"
@@ -24,6 +25,13 @@ constexpr char kSecretFieldSelector[] = "type!=kubernetes.io/service-account-tok
 // malloc_trim brought it to 116 MiB. So after a batch this large, give it back.
 constexpr size_t kTrimAfterBatch = 256;
 
+std::string ResourceVersionOf(const google::protobuf::Struct& object) {
+  auto meta = object.fields().find("metadata");
+  if (meta == object.fields().end() || !meta->second.has_struct_value()) return "";
+  auto rv = meta->second.struct_value().fields().find("resourceVersion");
+  return rv == meta->second.struct_value().fields().end() ? "" : rv->second.string_value();
+}
+
 void ReleaseFreedMemory() {
 #ifdef __GLIBC__
   malloc_trim(0);
@@ -36,8 +44,10 @@ KubeSource::KubeSource(kube::KubeClient* client, KubeSourceOptions options)
     : client_(client), options_(std::move(options)) {
   auto add = [this](model::Kind kind, kube::ResourceRef ref) { watched_.push_back({kind, std::move(ref), nullptr}); };
   add(model::Kind::kNamespace, {"", {"v1"}, "namespaces"});
-  add(model::Kind::kService, {"", {"v1"}, "services"});
-  add(model::Kind::kPod, {"", {"v1"}, "pods"});
+  // Keel reads the status of Services and Pods (fixed schemas); every other
+  // status is dropped unread (a CRD's is free-form: any depth, any size).
+  add(model::Kind::kService, {"", {"v1"}, "services", "", "", "", /*keep_status=*/true});
+  add(model::Kind::kPod, {"", {"v1"}, "pods", "", "", "", /*keep_status=*/true});
   add(model::Kind::kEndpointSlice, {"discovery.k8s.io", {"v1"}, "endpointslices"});
   add(model::Kind::kSecret, {"", {"v1"}, "secrets", "", kSecretFieldSelector});
   add(model::Kind::kConfigMap, {"", {"v1"}, "configmaps", options_.system_namespace});
@@ -60,7 +70,10 @@ absl::Status KubeSource::Start(EventHandler handler) {
     Watched* self = &w;
     w.informer = std::make_unique<kube::Informer>(
         client_, w.ref, [this, self](std::vector<kube::InformerEvent> events) { OnInformerEvents(*self, std::move(events)); },
-        options_.informer);
+        options_.informer, [this, self](const kube::SkippedObject& object) {
+          model::ConfigKey key{self->kind, self->kind == model::Kind::kNamespace ? "" : object.ns, object.name};
+          RecordSkipped(std::move(key), object.resource_version, object.reason);
+        });
     w.informer->Start();
   }
   return absl::OkStatus();
@@ -95,6 +108,7 @@ void KubeSource::OnInformerEvents(const Watched& watched, std::vector<kube::Info
   for (auto& e : events) {
     model::ConfigKey key{watched.kind, watched.kind == model::Kind::kNamespace ? "" : e.ns, e.name};
     if (e.type == kube::EventType::kDeleted) {
+      ClearSkipped(key);
       out.push_back({key, nullptr});
       continue;
     }
@@ -106,14 +120,13 @@ void KubeSource::OnInformerEvents(const Watched& watched, std::vector<kube::Info
     auto parsed = ParseConfigObject(e.object, "kube");
     if (!parsed.ok()) {
       // Keep serving the last good version: no event.
-      spdlog::error("invalid config from the API server: {}", std::string(parsed.status().message()));
-      if (metrics::Registry* r = options_.informer.metrics) {
-        r->GetCounter("keel_kube_invalid_objects_total", "Objects from the API server that failed validation (skipped).",
-                      {{"kind", kind_name}})
-            .Inc();
-      }
+      std::string reason(parsed.status().message());
+      const std::string prefix = absl::StrCat(key.ToString(), ": ");
+      if (absl::StartsWith(reason, prefix)) reason.erase(0, prefix.size());
+      RecordSkipped(key, ResourceVersionOf(e.object), reason);
       continue;
     }
+    ClearSkipped(key);
     out.push_back({key, *parsed});
   }
   // Free the decoded objects before the consumer can see the batch (it releases
@@ -147,6 +160,33 @@ void KubeSource::ConsumeLoop() {
       lock.lock();
     }
   }
+}
+
+void KubeSource::RecordSkipped(model::ConfigKey key, const std::string& resource_version, const std::string& reason) {
+  const std::string kind_name(model::KindName(key.kind));
+  spdlog::error("invalid config from the API server: {}: {} (resourceVersion {}); skipped, the last good version (if "
+                "any) is kept",
+                key.ToString(), reason, resource_version);
+  if (metrics::Registry* r = options_.informer.metrics) {
+    r->GetCounter("keel_kube_invalid_objects_total",
+                  "Objects from the API server skipped: they did not decode (too deep, too large) or failed validation.",
+                  {{"kind", kind_name}})
+        .Inc();
+  }
+  std::lock_guard<std::mutex> lock(skipped_mu_);
+  skipped_[key] = {key, resource_version, reason};
+}
+
+void KubeSource::ClearSkipped(const model::ConfigKey& key) {
+  std::lock_guard<std::mutex> lock(skipped_mu_);
+  skipped_.erase(key);
+}
+
+std::vector<SkippedConfig> KubeSource::Skipped() const {
+  std::lock_guard<std::mutex> lock(skipped_mu_);
+  std::vector<SkippedConfig> out;
+  for (const auto& [key, skipped] : skipped_) out.push_back(skipped);
+  return out;
 }
 
 std::vector<std::pair<std::string, kube::InformerStats>> KubeSource::Stats() const {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -25,8 +26,17 @@ namespace keel::pilot::config {
 struct KubeSourceOptions {
   std::string system_namespace = "istio-system";  // where Keel's own ConfigMaps live
   // informer.metrics, if set, also gets keel_kube_invalid_objects_total{kind}
-  // and keel_kube_applied_events_total (events handed to the ConfigStore).
+  // (objects skipped: they did not decode, or failed validation) and
+  // keel_kube_applied_events_total (events handed to the ConfigStore).
   kube::InformerOptions informer;
+};
+
+// An object from the API server that is not served: it did not decode (too
+// deep, too large) or failed validation. The last good version, if any, is.
+struct SkippedConfig {
+  model::ConfigKey key;
+  std::string resource_version;
+  std::string reason;  // without the key: "spec.http[0]...: ..."
 };
 
 class KubeSource final : public model::ConfigSource {
@@ -45,6 +55,10 @@ class KubeSource final : public model::ConfigSource {
   // Per-informer counters, for tests and /debug.
   std::vector<std::pair<std::string, kube::InformerStats>> Stats() const;
 
+  // The objects skipped now (an object leaves the list when a version of it is
+  // applied or it is deleted), in key order, for /debug/push_status.
+  std::vector<SkippedConfig> Skipped() const;
+
  private:
   struct Watched {
     model::Kind kind;
@@ -52,6 +66,9 @@ class KubeSource final : public model::ConfigSource {
     std::unique_ptr<kube::Informer> informer;
   };
   void OnInformerEvents(const Watched& watched, std::vector<kube::InformerEvent> events);
+  // Logs, counts and lists one skipped object. Informer threads.
+  void RecordSkipped(model::ConfigKey key, const std::string& resource_version, const std::string& reason);
+  void ClearSkipped(const model::ConfigKey& key);
   void ConsumeLoop();
 
   kube::KubeClient* const client_;
@@ -67,6 +84,9 @@ class KubeSource final : public model::ConfigSource {
   mutable std::atomic<bool> synced_{false};
   std::thread consumer_;
   metrics::Counter* applied_ = nullptr;  // null without options_.informer.metrics
+
+  mutable std::mutex skipped_mu_;
+  std::map<model::ConfigKey, SkippedConfig> skipped_ ABSL_GUARDED_BY(skipped_mu_);
 };
 
 }  // namespace keel::pilot::config

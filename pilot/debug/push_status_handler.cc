@@ -1,6 +1,7 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "istio/networking/v1alpha3/virtual_service.pb.h"
@@ -98,14 +99,22 @@ http::HttpHandler MakePushStatusHandler(const xds::AdsServer& ads,
     };
     add("pilot_eds_no_instances", NoInstances(*push));
     add("pilot_vservice_dup_domain", DuplicateDomains(*push));
+    // `config_errors`: "FILE#DOC (line N): Kind ns/name: field: problem" from the
+    // file source -> keel_invalid_config["FILE#DOC (line N)"]; "kube://Kind ns/name:
+    // problem" for an object the Kubernetes source skipped (did not decode or
+    // failed validation) -> keel_kube_skipped_objects["Kind ns/name"].
     google::protobuf::Value invalid = EmptyObject();
+    google::protobuf::Value skipped = EmptyObject();
+    constexpr absl::string_view kKube = "kube://";  // no relative file path starts so
     for (const std::string& error : config_errors ? config_errors() : std::vector<std::string>{}) {
-      // "FILE#DOC (line N): Kind ns/name: field: problem" -> key "FILE#DOC (line N)".
-      const size_t colon = error.find(": ");
-      Fields(invalid)[error.substr(0, colon)] =
-          ProxyPushStatus(colon == std::string::npos ? error : error.substr(colon + 2));
+      const bool kube = absl::StartsWith(error, kKube);
+      const std::string where = kube ? error.substr(kKube.size()) : error;
+      const size_t colon = where.find(": ");
+      Fields(kube ? skipped : invalid)[where.substr(0, colon)] =
+          ProxyPushStatus(colon == std::string::npos ? where : where.substr(colon + 2));
     }
     add("keel_invalid_config", std::move(invalid));
+    add("keel_kube_skipped_objects", std::move(skipped));
     return JsonResponse(out);
   };
 }

@@ -1,6 +1,5 @@
 #include "pkg/kube/informer.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 
 #include <random>
@@ -27,12 +26,6 @@ std::string StringAt(const Struct& s, const std::string& key) {
 const Struct& StructAt(const Struct& s, const std::string& key) {
   const Value* v = Field(s, key);
   return v && v->has_struct_value() ? v->struct_value() : Struct::default_instance();
-}
-
-absl::Status ParseJson(const std::string& json, Struct* out) {
-  auto st = google::protobuf::util::JsonStringToMessage(json, out);
-  if (!st.ok()) return absl::InvalidArgumentError(absl::StrCat("bad JSON from the API server: ", std::string(st.message())));
-  return absl::OkStatus();
 }
 
 std::string UrlEncode(const std::string& s) {
@@ -62,8 +55,22 @@ std::string ResourceRef::Path(const std::string& version) const {
   return base;
 }
 
-Informer::Informer(KubeClient* client, ResourceRef ref, Handler handler, InformerOptions options)
-    : client_(client), ref_(std::move(ref)), handler_(std::move(handler)), options_(options) {
+namespace {
+DecodeOptions DecodeOptionsFor(const ResourceRef& ref, const InformerOptions& options) {
+  DecodeOptions d;
+  d.keep_status = ref.keep_status;
+  d.max_object_bytes = options.max_object_bytes;
+  return d;
+}
+}  // namespace
+
+Informer::Informer(KubeClient* client, ResourceRef ref, Handler handler, InformerOptions options, SkipHandler on_skip)
+    : client_(client),
+      ref_(std::move(ref)),
+      handler_(std::move(handler)),
+      options_(options),
+      on_skip_(std::move(on_skip)),
+      decode_(DecodeOptionsFor(ref_, options_)) {
   if (metrics::Registry* r = options_.metrics) {
     const metrics::Labels labels{{"resource", ref_.group.empty() ? ref_.resource : absl::StrCat(ref_.resource, ".", ref_.group)}};
     counters_.lists = &r->GetCounter("keel_kube_lists_total", "Complete lists of a resource (the first and every relist).", labels);
@@ -83,6 +90,20 @@ Informer::Informer(KubeClient* client, ResourceRef ref, Handler handler, Informe
 void Informer::CountEvent(EventType type) {
   ++stats_.events;
   Inc(counters_.events[static_cast<int>(type)]);
+}
+
+void Informer::Skip(const DecodedObject& object) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.skipped;
+  }
+  SkippedObject skipped{object.ns, object.name, object.resource_version, std::string(object.error.message())};
+  if (on_skip_) {
+    on_skip_(skipped);
+  } else {
+    spdlog::warn("{}: skipped {}/{} (resourceVersion {}): {}", ref_.Path(version_), skipped.ns, skipped.name,
+                 skipped.resource_version, skipped.reason);
+  }
 }
 
 Informer::~Informer() { Stop(); }
@@ -172,6 +193,7 @@ absl::Status Informer::ListAndDiff() {
   absl::Status last = absl::NotFoundError("no version served");
   for (const auto& version : versions) {
     std::map<std::string, std::pair<std::string, Struct>> items;  // key -> (rv, object)
+    std::map<std::string, DecodedObject> undecoded;                // key -> what did not decode
     std::string list_rv, continue_token;
     bool served = true;
     int expired_restarts = 0;
@@ -193,22 +215,25 @@ absl::Status Informer::ListAndDiff() {
         // a partial list, whose diff deletes everything on the later pages.)
         spdlog::info("list {}: continue token expired (410 Gone); listing again from the start", ref_.Path(version));
         items.clear();
+        undecoded.clear();
         continue_token.clear();
         continue;
       }
       if (resp->status != 200) return HttpStatusToStatus(resp->status, absl::StrCat("list ", path, ": ", resp->body));
-      Struct list;
-      if (auto st = ParseJson(resp->body, &list); !st.ok()) return st;
-      const Struct& meta = StructAt(list, "metadata");
-      list_rv = StringAt(meta, "resourceVersion");
-      continue_token = StringAt(meta, "continue");
-      if (const Value* arr = Field(list, "items"); arr && arr->has_list_value()) {
-        for (const auto& item : arr->list_value().values()) {
-          if (!item.has_struct_value()) continue;
-          const Struct& m = StructAt(item.struct_value(), "metadata");
-          std::string key = absl::StrCat(StringAt(m, "namespace"), "/", StringAt(m, "name"));
-          items[key] = {StringAt(m, "resourceVersion"), item.struct_value()};
+      // Each item decodes on its own: one that does not is set aside, not a failed list.
+      auto page = DecodeList(resp->body, decode_);
+      if (!page.ok()) return absl::InvalidArgumentError(absl::StrCat("list ", path, ": ", page.status().message()));
+      list_rv = page->resource_version;
+      continue_token = page->continue_token;
+      for (auto& item : page->items) {
+        std::string key = absl::StrCat(item.ns, "/", item.name);
+        if (!item.error.ok()) {
+          items.erase(key);
+          undecoded[key] = std::move(item);
+          continue;
         }
+        undecoded.erase(key);
+        items[key] = {item.resource_version, std::move(item.object)};
       }
       if (continue_token.empty()) break;
     }
@@ -220,6 +245,12 @@ absl::Status Informer::ListAndDiff() {
     // List items carry no kind/apiVersion; the consumer knows what it watches.
     std::vector<InformerEvent> batch;
     std::map<std::string, std::string> next;
+    for (const auto& [key, object] : undecoded) {
+      // Known at this version: no event, so the handler keeps the version it has.
+      next[key] = object.resource_version;
+      auto old = known_.find(key);
+      if (old == known_.end() || old->second != object.resource_version) Skip(object);
+    }
     for (auto& [key, entry] : items) {
       next[key] = entry.first;
       auto old = known_.find(key);
@@ -278,28 +309,27 @@ absl::Status Informer::WatchOnce() {
       break;
     }
     if (!line->has_value()) break;  // the server ended the watch (timeoutSeconds)
-    Struct event;
-    if (auto st = ParseJson(**line, &event); !st.ok()) {
-      result = st;
+    auto event = DecodeWatchEvent(**line, decode_);
+    if (!event.ok()) {  // the line itself is broken: resume from the last good resourceVersion
+      result = event.status();
       break;
     }
-    const std::string type = StringAt(event, "type");
-    const Struct& object = StructAt(event, "object");
-    const Struct& meta = StructAt(object, "metadata");
+    const std::string& type = event->type;
+    DecodedObject& decoded = event->object;
     if (type == "ERROR") {
-      const Value* code = Field(object, "code");
+      const Value* code = Field(decoded.object, "code");
       int http = code ? static_cast<int>(code->number_value()) : 0;
-      result = HttpStatusToStatus(http == 0 ? 500 : http, StringAt(object, "message"));
+      result = HttpStatusToStatus(http == 0 ? 500 : http, StringAt(decoded.object, "message"));
       break;
     }
-    const std::string rv = StringAt(meta, "resourceVersion");
+    const std::string rv = decoded.resource_version;
     if (type == "BOOKMARK") {
       if (!rv.empty()) resource_version_ = rv;
       continue;
     }
     InformerEvent e;
-    e.ns = StringAt(meta, "namespace");
-    e.name = StringAt(meta, "name");
+    e.ns = decoded.ns;
+    e.name = decoded.name;
     const std::string key = absl::StrCat(e.ns, "/", e.name);
     bool duplicate = false;
     if (type == "DELETED") {
@@ -320,7 +350,12 @@ absl::Status Informer::WatchOnce() {
       Inc(counters_.duplicates);
       continue;
     }
-    e.object = object;
+    if (!decoded.error.ok() && e.type != EventType::kDeleted) {
+      // Seen (its resourceVersion is known, so the watch moves past it), not delivered.
+      Skip(decoded);
+      continue;
+    }
+    e.object = std::move(decoded.object);  // empty for a delete whose last state did not decode
     {
       std::lock_guard<std::mutex> lock(mu_);
       CountEvent(e.type);

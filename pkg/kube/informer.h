@@ -4,7 +4,9 @@
 // delivered as add/update/delete; on a broken connection a resumed watch from
 // the last seen resourceVersion, with backoff and jitter. Each object change is
 // delivered exactly once (duplicates across reconnects are dropped by
-// resourceVersion).
+// resourceVersion). Objects are decoded one at a time (object_decoder.h): one
+// that does not decode is skipped and reported to the SkipHandler, never failing
+// its list or replaying its watch event.
 #pragma once
 
 #include <google/protobuf/struct.pb.h>
@@ -22,6 +24,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "pkg/kube/kube_client.h"
+#include "pkg/kube/object_decoder.h"
 
 namespace keel::metrics {
 class Counter;
@@ -39,6 +42,7 @@ struct ResourceRef {
   std::string ns;                     // "" = all namespaces
   std::string field_selector;
   std::string label_selector;
+  bool keep_status = false;  // DecodeOptions::keep_status: `status` is dropped unread unless set
 
   // "/api/v1/pods", "/apis/networking.istio.io/v1/namespaces/x/virtualservices".
   std::string Path(const std::string& version) const;
@@ -59,10 +63,19 @@ struct InformerOptions {
   std::chrono::milliseconds min_backoff{200};
   std::chrono::milliseconds max_backoff{30000};
   std::chrono::milliseconds not_installed_poll{5000};  // retry interval while the resource is not served
+  size_t max_object_bytes = DecodeOptions{}.max_object_bytes;  // larger objects are skipped
   // If set, the InformerStats are also counted there, labelled resource="pods",
   // "virtualservices.networking.istio.io": keel_kube_{lists,watches,gone,
   // duplicate_events}_total and keel_kube_events_total{type=ADDED|MODIFIED|DELETED}.
   metrics::Registry* metrics = nullptr;
+};
+
+// An object of a list or watch event that did not decode, so was not delivered.
+struct SkippedObject {
+  std::string ns;
+  std::string name;
+  std::string resource_version;
+  std::string reason;  // "nested 111 levels deep, more than the limit of 100"
 };
 
 struct InformerStats {
@@ -71,6 +84,7 @@ struct InformerStats {
   uint64_t gone = 0;           // 410s seen (each leads to a relist)
   uint64_t events = 0;         // events delivered
   uint64_t duplicates = 0;     // events dropped as already seen
+  uint64_t skipped = 0;        // objects that did not decode (SkippedObject)
 };
 
 class Informer {
@@ -78,8 +92,15 @@ class Informer {
   // Called on the informer's thread, one batch at a time. A relist delivers its
   // whole difference as one batch.
   using Handler = std::function<void(std::vector<InformerEvent>)>;
+  // Called on the informer's thread for each object that did not decode, once
+  // per resourceVersion of it, before the batch it would have been in. Nothing
+  // is delivered for it: the handler keeps whatever version it had (a later
+  // version that decodes is delivered as usual, a delete too). Without one, the
+  // informer logs a warning.
+  using SkipHandler = std::function<void(const SkippedObject&)>;
 
-  Informer(KubeClient* client, ResourceRef ref, Handler handler, InformerOptions options = {});
+  Informer(KubeClient* client, ResourceRef ref, Handler handler, InformerOptions options = {},
+           SkipHandler on_skip = nullptr);
   ~Informer();
 
   void Start();
@@ -104,6 +125,7 @@ class Informer {
   absl::Status WatchOnce();
   bool SleepFor(std::chrono::milliseconds d);  // false when stopping
   void CountEvent(EventType type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);  // stats_ + metrics
+  void Skip(const DecodedObject& object);  // counts and reports one object that did not decode
 
   struct Counters {  // all null without InformerOptions::metrics
     metrics::Counter* lists = nullptr;
@@ -117,6 +139,8 @@ class Informer {
   const ResourceRef ref_;
   const Handler handler_;
   const InformerOptions options_;
+  const SkipHandler on_skip_;
+  const DecodeOptions decode_;
   Counters counters_;
 
   std::string version_;                            // the served version in use

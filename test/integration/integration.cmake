@@ -27,6 +27,7 @@ endfunction()
 keel_integration_test(kube_watch 180)                 # CRDs; configz follows CRUD of every watched kind
 keel_integration_test(kube_xds 120)                   # xDS follows kubectl (grpc-js-xds routed by a VirtualService)
 keel_integration_test(kube_invalid 120)               # a bad RE2 regex from the API server is skipped
+keel_integration_test(kube_skipped 180)               # a deep status / an oversized object stops no kind
 keel_integration_test(kube_parity 120)                # --config-dir and --kubeconfig give identical xDS
 keel_integration_test(kube_resilience 300 EXCLUSIVE)  # apiserver down, writes via a second one, converge
 keel_integration_test(kube_gone 300 EXCLUSIVE)        # compaction while disconnected: 410 -> relist

@@ -109,6 +109,11 @@ S.step('a VirtualService with a bad RE2 regex is skipped with a precise error', 
       Keel.metricSum(m0, 'keel_kube_invalid_objects_total', { kind: 'VirtualService' }),
     1,
   );
+  // /debug/push_status lists it by kind, namespace and name, with the field.
+  const skipped = (await keel.getJson('/debug/push_status')).keel_kube_skipped_objects || {};
+  const entry = skipped[`VirtualService ${NS}/bad`];
+  assert.ok(entry, `push_status does not list ${NS}/bad: ${JSON.stringify(skipped)}`);
+  assert.match(entry.message, /spec\.http\[0\]\.match\[0\]\.(uri\.)?regex/);
 });
 
 S.step('making the serving VirtualService invalid keeps its last good version', 30000, async () => {

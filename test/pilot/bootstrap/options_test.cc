@@ -116,6 +116,14 @@ TEST(OptionsTest, DrainTimeoutAndConnectionCap) {
   }
 }
 
+TEST(OptionsTest, MaxObjectBytes) {
+  EXPECT_EQ(ParseOptions({})->max_object_bytes, 4 << 20);
+  EXPECT_EQ(ParseOptions({"--max-object-bytes", "16384"})->max_object_bytes, 16384);
+  auto small = ParseOptions({"--max-object-bytes=100"});
+  ASSERT_EQ(small.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(small.status().message(), HasSubstr("--max-object-bytes"));
+}
+
 TEST(OptionsTest, HelpAndVersion) {
   auto help = ParseOptions({"--help"});
   ASSERT_TRUE(help.ok()) << help.status();

@@ -208,6 +208,36 @@ TEST(ConfigParserTest, MalformedObjectsAreInvalidArgument) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// {"a":{"a":...}} `levels` objects deep.
+std::string NestedJson(int levels) {
+  std::string out;
+  for (int i = 0; i < levels - 1; ++i) out += R"({"a":)";
+  return out + "{}" + std::string(levels - 1, '}');
+}
+
+// Before: any object nested more than 34 levels, status included, failed with
+// protobuf's "Message too deep"; status is not read now, except Pods' and Services'.
+TEST(ConfigParserTest, StatusIsNotReadAndDepthIsBounded) {
+  const std::string vs = R"({"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+      "metadata": {"name": "x", "managedFields": [{"fieldsV1": )" + NestedJson(60) + R"(}]},
+      "spec": {"hosts": ["reviews"], "http": [{"route": [{"destination": {"host": "reviews"}}]}]},
+      "status": )" + NestedJson(60) + "}";
+  auto config = ParseConfig(vs, "t.json#0");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ((*config)->key.ToString(), "VirtualService default/x");
+
+  auto deep_spec = ParseConfig(R"({"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+      "metadata": {"name": "x"}, "spec": )" + NestedJson(40) + "}", "t.json#0");
+  ASSERT_EQ(deep_spec.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(deep_spec.status().message(), HasSubstr("nested 41 levels deep, more than the limit of 32"));
+
+  // A Pod's status is read.
+  auto pod = ParseConfig(R"({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+      "status": {"podIP": "10.0.0.9"}})", "t.json#0");
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  EXPECT_EQ((*pod)->As<keel::k8s::v1::Pod>().status().pod_ip(), "10.0.0.9");
+}
+
 TEST(ConfigParserTest, MisspeltIstioFieldIsInvalidArgumentNamingObject) {
   auto config = ParseConfig(R"({"apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService",
       "metadata": {"name": "x"},

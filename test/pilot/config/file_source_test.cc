@@ -219,6 +219,41 @@ TEST_F(FileSourceTest, YamlSyntaxErrorKeepsPreviousObjects) {
   EXPECT_THAT(source_->Errors(), IsEmpty());
 }
 
+// Before: `a: &x [*x]` was SIGSEGV (recursion in AppendNode) and a 40,000-digit
+// plain scalar a stack overflow in std::regex, at startup too.
+TEST_F(FileSourceTest, AliasCycleAndHugeNumberAreRefusedNamingFileAndLine) {
+  Write("a.yaml", ServiceYaml("a", 80));
+  Write("cycle.yaml", ServiceYaml("c", 80));
+  Write("number.yaml", ServiceYaml("n", 80));
+  Start();
+  ASSERT_EQ(recorder_.size(), 1u);
+  Write("cycle.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: c}\nspec: &x\n  ports: [*x]\n");
+  Write("number.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: n}\nspec:\n  ports:\n  - port: " +
+                           std::string(40000, '9') + "\n");
+  Write("a.yaml", ServiceYaml("a", 81));
+  source_->Rescan();
+  // The good change is delivered; what the broken files held stays.
+  ASSERT_EQ(recorder_.size(), 2u);
+  EXPECT_THAT(Names(recorder_.last()), UnorderedElementsAre("Service default/a"));
+  auto errors = source_->Errors();
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_THAT(errors[0], AllOf(HasSubstr("cycle.yaml: line 5, column 11: alias *x refers to a node that contains it")));
+  EXPECT_THAT(errors[1], AllOf(HasSubstr("number.yaml: line 6, column 11: number 99999999999999999999... "
+                                         "(40000 characters) is too large for a double")));
+
+  // At startup too: a fresh source serves the rest.
+  source_->Stop();
+  source_.reset();
+  Recorder fresh;
+  auto source = FileSource::Create({dir_, std::chrono::hours(1)});
+  ASSERT_TRUE(source.ok());
+  ASSERT_TRUE((*source)->Start(fresh.Handler()).ok());
+  ASSERT_EQ(fresh.size(), 1u);
+  EXPECT_THAT(Names(fresh.last()), UnorderedElementsAre("Service default/a"));
+  EXPECT_EQ((*source)->Errors().size(), 2u);
+  (*source)->Stop();
+}
+
 TEST_F(FileSourceTest, InvalidDocumentKeepsLastGoodVersionWhileOthersUpdate) {
   Write("mixed.yaml", VirtualServiceYaml("x", 50, 50) + "---\n" + ServiceYaml("y", 80));
   Start();

@@ -206,6 +206,172 @@ TEST(InformerTest, WatchDropsEventsAlreadyDelivered) {
   EXPECT_EQ(informer.stats().duplicates, 3u);
 }
 
+// `levels` objects nested in one another: {"a":{"a":...{}}}.
+std::string Nested(int levels) {
+  std::string out;
+  for (int i = 0; i < levels - 1; ++i) out += R"({"a":)";
+  out += "{}";
+  out += std::string(levels - 1, '}');
+  return out;
+}
+
+// A Pod with `field` (e.g. "status") holding `value`.
+std::string PodWith(const std::string& name, const std::string& rv, const std::string& field, const std::string& value) {
+  return R"({"metadata":{"namespace":"ns","name":")" + name + R"(","resourceVersion":")" + rv + R"("},")" + field +
+         R"(":)" + value + "}";
+}
+
+// Records what the informer skipped.
+class SkipRecorder {
+ public:
+  Informer::SkipHandler Handler() {
+    return [this](const SkippedObject& o) {
+      std::lock_guard<std::mutex> lock(mu_);
+      skipped_.push_back(o.ns + "/" + o.name + "@" + o.resource_version + ": " + o.reason);
+    };
+  }
+  std::vector<std::string> skipped() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return skipped_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> skipped_;
+};
+
+// Before: one item protobuf's JSON parser refused (depth > 100) failed the
+// whole list, retried forever: the informer never synced.
+TEST(InformerTest, AnItemThatDoesNotDecodeIsSkippedAndTheListSucceeds) {
+  ScriptedClient client;
+  client.AddList(200, Page({Pod("a", "5"), PodWith("deep", "6", "spec", Nested(150)), Pod("c", "7")}, "10", ""));
+  Recorder rec;
+  SkipRecorder skips;
+  Informer informer(&client, Pods(), rec.Handler(), SmallPages(), skips.Handler());
+  informer.Start();
+  auto batches = rec.WaitFor(1);
+  informer.Stop();
+  ASSERT_EQ(batches.size(), 1u);
+  EXPECT_THAT(batches[0], ElementsAre("ADDED ns/a", "ADDED ns/c"));
+  EXPECT_TRUE(informer.HasSynced());
+  EXPECT_THAT(skips.skipped(), ElementsAre("ns/deep@6: nested 151 levels deep, more than the limit of 32"));
+  EXPECT_EQ(informer.stats().skipped, 1u);
+  EXPECT_EQ(informer.stats().lists, 1u);
+}
+
+// Before: a VirtualService whose status nested 110 levels failed the list.
+TEST(InformerTest, StatusIsDroppedUnreadUnlessKept) {
+  ScriptedClient client;
+  client.AddList(200, Page({PodWith("a", "5", "status", Nested(110))}, "10", ""));
+  std::vector<InformerEvent> got;
+  std::mutex mu;
+  std::condition_variable cv;
+  auto handler = [&](std::vector<InformerEvent> events) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto& e : events) got.push_back(std::move(e));
+    cv.notify_all();
+  };
+  Informer informer(&client, Pods(), handler, SmallPages());
+  informer.Start();
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_for(lock, std::chrono::seconds(5), [&] { return !got.empty(); });
+  }
+  informer.Stop();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].name, "a");
+  EXPECT_EQ(got[0].object.fields().count("status"), 0u);
+  EXPECT_EQ(got[0].object.fields().count("metadata"), 1u);
+
+  // A kind whose status is read keeps it (and then its depth counts).
+  ScriptedClient client2;
+  client2.AddList(200, Page({PodWith("p", "5", "status", R"({"podIP":"10.0.0.1"})"),
+                             PodWith("q", "6", "status", Nested(110))}, "10", ""));
+  got.clear();
+  ResourceRef ref = Pods();
+  ref.keep_status = true;
+  SkipRecorder skips;
+  Informer keeping(&client2, ref, handler, SmallPages(), skips.Handler());
+  keeping.Start();
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_for(lock, std::chrono::seconds(5), [&] { return !got.empty(); });
+  }
+  keeping.Stop();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].object.fields().at("status").struct_value().fields().at("podIP").string_value(), "10.0.0.1");
+  EXPECT_THAT(skips.skipped(), ElementsAre(::testing::HasSubstr("ns/q@6: nested 111 levels deep")));
+}
+
+TEST(InformerTest, AnItemLargerThanTheLimitIsSkipped) {
+  ScriptedClient client;
+  client.AddList(200, Page({Pod("a", "5"), PodWith("big", "6", "spec", "\"" + std::string(5000, 'x') + "\"")}, "10", ""));
+  Recorder rec;
+  SkipRecorder skips;
+  InformerOptions options = SmallPages();
+  options.max_object_bytes = 4096;
+  Informer informer(&client, Pods(), rec.Handler(), options, skips.Handler());
+  informer.Start();
+  auto batches = rec.WaitFor(1);
+  informer.Stop();
+  ASSERT_EQ(batches.size(), 1u);
+  EXPECT_THAT(batches[0], ElementsAre("ADDED ns/a"));
+  EXPECT_THAT(skips.skipped(), ElementsAre(::testing::HasSubstr("ns/big@6: 5076 bytes of JSON (status and managedFields excluded), "
+                                                                "more than the limit of 4096")));
+}
+
+// Before: the event failed the watch, which resumed from the resourceVersion
+// before it and got the same event again, forever; nothing after it arrived.
+TEST(InformerTest, AWatchEventThatDoesNotDecodeIsSkippedAndTheWatchMovesOn) {
+  ScriptedClient client;
+  client.AddList(200, Page({Pod("a", "5")}, "10", ""));
+  client.AddWatch({
+      R"({"type":"ADDED","object":)" + PodWith("deep", "11", "spec", Nested(120)) + "}",
+      R"({"type":"MODIFIED","object":)" + PodWith("a", "12", "spec", Nested(120)) + "}",  // a keeps rv 5's version
+      R"({"type":"ADDED","object":)" + Pod("b", "13") + "}",
+      R"({"type":"MODIFIED","object":)" + Pod("a", "14") + "}",  // decodes again: delivered
+      R"({"type":"DELETED","object":)" + PodWith("deep", "15", "spec", Nested(120)) + "}",  // a delete always is
+  });
+  Recorder rec;
+  SkipRecorder skips;
+  Informer informer(&client, Pods(), rec.Handler(), SmallPages(), skips.Handler());
+  informer.Start();
+  auto batches = rec.WaitFor(4);
+  informer.Stop();
+  ASSERT_EQ(batches.size(), 4u);
+  EXPECT_THAT(batches[0], ElementsAre("ADDED ns/a"));
+  EXPECT_THAT(batches[1], ElementsAre("ADDED ns/b"));
+  EXPECT_THAT(batches[2], ElementsAre("MODIFIED ns/a"));
+  EXPECT_THAT(batches[3], ElementsAre("DELETED ns/deep"));
+  EXPECT_THAT(skips.skipped(), ElementsAre(::testing::StartsWith("ns/deep@11: nested"), ::testing::StartsWith("ns/a@12: nested")));
+  EXPECT_EQ(informer.stats().watches, 1u) << "the watch was reopened";
+}
+
+// A relist that still holds the object that does not decode: not reported
+// again at the same resourceVersion, not deleted (the handler keeps its last
+// good version), reported again once it changes.
+TEST(InformerTest, RelistKeepsASkippedObjectWithoutDeletingIt) {
+  ScriptedClient client;
+  client.AddList(200, Page({Pod("a", "5")}, "10", ""));
+  client.AddWatch({R"({"type":"MODIFIED","object":)" + PodWith("a", "11", "spec", Nested(120)) + "}",
+                   R"({"type":"ERROR","object":{"kind":"Status","status":"Failure","code":410,"message":"too old"}})"});
+  client.AddList(200, Page({PodWith("a", "11", "spec", Nested(120)), Pod("b", "12")}, "20", ""));
+  client.AddWatch({R"({"type":"ERROR","object":{"kind":"Status","code":410,"message":"too old"}})"});
+  client.AddList(200, Page({PodWith("a", "21", "spec", Nested(120)), Pod("b", "12")}, "30", ""));
+  Recorder rec;
+  SkipRecorder skips;
+  Informer informer(&client, Pods(), rec.Handler(), SmallPages(), skips.Handler());
+  informer.Start();
+  auto batches = rec.WaitFor(3);
+  informer.Stop();
+  ASSERT_EQ(batches.size(), 3u);
+  EXPECT_THAT(batches[0], ElementsAre("ADDED ns/a"));
+  EXPECT_THAT(batches[1], ElementsAre("ADDED ns/b"));  // no DELETED ns/a
+  EXPECT_THAT(batches[2], IsEmpty());
+  EXPECT_THAT(skips.skipped(), ElementsAre(::testing::StartsWith("ns/a@11:"), ::testing::StartsWith("ns/a@21:")));
+  EXPECT_EQ(informer.stats().gone, 2u);
+}
+
 TEST(CredentialProviderTest, InvalidateDropsOnlyTheCredentialThatFailed) {
   char dir_template[] = "/tmp/keel-cred-test-XXXXXX";
   ASSERT_NE(mkdtemp(dir_template), nullptr);
