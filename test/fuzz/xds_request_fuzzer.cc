@@ -219,8 +219,10 @@ void RunStream(const char* method, const uint8_t* data, size_t size) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  // A line per stream (Keel's) or per invalid UTF-8 string (protobuf's) would drown libFuzzer's output.
-  spdlog::set_level(spdlog::level::off);
+  // A line per stream (Keel's) or per invalid UTF-8 string (protobuf's) would drown libFuzzer's output;
+  // KEEL_FUZZ_LOG=debug (or info, ...) shows Keel's, to see what one input does.
+  const char* level = std::getenv("KEEL_FUZZ_LOG");
+  spdlog::set_level(level ? spdlog::level::from_str(level) : spdlog::level::off);
   google::protobuf::SetLogHandler([](google::protobuf::LogLevel, const char*, int, const std::string&) {});
   fixture = new Fixture();                // lives until exit
   return 0;
