@@ -209,7 +209,7 @@ class Xds:
     def msg(self, delta, text):
         m = self.classes["DeltaDiscoveryRequest" if delta else "DiscoveryRequest"]()
         text_format.Parse(text, m)
-        return m.SerializeToString()
+        return m.SerializeToString(deterministic=True)  # map entries sorted: reruns write the same bytes
 
     def stream(self, delta, node, steps):
         """steps: (op, text) for messages or (op,) / (op, mesh) for pushes; the first message gets the node."""
