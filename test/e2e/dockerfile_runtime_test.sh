@@ -19,8 +19,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=${1:-${KEEL_DISCOVERY_BIN:-$ROOT/build/pilot/keel-discovery}}
 DOCKERFILE=${KEEL_DOCKERFILE:-$ROOT/Dockerfile}
 DEV_SH=$ROOT/scripts/dev.sh
-# scripts/dev.sh packages that only the tests need.
-TEST_ONLY_PACKAGES="libgtest-dev libgmock-dev libbenchmark-dev"
+# scripts/dev.sh packages that only the tests need (libclang-rt-14-dev: the fuzzers, test/fuzz).
+TEST_ONLY_PACKAGES="libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev"
 
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
