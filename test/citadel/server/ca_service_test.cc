@@ -159,7 +159,9 @@ TEST_F(CaServiceTest, BeyondTheQueueIsResourceExhaustedAtOnceAndCachedCallersSki
   };
   ASSERT_TRUE(Eventually([&] { return refused() == 4; })) << refused();
   for (auto& c : more) {
-    if (c->done) EXPECT_NE(c->status.error_message().find("the CA is busy: 2 calls wait"), std::string::npos);
+    if (c->done) {
+      EXPECT_NE(c->status.error_message().find("the CA is busy: 2 calls wait"), std::string::npos);
+    }
   }
   // A token accepted a moment ago is answered now, past the queue.
   auto cached = Start(tls_.get(), "cached");

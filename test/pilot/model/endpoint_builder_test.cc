@@ -139,7 +139,9 @@ spec:
 )" + Pod("w1", "default", "{app: web}", "10.0.0.1");
   PushContextPtr push;
   EXPECT_NO_THROW(push = BuildPush(yaml));
-  if (push) EXPECT_THAT(push->Endpoints("web.default.svc.cluster.local", 80), IsEmpty());
+  if (push) {
+    EXPECT_THAT(push->Endpoints("web.default.svc.cluster.local", 80), IsEmpty());
+  }
 }
 
 constexpr char kSlice[] = R"(
