@@ -17,7 +17,6 @@ Run (with the fixture up): KUBECONFIG=... KEEL_DISCOVERY_BIN=build/pilot/keel-di
 """
 
 import base64
-import binascii
 import concurrent.futures
 import json
 import os
@@ -31,7 +30,7 @@ import uuid
 
 import grpc
 import pytest
-from keeltest import http_get, keel_discovery, non_loopback_address, wait_until
+from keeltest import envoy_messages, http_get, keel_discovery, key_material, non_loopback_address, wait_until
 
 KUBECTL = os.environ.get("KUBECTL") or shutil.which("kubectl") or "kubectl"
 OPENSSL = shutil.which("openssl") or "openssl"
@@ -50,39 +49,14 @@ def get(url, token=None, timeout=10):
     return http_get(url, {"Authorization": f"Bearer {token}"} if token is not None else {}, timeout)
 
 
-def key_material(value, markers):
-    """The first JSON string in `value` holding one of `markers`, as text or as base64
-    (Secret data and DataSource inline bytes are base64 in JSON); None if there is none."""
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, list):
-        return next((m for v in value if (m := key_material(v, markers)) is not None), None)
-    if not isinstance(value, str):
-        return None
-    texts = [value]
-    try:
-        texts.append(base64.b64decode(value, validate=True).decode("latin-1"))
-    except (binascii.Error, ValueError):
-        pass
-    return value[:80] if any(m in t for t in texts for m in markers) else None
-
-
 class SdsClient:
     """A gateway proxy's ADS stream asking for one SDS Secret, held open until close()."""
 
     def __init__(self, xds_addr, node_id, namespace, resource_name):
-        from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
         path = os.environ.get("KEEL_ENVOY_DESCRIPTORS")
         assert path and os.path.exists(path), "set KEEL_ENVOY_DESCRIPTORS to build/envoy_closure.pb"
-        fds = descriptor_pb2.FileDescriptorSet()
-        with open(path, "rb") as f:
-            fds.ParseFromString(f.read())
-        pool = descriptor_pool.DescriptorPool()
-        for fd in fds.file:
-            pool.Add(fd)
-        cls = lambda name: message_factory.GetMessageClass(pool.FindMessageTypeByName(name))  # noqa: E731
-        request_cls = cls("envoy.service.discovery.v3.DiscoveryRequest")
-        response_cls = cls("envoy.service.discovery.v3.DiscoveryResponse")
+        request_cls, response_cls = envoy_messages(path, "envoy.service.discovery.v3.DiscoveryRequest",
+                                                   "envoy.service.discovery.v3.DiscoveryResponse")
         self.Secret = cls("envoy.extensions.transport_sockets.tls.v3.Secret")
         request = request_cls(type_url=SECRET_TYPE, resource_names=[resource_name])
         request.node.id = node_id

@@ -10,7 +10,6 @@ Run: KEEL_DISCOVERY_BIN=build/pilot/keel-discovery build/venv/bin/python -m pyte
 """
 
 import base64
-import binascii
 import datetime
 import json
 import os
@@ -23,7 +22,7 @@ import grpc
 import keeltest
 import pytest
 from keeltest import http_get as get
-from keeltest import CDS, EDS, LDS, RDS, keel_discovery, non_loopback_address, wait_until, write_atomically
+from keeltest import CDS, EDS, LDS, RDS, keel_discovery, key_material, non_loopback_address, wait_until, write_atomically
 from prometheus_client.parser import text_string_to_metric_families
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -231,22 +230,6 @@ KEY = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIB
 CERT = "-----BEGIN CERTIFICATE-----\nMIIBdebugtestcert\n-----END CERTIFICATE-----\n"
 
 
-def holds_key_material(value, markers):
-    """True if a JSON string in `value` holds one of `markers`, as text or as base64."""
-    if isinstance(value, dict):
-        return any(holds_key_material(v, markers) for v in value.values())
-    if isinstance(value, list):
-        return any(holds_key_material(v, markers) for v in value)
-    if not isinstance(value, str):
-        return False
-    texts = [value]
-    try:
-        texts.append(base64.b64decode(value, validate=True).decode("latin-1"))
-    except (binascii.Error, ValueError):
-        pass
-    return any(m in t for t in texts for m in markers)
-
-
 def test_configz_lists_secrets_and_configmaps_without_their_data(keel):
     b64 = lambda s: base64.b64encode(s.encode()).decode()  # noqa: E731
     path = os.path.join(keel.config_dir, "secrets.yaml")
@@ -277,7 +260,7 @@ data: {{root-cert.pem: {json.dumps(CERT)}}}
         assert status == 200
         for marker in ("-----BEGIN", "PRIVATE KEY", "hunter2"):
             assert marker not in body
-        assert not holds_key_material(json.loads(body), ["-----BEGIN", "PRIVATE KEY", "hunter2"])
+        assert key_material(json.loads(body), ["-----BEGIN", "PRIVATE KEY", "hunter2"]) is None
     finally:
         os.remove(path)
     wait_until(lambda: not any(o["kind"] == "Secret" for o in keel.json("/debug/configz")), 10, "the Secrets to go")

@@ -5,6 +5,8 @@ started as a subprocess and stopped again.
 Test files in test/e2e import it by name (pytest puts their directory on sys.path).
 """
 
+import base64
+import binascii
 import contextlib
 import os
 import socket
@@ -18,6 +20,39 @@ CDS = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
 LDS = "type.googleapis.com/envoy.config.listener.v3.Listener"
 RDS = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
 EDS = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
+
+
+def envoy_messages(descriptor_set_path, *names):
+    """Message classes for the fully qualified `names` (e.g.
+    "envoy.service.discovery.v3.DiscoveryRequest"), from the FileDescriptorSet the
+    build compiles the Envoy protos from (build/envoy_closure.pb), in a pool of their
+    own. Returns them in the order asked."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+    fds = descriptor_pb2.FileDescriptorSet()
+    with open(descriptor_set_path, "rb") as f:
+        fds.ParseFromString(f.read())
+    pool = descriptor_pool.DescriptorPool()
+    for fd in fds.file:
+        pool.Add(fd)
+    return [message_factory.GetMessageClass(pool.FindMessageTypeByName(n)) for n in names]
+
+
+def key_material(value, markers):
+    """The first JSON string in `value` holding one of `markers`, as text or as base64
+    (Secret data and DataSource inline bytes are base64 in JSON), cut to 80
+    characters; None if there is none."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return next((m for v in value if (m := key_material(v, markers)) is not None), None)
+    if not isinstance(value, str):
+        return None
+    texts = [value]
+    try:
+        texts.append(base64.b64decode(value, validate=True).decode("latin-1"))
+    except (binascii.Error, ValueError):
+        pass
+    return value[:80] if any(m in t for t in texts for m in markers) else None
 
 
 _handed_out = set()

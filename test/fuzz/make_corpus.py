@@ -16,10 +16,12 @@ import re
 import sys
 
 import yaml
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
+from google.protobuf import text_format
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "test", "e2e"))
+from keeltest import envoy_messages  # noqa: E402  (the tests' shared helpers)
 BOOKINFO = os.path.join(ROOT, "examples", "bookinfo")
 
 
@@ -197,14 +199,8 @@ def record(op, payload=b""):
 
 class Xds:
     def __init__(self, descriptor_set):
-        fds = descriptor_pb2.FileDescriptorSet()
-        with open(descriptor_set, "rb") as f:
-            fds.ParseFromString(f.read())
-        pool = descriptor_pool.DescriptorPool()
-        for fd in fds.file:
-            pool.Add(fd)
-        self.classes = {n: message_factory.GetMessageClass(pool.FindMessageTypeByName(
-            "envoy.service.discovery.v3." + n)) for n in ("DiscoveryRequest", "DeltaDiscoveryRequest")}
+        names = ("DiscoveryRequest", "DeltaDiscoveryRequest")
+        self.classes = dict(zip(names, envoy_messages(descriptor_set, *("envoy.service.discovery.v3." + n for n in names))))
 
     def msg(self, delta, text):
         m = self.classes["DeltaDiscoveryRequest" if delta else "DiscoveryRequest"]()

@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "test", "e2e"))
-from keeltest import free_port, http_get, wait_until  # noqa: E402  (the e2e tests' shared helpers)
+from keeltest import envoy_messages, free_port, http_get, wait_until  # noqa: E402  (the e2e tests' shared helpers)
 KUBECTL = os.environ.get("KUBECTL") or shutil.which("kubectl") or "kubectl"
 OPENSSL = shutil.which("openssl") or "openssl"
 SERVING_NAME = "istiod.istio-system.svc"  # the DNS SAN of Keel's serving certificate
@@ -263,17 +263,9 @@ class Envoy:
     from (KEEL_ENVOY_DESCRIPTORS: build/envoy_closure.pb), in a pool of their own."""
 
     def __init__(self, descriptor_set_path):
-        from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-        fds = descriptor_pb2.FileDescriptorSet()
-        with open(descriptor_set_path, "rb") as f:
-            fds.ParseFromString(f.read())
-        self.pool = descriptor_pool.DescriptorPool()
-        for fd in fds.file:
-            self.pool.Add(fd)
-        get = lambda name: message_factory.GetMessageClass(self.pool.FindMessageTypeByName(name))  # noqa: E731
-        self.DiscoveryRequest = get("envoy.service.discovery.v3.DiscoveryRequest")
-        self.DiscoveryResponse = get("envoy.service.discovery.v3.DiscoveryResponse")
-        self.Listener = get("envoy.config.listener.v3.Listener")
+        self.DiscoveryRequest, self.DiscoveryResponse, self.Listener = envoy_messages(
+            descriptor_set_path, "envoy.service.discovery.v3.DiscoveryRequest",
+            "envoy.service.discovery.v3.DiscoveryResponse", "envoy.config.listener.v3.Listener")
 
     LISTENER_TYPE = "type.googleapis.com/envoy.config.listener.v3.Listener"
     CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
