@@ -55,9 +55,9 @@ class SdsClient:
     def __init__(self, xds_addr, node_id, namespace, resource_name):
         path = os.environ.get("KEEL_ENVOY_DESCRIPTORS")
         assert path and os.path.exists(path), "set KEEL_ENVOY_DESCRIPTORS to build/envoy_closure.pb"
-        request_cls, response_cls = envoy_messages(path, "envoy.service.discovery.v3.DiscoveryRequest",
-                                                   "envoy.service.discovery.v3.DiscoveryResponse")
-        self.Secret = cls("envoy.extensions.transport_sockets.tls.v3.Secret")
+        request_cls, response_cls, self.Secret = envoy_messages(
+            path, "envoy.service.discovery.v3.DiscoveryRequest", "envoy.service.discovery.v3.DiscoveryResponse",
+            "envoy.extensions.transport_sockets.tls.v3.Secret")
         request = request_cls(type_url=SECRET_TYPE, resource_names=[resource_name])
         request.node.id = node_id
         request.node.metadata.fields["NAMESPACE"].string_value = namespace
