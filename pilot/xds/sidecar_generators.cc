@@ -67,17 +67,17 @@ std::vector<NamedResource> GenerateSidecarListeners(const model::Proxy& proxy, c
   std::vector<std::string> names;
   if (watch.wildcard) {
     names = sidecar::OutboundListenerNames(proxy, push);
-    names.push_back(sidecar::kVirtualOutboundListener);
-    names.push_back(sidecar::kVirtualInboundListener);
+    names.push_back(networking::kVirtualOutboundListener);
+    names.push_back(networking::kVirtualInboundListener);
   } else {
     names = Requested(watch);
   }
   std::vector<std::string> outbound;
   bool want_virtual_outbound = false, want_virtual_inbound = false;
   for (auto& n : names) {
-    if (n == sidecar::kVirtualOutboundListener) {
+    if (n == networking::kVirtualOutboundListener) {
       want_virtual_outbound = true;
-    } else if (n == sidecar::kVirtualInboundListener) {
+    } else if (n == networking::kVirtualInboundListener) {
       want_virtual_inbound = true;
     } else {
       outbound.push_back(std::move(n));
@@ -95,7 +95,7 @@ std::vector<NamedResource> GenerateSidecarListeners(const model::Proxy& proxy, c
         return it->second;
       });
   if (want_virtual_outbound) {
-    auto r = GenerateNamed({sidecar::kVirtualOutboundListener}, absl::StrCat("LDS|static|", IpFamily(proxy)), push,
+    auto r = GenerateNamed({networking::kVirtualOutboundListener}, absl::StrCat("LDS|static|", IpFamily(proxy)), push,
                            [&](const std::string&) {
                              return std::optional(sidecar::BuildVirtualOutboundListener(proxy));
                            });
@@ -103,7 +103,7 @@ std::vector<NamedResource> GenerateSidecarListeners(const model::Proxy& proxy, c
   }
   if (want_virtual_inbound) {
     const auto instances = sidecar::ProxyServiceInstances(proxy, push);
-    auto r = GenerateNamed({sidecar::kVirtualInboundListener}, InboundScope("LDS", proxy, instances), push,
+    auto r = GenerateNamed({networking::kVirtualInboundListener}, InboundScope("LDS", proxy, instances), push,
                            [&](const std::string&) {
                              return std::optional(sidecar::BuildVirtualInboundListener(proxy, push, instances));
                            });

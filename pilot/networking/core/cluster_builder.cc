@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "istio/networking/v1alpha3/destination_rule.pb.h"
+#include "pilot/networking/core/well_known_names.h"
 
 namespace keel::pilot::networking {
 namespace {
@@ -205,7 +206,7 @@ std::optional<envoy::config::endpoint::v3::ClusterLoadAssignment> BuildLoadAssig
     if (options.tls_mode_metadata) {
       auto tls_mode = ep.labels.find("security.istio.io/tlsMode");
       if (tls_mode != ep.labels.end()) {
-        auto& match = (*lb->mutable_metadata()->mutable_filter_metadata())["envoy.transport_socket_match"];
+        auto& match = (*lb->mutable_metadata()->mutable_filter_metadata())[kTransportSocketMatch];
         (*match.mutable_fields())["tlsMode"].set_string_value(tls_mode->second);
       }
     }

@@ -151,7 +151,7 @@ void TranslateFault(const networking::HTTPFaultInjection& fault, route::Route* o
     }
     *abort->mutable_percentage() = Fraction(a.has_percentage() ? &a.percentage() : nullptr, 0);
   }
-  (*out->mutable_typed_per_filter_config())[kFaultFilterName].PackFrom(f);
+  (*out->mutable_typed_per_filter_config())[kFaultFilter].PackFrom(f);
 }
 
 // gRPC clients honour only these retry conditions (gRFC A44); others are dropped.
@@ -254,7 +254,7 @@ void TranslateCors(const networking::CorsPolicy& c, route::Route* out) {
   cors.set_expose_headers(absl::StrJoin(c.expose_headers(), ","));
   if (c.has_max_age()) cors.set_max_age(absl::StrCat(c.max_age().seconds()));
   if (c.has_allow_credentials()) cors.mutable_allow_credentials()->set_value(c.allow_credentials().value());
-  (*out->mutable_typed_per_filter_config())[kCorsFilterName].PackFrom(cors);
+  (*out->mutable_typed_per_filter_config())[kCorsFilter].PackFrom(cors);
 }
 
 // One Envoy route per applicable match (or one catch-all when there is no match).

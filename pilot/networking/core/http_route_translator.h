@@ -10,6 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "envoy/config/route/v3/route_components.pb.h"
 #include "pilot/model/push_context.h"
+#include "pilot/networking/core/well_known_names.h"
 
 namespace keel::pilot::networking {
 
@@ -33,8 +34,5 @@ envoy::config::route::v3::Route DefaultRoute(const std::string& cluster, const R
 std::string ResolveGatewayName(absl::string_view gateway, absl::string_view ns);
 
 // Istio's HTTP filter names, used as keys of typed_per_filter_config.
-inline constexpr char kFaultFilterName[] = "envoy.filters.http.fault";
-inline constexpr char kRouterFilterName[] = "envoy.filters.http.router";
-inline constexpr char kCorsFilterName[] = "envoy.filters.http.cors";
 
 }  // namespace keel::pilot::networking

@@ -10,6 +10,7 @@
 #include "istio/networking/v1alpha3/destination_rule.pb.h"
 #include "istio/networking/v1alpha3/virtual_service.pb.h"
 #include "pilot/networking/core/cluster_name.h"
+#include "pilot/networking/core/well_known_names.h"
 
 namespace keel::pilot::networking {
 namespace {
@@ -18,8 +19,6 @@ namespace networking = ::istio::networking::v1alpha3;
 namespace tcp = ::envoy::extensions::filters::network::tcp_proxy::v3;
 using envoy::config::listener::v3::Filter;
 
-constexpr char kTcpProxyName[] = "envoy.filters.network.tcp_proxy";
-constexpr char kMongoProxyName[] = "envoy.filters.network.mongo_proxy";
 
 // Istio's short-name rule for gateway references in a VirtualService.
 std::string GatewayRef(const std::string& gateway, absl::string_view vs_ns) {
@@ -79,11 +78,11 @@ std::vector<Filter> FilterStack(const tcp::TcpProxy& proxy, absl::string_view pr
     envoy::extensions::filters::network::mongo_proxy::v3::MongoProxy mongo;
     mongo.set_stat_prefix(proxy.stat_prefix());
     Filter& f = out.emplace_back();
-    f.set_name(kMongoProxyName);
+    f.set_name(kMongoProxy);
     f.mutable_typed_config()->PackFrom(mongo);
   }
   Filter& f = out.emplace_back();
-  f.set_name(kTcpProxyName);
+  f.set_name(kTcpProxy);
   f.mutable_typed_config()->PackFrom(proxy);
   return out;
 }

@@ -14,6 +14,7 @@
 #include "istio/networking/v1alpha3/destination_rule.pb.h"
 #include "istio/networking/v1alpha3/virtual_service.pb.h"
 #include "pilot/networking/core/cluster_name.h"
+#include "pilot/networking/core/well_known_names.h"
 
 namespace keel::pilot::networking {
 namespace {
@@ -23,7 +24,7 @@ namespace route = ::envoy::config::route::v3;
 
 route::RetryPolicy::RetryHostPredicate PreviousHosts() {
   route::RetryPolicy::RetryHostPredicate p;
-  p.set_name("envoy.retry_host_predicates.previous_hosts");
+  p.set_name(kPreviousHostsRetryPredicate);
   p.mutable_typed_config()->PackFrom(envoy::extensions::retry::host::previous_hosts::v3::PreviousHostsPredicate());
   return p;
 }
@@ -199,7 +200,7 @@ void CompleteRoute(route::Route* r, const networking::HTTPRoute& http, const mod
       }
     }
   }
-  auto cors_it = r->mutable_typed_per_filter_config()->find(kCorsFilterName);
+  auto cors_it = r->mutable_typed_per_filter_config()->find(kCorsFilter);
   if (cors_it != r->mutable_typed_per_filter_config()->end() && http.has_cors_policy()) {
     envoy::extensions::filters::http::cors::v3::CorsPolicy cors;
     if (cors_it->second.UnpackTo(&cors)) {

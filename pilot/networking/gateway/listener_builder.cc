@@ -52,13 +52,13 @@ listener::Filter HttpConnectionManager(const std::string& stat_prefix, const std
   source->set_resource_api_version(envoy::config::core::v3::V3);
 
   auto* fault = m.add_http_filters();
-  fault->set_name(kFaultFilterName);
+  fault->set_name(kFaultFilter);
   fault->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::fault::v3::HTTPFault());
   auto* cors = m.add_http_filters();
-  cors->set_name(kCorsFilterName);
+  cors->set_name(kCorsFilter);
   cors->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::cors::v3::Cors());
   auto* router = m.add_http_filters();
-  router->set_name(kRouterFilterName);
+  router->set_name(kRouterFilter);
   router->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::router::v3::Router());
 
   m.mutable_use_remote_address()->set_value(true);
@@ -77,7 +77,7 @@ listener::Filter HttpConnectionManager(const std::string& stat_prefix, const std
   m.set_proxy_100_continue(true);  // ENABLE_100_CONTINUE_HEADERS, on by default
 
   listener::Filter filter;
-  filter.set_name(kHttpConnectionManagerName);
+  filter.set_name(kHttpConnectionManager);
   filter.mutable_typed_config()->PackFrom(m);
   return filter;
 }
@@ -201,7 +201,7 @@ std::optional<listener::Listener> BuildGatewayListener(const std::string& name, 
                   (c.tls && c.tls->common_tls_context().alpn_protocols_size() > 0);
     if (c.tls) {
       auto* ts = fc->mutable_transport_socket();
-      ts->set_name(kTlsTransportSocketName);
+      ts->set_name(kTlsTransportSocket);
       ts->mutable_typed_config()->PackFrom(*c.tls);
     }
     *fc->mutable_transport_socket_connect_timeout() =
@@ -210,7 +210,7 @@ std::optional<listener::Listener> BuildGatewayListener(const std::string& name, 
   }
   if (inspect_tls) {
     auto* lf = l.add_listener_filters();
-    lf->set_name(kTlsInspectorName);
+    lf->set_name(kTlsInspector);
     lf->mutable_typed_config()->PackFrom(envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector());
   }
   return l;

@@ -9,6 +9,7 @@
 
 #include "envoy/config/listener/v3/listener.pb.h"
 #include "pilot/networking/gateway/merged_gateway.h"
+#include "pilot/networking/core/well_known_names.h"
 
 namespace keel::pilot::networking::gateway {
 
@@ -23,10 +24,5 @@ std::optional<envoy::config::listener::v3::Listener> BuildGatewayListener(const 
                                                                         const MergedGateway& merged,
                                                                         const model::Proxy& proxy,
                                                                         const model::PushContext& push);
-
-// Istio's filter names used by gateway listeners.
-inline constexpr char kHttpConnectionManagerName[] = "envoy.filters.network.http_connection_manager";
-inline constexpr char kTlsInspectorName[] = "envoy.filters.listener.tls_inspector";
-inline constexpr char kTlsTransportSocketName[] = "envoy.transport_sockets.tls";
 
 }  // namespace keel::pilot::networking::gateway

@@ -47,10 +47,10 @@ std::optional<envoy::config::listener::v3::Listener> BuildGrpcListener(const std
   rds->mutable_config_source()->mutable_ads();
   rds->mutable_config_source()->set_resource_api_version(envoy::config::core::v3::V3);
   auto* fault = manager.add_http_filters();
-  fault->set_name(kFaultFilterName);
+  fault->set_name(kFaultFilter);
   fault->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::fault::v3::HTTPFault());
   auto* router = manager.add_http_filters();
-  router->set_name(kRouterFilterName);
+  router->set_name(kRouterFilter);
   router->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::router::v3::Router());
 
   envoy::config::listener::v3::Listener listener;

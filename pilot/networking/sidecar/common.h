@@ -1,6 +1,6 @@
-// Names and small builders shared by the Envoy (sidecar and router) generators:
-// Istio's well-known cluster, listener and filter names, the protocol classes of
-// a service port, and the SDS / transport-socket shapes istiod emits.
+// Small builders shared by the Envoy (sidecar and router) generators: the
+// protocol classes of a service port, and the SDS / transport-socket shapes
+// istiod emits. The names they use are in core/well_known_names.h.
 #pragma once
 
 #include <string>
@@ -11,50 +11,9 @@
 #include "envoy/extensions/transport_sockets/tls/v3/secret.pb.h"
 #include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
 #include "pilot/model/proxy.h"
+#include "pilot/networking/core/well_known_names.h"
 
 namespace keel::pilot::networking::sidecar {
-
-// Clusters every sidecar has (Istio util.BlackHoleCluster, ...).
-inline constexpr char kBlackHoleCluster[] = "BlackHoleCluster";
-inline constexpr char kPassthroughCluster[] = "PassthroughCluster";
-inline constexpr char kInboundPassthroughCluster[] = "InboundPassthroughCluster";
-
-// Listeners and filter chains (Istio model.VirtualOutboundListenerName, ...).
-inline constexpr char kVirtualOutboundListener[] = "virtualOutbound";
-inline constexpr char kVirtualInboundListener[] = "virtualInbound";
-inline constexpr char kVirtualOutboundCatchAllChain[] = "virtualOutbound-catchall-tcp";
-inline constexpr char kVirtualOutboundBlackholeChain[] = "virtualOutbound-blackhole";
-inline constexpr char kVirtualInboundBlackholeChain[] = "virtualInbound-blackhole";
-inline constexpr char kVirtualInboundCatchAllHttpChain[] = "virtualInbound-catchall-http";
-inline constexpr char kPassthroughFilterChain[] = "PassthroughFilterChain";
-inline constexpr int kVirtualOutboundPort = 15001;  // mesh proxyListenPort
-inline constexpr int kVirtualInboundPort = 15006;   // mesh proxyInboundListenPort
-
-// Envoy extension names as istiod writes them.
-inline constexpr char kHttpConnectionManager[] = "envoy.filters.network.http_connection_manager";
-inline constexpr char kTcpProxy[] = "envoy.filters.network.tcp_proxy";
-inline constexpr char kMongoProxy[] = "envoy.filters.network.mongo_proxy";
-inline constexpr char kTlsInspector[] = "envoy.filters.listener.tls_inspector";
-inline constexpr char kHttpInspector[] = "envoy.filters.listener.http_inspector";
-inline constexpr char kOriginalDst[] = "envoy.filters.listener.original_dst";
-inline constexpr char kTlsTransportSocket[] = "envoy.transport_sockets.tls";
-inline constexpr char kRawBufferTransportSocket[] = "envoy.transport_sockets.raw_buffer";
-inline constexpr char kHttpProtocolOptionsKey[] = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
-
-// SDS resource names the istio-agent serves over the bootstrap cluster
-// "sds-grpc": the workload certificate and the mesh root (Istio
-// SDSDefaultResourceName / SDSRootResourceName / SDSClusterName).
-inline constexpr char kSdsDefault[] = "default";
-inline constexpr char kSdsRoot[] = "ROOTCA";
-inline constexpr char kSdsCluster[] = "sds-grpc";
-
-// ALPN values (Istio util.ALPN*).
-inline constexpr char kAlpnIstio[] = "istio";
-inline constexpr char kAlpnPeerExchange[] = "istio-peer-exchange";
-
-// Istio's default trust domain (MeshConfig.trustDomain); SPIFFE identities of
-// workloads are spiffe://<trust domain>/ns/<ns>/sa/<service account>.
-inline constexpr char kTrustDomain[] = "cluster.local";
 
 // A service port's protocol as Istio's listener code classifies it
 // (protocol.Instance.IsHTTP / IsTLS / IsTCP). Keel names unknown ports TCP, so

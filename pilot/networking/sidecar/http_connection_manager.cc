@@ -44,13 +44,13 @@ envoy::config::listener::v3::Filter BuildHttpConnectionManager(const HcmOptions&
   }
   // typed_per_filter_config on routes needs fault and cors; router is terminal.
   auto* fault = m.add_http_filters();
-  fault->set_name(kFaultFilterName);
+  fault->set_name(kFaultFilter);
   fault->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::fault::v3::HTTPFault());
   auto* cors = m.add_http_filters();
-  cors->set_name(kCorsFilterName);
+  cors->set_name(kCorsFilter);
   cors->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::cors::v3::Cors());
   auto* router = m.add_http_filters();
-  router->set_name(kRouterFilterName);
+  router->set_name(kRouterFilter);
   router->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::router::v3::Router());
 
   envoy::config::listener::v3::Filter filter;

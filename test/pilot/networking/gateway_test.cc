@@ -450,7 +450,7 @@ spec:
   ASSERT_TRUE(l.has_value());
   EXPECT_EQ(l->traffic_direction(), envoy::config::core::v3::OUTBOUND);
   ASSERT_EQ(l->listener_filters_size(), 1);
-  EXPECT_EQ(l->listener_filters(0).name(), kTlsInspectorName);
+  EXPECT_EQ(l->listener_filters(0).name(), kTlsInspector);
   ASSERT_EQ(l->filter_chains_size(), 2);
   EXPECT_FALSE(l->filter_chains(0).has_filter_chain_match());  // "*": no SNI match
   EXPECT_THAT(l->filter_chains(1).filter_chain_match().server_names(), ElementsAre("a.com", "b.com"));
@@ -560,7 +560,7 @@ spec:
   ASSERT_EQ(tls_listener->filter_chains_size(), 1);
   EXPECT_THAT(tls_listener->filter_chains(0).filter_chain_match().server_names(), ElementsAre("a.example.com"));
   EXPECT_FALSE(tls_listener->filter_chains(0).has_transport_socket());
-  EXPECT_EQ(tls_listener->listener_filters(0).name(), kTlsInspectorName);
+  EXPECT_EQ(tls_listener->listener_filters(0).name(), kTlsInspector);
 }
 
 TEST(GatewayListenersTest, Ipv6ProxyListensOnTheIpv6Wildcard) {

@@ -367,7 +367,7 @@ TEST_F(GrpcGenTest, FaultAbort) {
   const auto* aborted = RouteNamed(rc, "aborted");
   ASSERT_NE(aborted, nullptr);
   HTTPFault fault;
-  ASSERT_TRUE(aborted->typed_per_filter_config().at(kFaultFilterName).UnpackTo(&fault));
+  ASSERT_TRUE(aborted->typed_per_filter_config().at(kFaultFilter).UnpackTo(&fault));
   EXPECT_EQ(fault.abort().http_status(), 500u);
   EXPECT_EQ(fault.abort().percentage().numerator(), 500000u);
   EXPECT_EQ(fault.abort().percentage().denominator(), envoy::type::v3::FractionalPercent::MILLION);
@@ -375,7 +375,7 @@ TEST_F(GrpcGenTest, FaultAbort) {
   // Routes without a fault carry no fault config.
   const auto* split = RouteNamed(rc, "split");
   ASSERT_NE(split, nullptr);
-  EXPECT_EQ(split->typed_per_filter_config().count(kFaultFilterName), 0u);
+  EXPECT_EQ(split->typed_per_filter_config().count(kFaultFilter), 0u);
 }
 
 TEST_F(GrpcGenTest, DefaultRouteWithoutVirtualService) {

@@ -1,0 +1,57 @@
+// Istio's and Envoy's well-known names, as istiod writes them into Envoy config:
+// one table for every generator (sidecar, router, proxyless gRPC). A name Envoy
+// or the istio-agent looks up must be spelt exactly so; add it here, not in a
+// builder.
+#pragma once
+
+namespace keel::pilot::networking {
+
+// Clusters every sidecar has (Istio util.BlackHoleCluster, ...).
+inline constexpr char kBlackHoleCluster[] = "BlackHoleCluster";
+inline constexpr char kPassthroughCluster[] = "PassthroughCluster";
+inline constexpr char kInboundPassthroughCluster[] = "InboundPassthroughCluster";
+
+// Listeners and filter chains (Istio model.VirtualOutboundListenerName, ...).
+inline constexpr char kVirtualOutboundListener[] = "virtualOutbound";
+inline constexpr char kVirtualInboundListener[] = "virtualInbound";
+inline constexpr char kVirtualOutboundCatchAllChain[] = "virtualOutbound-catchall-tcp";
+inline constexpr char kVirtualOutboundBlackholeChain[] = "virtualOutbound-blackhole";
+inline constexpr char kVirtualInboundBlackholeChain[] = "virtualInbound-blackhole";
+inline constexpr char kVirtualInboundCatchAllHttpChain[] = "virtualInbound-catchall-http";
+inline constexpr char kPassthroughFilterChain[] = "PassthroughFilterChain";
+inline constexpr int kVirtualOutboundPort = 15001;  // mesh proxyListenPort
+inline constexpr int kVirtualInboundPort = 15006;   // mesh proxyInboundListenPort
+
+// Envoy extension names.
+inline constexpr char kHttpConnectionManager[] = "envoy.filters.network.http_connection_manager";
+inline constexpr char kTcpProxy[] = "envoy.filters.network.tcp_proxy";
+inline constexpr char kMongoProxy[] = "envoy.filters.network.mongo_proxy";
+inline constexpr char kTlsInspector[] = "envoy.filters.listener.tls_inspector";
+inline constexpr char kHttpInspector[] = "envoy.filters.listener.http_inspector";
+inline constexpr char kOriginalDst[] = "envoy.filters.listener.original_dst";
+inline constexpr char kFaultFilter[] = "envoy.filters.http.fault";
+inline constexpr char kCorsFilter[] = "envoy.filters.http.cors";
+inline constexpr char kRouterFilter[] = "envoy.filters.http.router";
+inline constexpr char kTlsTransportSocket[] = "envoy.transport_sockets.tls";
+inline constexpr char kRawBufferTransportSocket[] = "envoy.transport_sockets.raw_buffer";
+inline constexpr char kHttpProtocolOptionsKey[] = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+inline constexpr char kPreviousHostsRetryPredicate[] = "envoy.retry_host_predicates.previous_hosts";
+// Endpoint metadata key that transport_socket_matches match on (auto mTLS).
+inline constexpr char kTransportSocketMatch[] = "envoy.transport_socket_match";
+
+// SDS resource names the istio-agent serves over the bootstrap cluster
+// "sds-grpc": the workload certificate and the mesh root (Istio
+// SDSDefaultResourceName / SDSRootResourceName / SDSClusterName).
+inline constexpr char kSdsDefault[] = "default";
+inline constexpr char kSdsRoot[] = "ROOTCA";
+inline constexpr char kSdsCluster[] = "sds-grpc";
+
+// ALPN values (Istio util.ALPN*).
+inline constexpr char kAlpnIstio[] = "istio";
+inline constexpr char kAlpnPeerExchange[] = "istio-peer-exchange";
+
+// Istio's default trust domain (MeshConfig.trustDomain); SPIFFE identities of
+// workloads are spiffe://<trust domain>/ns/<ns>/sa/<service account>.
+inline constexpr char kTrustDomain[] = "cluster.local";
+
+}  // namespace keel::pilot::networking
