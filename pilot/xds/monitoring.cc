@@ -175,7 +175,7 @@ void RecordPush(const std::string& type_url, double seconds, size_t bytes) {
       .Observe(static_cast<double>(bytes));
 }
 
-void RecordReject(const std::string& type_url, const std::string& /*node_id*/, int grpc_code) {
+void RecordReject(const std::string& type_url, int grpc_code) {
   auto& r = DefaultRegistry();
   const std::string type = MetricType(type_url);
   r.GetCounter("pilot_total_xds_rejects", kRejectsHelp, {{"type", type}}).Inc();

@@ -48,9 +48,8 @@ void RecordXdsClient(const std::string& istio_version, int delta);
 void RecordPush(const std::string& type_url, double seconds, size_t bytes);
 
 // A NACK: pilot_total_xds_rejects{type} and pilot_xds_{cds,eds,lds,rds}_reject{err}
-// (istiod's have a node label too; Keel's do not: see monitoring.cc). `node_id`
-// is not recorded.
-void RecordReject(const std::string& type_url, const std::string& node_id, int grpc_code);
+// (istiod's have a node label too; Keel's do not: see monitoring.cc).
+void RecordReject(const std::string& type_url, int grpc_code);
 
 // A request whose response_nonce is not the last one sent: pilot_xds_expired_nonce{type}.
 void RecordExpiredNonce(const std::string& type_url);

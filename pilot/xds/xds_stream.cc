@@ -125,7 +125,7 @@ typename XdsStream<Request, Response>::Answer XdsStream<Request, Response>::Answ
   }
   if (request.has_error_detail()) {
     w.last_nack = request.error_detail().message();
-    monitoring::RecordReject(type, proxy_->id, request.error_detail().code());
+    monitoring::RecordReject(type, request.error_detail().code());
     converging_since_.reset();  // this push will not converge on this proxy
     converging_types_.clear();
     spdlog::warn("ADS: {} NACK from {} (connection {}), version {} nonce {}: {}", ShortTypeName(type), proxy_->id,

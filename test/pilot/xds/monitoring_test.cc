@@ -14,8 +14,6 @@
 namespace keel::pilot::xds::monitoring {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
 
 metrics::Registry& R() { return metrics::DefaultRegistry(); }
 
@@ -26,20 +24,17 @@ TEST(CodeName, GrpcsSeventeenNamesElseUnknown) {
   for (int code : {17, 18, 1000, -1, 2147483647, -2147483647 - 1}) EXPECT_EQ(CodeName(code), "Unknown") << code;
 }
 
-TEST(RecordReject, ThousandsOfCodesAndNodesMakeAtMostSeventeenSeriesPerType) {
+TEST(RecordReject, ThousandsOfCodesMakeAtMostSeventeenSeriesPerType) {
   const size_t before = R().Render().size();
   for (int i = 0; i < 5000; ++i) {
-    RecordReject(kClusterType, absl::StrCat("sidecar~10.0.0.1~node-", i, ".default~default.svc.cluster.local"),
-                 1000 + i);
-    RecordReject(kListenerType, absl::StrCat("node-", i), i % 17);
+    RecordReject(kClusterType, 1000 + i);
+    RecordReject(kListenerType, i % 17);
   }
   EXPECT_EQ(R().SeriesCount("pilot_xds_cds_reject"), 1u);  // all "Unknown"
   EXPECT_EQ(R().SeriesCount("pilot_xds_lds_reject"), 17u);
   EXPECT_EQ(R().GetGauge("pilot_xds_cds_reject", "", {{"err", "Unknown"}}).value(), 5000);
   EXPECT_EQ(R().GetCounter("pilot_total_xds_rejects", "", {{"type", "cds"}}).value(), 5000);
-  const std::string text = R().Render();
-  EXPECT_THAT(text, Not(HasSubstr("node")));
-  EXPECT_LT(text.size(), before + 4000) << "17 short series, not 10,000";
+  EXPECT_LT(R().Render().size(), before + 4000) << "17 short series, not 10,000";
 }
 
 TEST(MetricType, AClientsTypeUrlIsOther) {
