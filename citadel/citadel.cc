@@ -37,10 +37,14 @@ absl::StatusOr<std::unique_ptr<Citadel>> Citadel::Create(const CitadelOptions& o
   }
   c->manager_ = std::make_unique<ca::CaManager>(options.ca, std::move(store), std::move(gate));
   if (auto st = c->manager_->Init(); !st.ok()) return st;
-  c->authenticator_ = kube ? server::MakeKubeJwtAuthenticator(kube, options.audiences)
-                           : server::MakeRejectingAuthenticator(
-                                 "no Kubernetes API server to review tokens (Keel runs with --config-dir)");
-  c->service_ = std::make_unique<server::CaService>(&c->manager_->ca(), c->authenticator_.get(), options.ca.trust_domain);
+  server::Authenticator* authenticator = options.authenticator;
+  if (!authenticator) {
+    c->own_authenticator_ = kube ? server::MakeKubeJwtAuthenticator(kube, options.audiences)
+                                 : server::MakeRejectingAuthenticator(
+                                       "no Kubernetes API server to review tokens (Keel runs with --config-dir)");
+    authenticator = c->own_authenticator_.get();
+  }
+  c->service_ = std::make_unique<server::CaService>(&c->manager_->ca(), authenticator, options.ca.trust_domain);
   auto serving = server::ServingCert::Create(&c->manager_->ca(), options.serving);
   if (!serving.ok()) return serving.status();
   c->serving_ = std::move(*serving);

@@ -32,6 +32,10 @@ struct CitadelOptions {
   // self-signed root and writes the root ConfigMaps.
   absl::Duration leader_lease_duration = absl::Seconds(30);
   std::string leader_identity;          // empty: kube::DefaultLeaderIdentity()
+  // The token reviewer CreateCertificate uses, shared with whoever else reviews
+  // the same tokens (xDS on TLS, /debug), so they share its cache; it must
+  // outlive the Citadel. Null: the Citadel makes its own.
+  server::Authenticator* authenticator = nullptr;
 };
 
 // The Lease of Keel's singleton work, in the system namespace: the name under
@@ -65,7 +69,7 @@ class Citadel {
 
   CitadelOptions options_;
   std::unique_ptr<ca::CaManager> manager_;
-  server::AuthenticatorPtr authenticator_;
+  server::AuthenticatorPtr own_authenticator_;  // when options.authenticator is null
   std::unique_ptr<server::CaService> service_;
   std::unique_ptr<server::ServingCert> serving_;
   std::unique_ptr<kube::LeaderElector> elector_;

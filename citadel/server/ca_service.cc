@@ -83,13 +83,16 @@ grpc::ServerUnaryReactor* CaService::CreateCertificate(grpc::CallbackServerConte
     reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the CA is shutting down"));
   };
   if (!executor_.Submit(std::move(run), std::move(cancel))) {
+    if (stopping_) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the CA is shutting down"));
+      return reactor;
+    }
     Metrics().busy.Inc();
     spdlog::debug("CA: busy, refused a call from {}: {} calls wait for a TokenReview", context->peer(),
                   options_.max_queued);
-    reactor->Finish(grpc::Status(
-        stopping_ ? grpc::StatusCode::UNAVAILABLE : grpc::StatusCode::RESOURCE_EXHAUSTED,
-        stopping_ ? "the CA is shutting down"
-                  : absl::StrCat("the CA is busy: ", options_.max_queued, " calls wait for a TokenReview; retry")));
+    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 absl::StrCat("the CA is busy: ", options_.max_queued,
+                                              " calls wait for a TokenReview; retry")));
   }
   return reactor;
 }

@@ -58,8 +58,4 @@ class CaService final : public istio::v1::auth::IstioCertificateService::Callbac
   std::atomic<bool> stopping_{false};
 };
 
-// Whether the call arrived over TLS (gRPC's transport security type "tls",
-// older releases "ssl"; the plaintext port's is "insecure").
-bool ArrivedOverTls(const grpc::CallbackServerContext& context);
-
 }  // namespace keel::citadel::server

@@ -1,5 +1,7 @@
 #include "citadel/server/token_cache.h"
 
+#include <cmath>
+
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <openssl/evp.h>
@@ -30,7 +32,9 @@ std::optional<absl::Time> JwtExpiry(const std::string& token) {
   if (!google::protobuf::util::JsonStringToMessage(payload, &claims).ok()) return std::nullopt;
   auto it = claims.fields().find("exp");
   if (it == claims.fields().end() || !it->second.has_number_value()) return std::nullopt;
-  return absl::FromUnixSeconds(static_cast<int64_t>(it->second.number_value()));
+  const double exp = it->second.number_value();
+  if (!std::isfinite(exp) || exp < 0 || exp > 1e15) return std::nullopt;  // not a time: do not cache
+  return absl::FromUnixSeconds(static_cast<int64_t>(exp));
 }
 
 std::optional<Caller> TokenCache::Get(const std::string& token, absl::Time now) {

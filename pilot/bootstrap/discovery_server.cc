@@ -70,6 +70,10 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
     server->kube_source_ = kube_source.get();
     server->source_ = std::move(kube_source);
     spdlog::info("watching the Kubernetes API server at {}", server->kube_client_->server());
+    // One reviewer (and one cache of accepted tokens) for the CA, xDS on TLS and
+    // /debug: istiod authenticates all three alike, with the same audiences.
+    server->token_authenticator_ = citadel::server::MakeKubeJwtAuthenticator(
+        server->kube_client_.get(), absl::StrSplit(options.ca_audience, ',', absl::SkipEmpty()));
   }
 
   const bool ca_possible = !options.ca_dir.empty() || server->kube_client_;
@@ -95,6 +99,7 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
     const std::string ns = options.system_namespace;
     ca.serving.dns_names = {absl::StrCat("istiod.", ns, ".svc"), absl::StrCat("istiod.", ns, ".svc.", options.domain),
                             absl::StrCat("istiod.", ns), "istiod"};
+    ca.authenticator = server->token_authenticator_.get();
     auto citadel = citadel::Citadel::Create(ca, server->kube_client_.get());
     if (!citadel.ok()) return absl::InvalidArgumentError(absl::StrCat("CA: ", citadel.status().message()));
     server->citadel_ = std::move(*citadel);
@@ -113,9 +118,7 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
   // the API server accepts (istiod authenticates both alike: the same audiences);
   // /debug/* then also needs the token's namespace to be the system namespace.
   debug::TokenReviewer reviewer;
-  if (server->kube_client_) {
-    server->token_authenticator_ = citadel::server::MakeKubeJwtAuthenticator(
-        server->kube_client_.get(), absl::StrSplit(options.ca_audience, ',', absl::SkipEmpty()));
+  if (server->token_authenticator_) {
     reviewer = [authenticator = server->token_authenticator_.get()](
                    const std::multimap<std::string, std::string>& headers) -> absl::StatusOr<debug::DebugCaller> {
       auto caller = authenticator->Authenticate(headers);
@@ -227,7 +230,7 @@ absl::Status DiscoveryServer::Start() {
       builder.experimental().AddExternalConnectionAcceptor(ConnectionType::FROM_FD, grpc::InsecureServerCredentials());
   std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> secure_acceptor;
   builder.RegisterService(ads_.get());
-  if (citadel_ && options_.secure_grpc_addr != "off") {
+  if (tls) {
     // The CA is served on the TLS port only, as istiod's (15012): one gRPC server
     // carries both ports, so the service refuses calls that arrived over
     // plaintext (UNIMPLEMENTED). Without the TLS port it is not registered at all.

@@ -59,11 +59,11 @@ class DiscoveryServer {
   model::ConfigSourcePtr source_;
   config::FileSource* file_source_ = nullptr;  // source_, when it is a directory (for /debug/push_status)
   config::KubeSource* kube_source_ = nullptr;  // source_, when it is a cluster (for /debug/push_status)
-  citadel::server::AuthenticatorPtr token_authenticator_;  // /debug and TLS xDS; null without a cluster
+  citadel::server::AuthenticatorPtr token_authenticator_;  // the CA, TLS xDS and /debug; null without a cluster
   std::unique_ptr<xds::AdsServer> ads_;
   std::unique_ptr<xds::Debouncer> debouncer_;
   std::unique_ptr<grpc::Server> grpc_server_;
-  // The gRPC ports (plaintext xDS + CA; TLS xDS + CA, when on): Keel accepts for gRPC.
+  // The gRPC ports (plaintext xDS; TLS xDS + CA, when on): Keel accepts for gRPC.
   std::unique_ptr<grpcutil::GuardedListener> plain_listener_;
   std::unique_ptr<grpcutil::GuardedListener> secure_listener_;
   http::HttpServerPtr http_server_;
