@@ -55,7 +55,7 @@ class BoundedHttpServer final : public HttpServer {
     bool restart_deadline = false;    // kept alive: the request deadline starts at its first byte
     std::string in;                   // unparsed input (head, or pipelined bytes)
     size_t body_left = 0;
-    std::optional<RequestHead> head;  // while reading the body and in the handler
+    std::optional<RequestHead> head;  // while reading the body (reset before the handler runs)
     uint64_t request_id = 0;          // of the request in the handler
     bool keep_alive = true;
     bool head_method = false;         // HEAD: the response has no body

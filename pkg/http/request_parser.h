@@ -1,5 +1,5 @@
 // Parsing of an HTTP/1.x request head (RFC 9112), for the bounded server. Pure
-// functions over bytes already received; no I/O, no allocation beyond the result.
+// functions over bytes already received; no I/O.
 #pragma once
 
 #include <cstddef>

@@ -75,7 +75,7 @@ struct SkippedObject {
   std::string ns;
   std::string name;
   std::string resource_version;
-  std::string reason;  // "nested 111 levels deep, more than the limit of 100"
+  std::string reason;  // "nested 111 levels deep, more than the limit of 32"
 };
 
 struct InformerStats {

@@ -23,7 +23,8 @@ struct JsonDocument {
 // Bounds on one call of YamlToJson (all documents of the input together).
 struct YamlLimits {
   size_t max_input_bytes = 8 << 20;  // larger inputs are refused unread
-  int max_depth = 100;               // nested sequences/maps (protobuf's JSON parser stops at 100 too)
+  int max_depth = 100;               // nested sequences/maps; bounds the YAML parser itself (config objects
+                                     // are held to 32 levels later, by pkg/kube/object_decoder)
   // Nodes that aliases copy in: `*a` of an anchored node of N nodes adds N.
   // Bounds "billion laughs" (aliases of aliases of ...), as go-yaml does.
   size_t max_alias_nodes = 100000;

@@ -331,12 +331,12 @@ TEST_F(DebugHandlersTest, PushStatusCountsAndReportsProblems) {
   EXPECT_FALSE(Has(status, "keel_kube_skipped_objects"));
 
   // Objects the Kubernetes source skipped are listed by kind, namespace and name.
-  errors = {"kube://VirtualService default/deep: nested 111 levels deep, more than the limit of 100 (resourceVersion 7)",
+  errors = {"kube://VirtualService default/deep: nested 111 levels deep, more than the limit of 32 (resourceVersion 7)",
             "kube://Namespace bad: not valid JSON: x"};
   status = Json(handler(Get("/debug/push_status")));
   const Value& skipped = At(status, "keel_kube_skipped_objects");
   EXPECT_EQ(At(At(skipped, "VirtualService default/deep"), "message").string_value(),
-            "nested 111 levels deep, more than the limit of 100 (resourceVersion 7)");
+            "nested 111 levels deep, more than the limit of 32 (resourceVersion 7)");
   EXPECT_EQ(At(At(skipped, "Namespace bad"), "message").string_value(), "not valid JSON: x");
   EXPECT_FALSE(Has(status, "keel_invalid_config"));
 }

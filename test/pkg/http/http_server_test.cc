@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -405,6 +406,10 @@ TEST_F(HttpServerTest, AClientThatDoesNotReadIsClosedAfterTheWriteTimeout) {
   Client client(server_->port());
   ASSERT_TRUE(client.Send("GET /big HTTP/1.1\r\n\r\n"));
   std::this_thread::sleep_for(1s);  // not reading: the server's writes stall, then it gives up
+  // Should the server not give up, reading would block on the kept-alive socket:
+  // a receive timeout turns that into a failure instead of a hang.
+  timeval five_seconds{5, 0};
+  setsockopt(client.fd(), SOL_SOCKET, SO_RCVTIMEO, &five_seconds, sizeof(five_seconds));
   size_t received = 0;
   char buf[65536];
   for (ssize_t n; (n = recv(client.fd(), buf, sizeof(buf), 0)) > 0;) received += static_cast<size_t>(n);
