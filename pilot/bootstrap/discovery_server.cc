@@ -136,7 +136,8 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
     metrics::RegisterProcessCollector(metrics::DefaultRegistry());
   });
 
-  server->ads_ = std::make_unique<xds::AdsServer>(xds::MakeGenerators());
+  auto cache = std::make_shared<xds::XdsCache>();
+  server->ads_ = std::make_unique<xds::AdsServer>(xds::MakeGenerators(cache.get()), cache);
   if (server->token_authenticator_) {
     server->ads_->RequireAuthenticationOnTls(
         [authenticator = server->token_authenticator_.get()](const std::multimap<std::string, std::string>& metadata)
@@ -158,6 +159,12 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
       const ChangeKind kind = ClassifyChange(key.kind, /*deleted=*/!self->store_.Get(key));
       ++request.reasons[kind.trigger];
       xds::monitoring::RecordInboundUpdate(kind.inbound);
+      // Conservatively, until pushes are incremental: a Service's own host. Pod,
+      // EndpointSlice and ServiceEntry changes may move any host's endpoints; the
+      // XdsCache drops every endpoint-reading entry on a full push carrying them.
+      if (key.kind == model::Kind::kService) {
+        request.endpoints_updated.insert(absl::StrCat(key.name, ".", key.ns, ".svc.", self->options_.domain));
+      }
     }
     request.start = std::chrono::steady_clock::now();
     self->debouncer_->Enqueue(std::move(request));

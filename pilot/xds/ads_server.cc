@@ -10,7 +10,8 @@
 
 namespace keel::pilot::xds {
 
-AdsServer::AdsServer(GeneratorMap generators) : generators_(std::move(generators)) {}
+AdsServer::AdsServer(GeneratorMap generators, std::shared_ptr<XdsCache> cache)
+    : generators_(std::move(generators)), cache_(std::move(cache)) {}
 
 void AdsServer::RequireAuthenticationOnTls(StreamAuthenticator authenticator) {
   authenticator_ = std::move(authenticator);
@@ -60,6 +61,7 @@ void AdsServer::Remove(XdsConnection* connection) {
 }
 
 void AdsServer::Push(model::PushContextPtr push, const PushRequest& request) {
+  if (cache_) cache_->BeginPush(*push, request);  // before any generation against `push`
   {
     std::lock_guard<std::mutex> lock(push_mu_);
     push_ = push;

@@ -29,7 +29,9 @@ using RawAdsService = envoy::service::discovery::v3::AggregatedDiscoveryService:
 
 class AdsServer final : public RawAdsService {
  public:
-  explicit AdsServer(GeneratorMap generators);
+  // `cache`, when given, is the cross-push cache `generators` build through
+  // (MakeGenerators(cache.get())); each Push begins it (xds_cache.h).
+  explicit AdsServer(GeneratorMap generators, std::shared_ptr<XdsCache> cache = nullptr);
 
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StreamAggregatedResources(
       grpc::CallbackServerContext* context) override;
@@ -45,8 +47,9 @@ class AdsServer final : public RawAdsService {
   // server has shut down). Idempotent.
   void StopAuthentication();
 
-  // Makes `push` current and sends every connection what changed for it. Called
-  // from one thread at a time (the debouncer's).
+  // Makes `push` current (dropping what `request` changed from the cache first)
+  // and sends every connection what changed for it. Called from one thread at a
+  // time (the debouncer's).
   void Push(model::PushContextPtr push, const PushRequest& request);
 
   // The current PushContext; null before the first push.
@@ -64,9 +67,12 @@ class AdsServer final : public RawAdsService {
   void Remove(XdsConnection* connection);
 
   uint64_t streams_opened() const { return streams_opened_.load(); }
+  // The cross-push cache; null if this server has none.
+  const XdsCache* cache() const { return cache_.get(); }
 
  private:
   const GeneratorMap generators_;
+  const std::shared_ptr<XdsCache> cache_;
   mutable std::mutex push_mu_;
   model::PushContextPtr push_ ABSL_GUARDED_BY(push_mu_);
 
