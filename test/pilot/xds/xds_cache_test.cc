@@ -280,5 +280,157 @@ spec:
   EXPECT_GT(cache.size(), 0u);
 }
 
+constexpr char kReviewsV2[] = R"(
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http: [{route: [{destination: {host: reviews, subset: v2}}]}]
+)";
+
+using Served = std::map<std::string, std::map<std::string, model::ResourcePtr>>;  // type -> name -> resource
+
+Served Serve(const model::Proxy& proxy, const model::PushContext& push, const GeneratorMap& generators) {
+  Served out;
+  for (const auto& [type, watch] : SubscriptionsOf(proxy, push, generators).by_type) {
+    for (auto& r : generators.at(type)->Generate(proxy, push, watch)) out[type][r.name] = std::move(r.resource);
+  }
+  return out;
+}
+
+// The names whose resource is the very object served before (a cache hit), by type.
+std::map<std::string, std::set<std::string>> Reused(const Served& before, const Served& after) {
+  std::map<std::string, std::set<std::string>> out;
+  for (const auto& [type, named] : after) {
+    for (const auto& [name, resource] : named) {
+      auto t = before.find(type);
+      if (t == before.end()) continue;
+      auto it = t->second.find(name);
+      if (it != t->second.end() && it->second == resource) out[type].insert(name);
+    }
+  }
+  return out;
+}
+
+std::set<std::string> AllNames(const Served& served, const std::string& type) {
+  std::set<std::string> out;
+  if (auto it = served.find(type); it != served.end()) {
+    for (const auto& [name, r] : it->second) out.insert(name);
+  }
+  return out;
+}
+
+TEST(XdsCacheTest, AVirtualServiceChangeRebuildsOnlyTheRoutesUsingIt) {
+  Mesh mesh(Bookinfo() + "---\n" + kReviewsV2);
+  XdsCache cache;
+  const GeneratorMap generators = MakeGenerators(&cache);
+  const model::Proxy sidecar = Sidecar("default", "productpage"), gateway = Gateway(), grpc = Proxyless();
+
+  PushRequest request;
+  model::PushContextPtr push = mesh.Push(&request);
+  cache.BeginPush(*push, request);
+  const Served sidecar1 = Serve(sidecar, *push, generators), gateway1 = Serve(gateway, *push, generators),
+               grpc1 = Serve(grpc, *push, generators);
+
+  mesh.Upsert(std::string(kReviewsV2).replace(std::string(kReviewsV2).find("v2"), 2, "v3"));
+  push = mesh.Push(&request);
+  ASSERT_EQ(request.configs_updated.size(), 1u);
+  cache.BeginPush(*push, request);
+  const auto stats_before = cache.Stats();
+  const Served sidecar2 = Serve(sidecar, *push, generators), gateway2 = Serve(gateway, *push, generators),
+               grpc2 = Serve(grpc, *push, generators);
+  const auto stats_after = cache.Stats();
+
+  // Clusters and endpoints do not read the VirtualService: all served from the cache.
+  auto sidecar_reused = Reused(sidecar1, sidecar2), gateway_reused = Reused(gateway1, gateway2),
+             grpc_reused = Reused(grpc1, grpc2);
+  // (Inbound clusters depend on the proxy's own workload and stay per push.)
+  std::set<std::string> sidecar_clusters;
+  for (const auto& name : AllNames(sidecar2, kClusterType)) {
+    if (name.rfind("inbound|", 0) != 0 && name != "InboundPassthroughCluster") sidecar_clusters.insert(name);
+  }
+  EXPECT_EQ(sidecar_reused.at(kClusterType), sidecar_clusters);
+  EXPECT_EQ(sidecar_reused.at(kEndpointType), AllNames(sidecar2, kEndpointType));
+  EXPECT_EQ(gateway_reused.at(kClusterType), AllNames(gateway2, kClusterType));
+  EXPECT_EQ(grpc_reused.at(kClusterType), AllNames(grpc2, kClusterType));
+  EXPECT_EQ(stats_after.at("CDS").misses, stats_before.at("CDS").misses);
+  EXPECT_EQ(stats_after.at("EDS").misses, stats_before.at("EDS").misses);
+
+  // Routes: the sidecar's port 9080 (it holds reviews) and the proxyless route
+  // for reviews are rebuilt; the gateway's and every other route are reused.
+  const std::string reviews = "reviews.default.svc.cluster.local:9080";
+  std::set<std::string> sidecar_routes = AllNames(sidecar2, kRouteType);
+  sidecar_routes.erase("9080");
+  EXPECT_EQ(sidecar_reused[kRouteType], sidecar_routes);
+  EXPECT_EQ(gateway_reused[kRouteType], AllNames(gateway2, kRouteType));
+  EXPECT_THAT(AllNames(gateway2, kRouteType), ::testing::Contains("http.80"));
+  std::set<std::string> grpc_routes = AllNames(grpc2, kRouteType);
+  ASSERT_EQ(grpc_routes.erase(reviews), 1u);
+  EXPECT_THAT(grpc_routes, ::testing::Contains("ratings.default.svc.cluster.local:9080"));
+  EXPECT_EQ(grpc_reused[kRouteType], grpc_routes);
+  EXPECT_EQ(stats_after.at("RDS").misses - stats_before.at("RDS").misses, 2u);
+  EXPECT_NE(sidecar2.at(kRouteType).at("9080")->any.value(), sidecar1.at(kRouteType).at("9080")->any.value());
+}
+
+TEST(XdsCacheTest, ForcedPushAndEndpointUpdatesClear) {
+  Mesh mesh(Bookinfo());
+  XdsCache cache;
+  const GeneratorMap generators = MakeGenerators(&cache);
+  const model::Proxy sidecar = Sidecar("default", "productpage");
+  PushRequest request;
+  model::PushContextPtr push = mesh.Push(&request);
+  cache.BeginPush(*push, request);
+  const Served first = Serve(sidecar, *push, generators);
+  ASSERT_GT(cache.size(), 0u);
+
+  // An EDS-only push for reviews: only reviews' endpoints (and clusters) are rebuilt.
+  PushRequest eds;
+  eds.full = false;
+  eds.endpoints_updated = {"reviews.default.svc.cluster.local"};
+  push = mesh.Push(&request);
+  cache.BeginPush(*push, eds);
+  const Served second = Serve(sidecar, *push, generators);
+  const auto reused = Reused(first, second);
+  for (const auto& name : AllNames(second, kEndpointType)) {
+    const bool reviews = name.find("|reviews.default.svc.cluster.local") != std::string::npos;
+    EXPECT_EQ(reused.at(kEndpointType).count(name), reviews ? 0u : 1u) << name;
+  }
+  EXPECT_EQ(Reused(first, second).at(kRouteType), AllNames(second, kRouteType));
+
+  PushRequest forced;
+  forced.forced = true;
+  push = mesh.Push(&request);
+  cache.BeginPush(*push, forced);
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_TRUE(Reused(second, Serve(sidecar, *push, generators)).empty());
+}
+
+TEST(XdsCacheTest, GenerationAgainstAnOlderPushNeitherReadsNorFillsTheCache) {
+  Mesh mesh(Bookinfo());
+  XdsCache cache;
+  const GeneratorMap generators = MakeGenerators(&cache);
+  PushRequest request;
+  model::PushContextPtr old_push = mesh.Push(&request);
+  mesh.Upsert(kReviewsV2);
+  model::PushContextPtr new_push = mesh.Push(&request);
+  cache.BeginPush(*new_push, request);
+  const Served stale = Serve(Sidecar("default", "productpage"), *old_push, generators);
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_TRUE(cache.Stats().empty());
+  EXPECT_FALSE(stale.at(kRouteType).empty());
+}
+
+TEST(XdsCacheTest, StaysWithinItsBound) {
+  Mesh mesh(Bookinfo());
+  XdsCache cache(/*max_entries=*/3);
+  const GeneratorMap generators = MakeGenerators(&cache);
+  PushRequest request;
+  model::PushContextPtr push = mesh.Push(&request);
+  cache.BeginPush(*push, request);
+  Serve(Sidecar("default", "productpage"), *push, generators);
+  EXPECT_EQ(cache.size(), 3u);
+}
+
 }  // namespace
 }  // namespace keel::pilot::xds
