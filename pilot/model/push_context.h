@@ -1,7 +1,9 @@
 // PushContext: an immutable snapshot of all config plus the indexes generators
 // need, built once per push and shared (shared_ptr<const>) by every proxy's
-// generation. Also owns the per-push resource cache, so each resource is built
-// and serialized once per push however many proxies receive it.
+// generation. Memoises one ProxyScope per ScopeKey (proxy_scope.h: what proxies
+// of a namespace see, indexed), and owns the per-push resource cache for what the
+// cross-push XdsCache does not hold (LDS, SDS, inbound clusters), so each is
+// built and serialized once per push however many proxies receive it.
 #pragma once
 
 #include <cstdint>

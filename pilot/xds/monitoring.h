@@ -75,7 +75,7 @@ void RecordInboundUpdate(const std::string& type, int count = 1);
 void RecordServices(size_t services, size_t virtual_services);
 
 // The cross-push resource cache (xds_cache.h): keel_xds_cache_hits_total{type},
-// keel_xds_cache_misses_total{type} (type: CDS, EDS, RDS), keel_xds_cache_size,
+// keel_xds_cache_misses_total{type} (type: cds, eds, rds), keel_xds_cache_size,
 // keel_xds_cache_evictions_total.
 void RecordXdsCacheLookup(const std::string& type, bool hit);
 void RecordXdsCacheSize(size_t entries);
