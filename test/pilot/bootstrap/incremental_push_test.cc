@@ -10,7 +10,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
+#include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "pilot/bootstrap/discovery_server.h"
@@ -61,6 +63,14 @@ std::vector<std::string> Addresses(const DiscoveryResponse& r) {
   return out;
 }
 
+bool HasCluster(const DiscoveryResponse& r, const std::string& name) {
+  for (const auto& any : r.resources()) {
+    envoy::config::cluster::v3::Cluster c;
+    if (any.UnpackTo(&c) && c.name() == name) return true;
+  }
+  return false;
+}
+
 class IncrementalPushTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -84,6 +94,15 @@ class IncrementalPushTest : public ::testing::Test {
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     ASSERT_TRUE(server_->Start().ok());  // the first push has the directory's objects
+    // The initial load also reaches the debouncer (one more full push): wait
+    // until pushes settle (no new build for 300 ms, at most 5 s) before counting.
+    double builds = -1;
+    for (int i = 0; i < 50; ++i) {
+      const double now = Builds("full") + Builds("endpoints");
+      if (now == builds) break;
+      builds = now;
+      std::this_thread::sleep_for(300ms);
+    }
     stub_ = envoy::service::discovery::v3::AggregatedDiscoveryService::NewStub(grpc::CreateChannel(
         "127.0.0.1:" + std::to_string(server_->grpc_port()), grpc::InsecureChannelCredentials()));
     context_.set_deadline(std::chrono::system_clock::now() + 60s);
@@ -153,23 +172,25 @@ class IncrementalPushTest : public ::testing::Test {
 };
 
 TEST_F(IncrementalPushTest, PodChangesAreEdsOnlyAndAServiceChangeIsFull) {
+  const std::string other = testing::PodYaml("reviews-2", "reviews", "10.1.0.3", 9080);
+  Write("pods.yaml", testing::PodYaml("reviews-1", "reviews", "10.1.0.1", 9080) + other);
   ASSERT_NO_FATAL_FAILURE(StartServer());
   Subscribe({kReviews, kRatings});
   const double full_builds = Builds("full"), endpoint_builds = Builds("endpoints");
   const double cds = Generations("cds"), lds = Generations("lds"), eds = Generations("eds");
   const uint64_t off_worker = xds::GenerationsOffWorker();
 
-  // The Pod moves: the next response is EDS, with the new address.
-  Write("pods.yaml", testing::PodYaml("reviews-1", "reviews", "10.1.0.2", 9080));
+  // A Pod moves: the next response is EDS, with the new address.
+  Write("pods.yaml", testing::PodYaml("reviews-1", "reviews", "10.1.0.2", 9080) + other);
   DiscoveryResponse moved = Read();
   ASSERT_EQ(moved.type_url(), xds::kEndpointType);
-  EXPECT_EQ(Addresses(moved), std::vector<std::string>{"10.1.0.2"});
+  EXPECT_EQ(Addresses(moved), (std::vector<std::string>{"10.1.0.2", "10.1.0.3"}));
   Request(xds::kEndpointType, {kReviews, kRatings}, &moved);
   // It becomes unready: EDS again, without it.
-  Write("pods.yaml", UnreadyPod("reviews-1", "10.1.0.2"));
+  Write("pods.yaml", UnreadyPod("reviews-1", "10.1.0.2") + other);
   DiscoveryResponse unready = Read();
   ASSERT_EQ(unready.type_url(), xds::kEndpointType);
-  EXPECT_TRUE(Addresses(unready).empty());
+  EXPECT_EQ(Addresses(unready), std::vector<std::string>{"10.1.0.3"});
   Request(xds::kEndpointType, {kReviews, kRatings}, &unready);
 
   EXPECT_EQ(Builds("full"), full_builds);  // no PushContext built from scratch
@@ -184,9 +205,27 @@ TEST_F(IncrementalPushTest, PodChangesAreEdsOnlyAndAServiceChangeIsFull) {
         testing::ServiceYaml("reviews", 9080, "10.96.0.10") + testing::ServiceYaml("ratings", 9080, "10.96.0.11"));
   DiscoveryResponse cds_update = Read();
   ASSERT_EQ(cds_update.type_url(), xds::kClusterType);
+  EXPECT_TRUE(HasCluster(cds_update, kRatings));
   EXPECT_EQ(Builds("full"), full_builds + 1);
   EXPECT_GT(Generations("cds"), cds);
   EXPECT_EQ(xds::GenerationsOffWorker(), off_worker);
+}
+
+// The clusters' SANs are the endpoints' service accounts: when the last endpoint
+// of reviews goes, its cluster changes, so the endpoint-only change (still no
+// full PushContext build) is pushed in full.
+TEST_F(IncrementalPushTest, AChangeOfTheEndpointsServiceAccountsIsAFullPush) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  Subscribe({kReviews});
+  const double full_builds = Builds("full"), cds = Generations("cds");
+  Write("pods.yaml", UnreadyPod("reviews-1", "10.1.0.1"));
+  DiscoveryResponse first = Read();
+  EXPECT_EQ(first.type_url(), xds::kClusterType);
+  DiscoveryResponse second = Read();
+  EXPECT_EQ(second.type_url(), xds::kEndpointType);
+  EXPECT_TRUE(Addresses(second).empty());
+  EXPECT_EQ(Builds("full"), full_builds);
+  EXPECT_GT(Generations("cds"), cds);
 }
 
 TEST_F(IncrementalPushTest, AnEndpointSliceChangeIsEdsOnly) {

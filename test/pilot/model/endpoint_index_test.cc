@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "envoy/config/core/v3/base.pb.h"
 #include "pilot/model/endpoint_changes.h"
 #include "pilot/model/push_context.h"
 #include "pilot/xds/generator.h"
@@ -45,12 +46,6 @@ std::string Base() {
   return ServiceYaml("reviews", 9080, "10.96.0.10") + ServiceYaml("ratings", 9080, "10.96.0.11") +
          WorkloadEntryService() + PodYaml("reviews-1", "reviews", "10.1.0.1", 9080) +
          PodYaml("ratings-1", "ratings", "10.1.0.2", 9080) + PodYaml("db-1", "db", "10.1.0.3", 5432);
-}
-
-std::set<ConfigKey> Keys(const std::string& yaml) {
-  std::set<ConfigKey> out;
-  for (const auto& c : testing::ParseAll(yaml)) out.insert(c->key);
-  return out;
 }
 
 std::vector<std::string> Addresses(const PushContext& push, const std::string& host, int port) {
