@@ -70,8 +70,10 @@ struct ConnectionRequest {
   };
   std::optional<PushRequest> push;        // a config push: full (every watched type) or EDS-only
   std::map<std::string, Answer> answers;  // type URL -> the answer owed
+  int requests_answered = 0;              // client requests whose answers these are (merged: summed)
 
   void Merge(const ConnectionRequest& other) {
+    requests_answered += other.requests_answered;
     if (other.push) {
       if (push) {
         push->Merge(*other.push);

@@ -37,7 +37,11 @@ void XdsStream<Request, Response>::OnReadDone(bool ok) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!ok) {  // the proxy closed its side, or the stream broke
-      FinishLocked(grpc::Status::OK);
+      if (answers_owed_ > 0) {
+        half_closed_ = true;  // Process() finishes once they are served
+      } else {
+        FinishLocked(grpc::Status::OK);
+      }
       return;
     }
     request_.Clear();
@@ -62,6 +66,10 @@ std::optional<ConnectionRequest> XdsStream<Request, Response>::HandleAndTakeOwed
   HandleRequestLocked(request);
   std::optional<ConnectionRequest> owed = std::move(owed_);
   owed_.reset();
+  if (owed) {
+    owed->requests_answered = 1;
+    ++answers_owed_;
+  }
   return owed;
 }
 
@@ -195,6 +203,14 @@ bool XdsStream<Request, Response>::WatchesEndpointsOfLocked(const std::set<std::
 
 template <typename Request, typename Response>
 void XdsStream<Request, Response>::Process(const ConnectionRequest& request) {
+  Serve(request);
+  std::lock_guard<std::mutex> lock(mu_);
+  answers_owed_ -= request.requests_answered;
+  if (half_closed_ && answers_owed_ <= 0) FinishLocked(grpc::Status::OK);
+}
+
+template <typename Request, typename Response>
+void XdsStream<Request, Response>::Serve(const ConnectionRequest& request) {
   const model::PushContextPtr push = server_->CurrentPush();
   if (!push) return;  // nothing to serve yet: the first push queues every connection
   const PushRequest* config_push = request.push ? &*request.push : nullptr;

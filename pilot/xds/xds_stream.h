@@ -137,6 +137,8 @@ class XdsStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuf
   // with EnqueueOwed once the lock is released.
   std::optional<ConnectionRequest> HandleAndTakeOwedLocked(const Request& request) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EnqueueOwed(std::optional<ConnectionRequest> owed);
+  // Process() but for the bookkeeping of answers owed (answers_owed_).
+  void Serve(const ConnectionRequest& request);
   // Whether the stream subscribed to the ClusterLoadAssignment of a cluster of one of `hosts`.
   bool WatchesEndpointsOfLocked(const std::set<std::string>& hosts) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -161,6 +163,11 @@ class XdsStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuf
   std::set<std::string> converging_types_ ABSL_GUARDED_BY(mu_);
   uint64_t nonce_counter_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<ConnectionRequest> owed_ ABSL_GUARDED_BY(mu_);  // by the request being handled
+  // Requests whose answers wait in the push queue. A proxy that half-closes
+  // after a request still gets its answer: the stream finishes once they are
+  // served (or when cancelled).
+  int answers_owed_ ABSL_GUARDED_BY(mu_) = 0;
+  bool half_closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 extern template class XdsStream<envoy::service::discovery::v3::DiscoveryRequest,

@@ -184,8 +184,7 @@ int main(int argc, char** argv) {
   auto t_inc = Clock::now();
   auto incremental = model::PushContext::UpdateEndpoints(*moved, snapshot, {host}, ++version);
   const double inc_ms = Ms(Clock::now() - t_inc);
-  std::printf("PushContext from the same snapshot (no YAML): full build %.2f ms, endpoints of 1 host rebuilt %.3f ms
-",
+  std::printf("PushContext from the same snapshot (no YAML): full build %.2f ms, endpoints of 1 host rebuilt %.3f ms\n",
               full_ms, inc_ms);
   pxds::PushRequest eds_only;
   eds_only.full = false;
@@ -199,13 +198,10 @@ int main(int argc, char** argv) {
   DeltaDiscoveryResponse delta_inc;
   delta->Read(&delta_inc);
   const auto inc_read = Clock::now();
-  std::printf("incremental EDS push: Push() %.2f ms; both EDS responses read %.2f ms after it began
-",
+  std::printf("incremental EDS push: Push() %.2f ms; both EDS responses read %.2f ms after it began\n",
               Ms(inc_returned - inc_pushed), Ms(inc_read - inc_pushed));
-  std::printf("  state of the world EDS: %d assignments, %zu bytes
-", sotw_inc.resources_size(), Bytes(sotw_inc));
-  std::printf("  delta EDS:              %d assignments, %zu bytes, removed %d
-", delta_inc.resources_size(),
+  std::printf("  state of the world EDS: %d assignments, %zu bytes\n", sotw_inc.resources_size(), Bytes(sotw_inc));
+  std::printf("  delta EDS:              %d assignments, %zu bytes, removed %d\n", delta_inc.resources_size(),
               Bytes(delta_inc), delta_inc.removed_resources_size());
 
   sotw_ctx.TryCancel();

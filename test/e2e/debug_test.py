@@ -352,7 +352,7 @@ def test_debug_needs_a_token_unless_local(keel):
 
 
 def test_a_pod_change_is_an_eds_push_generated_on_the_push_workers(keel):
-    """A Pod's new IP rebuilds only endpoints (no full PushContext) and is sent as
+    """A Pod's new IP (one the client has endpoints of) rebuilds only endpoints (no full PushContext) and is sent as
     EDS alone; every generation so far, this client's included, ran on the push
     workers."""
     full = keel.metric("keel_pushcontext_builds_total", kind="full")
@@ -362,8 +362,9 @@ def test_a_pod_change_is_an_eds_push_generated_on_the_push_workers(keel):
     path = os.path.join(keel.config_dir, "pods.yaml")
     with open(path) as f:
         pods = f.read()
-    assert pods.count("10.244.0.13") == 2  # reviews-v1-0's podIP and podIPs
-    write_atomically(path, pods.replace("10.244.0.13", "10.244.0.99"))
+    # reviews-v2-0: the client routes to subset v2 since the convergence test's edit.
+    assert pods.count("10.244.0.14") == 2  # its podIP and podIPs
+    write_atomically(path, pods.replace("10.244.0.14", "10.244.0.99"))
     wait_until(lambda: keel.syncz_entry()["endpoint_sent"] != endpoint_sent and keel.synced(), 10,
                "the moved endpoint to be sent and ACKed")
     assert keel.metric("keel_pushcontext_builds_total", kind="full") == full
