@@ -9,6 +9,7 @@
 
 #include <thread>
 
+#include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "pilot/xds/ads_server.h"
 #include "pilot/xds/resource_types.h"
@@ -130,6 +131,82 @@ TEST(PushWorkerTest, StreamsGenerateOnlyOnPushWorkers) {
 
   EXPECT_GE(Generations("eds") - eds_before, 4);  // generation did happen...
   EXPECT_EQ(GenerationsOffWorker(), off_before);  // ...and only on the push workers
+
+  sotw_ctx.TryCancel();
+  delta_ctx.TryCancel();
+  server->Shutdown(std::chrono::system_clock::now() + 2s);
+}
+
+// An EDS-only push (full=false): a delta stream gets only the assignments of
+// the hosts in endpoints_updated (nothing removed of the others it holds); a
+// stream watching none of them gets nothing (proven by the next push's response
+// being the first it reads).
+TEST(PushWorkerTest, AnEdsOnlyPushSendsOnlyTheAffectedAssignments) {
+  AdsServer ads(MakeGenerators(), /*push_workers=*/2);
+  uint64_t version = 0;
+  const std::string ratings = testing::ServiceYaml("ratings", 9080, "10.96.0.11") +
+                              testing::PodYaml("ratings-1", "ratings", "10.2.0.1", 9080);
+  auto push = [&](const std::string& ip, bool full) {
+    PushRequest request;
+    request.full = full;
+    request.endpoints_updated = {"reviews.default.svc.cluster.local"};
+    request.start = std::chrono::steady_clock::now();
+    ads.Push(model::PushContext::Build(testing::SnapshotOf(Mesh(ip) + ratings), {}, ++version), request);
+  };
+  push("10.1.0.1", true);
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&ads);
+  auto server = builder.BuildAndStart();
+  auto stub = envoy::service::discovery::v3::AggregatedDiscoveryService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  const std::string kRatings = "outbound|9080||ratings.default.svc.cluster.local";
+
+  grpc::ClientContext delta_ctx;
+  delta_ctx.set_deadline(std::chrono::system_clock::now() + 30s);
+  auto delta = stub->DeltaAggregatedResources(&delta_ctx);
+  DeltaDiscoveryRequest sub;
+  SetNode(sub.mutable_node());
+  sub.set_type_url(kEndpointType);
+  sub.add_resource_names_subscribe(kReviews);
+  sub.add_resource_names_subscribe(kRatings);
+  ASSERT_TRUE(delta->Write(sub));
+  DeltaDiscoveryResponse d;
+  ASSERT_TRUE(delta->Read(&d));
+  EXPECT_EQ(d.resources_size(), 2);
+
+  grpc::ClientContext sotw_ctx;
+  sotw_ctx.set_deadline(std::chrono::system_clock::now() + 30s);
+  auto sotw = stub->StreamAggregatedResources(&sotw_ctx);
+  DiscoveryRequest eds;
+  SetNode(eds.mutable_node());
+  eds.set_type_url(kEndpointType);
+  eds.add_resource_names(kRatings);  // not an affected host
+  ASSERT_TRUE(sotw->Write(eds));
+  DiscoveryResponse r;
+  ASSERT_TRUE(sotw->Read(&r));
+  EXPECT_EQ(r.resources_size(), 1);
+
+  const double eds_generated = Generations("eds");
+  push("10.1.0.2", /*full=*/false);
+  ASSERT_TRUE(delta->Read(&d));
+  ASSERT_EQ(d.resources_size(), 1);
+  EXPECT_EQ(d.resources(0).name(), kReviews);
+  EXPECT_EQ(d.removed_resources_size(), 0);
+  EXPECT_EQ(Generations("eds"), eds_generated + 1);  // the delta stream's only: the SotW one was skipped
+
+  // A full push moving ratings: the SotW stream's next response is that one.
+  const std::string moved_ratings = testing::ServiceYaml("ratings", 9080, "10.96.0.11") +
+                                    testing::PodYaml("ratings-1", "ratings", "10.2.0.9", 9080);
+  PushRequest full;
+  full.start = std::chrono::steady_clock::now();
+  ads.Push(model::PushContext::Build(testing::SnapshotOf(Mesh("10.1.0.2") + moved_ratings), {}, ++version), full);
+  ASSERT_TRUE(sotw->Read(&r));
+  ASSERT_EQ(r.resources_size(), 1);
+  envoy::config::endpoint::v3::ClusterLoadAssignment cla;
+  ASSERT_TRUE(r.resources(0).UnpackTo(&cla));
+  EXPECT_EQ(cla.endpoints(0).lb_endpoints(0).endpoint().address().socket_address().address(), "10.2.0.9");
 
   sotw_ctx.TryCancel();
   delta_ctx.TryCancel();
