@@ -224,9 +224,10 @@ void XdsStream<Request, Response>::Serve(const ConnectionRequest& request) {
       if (!WatchingLocked(type)) continue;
       auto answer = request.answers.find(type);
       const bool answered = answer != request.answers.end();
-      const bool pushed = config_push && (config_push->full ? true
-                                                            : type == std::string(kEndpointType) &&
-                                                                  WatchesEndpointsOfLocked(config_push->endpoints_updated));
+      // An EDS-only push concerns EDS, and only streams watching an affected host.
+      const bool pushed =
+          config_push && (config_push->full || (type == std::string(kEndpointType) &&
+                                                WatchesEndpointsOfLocked(config_push->endpoints_updated)));
       if (!pushed && !answered) continue;
       TypeWork t;
       t.type_url = type;
@@ -236,6 +237,7 @@ void XdsStream<Request, Response>::Serve(const ConnectionRequest& request) {
       if (answered) t.answer = answer->second;
       if (pushed && !config_push->full && !answered && delta_) {
         // Delta sends what changed: only the assignments of the hosts whose endpoints did.
+        // (State of the world must send every watched assignment.)
         for (auto it = t.watch.names.begin(); it != t.watch.names.end();) {
           networking::ClusterName parsed;
           const bool affected = networking::ClusterName::Parse(*it, &parsed) &&
