@@ -12,7 +12,6 @@
 #include "istio/networking/v1alpha3/virtual_service.pb.h"
 #include "keel/k8s/v1/objects.pb.h"
 #include "pilot/model/dependencies.h"
-#include "pilot/model/endpoint_builder.h"
 
 namespace keel::pilot::model {
 namespace networking = ::istio::networking::v1alpha3;
@@ -155,21 +154,35 @@ const Service* PushContext::ServiceForHost(absl::string_view hostname) const {
 }
 
 void PushContext::BuildEndpoints() {
-  EndpointBuilder builder(*configs_);
+  std::vector<const Service*> served;
   for (const auto& svc : services_) {
-    if (ServiceForHost(svc.hostname) != &svc) continue;  // shadowed duplicate
-    auto config = configs_->find(svc.source);
-    if (config == configs_->end()) continue;
-    for (const auto& port : svc.ports) {
-      endpoints_[{svc.hostname, port.port}] = builder.Build(*config->second, svc, port);
-    }
+    if (ServiceForHost(svc.hostname) == &svc) served.push_back(&svc);  // not a shadowed duplicate
   }
+  endpoints_ = EndpointIndex::Build(*configs_, served);
+}
+
+std::shared_ptr<const PushContext> PushContext::UpdateEndpoints(const PushContext& previous, ConfigSnapshot configs,
+                                                                const std::set<std::string>& hosts,
+                                                                uint64_t version) {
+  std::shared_ptr<PushContext> push(new PushContext());
+  push->version_ = version;
+  push->mesh_ = previous.mesh_;
+  push->configs_ = std::move(configs);
+  push->services_ = previous.services_;
+  push->service_by_host_ = previous.service_by_host_;
+  push->virtual_services_ = previous.virtual_services_;
+  push->destination_rules_ = previous.destination_rules_;
+  push->IndexDestinationRules();  // the index points into this push's own vector
+  std::vector<const Service*> touched;
+  for (const auto& host : hosts) {
+    if (const Service* svc = push->ServiceForHost(host)) touched.push_back(svc);
+  }
+  push->endpoints_ = EndpointIndex::Update(*previous.endpoints_, *push->configs_, touched);
+  return push;
 }
 
 const std::vector<Endpoint>& PushContext::Endpoints(absl::string_view hostname, int port) const {
-  static const std::vector<Endpoint> kNone;
-  auto it = endpoints_.find(std::make_pair(std::string(hostname), port));
-  return it == endpoints_.end() ? kNone : it->second;
+  return endpoints_->Endpoints(hostname, port);
 }
 
 void PushContext::BuildVirtualServices() {
@@ -198,6 +211,11 @@ void PushContext::BuildDestinationRules() {
   }
   std::stable_sort(destination_rules_.begin(), destination_rules_.end(),
                    [](const auto& a, const auto& b) { return OlderThan(a.config, b.config); });
+  IndexDestinationRules();
+}
+
+void PushContext::IndexDestinationRules() {
+  destination_rules_by_host_.clear();
   for (const auto& dr : destination_rules_) {  // oldest first: emplace keeps the oldest
     DestinationRuleIndex& index = destination_rules_by_host_[dr.host];
     if (!index.oldest) index.oldest = &dr;

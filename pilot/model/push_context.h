@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include "absl/strings/string_view.h"
 #include <vector>
@@ -18,6 +19,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "pilot/model/config_store.h"
+#include "pilot/model/endpoint_index.h"
 #include "pilot/model/proxy.h"
 #include "pilot/model/proxy_scope.h"
 #include "pilot/model/service.h"
@@ -73,6 +75,16 @@ class PushContext {
   static std::shared_ptr<const PushContext> Build(ConfigSnapshot configs, const MeshOptions& mesh,
                                                   uint64_t version);
 
+  // An endpoint-only change (Pods, EndpointSlices): `previous` with `configs`
+  // as its snapshot and the endpoints of `hosts` recomputed from it; services,
+  // VirtualServices, DestinationRules are taken from `previous` as they are (none
+  // of them reads a Pod or an EndpointSlice), every other host's endpoints are
+  // shared with it. The caller guarantees `configs` differs from
+  // previous.configs() only in Pods and EndpointSlices; `hosts` not served are
+  // ignored.
+  static std::shared_ptr<const PushContext> UpdateEndpoints(const PushContext& previous, ConfigSnapshot configs,
+                                                            const std::set<std::string>& hosts, uint64_t version);
+
   uint64_t version() const { return version_; }
   const MeshOptions& mesh() const { return mesh_; }
   const ConfigSnapshot& configs() const { return configs_; }
@@ -84,6 +96,7 @@ class PushContext {
 
   // Endpoints of `hostname` at service port `port`; empty if none.
   const std::vector<Endpoint>& Endpoints(absl::string_view hostname, int port) const;
+  const EndpointIndex& endpoint_index() const { return *endpoints_; }
 
   // Istio's short-name rule for hosts in config (VirtualService, DestinationRule,
   // destinations): a name without dots is relative to `ns` ("reviews" ->
@@ -133,13 +146,16 @@ class PushContext {
   void BuildEndpoints();
   void BuildVirtualServices();
   void BuildDestinationRules();
+  void IndexDestinationRules();  // destination_rules_by_host_ from destination_rules_
 
+  // Every member below but endpoints_ and the cache is copied by UpdateEndpoints:
+  // a new member derived from config must be copied there too.
   uint64_t version_ = 0;
   MeshOptions mesh_;
   ConfigSnapshot configs_;
   std::vector<Service> services_;
   std::map<std::string, size_t, std::less<>> service_by_host_;
-  std::map<std::pair<std::string, int>, std::vector<Endpoint>, std::less<>> endpoints_;
+  EndpointIndexPtr endpoints_;  // shared with the PushContexts UpdateEndpoints makes from this one
   std::vector<VirtualServiceEntry> virtual_services_;      // sorted oldest first
   std::vector<DestinationRuleEntry> destination_rules_;    // sorted oldest first
   std::map<std::string, DestinationRuleIndex, std::less<>> destination_rules_by_host_;

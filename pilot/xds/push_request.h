@@ -12,7 +12,7 @@
 namespace keel::pilot::xds {
 
 struct PushRequest {
-  bool full = true;                             // rebuild everything (Keel always does for now)
+  bool full = true;                             // every watched type; false: endpoints only (EDS of endpoints_updated)
   bool forced = false;                          // resend every watched type, changed or not (/debug/adsz?push=true)
   std::set<model::ConfigKey> configs_updated;   // what changed; empty on a forced push
   std::set<std::string> endpoints_updated;  // FQDN hostnames whose endpoints may have changed (full and EDS-only pushes)

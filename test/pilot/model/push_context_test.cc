@@ -207,6 +207,14 @@ TEST(PushContextTest, DestinationRulePrefersProxyNamespaceThenServiceNamespace) 
   EXPECT_EQ(NameOf(push->Scope({"elsewhere"}).DestinationRuleForHost(kReviews)), "DestinationRule default/svc-ns");
 }
 
+TEST(PushContextTest, AnEndpointsUpdateKeepsTheDestinationRules) {
+  auto push = BuildPush(Service("reviews", "default") +
+                        DestinationRule("svc-ns", "default", "reviews", "2020-01-01T00:00:00Z"));
+  auto updated = PushContext::UpdateEndpoints(*push, push->configs(), {kReviews}, 2);
+  push.reset();  // the update must not point into the previous PushContext
+  EXPECT_EQ(NameOf(updated->Scope({"default"}).DestinationRuleForHost(kReviews)), "DestinationRule default/svc-ns");
+}
+
 TEST(PushContextTest, DestinationRuleExactBeatsWildcardInSameNamespace) {
   auto push = BuildPush(Service("reviews", "default") +
                         DestinationRule("wild", "default", "*.default.svc.cluster.local", "2019-01-01T00:00:00Z") +
