@@ -137,8 +137,10 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
     metrics::RegisterProcessCollector(metrics::DefaultRegistry());
   });
 
+  auto cache = std::make_shared<xds::XdsCache>();
   server->ads_ = std::make_unique<xds::AdsServer>(
-      xds::MakeGenerators(), options.push_throttle > 0 ? options.push_throttle : xds::AdsServer::DefaultPushWorkers());
+      xds::MakeGenerators(cache.get()),
+      options.push_throttle > 0 ? options.push_throttle : xds::AdsServer::DefaultPushWorkers(), cache);
   if (server->token_authenticator_) {
     server->ads_->RequireAuthenticationOnTls(
         [authenticator = server->token_authenticator_.get()](const std::multimap<std::string, std::string>& metadata)

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <tuple>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -10,6 +11,7 @@
 #include "istio/networking/v1alpha3/service_entry.pb.h"
 #include "istio/networking/v1alpha3/virtual_service.pb.h"
 #include "keel/k8s/v1/objects.pb.h"
+#include "pilot/model/dependencies.h"
 
 namespace keel::pilot::model {
 namespace networking = ::istio::networking::v1alpha3;
@@ -64,12 +66,6 @@ std::string PortProtocol(const k8s::ServicePort& port) {
 bool OlderThan(const ConfigPtr& a, const ConfigPtr& b) {
   return std::tie(a->meta.creation_timestamp, a->key.ns, a->key.name) <
          std::tie(b->meta.creation_timestamp, b->key.ns, b->key.name);
-}
-
-// Specificity of a host pattern that matched: exact beats longer wildcard beats shorter.
-int Specificity(absl::string_view pattern) {
-  if (!absl::StartsWith(pattern, "*")) return 1 << 20;
-  return static_cast<int>(pattern.size());
 }
 
 }  // namespace
@@ -140,9 +136,21 @@ void PushContext::BuildServices() {
   for (size_t i = 0; i < services_.size(); ++i) service_by_host_.emplace(services_[i].hostname, i);
 }
 
-const Service* PushContext::ServiceForHost(absl::string_view hostname) const {
+const std::vector<Service>& PushContext::services() const {
+  DependencyRecorder::AllOfKind(Kind::kService);
+  return services_;
+}
+
+const Service* PushContext::ServiceForHostUnrecorded(absl::string_view hostname) const {
   auto it = service_by_host_.find(hostname);
   return it == service_by_host_.end() ? nullptr : &services_[it->second];
+}
+
+const Service* PushContext::ServiceForHost(absl::string_view hostname) const {
+  DependencyRecorder::Host(Kind::kService, hostname);
+  const Service* svc = ServiceForHostUnrecorded(hostname);
+  if (svc) DependencyRecorder::Config(svc->source);
+  return svc;
 }
 
 void PushContext::BuildEndpoints() {
@@ -164,6 +172,7 @@ std::shared_ptr<const PushContext> PushContext::UpdateEndpoints(const PushContex
   push->service_by_host_ = previous.service_by_host_;
   push->virtual_services_ = previous.virtual_services_;
   push->destination_rules_ = previous.destination_rules_;
+  push->IndexDestinationRules();  // the index points into this push's own vector
   std::vector<const Service*> touched;
   for (const auto& host : hosts) {
     if (const Service* svc = push->ServiceForHost(host)) touched.push_back(svc);
@@ -192,65 +201,6 @@ void PushContext::BuildVirtualServices() {
                    [](const auto& a, const auto& b) { return OlderThan(a.config, b.config); });
 }
 
-const VirtualServiceEntry* PushContext::VirtualServiceForHost(absl::string_view hostname,
-                                                              absl::string_view gateway,
-                                                              absl::string_view proxy_ns) const {
-  const VirtualServiceEntry* best = nullptr;
-  int best_specificity = -1;
-  for (const auto& vs : virtual_services_) {
-    const bool bound = vs.gateways.empty() ? gateway == "mesh"
-                                           : std::find(vs.gateways.begin(), vs.gateways.end(), gateway) !=
-                                                 vs.gateways.end();
-    if (!bound) continue;
-    const auto& export_to = vs.spec().export_to();
-    if (!export_to.empty()) {
-      bool visible = false;
-      for (const auto& e : export_to) {
-        if (e == "*" || (e == "." && vs.config->key.ns == proxy_ns) || e == proxy_ns) visible = true;
-      }
-      if (!visible) continue;
-    }
-    for (const auto& host : vs.hosts) {
-      if (!HostMatches(host, hostname)) continue;
-      int specificity = Specificity(host);
-      if (specificity > best_specificity) {  // strictly better: older wins ties
-        best = &vs;
-        best_specificity = specificity;
-      }
-    }
-  }
-  return best;
-}
-
-std::vector<const VirtualServiceEntry*> PushContext::VirtualServicesForGateway(absl::string_view gateway,
-                                                                              absl::string_view proxy_ns) const {
-  // Istio's three visibility groups; exportTo "~" hides a VirtualService from everyone.
-  std::vector<const VirtualServiceEntry*> groups[3];
-  for (const auto& vs : virtual_services_) {
-    if (std::find(vs.gateways.begin(), vs.gateways.end(), gateway) == vs.gateways.end()) continue;
-    const auto& export_to = vs.spec().export_to();
-    const std::string& ns = vs.config->key.ns;
-    if (export_to.empty() || std::find(export_to.begin(), export_to.end(), "*") != export_to.end()) {
-      groups[2].push_back(&vs);
-      continue;
-    }
-    if (std::find(export_to.begin(), export_to.end(), "~") != export_to.end()) continue;
-    bool is_private = false, exported = false;
-    for (const auto& e : export_to) {
-      if (e == "." || e == ns) {
-        is_private = is_private || ns == proxy_ns;
-      } else if (e == proxy_ns) {
-        exported = true;
-      }
-    }
-    if (is_private) groups[0].push_back(&vs);
-    if (exported) groups[1].push_back(&vs);
-  }
-  std::vector<const VirtualServiceEntry*> out;
-  for (auto& g : groups) out.insert(out.end(), g.begin(), g.end());
-  return out;
-}
-
 void PushContext::BuildDestinationRules() {
   for (const auto& [key, config] : *configs_) {
     if (key.kind != Kind::kDestinationRule) continue;
@@ -261,24 +211,37 @@ void PushContext::BuildDestinationRules() {
   }
   std::stable_sort(destination_rules_.begin(), destination_rules_.end(),
                    [](const auto& a, const auto& b) { return OlderThan(a.config, b.config); });
+  IndexDestinationRules();
 }
 
-const DestinationRuleEntry* PushContext::DestinationRuleForHost(absl::string_view hostname,
-                                                                absl::string_view proxy_ns) const {
-  const Service* svc = ServiceForHost(hostname);
-  const DestinationRuleEntry* best = nullptr;
-  std::tuple<int, int> best_rank{-1, -1};
-  for (const auto& dr : destination_rules_) {
-    if (!HostMatches(dr.host, hostname)) continue;
-    const std::string& ns = dr.config->key.ns;
-    int ns_rank = ns == proxy_ns ? 2 : (svc && ns == svc->ns) ? 1 : 0;
-    std::tuple<int, int> rank{ns_rank, Specificity(dr.host)};
-    if (rank > best_rank) {
-      best = &dr;
-      best_rank = rank;
-    }
+void PushContext::IndexDestinationRules() {
+  destination_rules_by_host_.clear();
+  for (const auto& dr : destination_rules_) {  // oldest first: emplace keeps the oldest
+    DestinationRuleIndex& index = destination_rules_by_host_[dr.host];
+    if (!index.oldest) index.oldest = &dr;
+    index.oldest_by_ns.emplace(dr.config->key.ns, &dr);
   }
-  return best;
+}
+
+const DestinationRuleIndex* PushContext::DestinationRulesWithHost(absl::string_view pattern) const {
+  auto it = destination_rules_by_host_.find(pattern);
+  return it == destination_rules_by_host_.end() ? nullptr : &it->second;
+}
+
+ConfigPtr PushContext::FindConfig(const ConfigKey& key) const {
+  DependencyRecorder::Config(key);
+  auto it = configs_->find(key);
+  return it == configs_->end() ? nullptr : it->second;
+}
+
+const ProxyScope& PushContext::Scope(const ScopeKey& key) const {
+  {
+    std::lock_guard<std::mutex> lock(scopes_mu_);
+    if (auto it = scopes_.find(key); it != scopes_.end()) return *it->second;
+  }
+  auto built = std::make_unique<const ProxyScope>(*this, key);  // outside the lock: scopes build in parallel
+  std::lock_guard<std::mutex> lock(scopes_mu_);
+  return *scopes_.emplace(key, std::move(built)).first->second;
 }
 
 }  // namespace keel::pilot::model

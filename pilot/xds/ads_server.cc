@@ -14,8 +14,10 @@
 
 namespace keel::pilot::xds {
 
-AdsServer::AdsServer(GeneratorMap generators, int push_workers)
-    : generators_(std::move(generators)), push_queue_(std::make_unique<PushQueue>(push_workers)) {}
+AdsServer::AdsServer(GeneratorMap generators, int push_workers, std::shared_ptr<XdsCache> cache)
+    : generators_(std::move(generators)),
+      cache_(std::move(cache)),
+      push_queue_(std::make_unique<PushQueue>(push_workers)) {}
 
 int AdsServer::DefaultPushWorkers() { return std::max(2, static_cast<int>(std::thread::hardware_concurrency())); }
 
@@ -90,6 +92,7 @@ void AddEndpointAddresses(const model::PushContext* push, const std::set<std::st
 }  // namespace
 
 void AdsServer::Push(model::PushContextPtr push, const PushRequest& request) {
+  if (cache_) cache_->BeginPush(*push, request);  // before any generation against `push`
   model::PushContextPtr previous;
   {
     std::lock_guard<std::mutex> lock(push_mu_);

@@ -31,8 +31,11 @@ using RawAdsService = envoy::service::discovery::v3::AggregatedDiscoveryService:
 
 class AdsServer final : public RawAdsService {
  public:
-  // `push_workers`: the PushQueue's threads (--push-throttle).
-  explicit AdsServer(GeneratorMap generators, int push_workers = DefaultPushWorkers());
+  // `push_workers`: the PushQueue's threads (--push-throttle). `cache`, when
+  // given, is the cross-push cache `generators` build through
+  // (MakeGenerators(cache.get())); each Push begins it first (xds_cache.h).
+  explicit AdsServer(GeneratorMap generators, int push_workers = DefaultPushWorkers(),
+                     std::shared_ptr<XdsCache> cache = nullptr);
 
   // The cores of this machine, at least 2: generation is CPU-bound, so more
   // threads than cores only add contention (istiod's PILOT_PUSH_THROTTLE is 100
@@ -53,8 +56,9 @@ class AdsServer final : public RawAdsService {
   // server has shut down). Idempotent.
   void StopAuthentication();
 
-  // Makes `push` current and queues every connection for it, then returns:
-  // the PushQueue's workers generate and send. An EDS-only request (!full) is
+  // Drops what `request` changed from the cache, makes `push` current and queues
+  // every connection for it, then returns: the PushQueue's workers generate and
+  // send. An EDS-only request (!full) is
   // served, as a full one, to the connection of a workload the change concerns
   // itself (its Pod among configs_updated, or its IP among the old or new
   // endpoints of endpoints_updated): its inbound listeners read its own Pod and
@@ -81,9 +85,12 @@ class AdsServer final : public RawAdsService {
   void Remove(XdsConnection* connection);
 
   uint64_t streams_opened() const { return streams_opened_.load(); }
+  // The cross-push cache; null if this server has none.
+  const XdsCache* cache() const { return cache_.get(); }
 
  private:
   const GeneratorMap generators_;
+  const std::shared_ptr<XdsCache> cache_;
   mutable std::mutex push_mu_;
   model::PushContextPtr push_ ABSL_GUARDED_BY(push_mu_);
 

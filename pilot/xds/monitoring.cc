@@ -243,4 +243,26 @@ void RecordServices(size_t services, size_t virtual_services) {
   DefaultRegistry().GetGauge("pilot_virt_services", kVirtServicesHelp).Set(static_cast<double>(virtual_services));
 }
 
+void RecordXdsCacheLookup(const std::string& type, bool hit) {
+  static constexpr char kHitsHelp[] = "Resources served from the xDS cache instead of being built.";
+  static constexpr char kMissesHelp[] = "Resources built because the xDS cache did not hold them.";
+  // `type` is one of the cached types (xds_cache.h: CDS, EDS, RDS), never from a client.
+  const std::string label = absl::AsciiStrToLower(type);
+  if (hit) {
+    DefaultRegistry().GetCounter("keel_xds_cache_hits_total", kHitsHelp, {{"type", label}}).Inc();
+  } else {
+    DefaultRegistry().GetCounter("keel_xds_cache_misses_total", kMissesHelp, {{"type", label}}).Inc();
+  }
+}
+
+void RecordXdsCacheSize(size_t entries) {
+  DefaultRegistry().GetGauge("keel_xds_cache_size", "Entries in the xDS cache.").Set(static_cast<double>(entries));
+}
+
+void RecordXdsCacheEviction() {
+  DefaultRegistry()
+      .GetCounter("keel_xds_cache_evictions_total", "xDS cache entries evicted to stay within its bound.")
+      .Inc();
+}
+
 }  // namespace keel::pilot::xds::monitoring

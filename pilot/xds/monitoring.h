@@ -90,4 +90,11 @@ void RecordPushQueueLength(size_t length);
 // pilot_services and pilot_virt_services, as of the last push.
 void RecordServices(size_t services, size_t virtual_services);
 
+// The cross-push resource cache (xds_cache.h): keel_xds_cache_hits_total{type},
+// keel_xds_cache_misses_total{type} (type: cds, eds, rds), keel_xds_cache_size,
+// keel_xds_cache_evictions_total.
+void RecordXdsCacheLookup(const std::string& type, bool hit);
+void RecordXdsCacheSize(size_t entries);
+void RecordXdsCacheEviction();
+
 }  // namespace keel::pilot::xds::monitoring

@@ -27,7 +27,8 @@ std::string Labels(const model::Proxy& proxy) {
   return out;
 }
 
-// Scopes: everything a resource depends on besides its name and the push.
+// Cache keys and scopes: everything a resource depends on besides its name and
+// the configs it reads (which the XdsCache records as it is built).
 //  - outbound listeners: the namespace (VirtualService / DestinationRule
 //    visibility), labels (sourceLabels matches), IP family (wildcard address);
 std::string OutboundListenerScope(const model::Proxy& proxy) {
@@ -39,18 +40,18 @@ std::string InboundScope(const char* type, const model::Proxy& proxy,
                          const std::vector<sidecar::ProxyInstance>& instances) {
   return absl::StrCat(type, "|sidecar-inbound|", proxy.id, "|", proxy.ns, "|", sidecar::InstancesKey(instances));
 }
-//  - routes: namespace, the DNS domain (short host names), labels;
-std::string RouteScope(const model::Proxy& proxy) {
-  return absl::StrCat("RDS|sidecar|", proxy.ns, "|", proxy.dns_domain, Labels(proxy));
+//  - routes: the scope, the DNS domain (short host names), labels;
+XdsCacheKey RouteKey(const model::Proxy& proxy) {
+  return {"RDS", "sidecar", model::ScopeKeyFor(proxy), absl::StrCat(proxy.dns_domain, Labels(proxy)), ""};
 }
 //  - outbound clusters: proxy kind (routers get EDS for passthrough services and
-//    credentialName TLS), namespace (DestinationRule), IP family (DNS lookups);
-std::string ClusterScope(const model::Proxy& proxy) {
-  return absl::StrCat("CDS|envoy|", proxy.type == model::ProxyType::kRouter ? "router" : "sidecar", "|", proxy.ns,
-                      "|", IpFamily(proxy));
+//    credentialName TLS), the scope (DestinationRule), IP family (DNS lookups);
+XdsCacheKey ClusterKey(const model::Proxy& proxy) {
+  return {"CDS", "envoy", model::ScopeKeyFor(proxy),
+          absl::StrCat(proxy.type == model::ProxyType::kRouter ? "router" : "sidecar", "|", IpFamily(proxy)), ""};
 }
-//  - endpoints: the namespace (which DestinationRule defines a subset).
-std::string EndpointScope(const model::Proxy& proxy) { return absl::StrCat("EDS|envoy|", proxy.ns); }
+//  - endpoints: the scope (which DestinationRule defines a subset).
+XdsCacheKey EndpointKey(const model::Proxy& proxy) { return {"EDS", "envoy", model::ScopeKeyFor(proxy), "", ""}; }
 
 std::vector<std::string> Requested(const WatchedResource& watch) {
   return std::vector<std::string>(watch.names.begin(), watch.names.end());
@@ -114,14 +115,14 @@ std::vector<NamedResource> GenerateSidecarListeners(const model::Proxy& proxy, c
 }
 
 std::vector<NamedResource> GenerateSidecarRoutes(const model::Proxy& proxy, const model::PushContext& push,
-                                                 const WatchedResource& watch) {
-  return GenerateNamed(Requested(watch), RouteScope(proxy), push, [&](const std::string& name) {
+                                                 const WatchedResource& watch, XdsCache* cache) {
+  return GenerateCached(cache, Requested(watch), RouteKey(proxy), {}, push, [&](const std::string& name) {
     return std::optional(sidecar::BuildSidecarRouteConfiguration(name, proxy, push));
   });
 }
 
 std::vector<NamedResource> GenerateEnvoyClusters(const model::Proxy& proxy, const model::PushContext& push,
-                                                 const WatchedResource& watch) {
+                                                 const WatchedResource& watch, XdsCache* cache) {
   const auto instances = proxy.type == model::ProxyType::kSidecar ? sidecar::ProxyServiceInstances(proxy, push)
                                                                   : std::vector<sidecar::ProxyInstance>{};
   std::vector<std::string> names =
@@ -129,7 +130,15 @@ std::vector<NamedResource> GenerateEnvoyClusters(const model::Proxy& proxy, cons
   std::vector<std::string> outbound, inbound;
   for (auto& n : names) (sidecar::IsInboundClusterName(n) ? inbound : outbound).push_back(std::move(n));
   auto build = [&](const std::string& name) { return sidecar::BuildEnvoyCluster(name, proxy, push, instances); };
-  std::vector<NamedResource> out = GenerateNamed(outbound, ClusterScope(proxy), push, build);
+  std::vector<NamedResource> out =
+      GenerateCached(cache, outbound, ClusterKey(proxy), {}, push, [&](const std::string& name) {
+        networking::ClusterName parsed;
+        if (networking::ClusterName::Parse(name, &parsed)) {
+          model::DependencyRecorder::EndpointsOf(parsed.host);  // DNS clusters inline endpoints; SANs
+        }
+        return build(name);
+      });
+  // Inbound clusters depend on the proxy's own workload: per push only.
   if (!inbound.empty()) {
     auto r = GenerateNamed(inbound, InboundScope("CDS", proxy, instances), push, build);
     out.insert(out.end(), r.begin(), r.end());
@@ -139,14 +148,15 @@ std::vector<NamedResource> GenerateEnvoyClusters(const model::Proxy& proxy, cons
 }
 
 std::vector<NamedResource> GenerateEnvoyEndpoints(const model::Proxy& proxy, const model::PushContext& push,
-                                                  const WatchedResource& watch) {
+                                                  const WatchedResource& watch, XdsCache* cache) {
   networking::LoadAssignmentOptions options;
   options.tls_mode_metadata = true;
-  return GenerateNamed(
-      Requested(watch), EndpointScope(proxy), push,
+  return GenerateCached(
+      cache, Requested(watch), EndpointKey(proxy), {}, push,
       [&](const std::string& name) -> std::optional<envoy::config::endpoint::v3::ClusterLoadAssignment> {
         networking::ClusterName parsed;
         if (!networking::ClusterName::Parse(name, &parsed) || parsed.direction != "outbound") return std::nullopt;
+        model::DependencyRecorder::EndpointsOf(parsed.host);
         return networking::BuildLoadAssignment(parsed, proxy, push, options);
       });
 }

@@ -418,7 +418,7 @@ std::optional<cluster::Cluster> BuildEnvoyOutboundCluster(const ClusterName& nam
   const model::Service* svc = push.ServiceForHost(name.host);
   const model::ServicePort* port = svc ? svc->FindPort(name.port) : nullptr;
   if (!port || ClassOf(port->protocol) == PortClass::kUnsupported) return std::nullopt;
-  const model::DestinationRuleEntry* dr = push.DestinationRuleForHost(name.host, proxy.ns);
+  const model::DestinationRuleEntry* dr = push.ScopeFor(proxy).DestinationRuleForHost(name.host);
   const networking::Subset* subset = FindSubset(dr, name.subset);
   if (!name.subset.empty() && !subset) return std::nullopt;
   const networking::TrafficPolicy policy = EffectiveTrafficPolicy(dr, subset, name.port);
@@ -479,7 +479,7 @@ std::optional<cluster::Cluster> BuildInboundCluster(int target_port, const model
   *w.c.mutable_cleanup_interval() = TimeUtil::SecondsToDuration(kMaxCleanupSeconds);
   // Circuit breakers have to hold on the server side too: the connection pool of
   // the service's DestinationRule (as seen from the proxy) applies inbound.
-  const model::DestinationRuleEntry* dr = push.DestinationRuleForHost(instance->service->hostname, proxy.ns);
+  const model::DestinationRuleEntry* dr = push.ScopeFor(proxy).DestinationRuleForHost(instance->service->hostname);
   const networking::TrafficPolicy policy = EffectiveTrafficPolicy(dr, nullptr, instance->port.port);
   ApplyConnectionPool(policy.connection_pool(), &w);
   w.c.set_lb_policy(cluster::Cluster::CLUSTER_PROVIDED);

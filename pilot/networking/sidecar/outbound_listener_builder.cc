@@ -46,8 +46,8 @@ bool IsIpAddress(const std::string& s) {
 
 bool HasWorkloadSelector(const model::Service& svc, const model::PushContext& push) {
   if (svc.source.kind != model::Kind::kServiceEntry) return false;
-  auto it = push.configs()->find(svc.source);
-  return it != push.configs()->end() && it->second->As<networking::ServiceEntry>().has_workload_selector();
+  model::ConfigPtr config = push.FindConfig(svc.source);
+  return config && config->As<networking::ServiceEntry>().has_workload_selector();
 }
 
 // Istio buildSidecarOutboundListeners' catch-all egress listener loop. With
@@ -57,8 +57,8 @@ std::vector<Placement> OutboundPlacements(const model::Proxy& proxy, const model
                                           bool exclude_self) {
   std::vector<Placement> out;
   const std::string wildcard = WildcardAddress(proxy);
-  for (const auto& svc : push.services()) {
-    if (push.ServiceForHost(svc.hostname) != &svc) continue;
+  for (const model::Service* service : push.ScopeFor(proxy).services()) {
+    const model::Service& svc = *service;
     for (const auto& port : svc.ports) {
       const PortClass cls = ClassOf(port.protocol);
       if (cls == PortClass::kUnsupported) continue;
@@ -331,7 +331,7 @@ std::map<std::string, listener::Listener> BuildOutboundListeners(const model::Pr
       e.Merge({std::move(c)});
       continue;
     }
-    const model::VirtualServiceEntry* vs = push.VirtualServiceForHost(p.service->hostname, "mesh", proxy.ns);
+    const model::VirtualServiceEntry* vs = push.ScopeFor(proxy).VirtualServiceForHost(p.service->hostname, "mesh");
     e.Merge(IsTls(p.port->protocol) ? TlsChains(p, vs, ctx, wildcard) : TcpChains(p, vs, ctx));
   }
   std::map<std::string, listener::Listener> out;

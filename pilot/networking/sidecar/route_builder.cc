@@ -113,12 +113,13 @@ route::RouteConfiguration BuildSidecarRouteConfiguration(const std::string& name
   RouteContext ctx{&push, &proxy, port, "mesh"};
   std::vector<route::VirtualHost> hosts;
   std::set<std::string> seen_domains;
-  for (const auto& svc : push.services()) {
-    if (push.ServiceForHost(svc.hostname) != &svc) continue;
+  const model::ProxyScope& scope = push.ScopeFor(proxy);
+  for (const model::Service* service : scope.services()) {
+    const model::Service& svc = *service;
     const model::ServicePort* sp = svc.FindPort(port);
     if (!sp || ClassOf(sp->protocol) != PortClass::kHttp) continue;
     std::vector<route::Route> routes;
-    if (const auto* vs = push.VirtualServiceForHost(svc.hostname, "mesh", proxy.ns)) {
+    if (const auto* vs = scope.VirtualServiceForHost(svc.hostname, "mesh")) {
       routes = BuildVirtualServiceRoutes(*vs, ctx);
     }
     if (routes.empty()) routes.push_back(DefaultOutboundRoute(svc, port, proxy, push));
