@@ -2,10 +2,10 @@
 // (istiod's pilot-discovery or Keel's keel-discovery) and reports when they got
 // their config. It is driven over stdin/stdout by ../run.py.
 //
-//	loadclient --addr HOST:PORT --sidecars FILE [--n N] [--conns C]
+//	loadclient --addr HOST:PORT --sidecars FILE [--n N] [--conns C] [--delta]
 //
 // FILE has one sidecar per line: "POD NAMESPACE IP LABEL=VALUE,LABEL=VALUE".
-// Each stream subscribes as Envoy does: CDS wildcard; EDS for the EDS clusters
+// Each stream (SotW, or Delta with --delta) subscribes as Envoy does: CDS wildcard; EDS for the EDS clusters
 // CDS named; LDS wildcard once EDS first arrived; RDS for the route names the
 // HTTP connection managers in the listeners name. Every response is ACKed.
 // Decoded resources are dropped at once: only counts, times and sizes are kept.
@@ -14,7 +14,8 @@
 //
 //	initial TIMEOUT_S     wait until every stream got CDS, EDS, LDS and RDS
 //	watch eds|rds MARKER  from now on, record per stream the first response of
-//	                      that type whose resource bytes contain MARKER
+//	                      that type whose resource bytes hold MARKER as a whole
+//	                      string field (an endpoint IP, a route prefix; < 128 bytes)
 //	await TIMEOUT_S       wait until every stream saw the watched marker
 //	stats                 streams up, failed, bytes received
 //	quit
@@ -107,92 +108,112 @@ func (s *sidecar) node() *core.Node {
 	}
 }
 
-// edsNames returns the EDS service names of the clusters in a CDS response,
-// scanning only the top-level wire fields it needs (name 1, type 2,
-// eds_cluster_config 3 { service_name 2 }).
+// clusterEDS scans a Cluster's top-level wire fields (name 1, type 2,
+// eds_cluster_config 3 { service_name 2 }) for its name and, if it is an EDS
+// cluster, the name it is fetched by (service_name, else its name).
+func clusterEDS(b []byte) (name, edsName string) {
+	var svc string
+	var typ uint64
+	for len(b) > 0 {
+		num, wt, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			break
+		}
+		b = b[n:]
+		switch {
+		case num == 1 && wt == protowire.BytesType:
+			v, m := protowire.ConsumeBytes(b)
+			name, n = string(v), m
+		case num == 2 && wt == protowire.VarintType:
+			typ, n = protowire.ConsumeVarint(b)
+		case num == 3 && wt == protowire.BytesType:
+			v, m := protowire.ConsumeBytes(b)
+			n = m
+			for len(v) > 0 {
+				f, w, k := protowire.ConsumeTag(v)
+				if k < 0 {
+					break
+				}
+				v = v[k:]
+				if f == 2 && w == protowire.BytesType {
+					sv, j := protowire.ConsumeBytes(v)
+					svc, k = string(sv), j
+				} else {
+					k = protowire.ConsumeFieldValue(f, w, v)
+				}
+				if k < 0 {
+					break
+				}
+				v = v[k:]
+			}
+		default:
+			n = protowire.ConsumeFieldValue(num, wt, b)
+		}
+		if n < 0 {
+			break
+		}
+		b = b[n:]
+	}
+	if typ != 3 { // not EDS
+		return name, ""
+	}
+	if svc == "" {
+		svc = name
+	}
+	return name, svc
+}
+
+// edsNames returns the EDS names of the clusters in a SotW CDS response.
 func edsNames(resp *discovery.DiscoveryResponse) []string {
 	var out []string
 	for _, r := range resp.Resources {
-		b := r.Value
-		var name, svc string
-		var typ uint64
-		for len(b) > 0 {
-			num, wt, n := protowire.ConsumeTag(b)
-			if n < 0 {
-				break
-			}
-			b = b[n:]
-			switch {
-			case num == 1 && wt == protowire.BytesType:
-				v, m := protowire.ConsumeBytes(b)
-				name, n = string(v), m
-			case num == 2 && wt == protowire.VarintType:
-				typ, n = protowire.ConsumeVarint(b)
-			case num == 3 && wt == protowire.BytesType:
-				v, m := protowire.ConsumeBytes(b)
-				n = m
-				for len(v) > 0 {
-					f, w, k := protowire.ConsumeTag(v)
-					if k < 0 {
-						break
-					}
-					v = v[k:]
-					if f == 2 && w == protowire.BytesType {
-						s, j := protowire.ConsumeBytes(v)
-						svc, k = string(s), j
-					} else {
-						k = protowire.ConsumeFieldValue(f, w, v)
-					}
-					if k < 0 {
-						break
-					}
-					v = v[k:]
-				}
-			default:
-				n = protowire.ConsumeFieldValue(num, wt, b)
-			}
-			if n < 0 {
-				break
-			}
-			b = b[n:]
-		}
-		if typ == 3 { // EDS
-			if svc == "" {
-				svc = name
-			}
-			out = append(out, svc)
+		if _, e := clusterEDS(r.Value); e != "" {
+			out = append(out, e)
 		}
 	}
 	sort.Strings(out)
 	return out
 }
 
-// rdsNames returns the route configuration names the listeners' HTTP
+// listenerRDS returns the route configuration names a Listener's HTTP
 // connection managers fetch over RDS.
-func rdsNames(resp *discovery.DiscoveryResponse) []string {
-	set := map[string]bool{}
-	for _, r := range resp.Resources {
-		var l listener.Listener
-		if proto.Unmarshal(r.Value, &l) != nil {
-			continue
-		}
-		chains := l.FilterChains
-		if l.DefaultFilterChain != nil {
-			chains = append(chains, l.DefaultFilterChain)
-		}
-		for _, fc := range chains {
-			for _, f := range fc.Filters {
-				tc := f.GetTypedConfig()
-				if tc == nil || tc.TypeUrl != hcmType {
-					continue
-				}
-				var h hcm.HttpConnectionManager
-				if proto.Unmarshal(tc.Value, &h) == nil && h.GetRds() != nil {
-					set[h.GetRds().RouteConfigName] = true
-				}
+func listenerRDS(b []byte) []string {
+	var l listener.Listener
+	if proto.Unmarshal(b, &l) != nil {
+		return nil
+	}
+	var out []string
+	chains := l.FilterChains
+	if l.DefaultFilterChain != nil {
+		chains = append(chains, l.DefaultFilterChain)
+	}
+	for _, fc := range chains {
+		for _, f := range fc.Filters {
+			tc := f.GetTypedConfig()
+			if tc == nil || tc.TypeUrl != hcmType {
+				continue
+			}
+			var h hcm.HttpConnectionManager
+			if proto.Unmarshal(tc.Value, &h) == nil && h.GetRds() != nil {
+				out = append(out, h.GetRds().RouteConfigName)
 			}
 		}
 	}
+	return out
+}
+
+// rdsNames returns the route names the listeners of a SotW LDS response fetch.
+func rdsNames(resp *discovery.DiscoveryResponse) []string {
+	set := map[string]bool{}
+	for _, r := range resp.Resources {
+		for _, n := range listenerRDS(r.Value) {
+			set[n] = true
+		}
+	}
+	return sortedKeys(set)
+}
+
+func sortedKeys(set map[string]bool) []string {
 	out := make([]string, 0, len(set))
 	for n := range set {
 		out = append(out, n)
@@ -213,13 +234,38 @@ func sameNames(a, b []string) bool {
 	return true
 }
 
+// received records a response's arrival: its size, the first of its type.
+func (s *sidecar) received(typeURL string, size int, now int64) {
+	s.bytes.Add(int64(size))
+	if i, ok := typeIndex[typeURL]; ok {
+		s.firstNs[i].CompareAndSwap(0, now)
+	}
+}
+
+// checkMarker reports whether the watched marker is in a resource of the
+// watched type, recording when this stream first saw it.
+func (s *sidecar) checkMarker(typeURL string, value []byte, now int64) bool {
+	m := current.Load()
+	if m == nil || m.typeURL != typeURL || s.seenGen.Load() == m.gen {
+		return false
+	}
+	if !bytes.Contains(value, m.text) {
+		return false
+	}
+	s.seenNs.Store(now)
+	s.seenGen.Store(m.gen)
+	return true
+}
+
+func (s *sidecar) clock() int64 { return time.Now().UnixNano() }
+
 func (s *sidecar) fail(err error) {
 	s.failMsg.Store(err.Error())
 	s.failed.Store(true)
 }
 
-// run is one sidecar's ADS stream, until ctx ends or the stream fails.
-func (s *sidecar) run(ctx context.Context, conn *grpc.ClientConn) {
+// runSotW is one sidecar's state-of-the-world ADS stream, until ctx ends or the stream fails.
+func (s *sidecar) runSotW(ctx context.Context, conn *grpc.ClientConn) {
 	stream, err := discovery.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
 	if err != nil {
 		s.fail(err)
@@ -252,19 +298,12 @@ func (s *sidecar) run(ctx context.Context, conn *grpc.ClientConn) {
 			}
 			return
 		}
-		now := time.Now().UnixNano()
-		s.bytes.Add(int64(proto.Size(resp)))
+		now := s.clock()
 		t := resp.TypeUrl
-		if i, ok := typeIndex[t]; ok {
-			s.firstNs[i].CompareAndSwap(0, now)
-		}
-		if m := current.Load(); m != nil && m.typeURL == t && s.seenGen.Load() != m.gen {
-			for _, r := range resp.Resources {
-				if bytes.Contains(r.Value, m.text) {
-					s.seenNs.Store(now)
-					s.seenGen.Store(m.gen)
-					break
-				}
+		s.received(t, proto.Size(resp), now)
+		for _, r := range resp.Resources {
+			if s.checkMarker(t, r.Value, now) {
+				break
 			}
 		}
 		versions[t], nonces[t] = resp.VersionInfo, resp.Nonce
@@ -351,6 +390,7 @@ func main() {
 	file := flag.String("sidecars", "", "sidecar list file")
 	n := flag.Int("n", 0, "streams to open (default: every line of --sidecars)")
 	conns := flag.Int("conns", 0, "gRPC connections the streams share (default: one per stream, as Envoy)")
+	delta := flag.Bool("delta", false, "incremental (Delta) ADS, as Istio's sidecars since 1.22, instead of SotW")
 	flag.Parse()
 	if *n == 0 {
 		*n = 1 << 30
@@ -382,7 +422,11 @@ func main() {
 		wg.Add(1)
 		go func(s *sidecar, c *grpc.ClientConn) {
 			defer wg.Done()
-			s.run(ctx, c)
+			if *delta {
+				s.runDelta(ctx, c)
+			} else {
+				s.runSotW(ctx, c)
+			}
 		}(s, cc[i%len(cc)])
 	}
 	fmt.Fprintf(os.Stderr, "loadclient: %d streams over %d connections to %s\n", len(cars), len(cc), *addr)
@@ -446,7 +490,10 @@ func main() {
 			for _, s := range cars {
 				before += s.bytes.Load()
 			}
-			current.Store(&marker{gen: gen, typeURL: t, text: []byte(f[2]), bytesAtArm: before})
+			// A string field's bytes are preceded by their length: matching it too
+			// keeps 10.250.0.1 from matching inside 10.250.0.12.
+			text := append([]byte{byte(len(f[2]))}, f[2]...)
+			current.Store(&marker{gen: gen, typeURL: t, text: text, bytesAtArm: before})
 			out.Encode(map[string]any{"armed": gen})
 		case "await":
 			timeout, _ := strconv.ParseFloat(f[1], 64)
