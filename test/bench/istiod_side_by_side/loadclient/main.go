@@ -351,7 +351,7 @@ func readSidecars(path string, n int) ([]*sidecar, error) {
 	defer f.Close()
 	var out []*sidecar
 	sc := bufio.NewScanner(f)
-	for sc.Scan() && len(out) < n {
+	for sc.Scan() && (n <= 0 || len(out) < n) {
 		fields := strings.Fields(sc.Text())
 		if len(fields) < 3 {
 			continue
@@ -366,7 +366,7 @@ func readSidecars(path string, n int) ([]*sidecar, error) {
 		}
 		out = append(out, s)
 	}
-	if len(out) < n {
+	if n > 0 && len(out) < n {
 		return nil, fmt.Errorf("%s has %d sidecars, %d wanted", path, len(out), n)
 	}
 	return out, sc.Err()
@@ -392,11 +392,11 @@ func main() {
 	conns := flag.Int("conns", 0, "gRPC connections the streams share (default: one per stream, as Envoy)")
 	delta := flag.Bool("delta", false, "incremental (Delta) ADS, as Istio's sidecars since 1.22, instead of SotW")
 	flag.Parse()
-	if *n == 0 {
-		*n = 1 << 30
-	}
 	cars, err := readSidecars(*file, *n)
-	if err != nil && *n != 1<<30 {
+	if err == nil && len(cars) == 0 {
+		err = fmt.Errorf("no sidecars in %q", *file)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadclient:", err)
 		os.Exit(2)
 	}
@@ -408,7 +408,7 @@ func main() {
 	cc := make([]*grpc.ClientConn, *conns)
 	for i := range cc {
 		cc[i], err = grpc.NewClient(*addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30)),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30), grpc.WaitForReady(true)),
 			grpc.WithInitialWindowSize(1<<20), grpc.WithInitialConnWindowSize(1<<24))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "loadclient:", err)
