@@ -298,7 +298,7 @@ def measure(server, mesh, api, bins, sidecars_path, n, conns, changes, work, vs_
             lc.ask(f"watch eds {spare_ip(k)}")
             t0 = time.time_ns()
             mesh.set_slice(api, s, k)
-            res = lc.ask("await 120")
+            res = lc.ask(f"await {mesh.a.change_timeout}")
             if res["seen"] < n:
                 log(f"{server.name}: change {k}: only {res['seen']}/{n} got the new endpoint: {res}")
                 r.setdefault("error", f"endpoint change {k}: {res['seen']}/{n} streams got it")
@@ -314,7 +314,7 @@ def measure(server, mesh, api, bins, sidecars_path, n, conns, changes, work, vs_
             lc.ask("watch rds /bench-route-0-1")
             t0 = time.time_ns()
             mesh.set_vs(api, 0, "/bench-route-0-1")
-            res = lc.ask("await 120")
+            res = lc.ask(f"await {mesh.a.change_timeout}")
             r["rds_ms"] = (res["last_ns"] - t0) / 1e6 if res["seen"] == n else float("nan")
             r["rds_bytes"] = res["bytes_per_stream"]
             if res["seen"] < n:
@@ -322,6 +322,7 @@ def measure(server, mesh, api, bins, sidecars_path, n, conns, changes, work, vs_
         r["rss_end_mib"] = proc_rss_kb(pid) / 1024
         with open(f"/proc/{pid}/status") as f:
             r["rss_peak_mib"] = int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) / 1024
+        r["loadclient_cpu_s"] = proc_cpu_s(lc.proc.pid)
         stats = lc.ask("stats")
         r["failed_streams"] = stats["failed"]
         lc.close()
@@ -356,6 +357,7 @@ ROWS = [  # (key, label, unit)
     ("rds_ms", "VirtualService change -> all N have RDS", "ms"),
     ("rds_bytes", "bytes per proxy, VirtualService change", "B"),
     ("rss_peak_mib", "peak RSS (VmHWM)", "MiB"),
+    ("loadclient_cpu_s", "(load client's own CPU, whole run)", "s"),
 ]
 
 
@@ -367,6 +369,7 @@ def main():
     ap.add_argument("--namespaces", type=int, default=20)
     ap.add_argument("--sidecars", type=int, default=1000)
     ap.add_argument("--changes", type=int, default=20, help="endpoint changes")
+    ap.add_argument("--change-timeout", type=int, default=600, help="seconds a change may take to reach every stream")
     ap.add_argument("--istio-configs", type=int, default=10, help="VirtualServices and DestinationRules, one each per Service")
     ap.add_argument("--servers", default="istiod,keel")
     ap.add_argument("--keel-alone-streams", type=int, default=0, help="then Keel alone with this many streams (e.g. 10000)")
