@@ -284,10 +284,11 @@ def measure(server, mesh, api, bins, sidecars_path, n, conns, changes, work, vs_
         init = lc.ask("initial 900")
         log(f"{server.name}: initial config: {init}")
         if init["complete"] < n:
-            r["error"] = f"only {init['complete']}/{n} streams got CDS+EDS+LDS+RDS ({init['failed']} failed: {init['fail']})"
+            r["error"] = f"only {init['complete']}/{n} streams got CDS+EDS+LDS+RDS ({init['down']} down, last error: {init['last_error']})"
         r["initial_all_s"] = init["since_start"]["max_ms"] / 1000 if init["since_start"] else float("nan")
         r["initial_p50_s"] = init["since_start"]["p50_ms"] / 1000 if init["since_start"] else float("nan")
         r["initial_bytes"] = init["bytes_per_stream"]
+        r["initial_stream_errors"] = init["errors"]
         time.sleep(3)
         r["cpu_initial_push_s"] = proc_cpu_s(pid) - cpu0
         r["rss_connected_mib"] = proc_rss_kb(pid) / 1024
@@ -324,7 +325,8 @@ def measure(server, mesh, api, bins, sidecars_path, n, conns, changes, work, vs_
             r["rss_peak_mib"] = int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) / 1024
         r["loadclient_cpu_s"] = proc_cpu_s(lc.proc.pid)
         stats = lc.ask("stats")
-        r["failed_streams"] = stats["failed"]
+        r["stream_errors"] = stats["errors"]
+        r["stream_last_error"] = stats["last_error"]
         lc.close()
     finally:
         server.stop()
@@ -335,6 +337,8 @@ def measure(server, mesh, api, bins, sidecars_path, n, conns, changes, work, vs_
 def fmt(v, unit):
     if v is None or (isinstance(v, float) and v != v):
         return "-"
+    if unit == "":
+        return str(v)
     if unit == "B":
         return f"{v / 1024:.0f} KiB" if v < 10 * 1024 * 1024 else f"{v / 1048576:.1f} MiB"
     return f"{v:.3f} {unit}" if v < 10 else f"{v:.1f} {unit}" if v < 1000 else f"{v:.0f} {unit}"
@@ -357,6 +361,7 @@ ROWS = [  # (key, label, unit)
     ("rds_ms", "VirtualService change -> all N have RDS", "ms"),
     ("rds_bytes", "bytes per proxy, VirtualService change", "B"),
     ("rss_peak_mib", "peak RSS (VmHWM)", "MiB"),
+    ("stream_errors", "stream failures (each reconnected with backoff)", ""),
     ("loadclient_cpu_s", "(load client's own CPU, whole run)", "s"),
 ]
 
@@ -433,6 +438,9 @@ def main():
     for name in ("istiod", "keel"):
         if results.get(name, {}).get("error"):
             print(f"\n{name}: {results[name]['error']}")
+        if results.get(name, {}).get("stream_errors"):
+            print(f"\n{name}: {results[name]['stream_errors']} stream failures ({results[name]['initial_stream_errors']}"
+                  f" before every stream had its initial config), last: {results[name]['stream_last_error']}")
     ka = results.get("keel-alone")
     if ka:
         per_stream = (ka["rss_connected_mib"] - ka["rss_sync_mib"]) * 1048576 / args.keel_alone_streams

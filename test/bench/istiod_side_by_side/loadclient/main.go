@@ -17,7 +17,10 @@
 //	                      that type whose resource bytes hold MARKER as a whole
 //	                      string field (an endpoint IP, a route prefix; < 128 bytes)
 //	await TIMEOUT_S       wait until every stream saw the watched marker
-//	stats                 streams up, failed, bytes received
+//	stats                 streams down now, stream failures (reconnects), bytes
+//
+// A stream that fails (istiod refuses streams beyond its request rate limit)
+// reconnects as Envoy does, after a jittered exponential backoff.
 //	quit
 package main
 
@@ -28,6 +31,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"sort"
 	"strconv"
@@ -76,7 +80,8 @@ type sidecar struct {
 	bytes    atomic.Int64    // proto size of every response received
 	seenGen  atomic.Int64    // marker generation last seen ...
 	seenNs   atomic.Int64    // ... and when
-	failed   atomic.Bool
+	down     atomic.Bool  // the stream failed and waits to reconnect
+	errors   atomic.Int64 // stream failures (each followed by a reconnect)
 	failMsg  atomic.Value
 	startNs  int64
 	sentNode bool
@@ -237,6 +242,7 @@ func sameNames(a, b []string) bool {
 // received records a response's arrival: its size, the first of its type.
 func (s *sidecar) received(typeURL string, size int, now int64) {
 	s.bytes.Add(int64(size))
+	s.down.Store(false)
 	if i, ok := typeIndex[typeURL]; ok {
 		s.firstNs[i].CompareAndSwap(0, now)
 	}
@@ -261,7 +267,8 @@ func (s *sidecar) clock() int64 { return time.Now().UnixNano() }
 
 func (s *sidecar) fail(err error) {
 	s.failMsg.Store(err.Error())
-	s.failed.Store(true)
+	s.errors.Add(1)
+	s.down.Store(true)
 }
 
 // runSotW is one sidecar's state-of-the-world ADS stream, until ctx ends or the stream fails.
@@ -422,25 +429,44 @@ func main() {
 		wg.Add(1)
 		go func(s *sidecar, c *grpc.ClientConn) {
 			defer wg.Done()
-			if *delta {
-				s.runDelta(ctx, c)
-			} else {
-				s.runSotW(ctx, c)
+			// Like Envoy: after a failure, reconnect after a fully jittered
+			// exponential backoff (base 500 ms, at most 30 s), from scratch.
+			backoff := 500 * time.Millisecond
+			for ctx.Err() == nil {
+				s.sentNode = false
+				before := s.bytes.Load()
+				if *delta {
+					s.runDelta(ctx, c)
+				} else {
+					s.runSotW(ctx, c)
+				}
+				if s.bytes.Load() != before { // it was up: start over
+					backoff = 500 * time.Millisecond
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Duration(rand.Int64N(int64(backoff)))):
+				}
+				backoff = min(2*backoff, 30*time.Second)
 			}
 		}(s, cc[i%len(cc)])
 	}
 	fmt.Fprintf(os.Stderr, "loadclient: %d streams over %d connections to %s\n", len(cars), len(cc), *addr)
 
 	out := json.NewEncoder(os.Stdout)
-	failed := func() (int, string) {
-		k, msg := 0, ""
+	// failed: streams down now, stream failures so far, the last failure.
+	failed := func() (int, int64, string) {
+		k, errs, msg := 0, int64(0), ""
 		for _, s := range cars {
-			if s.failed.Load() {
+			if s.down.Load() {
 				k++
+			}
+			if e := s.errors.Load(); e > 0 {
+				errs += e
 				msg, _ = s.failMsg.Load().(string)
 			}
 		}
-		return k, msg
+		return k, errs, msg
 	}
 	var gen int64
 	in := bufio.NewScanner(os.Stdin)
@@ -470,8 +496,7 @@ func main() {
 						done = append(done, complete)
 					}
 				}
-				k, _ := failed()
-				if len(done) == len(cars) || len(done)+k == len(cars) || time.Now().After(deadline) {
+				if len(done) == len(cars) || time.Now().After(deadline) {
 					break
 				}
 				time.Sleep(20 * time.Millisecond)
@@ -480,8 +505,8 @@ func main() {
 			for _, s := range cars {
 				b += s.bytes.Load()
 			}
-			k, msg := failed()
-			out.Encode(map[string]any{"complete": len(done), "streams": len(cars), "failed": k, "fail": msg,
+			k, errs, msg := failed()
+			out.Encode(map[string]any{"complete": len(done), "streams": len(cars), "down": k, "errors": errs, "last_error": msg,
 				"since_start": quantiles(done, start), "bytes_per_stream": b / int64(len(cars))})
 		case "watch":
 			gen++
@@ -507,8 +532,7 @@ func main() {
 						seen = append(seen, s.seenNs.Load())
 					}
 				}
-				k, _ := failed()
-				if len(seen)+k >= len(cars) || time.Now().After(deadline) {
+				if len(seen) >= len(cars) || time.Now().After(deadline) {
 					break
 				}
 				time.Sleep(2 * time.Millisecond)
@@ -517,8 +541,8 @@ func main() {
 			for _, s := range cars {
 				b += s.bytes.Load()
 			}
-			k, msg := failed()
-			res := map[string]any{"seen": len(seen), "streams": len(cars), "failed": k, "fail": msg,
+			k, errs, msg := failed()
+			res := map[string]any{"seen": len(seen), "streams": len(cars), "down": k, "errors": errs, "last_error": msg,
 				"bytes_per_stream": (b - m.bytesAtArm) / int64(len(cars))}
 			if len(seen) > 0 {
 				sort.Slice(seen, func(i, j int) bool { return seen[i] < seen[j] })
@@ -530,8 +554,8 @@ func main() {
 			for _, s := range cars {
 				b += s.bytes.Load()
 			}
-			k, msg := failed()
-			out.Encode(map[string]any{"streams": len(cars), "failed": k, "fail": msg, "bytes": b})
+			k, errs, msg := failed()
+			out.Encode(map[string]any{"streams": len(cars), "down": k, "errors": errs, "last_error": msg, "bytes": b})
 		case "quit":
 			cancel()
 			for _, c := range cc {
