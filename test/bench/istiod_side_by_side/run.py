@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -204,6 +205,25 @@ class Server:
         wait_until(f"{self.name} ready", 600, 0.05, ready)
         return time.monotonic() - t0
 
+    def watch_rss(self, limit_mib):
+        """Kills the server if its RSS passes limit_mib (the machine is shared); sets self.killed."""
+        self.killed = None
+
+        def loop():
+            while self.proc.poll() is None:
+                try:
+                    rss = proc_rss_kb(self.proc.pid) / 1024
+                except (OSError, AttributeError):
+                    return
+                if rss > limit_mib:
+                    self.killed = f"killed at RSS {rss:.0f} MiB > --rss-limit-mib {limit_mib}"
+                    log(f"{self.name}: {self.killed}")
+                    self.proc.kill()
+                    return
+                time.sleep(0.2)
+
+        threading.Thread(target=loop, daemon=True).start()
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -272,8 +292,10 @@ def quantile(v, q):
 def measure(server, mesh, api, bins, sidecars_path, n, conns, changes, work, vs_change=True):
     """Runs one server through the whole sequence; returns {metric: value}."""
     r = {}
+    lc = None
     try:
         r["ready_s"] = server.start()
+        server.watch_rss(mesh.a.rss_limit_mib)
         pid = server.proc.pid
         r["cpu_sync_s"] = proc_cpu_s(pid)
         time.sleep(3)
@@ -328,6 +350,13 @@ def measure(server, mesh, api, bins, sidecars_path, n, conns, changes, work, vs_
         r["stream_errors"] = stats["errors"]
         r["stream_last_error"] = stats["last_error"]
         lc.close()
+    except Exception as e:  # report what was measured up to the failure
+        r["error"] = (getattr(server, "killed", None) or "") + f" ({type(e).__name__}: {e})"
+        log(f"{server.name}: {r['error']}")
+        try:
+            lc.proc.kill()
+        except Exception:
+            pass
     finally:
         server.stop()
         mesh.restore(api)
@@ -380,6 +409,7 @@ def main():
     ap.add_argument("--keel-alone-streams", type=int, default=0, help="then Keel alone with this many streams (e.g. 10000)")
     ap.add_argument("--keel-alone-conns", type=int, default=50, help="gRPC connections those streams share")
     ap.add_argument("--delta", action="store_true", help="sidecars on Delta ADS (Istio's default since 1.22), not SotW")
+    ap.add_argument("--rss-limit-mib", type=int, default=12000, help="kill a server whose RSS passes this")
     ap.add_argument("--workers", type=int, default=16)
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
@@ -408,7 +438,7 @@ def main():
         log(f"mesh created in {time.monotonic() - t0:.1f} s")
         sidecars = os.path.join(work, "sidecars.txt")
         mesh.sidecars_file(sidecars, max(args.sidecars, args.keel_alone_streams))
-        for name in args.servers.split(","):
+        for name in [n for n in args.servers.split(",") if n]:
             srv = istiod(bins, kubeconfig, work) if name == "istiod" else keel(args.build, kubeconfig, work)
             results[name] = measure(srv, mesh, api, bins, sidecars, args.sidecars, args.sidecars, args.changes, work)
             log(f"{name}: {results[name]}")
@@ -443,10 +473,11 @@ def main():
                   f" before every stream had its initial config), last: {results[name]['stream_last_error']}")
     ka = results.get("keel-alone")
     if ka:
-        per_stream = (ka["rss_connected_mib"] - ka["rss_sync_mib"]) * 1048576 / args.keel_alone_streams
+        per_stream = (ka.get("rss_connected_mib", float("nan")) - ka.get("rss_sync_mib", float("nan"))) \
+            * 1048576 / args.keel_alone_streams
         print(f"\nKeel alone, {args.keel_alone_streams} streams over {args.keel_alone_conns} gRPC connections:")
         print(f"  initial config, all streams    {fmt(ka.get('initial_all_s'), 's')}")
-        print(f"  RSS after sync / connected     {fmt(ka['rss_sync_mib'], 'MiB')} / {fmt(ka['rss_connected_mib'], 'MiB')}"
+        print(f"  RSS after sync / connected     {fmt(ka.get('rss_sync_mib'), 'MiB')} / {fmt(ka.get('rss_connected_mib'), 'MiB')}"
               f"  -> {per_stream / 1024:.1f} KiB per stream")
         print(f"  endpoint change p50/p99/max    {fmt(ka.get('eds_p50_ms'), 'ms')} / {fmt(ka.get('eds_p99_ms'), 'ms')}"
               f" / {fmt(ka.get('eds_max_ms'), 'ms')}")
