@@ -327,6 +327,7 @@ def measure(server, mesh, api, bins, sidecars_path, n, conns, changes, work, vs_
                 r.setdefault("error", f"endpoint change {k}: {res['seen']}/{n} streams got it")
                 break
             lat.append((res["last_ns"] - t0) / 1e6)
+            log(f"{server.name}: endpoint change {k}: {lat[-1]:.0f} ms")
             eds_bytes.append(res["bytes_per_stream"])
             time.sleep(0.2)
         r["cpu_per_change_s"] = (proc_cpu_s(pid) - cpu0) / max(len(lat), 1)
