@@ -455,28 +455,30 @@ def main():
         with open(os.path.join(work, "results.json"), "w") as f:
             json.dump({"args": vars(args), "results": results}, f, indent=1)
 
-    print(f"\nistiod vs Keel, side by side: {args.services} Services, {args.pods} Pods, {args.namespaces} namespaces, "
-          f"{args.istio_configs} VirtualServices + DestinationRules, {args.sidecars} sidecars ({'Delta' if args.delta else 'SotW'} ADS, "
-          f"one gRPC connection each), {args.changes} endpoint changes; {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}\n")
-    i, k = results.get("istiod", {}), results.get("keel", {})
-    w = max(len(r[1]) for r in ROWS)
-    print(f"| {'':<{w}} | {'istiod':>12} | {'Keel':>12} | {'Keel/istiod':>11} |")
-    print(f"|{'-' * (w + 2)}|{'-' * 14}|{'-' * 14}|{'-' * 13}|")
-    for key, label, unit in ROWS:
-        a, b = i.get(key), k.get(key)
-        ratio = f"{b / a:.2f}" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a and a == a and b == b else "-"
-        print(f"| {label:<{w}} | {fmt(a, unit):>12} | {fmt(b, unit):>12} | {ratio:>11} |")
-    for name in ("istiod", "keel"):
-        if results.get(name, {}).get("error"):
-            print(f"\n{name}: {results[name]['error']}")
-        if results.get(name, {}).get("stream_errors"):
-            print(f"\n{name}: {results[name]['stream_errors']} stream failures ({results[name]['initial_stream_errors']}"
-                  f" before every stream had its initial config), last: {results[name]['stream_last_error']}")
+    if results.get("istiod") or results.get("keel"):
+        print(f"\nistiod vs Keel, side by side: {args.services} Services, {args.pods} Pods, {args.namespaces} namespaces, "
+              f"{args.istio_configs} VirtualServices + DestinationRules, {args.sidecars} sidecars ({'Delta' if args.delta else 'SotW'} ADS, "
+              f"one gRPC connection each), {args.changes} endpoint changes; {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}\n")
+        i, k = results.get("istiod", {}), results.get("keel", {})
+        w = max(len(r[1]) for r in ROWS)
+        print(f"| {'':<{w}} | {'istiod':>12} | {'Keel':>12} | {'Keel/istiod':>11} |")
+        print(f"|{'-' * (w + 2)}|{'-' * 14}|{'-' * 14}|{'-' * 13}|")
+        for key, label, unit in ROWS:
+            a, b = i.get(key), k.get(key)
+            ratio = f"{b / a:.2f}" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a and a == a and b == b else "-"
+            print(f"| {label:<{w}} | {fmt(a, unit):>12} | {fmt(b, unit):>12} | {ratio:>11} |")
+        for name in ("istiod", "keel"):
+            if results.get(name, {}).get("error"):
+                print(f"\n{name}: {results[name]['error']}")
+            if results.get(name, {}).get("stream_errors"):
+                print(f"\n{name}: {results[name]['stream_errors']} stream failures ({results[name]['initial_stream_errors']}"
+                      f" before every stream had its initial config), last: {results[name]['stream_last_error']}")
     ka = results.get("keel-alone")
     if ka:
         per_stream = (ka.get("rss_connected_mib", float("nan")) - ka.get("rss_sync_mib", float("nan"))) \
             * 1048576 / args.keel_alone_streams
-        print(f"\nKeel alone, {args.keel_alone_streams} streams over {args.keel_alone_conns} gRPC connections:")
+        print(f"\nKeel alone, {args.keel_alone_streams} streams over {args.keel_alone_conns} gRPC connections, "
+              f"{args.services} Services, {args.pods} Pods, {args.changes} endpoint changes:")
         print(f"  initial config, all streams    {fmt(ka.get('initial_all_s'), 's')}")
         print(f"  RSS after sync / connected     {fmt(ka.get('rss_sync_mib'), 'MiB')} / {fmt(ka.get('rss_connected_mib'), 'MiB')}"
               f"  -> {per_stream / 1024:.1f} KiB per stream")
