@@ -96,19 +96,7 @@ bool DeltaConnection::SendLocked(const TypeWork& work, const model::PushContext&
   w.version_sent = response.system_version_info();
   w.nonce_sent = response.nonce();
   w.sent = true;
-  if (work.partial || WatchChangedLocked(work)) {
-    // What the proxy holds now: the previous set with the names in scope replaced.
-    std::map<std::string, NamedResource> merged;
-    for (auto& r : w.resources_sent) {
-      const bool subscribed = w.watch.wildcard || w.watch.names.count(r.name);
-      if (subscribed && !InScopeLocked(work, r.name)) merged.emplace(r.name, std::move(r));
-    }
-    for (auto& r : resources) merged[r.name] = std::move(r);
-    w.resources_sent.clear();
-    for (auto& [name, r] : merged) w.resources_sent.push_back(std::move(r));
-  } else {
-    w.resources_sent = std::move(resources);
-  }
+  RecordHeldLocked(work, std::move(resources));
   spdlog::debug("ADS: {} delta push to {}: {} resources, {} removed, version {}", ShortTypeName(type_url), proxy_->id,
                 response.resources_size(), response.removed_resources_size(), response.system_version_info());
   QueueLocked(std::move(response));

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -56,32 +57,51 @@ bool SotwConnection::SendLocked(const TypeWork& work, const model::PushContext& 
   const std::string& type_url = work.type_url;
   WatchState& w = watches_[type_url];
   std::vector<NamedResource> resources;
-  if (WatchChangedLocked(work)) {
+  if (work.partial || WatchChangedLocked(work)) {
     for (const auto& r : work.resources) {
       if (InScopeLocked(work, r.name)) resources.push_back(r);
     }
   } else {
     resources = work.resources;
   }
-  const size_t fingerprint = Fingerprint(resources);
-  if (!work.forced && w.sent && fingerprint == w.fingerprint) return false;
+  // What the response carries: everything, or for a partial work (an EDS-only
+  // push) the assignments whose bytes changed; the proxy keeps the others, as
+  // EDS is not a state-of-the-world type.
+  std::vector<NamedResource> changed;
+  if (work.partial) {
+    std::map<std::string, size_t> held;
+    for (const auto& r : w.resources_sent) held.emplace(r.name, r.resource->hash);
+    for (const auto& r : resources) {
+      auto it = held.find(r.name);
+      if (it == held.end() || it->second != r.resource->hash) changed.push_back(r);
+    }
+    if (changed.empty() && !work.forced) return false;
+  } else {
+    const size_t fingerprint = Fingerprint(resources);
+    if (!work.forced && w.sent && fingerprint == w.fingerprint) return false;
+  }
+  const std::vector<NamedResource>& sent = work.partial ? changed : resources;
 
   DiscoveryResponse response;
   response.set_version_info(absl::StrCat(push.version()));
   response.set_type_url(type_url);
   response.set_nonce(NextNonceLocked());
   size_t bytes = 0;
-  for (const auto& r : resources) {
+  for (const auto& r : sent) {
     *response.add_resources() = r.resource->any;
     bytes += r.resource->any.value().size();
   }
   w.version_sent = response.version_info();
   w.nonce_sent = response.nonce();
-  w.fingerprint = fingerprint;
   w.sent = true;
-  w.resources_sent = std::move(resources);
-  spdlog::debug("ADS: {} push to {}: {} resources, version {}", ShortTypeName(type_url), proxy_->id,
-                response.resources_size(), response.version_info());
+  if (work.partial) {
+    RecordHeldLocked(work, std::move(resources));  // the untouched names stay held
+  } else {
+    w.resources_sent = std::move(resources);  // a SotW response replaces what the proxy held
+  }
+  w.fingerprint = Fingerprint(w.resources_sent);
+  spdlog::debug("ADS: {} push to {}: {} resources{}, version {}", ShortTypeName(type_url), proxy_->id,
+                response.resources_size(), work.partial ? " (changed assignments only)" : "", response.version_info());
   QueueLocked(std::move(response));
   RecordSent(work, begin, bytes);
   return true;

@@ -235,9 +235,11 @@ void XdsStream<Request, Response>::Serve(const ConnectionRequest& request) {
       t.pushed = pushed;
       t.forced = answered || (pushed && config_push->forced);
       if (answered) t.answer = answer->second;
-      if (pushed && !config_push->full && !answered && delta_) {
-        // Delta sends what changed: only the assignments of the hosts whose endpoints did.
-        // (State of the world must send every watched assignment.)
+      if (pushed && !config_push->full && !answered) {
+        // Only the assignments of the hosts whose endpoints changed, in both variants:
+        // EDS is not a state-of-the-world type (a SotW response need not list every
+        // watched ClusterLoadAssignment; Envoy and gRPC keep the ones left out), so
+        // istiod's incremental EDS sends just those on SotW streams too.
         for (auto it = t.watch.names.begin(); it != t.watch.names.end();) {
           networking::ClusterName parsed;
           const bool affected = networking::ClusterName::Parse(*it, &parsed) &&
@@ -272,6 +274,23 @@ bool XdsStream<Request, Response>::WatchChangedLocked(const TypeWork& work) cons
   auto it = watches_.find(work.type_url);
   if (it == watches_.end()) return true;
   return it->second.watch.wildcard != work.watch.wildcard || (!work.partial && it->second.watch.names != work.watch.names);
+}
+
+template <typename Request, typename Response>
+void XdsStream<Request, Response>::RecordHeldLocked(const TypeWork& work, std::vector<NamedResource> sent) {
+  WatchState& w = watches_[work.type_url];
+  if (!work.partial && !WatchChangedLocked(work)) {
+    w.resources_sent = std::move(sent);
+    return;
+  }
+  std::map<std::string, NamedResource> merged;
+  for (auto& r : w.resources_sent) {
+    const bool subscribed = w.watch.wildcard || w.watch.names.count(r.name);
+    if (subscribed && !InScopeLocked(work, r.name)) merged.emplace(r.name, std::move(r));
+  }
+  for (auto& r : sent) merged[r.name] = std::move(r);
+  w.resources_sent.clear();
+  for (auto& [name, r] : merged) w.resources_sent.push_back(std::move(r));
 }
 
 template <typename Request, typename Response>

@@ -87,6 +87,10 @@ class XdsStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuf
   // current one: a name unsubscribed meanwhile is not sent; one subscribed
   // meanwhile waits for the answer its request queued.
   bool InScopeLocked(const TypeWork& work, const std::string& name) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records `sent` (the resources of `work` just answered) as what the proxy now
+  // holds of `work.type_url`: for a partial work, or one whose subscription
+  // changed meanwhile, the previous set with the names in scope replaced.
+  void RecordHeldLocked(const TypeWork& work, std::vector<NamedResource> sent) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether the subscription of `work.type_url` changed since `work` copied it.
   bool WatchChangedLocked(const TypeWork& work) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Records a sent response in pilot_xds_pushes and friends.

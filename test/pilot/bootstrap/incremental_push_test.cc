@@ -31,6 +31,7 @@ using envoy::service::discovery::v3::DiscoveryResponse;
 constexpr char kNode[] = "sidecar~10.0.0.9~client-0.default~default.svc.cluster.local";
 constexpr char kReviews[] = "outbound|9080||reviews.default.svc.cluster.local";
 constexpr char kRatings[] = "outbound|9080||ratings.default.svc.cluster.local";
+constexpr char kDetails[] = "outbound|9080||details.default.svc.cluster.local";
 
 double Counter(const std::string& name, const metrics::Labels& labels) {
   return metrics::DefaultRegistry().GetCounter(name, "", labels).value();
@@ -59,6 +60,17 @@ std::vector<std::string> Addresses(const DiscoveryResponse& r) {
     for (const auto& locality : cla.endpoints()) {
       for (const auto& lb : locality.lb_endpoints()) out.push_back(lb.endpoint().address().socket_address().address());
     }
+  }
+  return out;
+}
+
+// The clusters a (SotW) EDS response carries assignments for.
+std::vector<std::string> AssignedClusters(const DiscoveryResponse& r) {
+  std::vector<std::string> out;
+  for (const auto& any : r.resources()) {
+    envoy::config::endpoint::v3::ClusterLoadAssignment cla;
+    any.UnpackTo(&cla);
+    out.push_back(cla.cluster_name());
   }
   return out;
 }
@@ -185,12 +197,15 @@ TEST_F(IncrementalPushTest, PodChangesAreEdsOnlyAndAServiceChangeIsFull) {
   DiscoveryResponse moved = Read();
   ASSERT_EQ(moved.type_url(), xds::kEndpointType);
   EXPECT_EQ(Addresses(moved), (std::vector<std::string>{"10.1.0.2", "10.1.0.3"}));
+  // Only the changed assignment, as istiod's incremental EDS: ratings' is left out.
+  EXPECT_EQ(AssignedClusters(moved), std::vector<std::string>{kReviews});
   Request(xds::kEndpointType, {kReviews, kRatings}, &moved);
   // It becomes unready: EDS again, without it.
   Write("pods.yaml", UnreadyPod("reviews-1", "10.1.0.2") + other);
   DiscoveryResponse unready = Read();
   ASSERT_EQ(unready.type_url(), xds::kEndpointType);
   EXPECT_EQ(Addresses(unready), std::vector<std::string>{"10.1.0.3"});
+  EXPECT_EQ(AssignedClusters(unready), std::vector<std::string>{kReviews});
   Request(xds::kEndpointType, {kReviews, kRatings}, &unready);
 
   EXPECT_EQ(Builds("full"), full_builds);  // no PushContext built from scratch
@@ -230,8 +245,10 @@ TEST_F(IncrementalPushTest, AChangeOfTheEndpointsServiceAccountsIsAFullPush) {
 
 TEST_F(IncrementalPushTest, AnEndpointSliceChangeIsEdsOnly) {
   Write("slice.yaml", Slice("10.2.0.1"));
+  Write("details.yaml", testing::ServiceYaml("details", 9080, "10.96.0.11") +
+                            testing::PodYaml("details-1", "details", "10.1.0.7", 9080));
   ASSERT_NO_FATAL_FAILURE(StartServer());
-  Subscribe({kReviews});
+  Subscribe({kDetails, kReviews});
   const double full_builds = Builds("full");
   const double cds = Generations("cds"), lds = Generations("lds");
 
@@ -239,6 +256,8 @@ TEST_F(IncrementalPushTest, AnEndpointSliceChangeIsEdsOnly) {
   DiscoveryResponse update = Read();
   ASSERT_EQ(update.type_url(), xds::kEndpointType);
   EXPECT_EQ(Addresses(update), std::vector<std::string>{"10.2.0.2"});
+  // Only the changed assignment, as istiod's incremental EDS on SotW: details' is left out.
+  EXPECT_EQ(AssignedClusters(update), std::vector<std::string>{kReviews});
   EXPECT_EQ(Builds("full"), full_builds);
   EXPECT_EQ(Generations("cds"), cds);
   EXPECT_EQ(Generations("lds"), lds);
