@@ -171,6 +171,7 @@ void DiscoveryServer::PushNow(const xds::PushRequest& request) {
   const auto begin = std::chrono::steady_clock::now();
   model::MeshOptions mesh;
   mesh.domain = options_.domain;
+  mesh.root_namespace = options_.system_namespace;
   auto push = model::PushContext::Build(store_.Snapshot(), mesh, ++push_version_);
   xds::monitoring::RecordPushContextInit(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count());

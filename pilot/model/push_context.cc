@@ -182,10 +182,12 @@ void PushContext::BuildVirtualServices() {
 
 const VirtualServiceEntry* PushContext::VirtualServiceForHost(absl::string_view hostname,
                                                               absl::string_view gateway,
-                                                              absl::string_view proxy_ns) const {
+                                                              absl::string_view proxy_ns,
+                                                              const SidecarScope* scope) const {
   const VirtualServiceEntry* best = nullptr;
   int best_specificity = -1;
   for (const auto& vs : virtual_services_) {
+    if (scope && !scope->VirtualServiceVisible(vs.config->key.ns, vs.hosts)) continue;
     const bool bound = vs.gateways.empty() ? gateway == "mesh"
                                            : std::find(vs.gateways.begin(), vs.gateways.end(), gateway) !=
                                                  vs.gateways.end();
@@ -237,6 +239,22 @@ std::vector<const VirtualServiceEntry*> PushContext::VirtualServicesForGateway(a
   std::vector<const VirtualServiceEntry*> out;
   for (auto& g : groups) out.insert(out.end(), g.begin(), g.end());
   return out;
+}
+
+std::shared_ptr<const SidecarScope> PushContext::SidecarScopeFor(const Proxy& proxy) const {
+  static const auto* kEverything = new std::shared_ptr<const SidecarScope>(std::make_shared<SidecarScope>());
+  if (proxy.type != ProxyType::kSidecar) return *kEverything;
+  ConfigPtr sidecar = SelectSidecar(configs_, proxy.ns, proxy.labels, mesh_.root_namespace);
+  if (!sidecar) return *kEverything;
+  auto key = std::make_pair(proxy.ns, sidecar->key);
+  {
+    std::lock_guard<std::mutex> lock(scope_mu_);
+    auto it = scopes_.find(key);
+    if (it != scopes_.end()) return it->second;
+  }
+  auto built = std::make_shared<const SidecarScope>(SidecarScope::Build(sidecar, proxy.ns, *this));
+  std::lock_guard<std::mutex> lock(scope_mu_);
+  return scopes_.emplace(std::move(key), std::move(built)).first->second;
 }
 
 void PushContext::BuildDestinationRules() {

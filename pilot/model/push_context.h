@@ -18,6 +18,7 @@
 #include "pilot/model/config_store.h"
 #include "pilot/model/proxy.h"
 #include "pilot/model/service.h"
+#include "pilot/model/sidecar_scope.h"
 
 namespace istio::networking::v1alpha3 {
 class VirtualService;
@@ -29,6 +30,9 @@ namespace keel::pilot::model {
 
 struct MeshOptions {
   std::string domain = "cluster.local";  // cluster DNS domain
+  // MeshConfig rootNamespace: where a Sidecar without selector is every
+  // namespace's default (Keel: --system-namespace).
+  std::string root_namespace = "istio-system";
 };
 
 // A VirtualService with its hosts resolved to FQDNs (relative to its namespace).
@@ -87,8 +91,10 @@ class PushContext {
   // The VirtualService that routes `hostname` for a proxy in `proxy_ns` bound to
   // `gateway` ("mesh" for sidecars and proxyless clients), or null. Exact hosts
   // beat wildcards; among equals the oldest (creationTimestamp, then name) wins.
+  // With `scope`, only VirtualServices its egress hosts import are candidates.
   const VirtualServiceEntry* VirtualServiceForHost(absl::string_view hostname, absl::string_view gateway,
-                                                   absl::string_view proxy_ns) const;
+                                                   absl::string_view proxy_ns,
+                                                   const SidecarScope* scope = nullptr) const;
 
   // Every VirtualService bound to `gateway` ("ns/name") that a proxy in `proxy_ns`
   // sees, in Istio's order (PushContext.VirtualServicesForGateway): those private to
@@ -101,6 +107,12 @@ class PushContext {
   // namespace first, then the service's, then any other; exact before wildcard.
   const DestinationRuleEntry* DestinationRuleForHost(absl::string_view hostname,
                                                      absl::string_view proxy_ns) const;
+
+  // What the Sidecar resource selected for `proxy` lets it see (SelectSidecar
+  // with the mesh's root namespace); the default (everything) for routers and
+  // when no Sidecar applies. Built once per (namespace, Sidecar) per push and
+  // shared. This is the one place sidecar builders learn their visibility.
+  std::shared_ptr<const SidecarScope> SidecarScopeFor(const Proxy& proxy) const;
 
   // Looks up a resource built earlier in this push under `key`, or builds it with
   // `build` (which may return null for "no such resource") and remembers it.
@@ -132,6 +144,10 @@ class PushContext {
   std::map<std::pair<std::string, int>, std::vector<Endpoint>, std::less<>> endpoints_;
   std::vector<VirtualServiceEntry> virtual_services_;      // sorted oldest first
   std::vector<DestinationRuleEntry> destination_rules_;    // sorted oldest first
+
+  mutable std::mutex scope_mu_;
+  mutable std::map<std::pair<std::string, ConfigKey>, std::shared_ptr<const SidecarScope>> scopes_
+      ABSL_GUARDED_BY(scope_mu_);
 
   mutable std::mutex cache_mu_;
   mutable std::map<std::string, ResourcePtr> cache_ ABSL_GUARDED_BY(cache_mu_);

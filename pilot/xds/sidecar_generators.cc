@@ -27,11 +27,24 @@ std::string Labels(const model::Proxy& proxy) {
   return out;
 }
 
+// The selected Sidecar resource (identity, resourceVersion, the namespace "."
+// means): what the outbound resources' service visibility and outbound policy
+// depend on. Empty when no Sidecar applies (or for routers).
+std::string SidecarKey(const model::Proxy& proxy, const model::PushContext& push) {
+  return push.SidecarScopeFor(proxy)->cache_key();
+}
+
 // Scopes: everything a resource depends on besides its name and the push.
 //  - outbound listeners: the namespace (VirtualService / DestinationRule
-//    visibility), labels (sourceLabels matches), IP family (wildcard address);
-std::string OutboundListenerScope(const model::Proxy& proxy) {
-  return absl::StrCat("LDS|sidecar|", proxy.ns, "|", IpFamily(proxy), Labels(proxy));
+//    visibility), labels (sourceLabels matches), IP family (wildcard address),
+//    the Sidecar;
+std::string OutboundListenerScope(const model::Proxy& proxy, const model::PushContext& push) {
+  return absl::StrCat("LDS|sidecar|", proxy.ns, "|", IpFamily(proxy), Labels(proxy), "|", SidecarKey(proxy, push));
+}
+//  - virtualOutbound: IP family, the outbound traffic policy;
+std::string VirtualOutboundScope(const model::Proxy& proxy, model::OutboundTrafficPolicy policy) {
+  return absl::StrCat("LDS|static|", IpFamily(proxy),
+                      policy == model::OutboundTrafficPolicy::kRegistryOnly ? "|registry-only" : "");
 }
 //  - virtualInbound: the proxy's own workload (its id names pod and IP) and the
 //    services that select it;
@@ -39,12 +52,14 @@ std::string InboundScope(const char* type, const model::Proxy& proxy,
                          const std::vector<sidecar::ProxyInstance>& instances) {
   return absl::StrCat(type, "|sidecar-inbound|", proxy.id, "|", proxy.ns, "|", sidecar::InstancesKey(instances));
 }
-//  - routes: namespace, the DNS domain (short host names), labels;
-std::string RouteScope(const model::Proxy& proxy) {
-  return absl::StrCat("RDS|sidecar|", proxy.ns, "|", proxy.dns_domain, Labels(proxy));
+//  - routes: namespace, the DNS domain (short host names), labels, the Sidecar;
+std::string RouteScope(const model::Proxy& proxy, const model::PushContext& push) {
+  return absl::StrCat("RDS|sidecar|", proxy.ns, "|", proxy.dns_domain, Labels(proxy), "|", SidecarKey(proxy, push));
 }
 //  - outbound clusters: proxy kind (routers get EDS for passthrough services and
-//    credentialName TLS), namespace (DestinationRule), IP family (DNS lookups);
+//    credentialName TLS), namespace (DestinationRule), IP family (DNS lookups).
+//    A cluster's content does not depend on the Sidecar (only whether it is
+//    listed does), so the Sidecar is not in this scope.
 std::string ClusterScope(const model::Proxy& proxy) {
   return absl::StrCat("CDS|envoy|", proxy.type == model::ProxyType::kRouter ? "router" : "sidecar", "|", proxy.ns,
                       "|", IpFamily(proxy));
@@ -87,7 +102,7 @@ std::vector<NamedResource> GenerateSidecarListeners(const model::Proxy& proxy, c
   // Outbound listeners are built together (ports merge services); only on a miss.
   std::optional<std::map<std::string, envoy::config::listener::v3::Listener>> all;
   std::vector<NamedResource> out = GenerateNamed(
-      outbound, OutboundListenerScope(proxy), push,
+      outbound, OutboundListenerScope(proxy, push), push,
       [&](const std::string& name) -> std::optional<envoy::config::listener::v3::Listener> {
         if (!all) all = sidecar::BuildOutboundListeners(proxy, push);
         auto it = all->find(name);
@@ -95,9 +110,10 @@ std::vector<NamedResource> GenerateSidecarListeners(const model::Proxy& proxy, c
         return it->second;
       });
   if (want_virtual_outbound) {
-    auto r = GenerateNamed({networking::kVirtualOutboundListener}, absl::StrCat("LDS|static|", IpFamily(proxy)), push,
+    const model::OutboundTrafficPolicy policy = push.SidecarScopeFor(proxy)->outbound_traffic_policy();
+    auto r = GenerateNamed({networking::kVirtualOutboundListener}, VirtualOutboundScope(proxy, policy), push,
                            [&](const std::string&) {
-                             return std::optional(sidecar::BuildVirtualOutboundListener(proxy));
+                             return std::optional(sidecar::BuildVirtualOutboundListener(proxy, policy));
                            });
     out.insert(out.end(), r.begin(), r.end());
   }
@@ -115,7 +131,7 @@ std::vector<NamedResource> GenerateSidecarListeners(const model::Proxy& proxy, c
 
 std::vector<NamedResource> GenerateSidecarRoutes(const model::Proxy& proxy, const model::PushContext& push,
                                                  const WatchedResource& watch) {
-  return GenerateNamed(Requested(watch), RouteScope(proxy), push, [&](const std::string& name) {
+  return GenerateNamed(Requested(watch), RouteScope(proxy, push), push, [&](const std::string& name) {
     return std::optional(sidecar::BuildSidecarRouteConfiguration(name, proxy, push));
   });
 }

@@ -522,12 +522,14 @@ cluster::Cluster BuildInboundPassthroughCluster(const model::Proxy& proxy) {
 std::vector<std::string> EnvoyClusterNames(const model::Proxy& proxy, const model::PushContext& push,
                                            const std::vector<ProxyInstance>& instances) {
   std::vector<std::string> out;
+  const auto scope = push.SidecarScopeFor(proxy);
   for (auto& name : AllOutboundClusterNames(proxy, push)) {
     ClusterName parsed;
     if (!ClusterName::Parse(name, &parsed)) continue;
     const model::Service* svc = push.ServiceForHost(parsed.host);
     const model::ServicePort* port = svc ? svc->FindPort(parsed.port) : nullptr;
     if (!port || ClassOf(port->protocol) == PortClass::kUnsupported) continue;
+    if (!scope->ServicePortVisible(*svc, parsed.port)) continue;
     out.push_back(std::move(name));
   }
   out.push_back(kBlackHoleCluster);

@@ -21,7 +21,8 @@
 namespace keel::pilot::networking::sidecar {
 
 // Every cluster a wildcard CDS request of `proxy` gets, sorted: outbound
-// clusters (service ports and subsets, UDP skipped) and BlackHoleCluster; for
+// clusters (service ports and subsets, UDP skipped, only those the proxy's
+// Sidecar makes visible: push.SidecarScopeFor) and BlackHoleCluster; for
 // sidecars also PassthroughCluster, InboundPassthroughCluster and one
 // inbound|PORT|| per target port of `instances`.
 std::vector<std::string> EnvoyClusterNames(const model::Proxy& proxy, const model::PushContext& push,
