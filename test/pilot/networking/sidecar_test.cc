@@ -586,8 +586,8 @@ TEST_F(SidecarTest, SidecarEgressHostsLimitWhatTheProxySees) {
     EXPECT_EQ(c.find("other.svc"), std::string::npos) << c;
   }
   const auto listeners = Names(generators.at(xds::kListenerType)->Generate(proxy_, *push, Wildcard()));
-  EXPECT_THAT(listeners, ElementsAre("0.0.0.0_443", "0.0.0.0_9080", "0.0.0.0_9090", "10.96.0.12_27017",
-                                     "10.96.9.1_15010", "virtualInbound", "virtualOutbound"));
+  EXPECT_THAT(listeners, ElementsAre("0.0.0.0_15010", "0.0.0.0_443", "0.0.0.0_9080", "0.0.0.0_9090",
+                                     "10.96.0.12_27017", "virtualInbound", "virtualOutbound"));
   const auto rc = BuildSidecarRouteConfiguration("9080", proxy_, *push);
   EXPECT_THAT(Domains(rc), ElementsAre("ratings.default.svc.cluster.local:9080", "reviews.default.svc.cluster.local:9080",
                                        "allow_any"));
@@ -601,7 +601,10 @@ TEST_F(SidecarTest, SidecarEgressPortNarrows) {
   auto push = BuildPush(kMesh + SidecarObject("default",
                                               "  egress:\n  - port: {number: 9080, protocol: HTTP, name: web}\n"
                                               "    hosts: [\"./*\"]\n"));
-  EXPECT_THAT(OutboundListenerNames(proxy_, *push), ElementsAre("0.0.0.0_9080"));
+  // 9090 (reviews grpc-admin) and 443 (httpbin.org) are gone; mongodb stays, all
+  // ports, as the destination of the imported mongodb VirtualService (Keel
+  // imports those for listeners too; istiod only for clusters).
+  EXPECT_THAT(OutboundListenerNames(proxy_, *push), ElementsAre("0.0.0.0_9080", "10.96.0.12_27017"));
 }
 
 // REGISTRY_ONLY: unknown destinations go to BlackHoleCluster (virtualOutbound,
