@@ -261,8 +261,12 @@ absl::Status ValidateSidecar(const networking::Sidecar& sc) {
       }
     }
   }
-  if (!sc.ingress().empty()) {
-    spdlog::warn("Sidecar: spec.ingress is accepted but not applied by Keel (inbound listeners stay as without it)");
+  for (const auto& in : sc.ingress()) {
+    if (!in.bind().empty() || in.capture_mode() != networking::CaptureMode::DEFAULT) {
+      spdlog::warn("Sidecar: spec.ingress bind and captureMode are accepted but not applied by Keel (inbound traffic "
+                   "is captured by iptables to virtualInbound)");
+      break;
+    }
   }
   std::set<uint32_t> ports;
   for (int i = 0; i < sc.ingress().size(); ++i) {

@@ -90,6 +90,10 @@ SidecarScope SidecarScope::Build(const ConfigPtr& sidecar, absl::string_view ns,
                       ? OutboundTrafficPolicy::kAllowAny
                       : OutboundTrafficPolicy::kRegistryOnly;
   }
+  for (const auto& listener : spec.ingress()) {
+    out.ingress_.push_back(
+        {static_cast<int>(listener.port().number()), listener.port().protocol(), listener.default_endpoint()});
+  }
   for (const auto& listener : spec.egress()) {
     Egress e;
     e.port = listener.has_port() ? static_cast<int>(listener.port().number()) : 0;
@@ -151,6 +155,17 @@ bool SidecarScope::ServicePortVisible(const Service& service, int port) const {
     if (Imports(e, service)) return true;
   }
   return false;
+}
+
+const SidecarScope::Ingress* SidecarScope::IngressFor(int port) const {
+  for (const auto& i : ingress_) {
+    if (i.port == port) return &i;
+  }
+  return nullptr;
+}
+
+std::string SidecarScope::IngressHostname() const {
+  return sidecar_ ? absl::StrCat(sidecar_->key.name, ".", sidecar_->key.ns) : "";
 }
 
 bool SidecarScope::VirtualServiceVisible(absl::string_view vs_ns, const std::vector<std::string>& hosts) const {

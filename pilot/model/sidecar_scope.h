@@ -1,7 +1,8 @@
 // SidecarScope: what an Istio Sidecar resource (networking.istio.io Sidecar)
 // lets one sidecar proxy see, as istiod's SidecarScope (pilot/pkg/model/
 // sidecar.go ConvertToSidecarScope / DefaultSidecarScopeForNamespace) answers it
-// for the parts Keel implements: egress hosts and ports, outboundTrafficPolicy.
+// for the parts Keel implements: egress hosts and ports, outboundTrafficPolicy,
+// ingress listeners (port, protocol, defaultEndpoint).
 //
 // A small immutable value, built once per (proxy namespace, Sidecar) and then
 // shared by every proxy of that namespace the Sidecar selects. Pure: no locks,
@@ -61,6 +62,21 @@ class SidecarScope {
 
   OutboundTrafficPolicy outbound_traffic_policy() const { return policy_; }
 
+  // One `ingress` listener of the Sidecar. When there is any, they replace the
+  // inbound chains and clusters the proxy's Services would give it (istiod
+  // buildInboundChainConfigs / buildInboundClusters): one per `port`, cluster
+  // inbound|PORT||.
+  struct Ingress {
+    int port = 0;
+    std::string protocol;          // as the Sidecar spells it (HTTP, TCP, GRPC...)
+    std::string default_endpoint;  // "", "127.0.0.1:P", "0.0.0.0:P", "[::1]:P", "[::]:P", "unix://PATH"
+  };
+  const std::vector<Ingress>& ingress() const { return ingress_; }
+  // The one for `port`, or null.
+  const Ingress* IngressFor(int port) const;
+  // istiod's synthetic telemetry host of ingress chains: "<sidecar name>.<namespace>".
+  std::string IngressHostname() const;
+
  private:
   // One "NS/PATTERN" of an egress listener; ns "*" is any namespace. "~/..."
   // imports nothing and is dropped when parsed.
@@ -81,6 +97,7 @@ class SidecarScope {
   // Services imported because a visible VirtualService routes to them (all ports).
   std::set<std::string> destination_hosts_;
   OutboundTrafficPolicy policy_ = OutboundTrafficPolicy::kAllowAny;
+  std::vector<Ingress> ingress_;
 };
 
 // The Sidecar that applies to a sidecar proxy in `ns` with pod `labels`, as

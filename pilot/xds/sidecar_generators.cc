@@ -46,11 +46,12 @@ std::string VirtualOutboundScope(const model::Proxy& proxy, model::OutboundTraff
   return absl::StrCat("LDS|static|", IpFamily(proxy),
                       policy == model::OutboundTrafficPolicy::kRegistryOnly ? "|registry-only" : "");
 }
-//  - virtualInbound: the proxy's own workload (its id names pod and IP) and the
-//    services that select it;
-std::string InboundScope(const char* type, const model::Proxy& proxy,
+//  - virtualInbound and inbound clusters: the proxy's own workload (its id names
+//    pod and IP), the services that select it, the Sidecar (ingress listeners);
+std::string InboundScope(const char* type, const model::Proxy& proxy, const model::PushContext& push,
                          const std::vector<sidecar::ProxyInstance>& instances) {
-  return absl::StrCat(type, "|sidecar-inbound|", proxy.id, "|", proxy.ns, "|", sidecar::InstancesKey(instances));
+  return absl::StrCat(type, "|sidecar-inbound|", proxy.id, "|", proxy.ns, "|", sidecar::InstancesKey(instances), "|",
+                      SidecarKey(proxy, push));
 }
 //  - routes: namespace, the DNS domain (short host names), labels, the Sidecar;
 std::string RouteScope(const model::Proxy& proxy, const model::PushContext& push) {
@@ -119,7 +120,7 @@ std::vector<NamedResource> GenerateSidecarListeners(const model::Proxy& proxy, c
   }
   if (want_virtual_inbound) {
     const auto instances = sidecar::ProxyServiceInstances(proxy, push);
-    auto r = GenerateNamed({networking::kVirtualInboundListener}, InboundScope("LDS", proxy, instances), push,
+    auto r = GenerateNamed({networking::kVirtualInboundListener}, InboundScope("LDS", proxy, push, instances), push,
                            [&](const std::string&) {
                              return std::optional(sidecar::BuildVirtualInboundListener(proxy, push, instances));
                            });
@@ -147,7 +148,7 @@ std::vector<NamedResource> GenerateEnvoyClusters(const model::Proxy& proxy, cons
   auto build = [&](const std::string& name) { return sidecar::BuildEnvoyCluster(name, proxy, push, instances); };
   std::vector<NamedResource> out = GenerateNamed(outbound, ClusterScope(proxy), push, build);
   if (!inbound.empty()) {
-    auto r = GenerateNamed(inbound, InboundScope("CDS", proxy, instances), push, build);
+    auto r = GenerateNamed(inbound, InboundScope("CDS", proxy, push, instances), push, build);
     out.insert(out.end(), r.begin(), r.end());
   }
   SortByName(&out);

@@ -42,6 +42,8 @@ std::map<std::string, envoy::config::listener::v3::Listener> BuildOutboundListen
 envoy::config::listener::v3::Listener BuildVirtualOutboundListener(
     const model::Proxy& proxy, model::OutboundTrafficPolicy policy = model::OutboundTrafficPolicy::kAllowAny);
 
+// One chain set per inbound port: the ports of the Services selecting the proxy
+// (`instances`), or the ingress listeners of the proxy's Sidecar when it has any.
 envoy::config::listener::v3::Listener BuildVirtualInboundListener(const model::Proxy& proxy,
                                                                   const model::PushContext& push,
                                                                   const std::vector<ProxyInstance>& instances);

@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
 
+#include "absl/strings/match.h"
 #include "envoy/config/core/v3/base.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
@@ -661,6 +663,42 @@ TEST_F(SidecarTest, CacheScopesIncludeTheSelectedSidecar) {
   ASSERT_EQ(reviews_9080.size(), 1u);
   ASSERT_EQ(ratings_9080.size(), 1u);
   EXPECT_NE(reviews_9080[0].resource->hash, ratings_9080[0].resource->hash);  // PassthroughFilterChain differs
+}
+
+
+// A Sidecar's ingress listeners replace the inbound chains and clusters. Two
+// connections with one proxy id whose labels differ only in what selects the
+// Sidecar have the same Service instances: the inbound cache scope must still
+// keep them apart (it includes the Sidecar).
+TEST_F(SidecarTest, SidecarIngressReplacesInboundPortsAndScopesTheCache) {
+  auto push = BuildPush(kMesh + SidecarObject("ingress", "  workloadSelector: {labels: {edge: \"yes\"}}\n"
+                                                         "  ingress:\n"
+                                                         "  - port: {number: 7000, protocol: HTTP, name: http}\n"
+                                                         "    defaultEndpoint: 127.0.0.1:7001\n"));
+  const xds::GeneratorMap generators = xds::MakeGenerators();
+  model::Proxy edge = proxy_;
+  edge.labels["edge"] = "yes";
+  ASSERT_EQ(InstancesKey(ProxyServiceInstances(edge, *push)), InstancesKey(ProxyServiceInstances(proxy_, *push)));
+  auto inbound_ports = [&](const model::Proxy& p) {
+    auto out = generators.at(xds::kListenerType)->Generate(p, *push, Named({"virtualInbound"}));
+    listener::Listener l;
+    EXPECT_EQ(out.size(), 1u);
+    EXPECT_TRUE(out.at(0).resource->any.UnpackTo(&l));
+    std::set<uint32_t> ports;
+    for (const auto& fc : l.filter_chains()) ports.insert(fc.filter_chain_match().destination_port().value());
+    return ports;
+  };
+  EXPECT_THAT(inbound_ports(proxy_), ElementsAre(0u, 8080u, 15006u, 19090u));
+  EXPECT_THAT(inbound_ports(edge), ElementsAre(0u, 7000u, 15006u));
+  const auto inbound_clusters = [&](const model::Proxy& p) {
+    std::vector<std::string> out;
+    for (const auto& n : Names(generators.at(xds::kClusterType)->Generate(p, *push, Wildcard()))) {
+      if (absl::StartsWith(n, "inbound|")) out.push_back(n);
+    }
+    return out;
+  };
+  EXPECT_THAT(inbound_clusters(proxy_), ElementsAre("inbound|19090||", "inbound|8080||"));
+  EXPECT_THAT(inbound_clusters(edge), ElementsAre("inbound|7000||"));
 }
 
 }  // namespace
