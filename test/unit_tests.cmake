@@ -17,6 +17,7 @@ keel_add_gtest(file_source_test pilot/config/file_source_test.cc LIBS keel_pilot
 # pilot/model
 keel_add_gtest(endpoint_builder_test pilot/model/endpoint_builder_test.cc LIBS keel_pilot_config)
 keel_add_gtest(push_context_test pilot/model/push_context_test.cc LIBS keel_pilot_config)
+keel_add_gtest(endpoint_index_test pilot/model/endpoint_index_test.cc LIBS keel_pilot_xds keel_pilot_config)
 keel_add_gtest(sidecar_scope_test pilot/model/sidecar_scope_test.cc LIBS keel_pilot_config)
 
 # pilot/networking
@@ -27,10 +28,14 @@ keel_add_gtest(gateway_test pilot/networking/gateway_test.cc LIBS keel_pilot_xds
 # pilot/xds
 keel_add_gtest(debouncer_test pilot/xds/debouncer_test.cc LIBS keel_pilot_xds)
 keel_add_gtest(delta_connection_test pilot/xds/delta_connection_test.cc LIBS keel_pilot_xds keel_pilot_config)
+keel_add_gtest(xds_cache_test pilot/xds/xds_cache_test.cc LIBS keel_pilot_xds keel_pilot_config)
 keel_add_gtest(xds_monitoring_test pilot/xds/monitoring_test.cc LIBS keel_pilot_xds)
+keel_add_gtest(push_queue_test pilot/xds/push_queue_test.cc LIBS keel_pilot_xds)
+keel_add_gtest(push_worker_test pilot/xds/push_worker_test.cc LIBS keel_pilot_xds keel_pilot_config)
 
 # pilot/bootstrap
 keel_add_gtest(options_test pilot/bootstrap/options_test.cc LIBS keel_pilot_bootstrap)
+keel_add_gtest(incremental_push_test pilot/bootstrap/incremental_push_test.cc LIBS keel_pilot_bootstrap keel_pilot_config)
 
 # Golden translation tests (testdata/<case>/case.yaml -> <proxy>.golden.json).
 keel_add_gtest(golden_test pilot/networking/golden/golden_test.cc pilot/networking/golden/golden_util.cc

@@ -8,6 +8,7 @@
 #include "pilot/config/file_source.h"
 #include "pilot/config/kube_source.h"
 #include "pilot/debug/handlers.h"
+#include "pilot/model/endpoint_changes.h"
 #include "pilot/model/push_context.h"
 #include "pilot/xds/monitoring.h"
 #include "pkg/metrics/process_collector.h"
@@ -136,7 +137,10 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
     metrics::RegisterProcessCollector(metrics::DefaultRegistry());
   });
 
-  server->ads_ = std::make_unique<xds::AdsServer>(xds::MakeGenerators());
+  auto cache = std::make_shared<xds::XdsCache>();
+  server->ads_ = std::make_unique<xds::AdsServer>(
+      xds::MakeGenerators(cache.get()),
+      options.push_throttle > 0 ? options.push_throttle : xds::AdsServer::DefaultPushWorkers(), cache);
   if (server->token_authenticator_) {
     server->ads_->RequireAuthenticationOnTls(
         [authenticator = server->token_authenticator_.get()](const std::multimap<std::string, std::string>& metadata)
@@ -154,7 +158,10 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
   server->store_.SetChangeHandler([self](const std::vector<model::ConfigKey>& changed) {
     xds::PushRequest request;
     request.configs_updated.insert(changed.begin(), changed.end());
+    // Pods and EndpointSlices alone move endpoints only: an EDS push, unless PushNow finds otherwise.
+    request.full = false;
     for (const auto& key : changed) {
+      if (!model::IsEndpointKind(key.kind)) request.full = true;
       const ChangeKind kind = ClassifyChange(key.kind, /*deleted=*/!self->store_.Get(key));
       ++request.reasons[kind.trigger];
       xds::monitoring::RecordInboundUpdate(kind.inbound);
@@ -167,18 +174,53 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
 
 DiscoveryServer::~DiscoveryServer() { Stop(); }
 
-void DiscoveryServer::PushNow(const xds::PushRequest& request) {
+void DiscoveryServer::PushNow(const xds::PushRequest& merged) {
   const auto begin = std::chrono::steady_clock::now();
-  model::MeshOptions mesh;
-  mesh.domain = options_.domain;
-  mesh.root_namespace = options_.system_namespace;
-  auto push = model::PushContext::Build(store_.Snapshot(), mesh, ++push_version_);
+  xds::PushRequest request = merged;
+  const model::PushContextPtr previous = ads_->CurrentPush();
+  model::ConfigSnapshot snapshot = store_.Snapshot();
+  model::PushContextPtr push;
+  const bool incremental = !request.full && previous;
+  if (incremental) {
+    // Endpoints only: the previous PushContext with the touched hosts' endpoints recomputed.
+    request.endpoints_updated = model::HostsWithEndpointChanges(*previous, *snapshot, request.configs_updated);
+    push = model::PushContext::UpdateEndpoints(*previous, std::move(snapshot), request.endpoints_updated,
+                                               ++push_version_);
+    request.full = NeedsFullPush(*previous, *push, request.endpoints_updated);
+  } else {
+    model::MeshOptions mesh;
+    mesh.domain = options_.domain;
+    mesh.root_namespace = options_.system_namespace;
+    push = model::PushContext::Build(std::move(snapshot), mesh, ++push_version_);
+    request.full = true;
+    if (previous) {
+      request.endpoints_updated = model::HostsWithEndpointChanges(*previous, *push->configs(), request.configs_updated);
+      for (const model::PushContext* p : {previous.get(), push.get()}) {
+        for (const auto& svc : p->services()) {
+          if (request.configs_updated.count(svc.source)) request.endpoints_updated.insert(svc.hostname);
+        }
+      }
+    }
+  }
+  xds::monitoring::RecordPushContextBuild(/*full=*/!incremental);
   xds::monitoring::RecordPushContextInit(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count());
   ads_->Push(push, request);
   const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin).count();
-  spdlog::info("push {}: {} services, {} config changes, {:.1f} ms", push->version(), push->services().size(),
-               request.configs_updated.size(), ms);
+  spdlog::info("push {} ({}{}): {} services, {} config changes, {} hosts' endpoints, {:.1f} ms queued", push->version(),
+               incremental ? "endpoints rebuilt" : "full rebuild", request.full ? ", full push" : ", EDS push",
+               push->services().size(), request.configs_updated.size(), request.endpoints_updated.size(), ms);
+}
+
+bool DiscoveryServer::NeedsFullPush(const model::PushContext& before, const model::PushContext& after,
+                                    const std::set<std::string>& hosts) {
+  for (const auto& host : hosts) {
+    // A headless service's listeners are one per endpoint (sidecar outbound_listener_builder).
+    const model::Service* svc = after.ServiceForHost(host);
+    if (svc && svc->resolution == model::Resolution::kPassthrough) return true;
+  }
+  // Clusters carry the endpoints' service accounts as SANs (sidecar envoy_cluster_builder).
+  return model::EndpointServiceAccounts(before, hosts) != model::EndpointServiceAccounts(after, hosts);
 }
 
 absl::Status DiscoveryServer::Start() {
@@ -344,6 +386,7 @@ void DiscoveryServer::Stop() {
     grpc_server_.reset();
   }
   if (ads_) ads_->StopAuthentication();
+  if (ads_) ads_->StopPushes();
   if (source_) source_->Stop();
   if (citadel_) citadel_->Stop();
   debouncer_.reset();

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <set>
 #include <string>
 
 #include <grpcpp/grpcpp.h>
@@ -49,7 +50,16 @@ class DiscoveryServer {
 
  private:
   explicit DiscoveryServer(Options options) : options_(std::move(options)) {}
+  // Builds the PushContext `request` needs and hands it to the ADS server. An
+  // endpoint-only request (!full: Pods and EndpointSlices alone changed) reuses
+  // the current PushContext with the touched hosts' endpoints recomputed
+  // (PushContext::UpdateEndpoints) and becomes an EDS push, unless NeedsFullPush.
   void PushNow(const xds::PushRequest& request);
+  // Whether endpoint changes of `hosts` alter more than EDS: a headless service
+  // (its listeners are per endpoint) or the endpoints' service accounts (the
+  // clusters' SANs).
+  static bool NeedsFullPush(const model::PushContext& before, const model::PushContext& after,
+                            const std::set<std::string>& hosts);
   // Registers /metrics and the /debug/* handlers (the latter behind debug_auth_).
   void RegisterMonitoringHandlers();
 

@@ -51,6 +51,8 @@ Flags:
   --log-level LEVEL         trace, debug, info, warn, error, off (default info)
   --debounce-after-ms N     quiet period before a push (default 100)
   --debounce-max-ms N       longest a change waits for a push (default 1000)
+  --push-throttle N         threads that generate and send pushes, at most N connections at once
+                            (istiod's PILOT_PUSH_THROTTLE; default 0: the machine's cores, at least 2)
   --drain-timeout-s N       on SIGTERM/SIGINT, open xDS/CA streams get N s to end, then are
                             cancelled; the process exits by N + 5 s whatever hangs (default 5)
   --max-connections-per-ip N
@@ -146,6 +148,7 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
       {"--serving-cert-dir", string_setter(&o.serving_cert_dir)},
       {"--leader-lease-duration", duration_setter(&o.leader_lease_duration)},
       {"--debounce-max-ms", int_setter(&o.debounce_max_ms, 1)},
+      {"--push-throttle", int_setter(&o.push_throttle, 0)},
       {"--drain-timeout-s", int_setter(&o.drain_timeout_s, 0)},
       {"--max-connections-per-ip", int_setter(&o.max_connections_per_ip, 0)},
   };

@@ -21,6 +21,7 @@ struct Options {
   std::string log_level = "info";           // --log-level
   int debounce_after_ms = 100;              // --debounce-after-ms (istiod PILOT_DEBOUNCE_AFTER)
   int debounce_max_ms = 1000;               // --debounce-max-ms
+  int push_throttle = 0;                    // --push-throttle (istiod PILOT_PUSH_THROTTLE): push worker threads; 0 = cores, at least 2
   int drain_timeout_s = 5;                  // --drain-timeout-s: on SIGTERM, streams get this long, then are cancelled
   int max_connections_per_ip = 2048;        // --max-connections-per-ip: per peer IP on each gRPC port; 0 = no cap
   // Citadel (the CA).

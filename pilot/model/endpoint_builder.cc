@@ -60,14 +60,30 @@ int ResolveTargetPort(const k8s::Pod& pod, const k8s::ServicePort* sp, int servi
 }  // namespace
 
 EndpointBuilder::EndpointBuilder(const ConfigMap& configs) : configs_(configs) {
-  for (const auto& [key, config] : configs) {
-    if (key.kind == Kind::kPod) {
-      pods_by_ns_[key.ns].push_back(config.get());
-      pod_by_name_[{key.ns, key.name}] = config.get();
-    } else if (key.kind == Kind::kEndpointSlice) {
-      auto it = config->meta.labels.find(kServiceNameLabel);
-      if (it != config->meta.labels.end()) slices_by_service_[{key.ns, it->second}].push_back(config.get());
+  for (const auto& [key, config] : configs) Index(config);
+}
+
+EndpointBuilder::EndpointBuilder(const ConfigMap& configs, const std::set<std::string>& namespaces)
+    : configs_(configs) {
+  for (Kind kind : {Kind::kPod, Kind::kEndpointSlice}) {
+    for (const auto& ns : namespaces) {
+      // ConfigKeys order by (kind, namespace, name): one namespace's objects of a kind are one range.
+      for (auto it = configs.lower_bound(ConfigKey{kind, ns, ""});
+           it != configs.end() && it->first.kind == kind && it->first.ns == ns; ++it) {
+        Index(it->second);
+      }
     }
+  }
+}
+
+void EndpointBuilder::Index(const ConfigPtr& config) {
+  const ConfigKey& key = config->key;
+  if (key.kind == Kind::kPod) {
+    pods_by_ns_[key.ns].push_back(config.get());
+    pod_by_name_[{key.ns, key.name}] = config.get();
+  } else if (key.kind == Kind::kEndpointSlice) {
+    auto it = config->meta.labels.find(kServiceNameLabel);
+    if (it != config->meta.labels.end()) slices_by_service_[{key.ns, it->second}].push_back(config.get());
   }
 }
 

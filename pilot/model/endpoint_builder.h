@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,9 @@ class EndpointBuilder {
  public:
   // Indexes the Pods and EndpointSlices of `configs` once; `configs` must outlive it.
   explicit EndpointBuilder(const ConfigMap& configs);
+  // Indexes only those of `namespaces` (by key range, not a scan of `configs`):
+  // Build() is then right for services of those namespaces only.
+  EndpointBuilder(const ConfigMap& configs, const std::set<std::string>& namespaces);
 
   // `source` is the Service or ServiceEntry `service` came from.
   //  - Kubernetes Service with EndpointSlices (label kubernetes.io/service-name):
@@ -32,6 +36,8 @@ class EndpointBuilder {
                                    const ServicePort& port) const;
   std::vector<Endpoint> FromPods(const std::string& ns, const std::map<std::string, std::string>& selector,
                                  const Config* service_config, const ServicePort& port) const;
+
+  void Index(const ConfigPtr& config);
 
   const ConfigMap& configs_;
   std::map<std::pair<std::string, std::string>, std::vector<const Config*>> slices_by_service_;

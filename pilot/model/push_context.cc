@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <tuple>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -10,7 +11,7 @@
 #include "istio/networking/v1alpha3/service_entry.pb.h"
 #include "istio/networking/v1alpha3/virtual_service.pb.h"
 #include "keel/k8s/v1/objects.pb.h"
-#include "pilot/model/endpoint_builder.h"
+#include "pilot/model/dependencies.h"
 
 namespace keel::pilot::model {
 namespace networking = ::istio::networking::v1alpha3;
@@ -67,12 +68,6 @@ bool OlderThan(const ConfigPtr& a, const ConfigPtr& b) {
          std::tie(b->meta.creation_timestamp, b->key.ns, b->key.name);
 }
 
-// Specificity of a host pattern that matched: exact beats longer wildcard beats shorter.
-int Specificity(absl::string_view pattern) {
-  if (!absl::StartsWith(pattern, "*")) return 1 << 20;
-  return static_cast<int>(pattern.size());
-}
-
 }  // namespace
 
 std::shared_ptr<const PushContext> PushContext::Build(ConfigSnapshot configs, const MeshOptions& mesh,
@@ -85,6 +80,7 @@ std::shared_ptr<const PushContext> PushContext::Build(ConfigSnapshot configs, co
   push->BuildEndpoints();
   push->BuildVirtualServices();
   push->BuildDestinationRules();
+  push->BuildSidecarVersions();
   return push;
 }
 
@@ -141,27 +137,54 @@ void PushContext::BuildServices() {
   for (size_t i = 0; i < services_.size(); ++i) service_by_host_.emplace(services_[i].hostname, i);
 }
 
-const Service* PushContext::ServiceForHost(absl::string_view hostname) const {
+const std::vector<Service>& PushContext::services() const {
+  DependencyRecorder::AllOfKind(Kind::kService);
+  return services_;
+}
+
+const Service* PushContext::ServiceForHostUnrecorded(absl::string_view hostname) const {
   auto it = service_by_host_.find(hostname);
   return it == service_by_host_.end() ? nullptr : &services_[it->second];
 }
 
+const Service* PushContext::ServiceForHost(absl::string_view hostname) const {
+  DependencyRecorder::Host(Kind::kService, hostname);
+  const Service* svc = ServiceForHostUnrecorded(hostname);
+  if (svc) DependencyRecorder::Config(svc->source);
+  return svc;
+}
+
 void PushContext::BuildEndpoints() {
-  EndpointBuilder builder(*configs_);
+  std::vector<const Service*> served;
   for (const auto& svc : services_) {
-    if (ServiceForHost(svc.hostname) != &svc) continue;  // shadowed duplicate
-    auto config = configs_->find(svc.source);
-    if (config == configs_->end()) continue;
-    for (const auto& port : svc.ports) {
-      endpoints_[{svc.hostname, port.port}] = builder.Build(*config->second, svc, port);
-    }
+    if (ServiceForHost(svc.hostname) == &svc) served.push_back(&svc);  // not a shadowed duplicate
   }
+  endpoints_ = EndpointIndex::Build(*configs_, served);
+}
+
+std::shared_ptr<const PushContext> PushContext::UpdateEndpoints(const PushContext& previous, ConfigSnapshot configs,
+                                                                const std::set<std::string>& hosts,
+                                                                uint64_t version) {
+  std::shared_ptr<PushContext> push(new PushContext());
+  push->version_ = version;
+  push->mesh_ = previous.mesh_;
+  push->configs_ = std::move(configs);
+  push->services_ = previous.services_;
+  push->service_by_host_ = previous.service_by_host_;
+  push->virtual_services_ = previous.virtual_services_;
+  push->destination_rules_ = previous.destination_rules_;
+  push->IndexDestinationRules();  // the index points into this push's own vector
+  push->sidecar_versions_ = previous.sidecar_versions_;  // Sidecars are config: unchanged by endpoint changes
+  std::vector<const Service*> touched;
+  for (const auto& host : hosts) {
+    if (const Service* svc = push->ServiceForHost(host)) touched.push_back(svc);
+  }
+  push->endpoints_ = EndpointIndex::Update(*previous.endpoints_, *push->configs_, touched);
+  return push;
 }
 
 const std::vector<Endpoint>& PushContext::Endpoints(absl::string_view hostname, int port) const {
-  static const std::vector<Endpoint> kNone;
-  auto it = endpoints_.find(std::make_pair(std::string(hostname), port));
-  return it == endpoints_.end() ? kNone : it->second;
+  return endpoints_->Endpoints(hostname, port);
 }
 
 void PushContext::BuildVirtualServices() {
@@ -180,83 +203,6 @@ void PushContext::BuildVirtualServices() {
                    [](const auto& a, const auto& b) { return OlderThan(a.config, b.config); });
 }
 
-const VirtualServiceEntry* PushContext::VirtualServiceForHost(absl::string_view hostname,
-                                                              absl::string_view gateway,
-                                                              absl::string_view proxy_ns,
-                                                              const SidecarScope* scope) const {
-  const VirtualServiceEntry* best = nullptr;
-  int best_specificity = -1;
-  for (const auto& vs : virtual_services_) {
-    if (scope && !scope->VirtualServiceVisible(vs.config->key.ns, vs.hosts)) continue;
-    const bool bound = vs.gateways.empty() ? gateway == "mesh"
-                                           : std::find(vs.gateways.begin(), vs.gateways.end(), gateway) !=
-                                                 vs.gateways.end();
-    if (!bound) continue;
-    const auto& export_to = vs.spec().export_to();
-    if (!export_to.empty()) {
-      bool visible = false;
-      for (const auto& e : export_to) {
-        if (e == "*" || (e == "." && vs.config->key.ns == proxy_ns) || e == proxy_ns) visible = true;
-      }
-      if (!visible) continue;
-    }
-    for (const auto& host : vs.hosts) {
-      if (!HostMatches(host, hostname)) continue;
-      int specificity = Specificity(host);
-      if (specificity > best_specificity) {  // strictly better: older wins ties
-        best = &vs;
-        best_specificity = specificity;
-      }
-    }
-  }
-  return best;
-}
-
-std::vector<const VirtualServiceEntry*> PushContext::VirtualServicesForGateway(absl::string_view gateway,
-                                                                              absl::string_view proxy_ns) const {
-  // Istio's three visibility groups; exportTo "~" hides a VirtualService from everyone.
-  std::vector<const VirtualServiceEntry*> groups[3];
-  for (const auto& vs : virtual_services_) {
-    if (std::find(vs.gateways.begin(), vs.gateways.end(), gateway) == vs.gateways.end()) continue;
-    const auto& export_to = vs.spec().export_to();
-    const std::string& ns = vs.config->key.ns;
-    if (export_to.empty() || std::find(export_to.begin(), export_to.end(), "*") != export_to.end()) {
-      groups[2].push_back(&vs);
-      continue;
-    }
-    if (std::find(export_to.begin(), export_to.end(), "~") != export_to.end()) continue;
-    bool is_private = false, exported = false;
-    for (const auto& e : export_to) {
-      if (e == "." || e == ns) {
-        is_private = is_private || ns == proxy_ns;
-      } else if (e == proxy_ns) {
-        exported = true;
-      }
-    }
-    if (is_private) groups[0].push_back(&vs);
-    if (exported) groups[1].push_back(&vs);
-  }
-  std::vector<const VirtualServiceEntry*> out;
-  for (auto& g : groups) out.insert(out.end(), g.begin(), g.end());
-  return out;
-}
-
-std::shared_ptr<const SidecarScope> PushContext::SidecarScopeFor(const Proxy& proxy) const {
-  static const auto* kEverything = new std::shared_ptr<const SidecarScope>(std::make_shared<SidecarScope>());
-  if (proxy.type != ProxyType::kSidecar) return *kEverything;
-  ConfigPtr sidecar = SelectSidecar(configs_, proxy.ns, proxy.labels, mesh_.root_namespace);
-  if (!sidecar) return *kEverything;
-  auto key = std::make_pair(proxy.ns, sidecar->key);
-  {
-    std::lock_guard<std::mutex> lock(scope_mu_);
-    auto it = scopes_.find(key);
-    if (it != scopes_.end()) return it->second;
-  }
-  auto built = std::make_shared<const SidecarScope>(SidecarScope::Build(sidecar, proxy.ns, *this));
-  std::lock_guard<std::mutex> lock(scope_mu_);
-  return scopes_.emplace(std::move(key), std::move(built)).first->second;
-}
-
 void PushContext::BuildDestinationRules() {
   for (const auto& [key, config] : *configs_) {
     if (key.kind != Kind::kDestinationRule) continue;
@@ -267,24 +213,60 @@ void PushContext::BuildDestinationRules() {
   }
   std::stable_sort(destination_rules_.begin(), destination_rules_.end(),
                    [](const auto& a, const auto& b) { return OlderThan(a.config, b.config); });
+  IndexDestinationRules();
 }
 
-const DestinationRuleEntry* PushContext::DestinationRuleForHost(absl::string_view hostname,
-                                                                absl::string_view proxy_ns) const {
-  const Service* svc = ServiceForHost(hostname);
-  const DestinationRuleEntry* best = nullptr;
-  std::tuple<int, int> best_rank{-1, -1};
-  for (const auto& dr : destination_rules_) {
-    if (!HostMatches(dr.host, hostname)) continue;
-    const std::string& ns = dr.config->key.ns;
-    int ns_rank = ns == proxy_ns ? 2 : (svc && ns == svc->ns) ? 1 : 0;
-    std::tuple<int, int> rank{ns_rank, Specificity(dr.host)};
-    if (rank > best_rank) {
-      best = &dr;
-      best_rank = rank;
+void PushContext::IndexDestinationRules() {
+  destination_rules_by_host_.clear();
+  for (const auto& dr : destination_rules_) {  // oldest first: emplace keeps the oldest
+    DestinationRuleIndex& index = destination_rules_by_host_[dr.host];
+    if (!index.oldest) index.oldest = &dr;
+    index.oldest_by_ns.emplace(dr.config->key.ns, &dr);
+  }
+}
+
+const DestinationRuleIndex* PushContext::DestinationRulesWithHost(absl::string_view pattern) const {
+  auto it = destination_rules_by_host_.find(pattern);
+  return it == destination_rules_by_host_.end() ? nullptr : &it->second;
+}
+
+ConfigPtr PushContext::FindConfig(const ConfigKey& key) const {
+  DependencyRecorder::Config(key);
+  auto it = configs_->find(key);
+  return it == configs_->end() ? nullptr : it->second;
+}
+
+void PushContext::BuildSidecarVersions() {
+  for (auto it = configs_->lower_bound(ConfigKey{Kind::kSidecar, "", ""});
+       it != configs_->end() && it->first.kind == Kind::kSidecar; ++it) {
+    sidecar_versions_.emplace(it->first, SidecarVersion(*it->second));
+  }
+}
+
+const ProxyScope& PushContext::ScopeFor(const Proxy& proxy) const {
+  ScopeKey key{proxy.ns, {}, ""};
+  if (proxy.type == ProxyType::kSidecar && !proxy.proxyless_grpc) {
+    if (ConfigPtr sidecar = SelectSidecar(configs_, proxy.ns, proxy.labels, mesh_.root_namespace)) {
+      key.sidecar = sidecar->key;
+      key.sidecar_version = sidecar_versions_.at(sidecar->key);
     }
   }
-  return best;
+  return Scope(key);
+}
+
+const ProxyScope& PushContext::Scope(const ScopeKey& key) const {
+  {
+    std::lock_guard<std::mutex> lock(scopes_mu_);
+    if (auto it = scopes_.find(key); it != scopes_.end()) return *it->second;
+  }
+  ConfigPtr sidecar;
+  if (key.has_sidecar()) {
+    auto it = configs_->find(key.sidecar);
+    if (it != configs_->end()) sidecar = it->second;
+  }
+  auto built = std::make_unique<const ProxyScope>(*this, key, sidecar);  // outside the lock: scopes build in parallel
+  std::lock_guard<std::mutex> lock(scopes_mu_);
+  return *scopes_.emplace(key, std::move(built)).first->second;
 }
 
 }  // namespace keel::pilot::model

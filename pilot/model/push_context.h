@@ -1,13 +1,16 @@
 // PushContext: an immutable snapshot of all config plus the indexes generators
 // need, built once per push and shared (shared_ptr<const>) by every proxy's
-// generation. Also owns the per-push resource cache, so each resource is built
-// and serialized once per push however many proxies receive it.
+// generation. Memoises one ProxyScope per ScopeKey (proxy_scope.h: what proxies
+// of a namespace see, indexed), and owns the per-push resource cache for what the
+// cross-push XdsCache does not hold (LDS, SDS, inbound clusters), so each is
+// built and serialized once per push however many proxies receive it.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include "absl/strings/string_view.h"
 #include <vector>
@@ -16,7 +19,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "pilot/model/config_store.h"
+#include "pilot/model/endpoint_index.h"
 #include "pilot/model/proxy.h"
+#include "pilot/model/proxy_scope.h"
 #include "pilot/model/service.h"
 #include "pilot/model/sidecar_scope.h"
 
@@ -49,6 +54,13 @@ struct DestinationRuleEntry {
   const istio::networking::v1alpha3::DestinationRule& spec() const;
 };
 
+// The DestinationRules with one resolved host pattern: the oldest overall and the
+// oldest in each namespace (entries point into PushContext's oldest-first vector).
+struct DestinationRuleIndex {
+  const DestinationRuleEntry* oldest = nullptr;
+  std::map<std::string, const DestinationRuleEntry*, std::less<>> oldest_by_ns;
+};
+
 // A resource built once per push: packed (serialized) once, and a hash of its
 // bytes so a connection can tell cheaply whether what it would send changed
 // (`version`, the hash in hex, is the resource version delta xDS sends).
@@ -67,15 +79,28 @@ class PushContext {
   static std::shared_ptr<const PushContext> Build(ConfigSnapshot configs, const MeshOptions& mesh,
                                                   uint64_t version);
 
+  // An endpoint-only change (Pods, EndpointSlices): `previous` with `configs`
+  // as its snapshot and the endpoints of `hosts` recomputed from it; services,
+  // VirtualServices, DestinationRules are taken from `previous` as they are (none
+  // of them reads a Pod or an EndpointSlice), every other host's endpoints are
+  // shared with it. The caller guarantees `configs` differs from
+  // previous.configs() only in Pods and EndpointSlices; `hosts` not served are
+  // ignored.
+  static std::shared_ptr<const PushContext> UpdateEndpoints(const PushContext& previous, ConfigSnapshot configs,
+                                                            const std::set<std::string>& hosts, uint64_t version);
+
   uint64_t version() const { return version_; }
   const MeshOptions& mesh() const { return mesh_; }
   const ConfigSnapshot& configs() const { return configs_; }
 
-  const std::vector<Service>& services() const { return services_; }
+  // Every service, in config key order, shadowed duplicates included (builders
+  // iterate ProxyScope::services()). Both record a dependency (dependencies.h).
+  const std::vector<Service>& services() const;
   const Service* ServiceForHost(absl::string_view hostname) const;
 
   // Endpoints of `hostname` at service port `port`; empty if none.
   const std::vector<Endpoint>& Endpoints(absl::string_view hostname, int port) const;
+  const EndpointIndex& endpoint_index() const { return *endpoints_; }
 
   // Istio's short-name rule for hosts in config (VirtualService, DestinationRule,
   // destinations): a name without dots is relative to `ns` ("reviews" ->
@@ -88,31 +113,24 @@ class PushContext {
   // "reviews.default.svc" and the FQDN all work. Null when none exists.
   const Service* ServiceForDnsName(absl::string_view host, absl::string_view ns) const;
 
-  // The VirtualService that routes `hostname` for a proxy in `proxy_ns` bound to
-  // `gateway` ("mesh" for sidecars and proxyless clients), or null. Exact hosts
-  // beat wildcards; among equals the oldest (creationTimestamp, then name) wins.
-  // With `scope`, only VirtualServices its egress hosts import are candidates.
-  const VirtualServiceEntry* VirtualServiceForHost(absl::string_view hostname, absl::string_view gateway,
-                                                   absl::string_view proxy_ns,
-                                                   const SidecarScope* scope = nullptr) const;
+  // The object `key` names, or null; records the lookup (dependencies.h).
+  ConfigPtr FindConfig(const ConfigKey& key) const;
 
-  // Every VirtualService bound to `gateway` ("ns/name") that a proxy in `proxy_ns`
-  // sees, in Istio's order (PushContext.VirtualServicesForGateway): those private to
-  // `proxy_ns` (exportTo "." or its own name), then those exported to it by name,
-  // then public ones; oldest first within each group.
-  std::vector<const VirtualServiceEntry*> VirtualServicesForGateway(absl::string_view gateway,
-                                                                    absl::string_view proxy_ns) const;
+  // What proxies of one scope see in this push: built on first use, then shared
+  // (thread-safe). See proxy_scope.h.
+  const ProxyScope& Scope(const ScopeKey& key) const;
+  // The scope of `proxy`: its namespace and, for sidecars, the Sidecar resource
+  // SelectSidecar picks (mesh().root_namespace holds the mesh-wide defaults);
+  // routers and proxyless gRPC clients get none.
+  const ProxyScope& ScopeFor(const Proxy& proxy) const;
 
-  // The DestinationRule for `hostname` as seen from `proxy_ns`: one in the proxy's
-  // namespace first, then the service's, then any other; exact before wildcard.
-  const DestinationRuleEntry* DestinationRuleForHost(absl::string_view hostname,
-                                                     absl::string_view proxy_ns) const;
-
-  // What the Sidecar resource selected for `proxy` lets it see (SelectSidecar
-  // with the mesh's root namespace); the default (everything) for routers and
-  // when no Sidecar applies. Built once per (namespace, Sidecar) per push and
-  // shared. This is the one place sidecar builders learn their visibility.
-  std::shared_ptr<const SidecarScope> SidecarScopeFor(const Proxy& proxy) const;
+  // Indexes ProxyScope is built from. VirtualServices oldest first.
+  const std::vector<VirtualServiceEntry>& virtual_services() const { return virtual_services_; }
+  // The DestinationRules whose resolved host is exactly `pattern`, or null.
+  const DestinationRuleIndex* DestinationRulesWithHost(absl::string_view pattern) const;
+  // services() and ServiceForHost without recording a dependency (for indexes).
+  const std::vector<Service>& services_unrecorded() const { return services_; }
+  const Service* ServiceForHostUnrecorded(absl::string_view hostname) const;
 
   // Looks up a resource built earlier in this push under `key`, or builds it with
   // `build` (which may return null for "no such resource") and remembers it.
@@ -135,19 +153,25 @@ class PushContext {
   void BuildEndpoints();
   void BuildVirtualServices();
   void BuildDestinationRules();
+  void IndexDestinationRules();  // destination_rules_by_host_ from destination_rules_
+  void BuildSidecarVersions();
 
+  // Every member below but endpoints_ and the cache is copied by UpdateEndpoints:
+  // a new member derived from config must be copied there too.
   uint64_t version_ = 0;
   MeshOptions mesh_;
   ConfigSnapshot configs_;
   std::vector<Service> services_;
   std::map<std::string, size_t, std::less<>> service_by_host_;
-  std::map<std::pair<std::string, int>, std::vector<Endpoint>, std::less<>> endpoints_;
+  EndpointIndexPtr endpoints_;  // shared with the PushContexts UpdateEndpoints makes from this one
   std::vector<VirtualServiceEntry> virtual_services_;      // sorted oldest first
   std::vector<DestinationRuleEntry> destination_rules_;    // sorted oldest first
+  std::map<std::string, DestinationRuleIndex, std::less<>> destination_rules_by_host_;
+  std::map<ConfigKey, std::string> sidecar_versions_;  // every Sidecar's SidecarVersion, for ScopeKeys
 
-  mutable std::mutex scope_mu_;
-  mutable std::map<std::pair<std::string, ConfigKey>, std::shared_ptr<const SidecarScope>> scopes_
-      ABSL_GUARDED_BY(scope_mu_);
+  mutable std::mutex scopes_mu_;
+  mutable std::map<ScopeKey, std::unique_ptr<const ProxyScope>> scopes_ ABSL_GUARDED_BY(scopes_mu_);
+
 
   mutable std::mutex cache_mu_;
   mutable std::map<std::string, ResourcePtr> cache_ ABSL_GUARDED_BY(cache_mu_);

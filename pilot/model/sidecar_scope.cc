@@ -52,9 +52,11 @@ ConfigPtr Oldest(const std::vector<ConfigPtr>& candidates, bool with_selector,
   return best;
 }
 
+}  // namespace
+
 // The object's resourceVersion; objects from files have none, so then a hash of
 // the spec (deterministic serialization) stands in.
-std::string Version(const Config& config) {
+std::string SidecarVersion(const Config& config) {
   if (!config.meta.resource_version.empty()) return config.meta.resource_version;
   std::string bytes;
   {
@@ -65,8 +67,6 @@ std::string Version(const Config& config) {
   }
   return absl::StrCat("spec-", absl::Hex(std::hash<std::string>()(bytes)));
 }
-
-}  // namespace
 
 ConfigPtr SelectSidecar(const ConfigSnapshot& configs, absl::string_view ns,
                         const std::map<std::string, std::string>& labels, absl::string_view root_ns) {
@@ -84,7 +84,7 @@ SidecarScope SidecarScope::Build(const ConfigPtr& sidecar, absl::string_view ns,
   const auto& spec = sidecar->As<networking::Sidecar>();
   out.sidecar_ = sidecar;
   out.everything_ = false;
-  out.cache_key_ = absl::StrCat("sidecar=", sidecar->key.ns, "/", sidecar->key.name, "@", Version(*sidecar), "|", ns);
+  out.cache_key_ = absl::StrCat("sidecar=", sidecar->key.ns, "/", sidecar->key.name, "@", SidecarVersion(*sidecar), "|", ns);
   if (spec.has_outbound_traffic_policy()) {
     out.policy_ = spec.outbound_traffic_policy().mode() == networking::OutboundTrafficPolicy::ALLOW_ANY
                       ? OutboundTrafficPolicy::kAllowAny
@@ -119,7 +119,7 @@ SidecarScope SidecarScope::Build(const ConfigPtr& sidecar, absl::string_view ns,
     for (const auto& h : vs.hosts()) hosts.push_back(push.ResolveHost(h, vs_ns));
     if (hosts.empty() || !out.VirtualServiceVisible(vs_ns, hosts)) continue;
     auto add = [&](const networking::Destination& d) {
-      if (const Service* svc = push.ServiceForHost(push.ResolveHost(d.host(), vs_ns))) {
+      if (const Service* svc = push.ServiceForHostUnrecorded(push.ResolveHost(d.host(), vs_ns))) {
         out.destination_hosts_.insert(svc->hostname);
       }
     };

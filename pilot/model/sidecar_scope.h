@@ -4,9 +4,11 @@
 // for the parts Keel implements: egress hosts and ports, outboundTrafficPolicy,
 // ingress listeners (port, protocol, defaultEndpoint).
 //
-// A small immutable value, built once per (proxy namespace, Sidecar) and then
-// shared by every proxy of that namespace the Sidecar selects. Pure: no locks,
-// no I/O. Selection of the Sidecar for a proxy is SelectSidecar below.
+// A small immutable value held by the ProxyScope of (proxy namespace, Sidecar)
+// (proxy_scope.h: ScopeKey names the Sidecar), so built once per push and shared
+// by every proxy of that namespace the Sidecar selects. Pure: no locks, no I/O,
+// records no dependencies (the ProxyScope does). Selection of the Sidecar for a
+// proxy is SelectSidecar below.
 #pragma once
 
 #include <map>
@@ -99,6 +101,11 @@ class SidecarScope {
   OutboundTrafficPolicy policy_ = OutboundTrafficPolicy::kAllowAny;
   std::vector<Ingress> ingress_;
 };
+
+// The Sidecar's version for ScopeKey and cache_key(): its resourceVersion;
+// objects from files have none, so a hash of the spec (deterministic
+// serialization) stands in.
+std::string SidecarVersion(const Config& config);
 
 // The Sidecar that applies to a sidecar proxy in `ns` with pod `labels`, as
 // istiod picks it: one in `ns` whose workloadSelector matches `labels` (oldest

@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <set>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "pilot/xds/delta_connection.h"
 #include "pilot/xds/monitoring.h"
@@ -10,7 +14,18 @@
 
 namespace keel::pilot::xds {
 
-AdsServer::AdsServer(GeneratorMap generators) : generators_(std::move(generators)) {}
+AdsServer::AdsServer(GeneratorMap generators, int push_workers, std::shared_ptr<XdsCache> cache)
+    : generators_(std::move(generators)),
+      cache_(std::move(cache)),
+      push_queue_(std::make_unique<PushQueue>(push_workers)) {}
+
+int AdsServer::DefaultPushWorkers() { return std::max(2, static_cast<int>(std::thread::hardware_concurrency())); }
+
+void AdsServer::StopPushes() { push_queue_->Shutdown(); }
+
+void AdsServer::Enqueue(const std::shared_ptr<XdsConnection>& connection, ConnectionRequest request) {
+  push_queue_->Enqueue(connection, std::move(request));
+}
 
 void AdsServer::RequireAuthenticationOnTls(StreamAuthenticator authenticator) {
   authenticator_ = std::move(authenticator);
@@ -59,9 +74,29 @@ void AdsServer::Remove(XdsConnection* connection) {
   }
 }
 
+namespace {
+
+// The addresses of the endpoints of `hosts` in `push` (any port).
+void AddEndpointAddresses(const model::PushContext* push, const std::set<std::string>& hosts,
+                          std::set<std::string>* out) {
+  if (!push) return;
+  for (const auto& host : hosts) {
+    const model::Service* svc = push->ServiceForHost(host);
+    if (!svc) continue;
+    for (const auto& port : svc->ports) {
+      for (const auto& ep : push->Endpoints(host, port.port)) out->insert(ep.address);
+    }
+  }
+}
+
+}  // namespace
+
 void AdsServer::Push(model::PushContextPtr push, const PushRequest& request) {
+  if (cache_) cache_->BeginPush(*push, request);  // before any generation against `push`
+  model::PushContextPtr previous;
   {
     std::lock_guard<std::mutex> lock(push_mu_);
+    previous = std::move(push_);
     push_ = push;
   }
   std::vector<std::shared_ptr<XdsConnection>> targets;
@@ -73,9 +108,24 @@ void AdsServer::Push(model::PushContextPtr push, const PushRequest& request) {
   for (const auto& [key, config] : *push->configs()) virtual_services += key.kind == model::Kind::kVirtualService;
   monitoring::RecordServices(push->services().size(), virtual_services);
   monitoring::RecordPushTriggers(request.reasons);
-  for (const auto& connection : targets) connection->Push(push, request);
-  spdlog::debug("push version {} to {} connections ({} config changes)", push->version(), targets.size(),
-                request.configs_updated.size());
+  std::set<std::string> moved_addresses;  // EDS-only: workloads whose own endpoints may have changed
+  if (!request.full) {
+    AddEndpointAddresses(previous.get(), request.endpoints_updated, &moved_addresses);
+    AddEndpointAddresses(push.get(), request.endpoints_updated, &moved_addresses);
+  }
+  for (const auto& connection : targets) {
+    ConnectionRequest queued;
+    queued.push = request;
+    if (!request.full) {
+      const std::optional<model::Proxy> proxy = connection->IdentifiedProxy();
+      if (!proxy) continue;  // its first request is answered with the current PushContext
+      const bool own_pod = request.configs_updated.count(model::ConfigKey{model::Kind::kPod, proxy->ns, proxy->pod_name});
+      if (own_pod || moved_addresses.count(proxy->ip)) queued.push->full = true;
+    }
+    push_queue_->Enqueue(connection, std::move(queued));
+  }
+  spdlog::debug("push version {} ({}) queued for {} connections ({} config changes)", push->version(),
+                request.full ? "full" : "endpoints", targets.size(), request.configs_updated.size());
 }
 
 model::PushContextPtr AdsServer::CurrentPush() const {

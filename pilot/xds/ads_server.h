@@ -1,6 +1,7 @@
 // AdsServer: the AggregatedDiscoveryService, state of the world and delta, on
 // gRPC's callback API. Holds the current PushContext and every live connection; a push
-// installs a new PushContext and fans it out.
+// installs a new PushContext and queues every connection on the PushQueue, whose
+// workers generate and send (push_queue.h).
 #pragma once
 
 #include <atomic>
@@ -15,6 +16,7 @@
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "pilot/xds/xds_connection.h"
 #include "pilot/xds/generator.h"
+#include "pilot/xds/push_queue.h"
 #include "pilot/xds/push_request.h"
 #include "pkg/concurrency/bounded_executor.h"
 
@@ -29,7 +31,16 @@ using RawAdsService = envoy::service::discovery::v3::AggregatedDiscoveryService:
 
 class AdsServer final : public RawAdsService {
  public:
-  explicit AdsServer(GeneratorMap generators);
+  // `push_workers`: the PushQueue's threads (--push-throttle). `cache`, when
+  // given, is the cross-push cache `generators` build through
+  // (MakeGenerators(cache.get())); each Push begins it first (xds_cache.h).
+  explicit AdsServer(GeneratorMap generators, int push_workers = DefaultPushWorkers(),
+                     std::shared_ptr<XdsCache> cache = nullptr);
+
+  // The cores of this machine, at least 2: generation is CPU-bound, so more
+  // threads than cores only add contention (istiod's PILOT_PUSH_THROTTLE is 100
+  // goroutines; Keel's unit is a thread).
+  static int DefaultPushWorkers();
 
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StreamAggregatedResources(
       grpc::CallbackServerContext* context) override;
@@ -45,9 +56,18 @@ class AdsServer final : public RawAdsService {
   // server has shut down). Idempotent.
   void StopAuthentication();
 
-  // Makes `push` current and sends every connection what changed for it. Called
-  // from one thread at a time (the debouncer's).
+  // Drops what `request` changed from the cache, makes `push` current and queues
+  // every connection for it, then returns: the PushQueue's workers generate and
+  // send. An EDS-only request (!full) is
+  // served, as a full one, to the connection of a workload the change concerns
+  // itself (its Pod among configs_updated, or its IP among the old or new
+  // endpoints of endpoints_updated): its inbound listeners read its own Pod and
+  // endpoints. Called from one thread at a time (the debouncer's).
   void Push(model::PushContextPtr push, const PushRequest& request);
+
+  // Drops queued pushes and joins the push workers (after the gRPC server has
+  // shut down). Idempotent.
+  void StopPushes();
 
   // The current PushContext; null before the first push.
   model::PushContextPtr CurrentPush() const;
@@ -61,12 +81,16 @@ class AdsServer final : public RawAdsService {
   const GeneratorMap& generators() const { return generators_; }
   const StreamAuthenticator& authenticator() const { return authenticator_; }
   concurrency::BoundedExecutor& auth_executor() { return *auth_executor_; }
+  void Enqueue(const std::shared_ptr<XdsConnection>& connection, ConnectionRequest request);
   void Remove(XdsConnection* connection);
 
   uint64_t streams_opened() const { return streams_opened_.load(); }
+  // The cross-push cache; null if this server has none.
+  const XdsCache* cache() const { return cache_.get(); }
 
  private:
   const GeneratorMap generators_;
+  const std::shared_ptr<XdsCache> cache_;
   mutable std::mutex push_mu_;
   model::PushContextPtr push_ ABSL_GUARDED_BY(push_mu_);
 
@@ -79,7 +103,9 @@ class AdsServer final : public RawAdsService {
   std::atomic<uint64_t> streams_opened_{0};
 
   StreamAuthenticator authenticator_;
-  // Last: destroyed (its workers joined) before what their reviews use.
+  // Destroyed (its workers joined) before what their pushes use.
+  std::unique_ptr<PushQueue> push_queue_;
+  // Last: destroyed (its workers joined) before what their reviews use (the push queue too).
   std::unique_ptr<concurrency::BoundedExecutor> auth_executor_;
 };
 

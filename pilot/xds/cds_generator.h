@@ -7,8 +7,12 @@ namespace keel::pilot::xds {
 
 class CdsGenerator final : public XdsGenerator {
  public:
+  explicit CdsGenerator(XdsCache* cache = nullptr) : cache_(cache) {}
   std::vector<NamedResource> Generate(const model::Proxy& proxy, const model::PushContext& push,
                                       const WatchedResource& watch) const override;
+
+ private:
+  XdsCache* const cache_;  // shared across pushes; null: per-push only
 };
 
 }  // namespace keel::pilot::xds

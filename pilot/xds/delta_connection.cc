@@ -53,27 +53,23 @@ void DeltaConnection::HandleRequestLocked(const DeltaDiscoveryRequest& request) 
   }
   const bool wildcard_added = w.watch.wildcard && !was_wildcard;
   if (!first && requested.empty() && !wildcard_added) return;
-  model::PushContextPtr push = server_->CurrentPush();
-  if (push) SendLocked(type, *push, requested, /*always=*/first && WatchingLocked(type));
+  OweAnswerLocked(type, {std::move(requested), /*always=*/first});
 }
 
-bool DeltaConnection::PushTypeLocked(const std::string& type_url, const model::PushContext& push, bool /*forced*/) {
-  return SendLocked(type_url, push, {}, /*always=*/false);
-}
-
-bool DeltaConnection::SendLocked(const std::string& type_url, const model::PushContext& push,
-                                 const std::set<std::string>& requested, bool always) {
+bool DeltaConnection::SendLocked(const TypeWork& work, const model::PushContext& push) {
   const auto begin = std::chrono::steady_clock::now();
+  const std::string& type_url = work.type_url;
   WatchState& w = watches_[type_url];
   std::map<std::string, std::string>& held = held_[type_url];
-  const XdsGenerator& generator = *server_->generators().at(type_url);
-  std::vector<NamedResource> resources = generator.Generate(*proxy_, push, w.watch);
 
   DeltaDiscoveryResponse response;
   std::set<std::string> present;
+  std::vector<NamedResource> resources;
   size_t bytes = 0;
-  for (const auto& r : resources) {
+  for (const auto& r : work.resources) {
+    if (!InScopeLocked(work, r.name)) continue;  // unsubscribed meanwhile
     present.insert(r.name);
+    resources.push_back(r);
     const std::string& version = r.resource->version;  // computed once per push
     auto it = held.find(r.name);
     if (it != held.end() && it->second == version) continue;
@@ -84,11 +80,12 @@ bool DeltaConnection::SendLocked(const std::string& type_url, const model::PushC
     bytes += r.resource->any.value().size();
   }
   for (const auto& [name, version] : held) {
-    if (!present.count(name)) response.add_removed_resources(name);
+    if (!present.count(name) && InScopeLocked(work, name)) response.add_removed_resources(name);
   }
-  for (const auto& name : requested) {
-    if (!present.count(name) && !held.count(name)) response.add_removed_resources(name);
+  for (const auto& name : work.answer.subscribed) {
+    if (!present.count(name) && !held.count(name) && InScopeLocked(work, name)) response.add_removed_resources(name);
   }
+  const bool always = work.answer.always && WatchingLocked(type_url);
   if (response.resources().empty() && response.removed_resources().empty() && !always) return false;
 
   for (const auto& r : response.resources()) held[r.name()] = r.version();
@@ -99,12 +96,23 @@ bool DeltaConnection::SendLocked(const std::string& type_url, const model::PushC
   w.version_sent = response.system_version_info();
   w.nonce_sent = response.nonce();
   w.sent = true;
-  w.resources_sent = std::move(resources);
+  if (work.partial || WatchChangedLocked(work)) {
+    // What the proxy holds now: the previous set with the names in scope replaced.
+    std::map<std::string, NamedResource> merged;
+    for (auto& r : w.resources_sent) {
+      const bool subscribed = w.watch.wildcard || w.watch.names.count(r.name);
+      if (subscribed && !InScopeLocked(work, r.name)) merged.emplace(r.name, std::move(r));
+    }
+    for (auto& r : resources) merged[r.name] = std::move(r);
+    w.resources_sent.clear();
+    for (auto& [name, r] : merged) w.resources_sent.push_back(std::move(r));
+  } else {
+    w.resources_sent = std::move(resources);
+  }
   spdlog::debug("ADS: {} delta push to {}: {} resources, {} removed, version {}", ShortTypeName(type_url), proxy_->id,
                 response.resources_size(), response.removed_resources_size(), response.system_version_info());
   QueueLocked(std::move(response));
-  monitoring::RecordPush(type_url, std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count(),
-                         bytes);
+  RecordSent(work, begin, bytes);
   return true;
 }
 

@@ -26,16 +26,14 @@ class DeltaConnection final : public XdsStream<envoy::service::discovery::v3::De
  private:
   void HandleRequestLocked(const envoy::service::discovery::v3::DeltaDiscoveryRequest& request) override
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Sends the resources of `type_url` the proxy lacks and the names it must drop,
-  // if any. `forced` is ignored: the proxy already holds every unchanged resource.
-  bool PushTypeLocked(const std::string& type_url, const model::PushContext& push, bool forced) override
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The response behind PushTypeLocked. `requested` are names just subscribed:
-  // those that do not exist are listed as removed, so the proxy stops waiting for
-  // them. With `always`, a response goes out even when it is empty (the answer
-  // to a first request).
-  bool SendLocked(const std::string& type_url, const model::PushContext& push, const std::set<std::string>& requested,
-                  bool always) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends the resources of `work.type_url` the proxy lacks and the names it must
+  // drop, if any (within the subscription, and within the generated names for a
+  // partial push). Names just subscribed (`work.answer.subscribed`) that do not
+  // exist are listed as removed, so the proxy stops waiting for them; with
+  // `work.answer.always` a response goes out even when it is empty (the answer
+  // to a first request). `work.forced` is ignored: the proxy already holds every
+  // unchanged resource.
+  bool SendLocked(const TypeWork& work, const model::PushContext& push) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Per type: resource name -> the version the proxy holds.
   std::map<std::string, std::map<std::string, std::string>> held_ ABSL_GUARDED_BY(mu_);

@@ -22,11 +22,13 @@ namespace gateway = networking::gateway;
 // (and, for a named targetPort, the pod: folded into the translations), VS
 // visibility and sourceNamespace from the namespace, and the wildcard address
 // from the IP family. Replicas of one gateway Deployment share one scope.
-std::string GatewayScope(const char* type, const model::Proxy& proxy, const gateway::MergedGateway& merged) {
-  std::string scope = absl::StrCat(type, "|gateway|", proxy.ns, "|", merged.port_translations, "|",
-                                   proxy.ip.find(':') != std::string::npos ? "v6" : "v4");
-  for (const auto& [k, v] : proxy.labels) absl::StrAppend(&scope, "|", k, "=", v);
-  return scope;
+XdsCacheKey GatewayKey(const char* type, const model::Proxy& proxy, const model::PushContext& push,
+                       const gateway::MergedGateway& merged) {
+  XdsCacheKey key{type, "gateway", push.ScopeFor(proxy).key(),
+                  absl::StrCat(merged.port_translations, "|", proxy.ip.find(':') != std::string::npos ? "v6" : "v4"),
+                  ""};
+  for (const auto& [k, v] : proxy.labels) absl::StrAppend(&key.variant, "|", k, "=", v);
+  return key;
 }
 
 }  // namespace
@@ -37,17 +39,22 @@ std::vector<NamedResource> GenerateGatewayListeners(const model::Proxy& proxy, c
   for (const auto& why : merged.rejected) spdlog::warn("gateway {}: skipping {}", proxy.id, why);
   std::vector<std::string> names = watch.wildcard ? gateway::GatewayListenerNames(merged, proxy)
                                                   : std::vector<std::string>(watch.names.begin(), watch.names.end());
-  return GenerateNamed(names, GatewayScope("LDS", proxy, merged), push, [&](const std::string& name) {
+  return GenerateNamed(names, GatewayKey("LDS", proxy, push, merged).ToString(), push, [&](const std::string& name) {
     return gateway::BuildGatewayListener(name, merged, proxy, push);
   });
 }
 
 std::vector<NamedResource> GenerateGatewayRoutes(const model::Proxy& proxy, const model::PushContext& push,
-                                                 const WatchedResource& watch) {
-  const gateway::MergedGateway merged = gateway::MergeGateways(proxy, push);
+                                                 const WatchedResource& watch, XdsCache* cache) {
+  model::Dependencies merged_deps;  // the Gateways, Services and Pod the merge read: every route depends on them
+  std::optional<gateway::MergedGateway> merged;
+  {
+    model::DependencyRecorder recorder(&merged_deps);
+    merged = gateway::MergeGateways(proxy, push);
+  }
   std::vector<std::string> names(watch.names.begin(), watch.names.end());
-  return GenerateNamed(names, GatewayScope("RDS", proxy, merged), push, [&](const std::string& name) {
-    return std::optional(gateway::BuildGatewayRouteConfiguration(name, merged, proxy, push));
+  return GenerateCached(cache, names, GatewayKey("RDS", proxy, push, *merged), merged_deps, push, [&](const std::string& name) {
+    return std::optional(gateway::BuildGatewayRouteConfiguration(name, *merged, proxy, push));
   });
 }
 

@@ -18,20 +18,20 @@ const char* ShortTypeName(const std::string& type_url) {
   return "UNKNOWN";
 }
 
-std::string GrpcScope(const std::string& type, const model::Proxy& proxy) {
-  std::string scope = type + "|grpc|" + proxy.ns;
+XdsCacheKey GrpcCacheKey(const std::string& type, const model::Proxy& proxy, const model::PushContext& push) {
+  XdsCacheKey key{type, "grpc", push.ScopeFor(proxy).key(), "", ""};
   if (type == "RDS") {
-    for (const auto& [k, v] : proxy.labels) scope += "|" + k + "=" + v;
+    for (const auto& [k, v] : proxy.labels) key.variant += "|" + k + "=" + v;
   }
-  return scope;
+  return key;
 }
 
-GeneratorMap MakeGenerators() {
+GeneratorMap MakeGenerators(XdsCache* cache) {
   GeneratorMap out;
   out[kListenerType] = std::make_unique<LdsGenerator>();
-  out[kRouteType] = std::make_unique<RdsGenerator>();
-  out[kClusterType] = std::make_unique<CdsGenerator>();
-  out[kEndpointType] = std::make_unique<EdsGenerator>();
+  out[kRouteType] = std::make_unique<RdsGenerator>(cache);
+  out[kClusterType] = std::make_unique<CdsGenerator>(cache);
+  out[kEndpointType] = std::make_unique<EdsGenerator>(cache);
   out[kSecretType] = std::make_unique<SdsGenerator>();
   return out;
 }

@@ -1,6 +1,6 @@
 // XdsGenerator: builds the resources of one xDS type for one proxy from a
 // PushContext (Istio's model.XdsResourceGenerator). Implementations are pure
-// apart from the PushContext's per-push cache.
+// apart from the caches (the PushContext's per-push one, the XdsCache).
 #pragma once
 
 #include <map>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "pilot/model/push_context.h"
+#include "pilot/xds/xds_cache.h"
 
 namespace keel::pilot::xds {
 
@@ -51,15 +52,36 @@ std::vector<NamedResource> GenerateNamed(const std::vector<std::string>& names, 
   return out;
 }
 
-// The cache scope of what a proxyless gRPC client is sent: everything a resource
-// depends on besides its name (namespace for host expansion and rule visibility,
+// Builds each of `names` through the cross-push `cache` under `key` with the
+// name filled in (xds_cache.h), or, when `cache` is null, through the push's own
+// cache under the key's string form. `extra`: dependencies read before building.
+template <typename Build>
+std::vector<NamedResource> GenerateCached(XdsCache* cache, const std::vector<std::string>& names, XdsCacheKey key,
+                                          const model::Dependencies& extra, const model::PushContext& push,
+                                          Build&& build) {
+  if (!cache) return GenerateNamed(names, key.ToString(), push, build);
+  std::vector<NamedResource> out;
+  for (const auto& name : names) {
+    key.name = name;
+    model::ResourcePtr r = cache->GetOrBuild(key, push, extra, [&]() -> model::ResourcePtr {
+      auto message = build(name);
+      return message ? model::MakeResource(*message) : nullptr;
+    });
+    if (r) out.push_back({name, std::move(r)});
+  }
+  return out;
+}
+
+// The cache key of what a proxyless gRPC client is sent: everything a resource
+// depends on besides its name (the scope for host expansion and rule visibility,
 // labels for sourceLabels matches).
-std::string GrpcScope(const std::string& type, const model::Proxy& proxy);
+XdsCacheKey GrpcCacheKey(const std::string& type, const model::Proxy& proxy, const model::PushContext& push);
 
 // Type URL -> generator.
 using GeneratorMap = std::map<std::string, XdsGeneratorPtr>;
 
-// The generators for every type Keel serves.
-GeneratorMap MakeGenerators();
+// The generators for every type Keel serves, sharing `cache` across pushes (null:
+// each push builds afresh, sharing only within the push).
+GeneratorMap MakeGenerators(XdsCache* cache = nullptr);
 
 }  // namespace keel::pilot::xds

@@ -36,6 +36,13 @@ constexpr char kTriggersHelp[] = "Total number of times a push was triggered, la
 constexpr char kInboundHelp[] = "Total number of updates received by pilot.";
 constexpr char kServicesHelp[] = "Total services known to pilot.";
 constexpr char kVirtServicesHelp[] = "Total virtual services known to pilot.";
+constexpr char kOffWorkerHelp[] =
+    "xDS generations that ran off the push queue's workers (a bug: generation belongs on them alone).";
+constexpr char kBuildsHelp[] =
+    "PushContexts built, by kind: full (from the whole config) or endpoints (the previous one with the endpoints "
+    "of some services recomputed).";
+constexpr char kGenerationsHelp[] = "xDS generations (one proxy, one type), whether a response followed or not.";
+constexpr char kQueueHelp[] = "Connections waiting in the push queue.";
 
 }  // namespace
 
@@ -111,6 +118,9 @@ void RegisterMetrics() {
   for (const char* type : {kClusterType, kEndpointType, kListenerType, kRouteType}) {
     r.GetCounter("pilot_total_xds_rejects", kRejectsHelp, {{"type", MetricType(type)}});
   }
+  r.GetCounter("keel_xds_generation_off_worker_total", kOffWorkerHelp);
+  for (const char* kind : {"full", "endpoints"}) r.GetCounter("keel_pushcontext_builds_total", kBuildsHelp, {{"kind", kind}});
+  RecordPushQueueLength(0);
 }
 
 namespace {
@@ -211,9 +221,48 @@ void RecordInboundUpdate(const std::string& type, int count) {
   DefaultRegistry().GetCounter("pilot_inbound_updates", kInboundHelp, {{"type", type}}).Inc(count);
 }
 
+void RecordGenerationOffWorker() {
+  DefaultRegistry().GetCounter("keel_xds_generation_off_worker_total", kOffWorkerHelp).Inc();
+}
+
+void RecordGeneration(const std::string& type_url) {
+  DefaultRegistry().GetCounter("keel_xds_generations_total", kGenerationsHelp, {{"type", MetricType(type_url)}}).Inc();
+}
+
+void RecordPushContextBuild(bool full) {
+  DefaultRegistry().GetCounter("keel_pushcontext_builds_total", kBuildsHelp, {{"kind", full ? "full" : "endpoints"}})
+      .Inc();
+}
+
+void RecordPushQueueLength(size_t length) {
+  DefaultRegistry().GetGauge("keel_push_queue_length", kQueueHelp).Set(static_cast<double>(length));
+}
+
 void RecordServices(size_t services, size_t virtual_services) {
   DefaultRegistry().GetGauge("pilot_services", kServicesHelp).Set(static_cast<double>(services));
   DefaultRegistry().GetGauge("pilot_virt_services", kVirtServicesHelp).Set(static_cast<double>(virtual_services));
+}
+
+void RecordXdsCacheLookup(const std::string& type, bool hit) {
+  static constexpr char kHitsHelp[] = "Resources served from the xDS cache instead of being built.";
+  static constexpr char kMissesHelp[] = "Resources built because the xDS cache did not hold them.";
+  // `type` is one of the cached types (xds_cache.h: CDS, EDS, RDS), never from a client.
+  const std::string label = absl::AsciiStrToLower(type);
+  if (hit) {
+    DefaultRegistry().GetCounter("keel_xds_cache_hits_total", kHitsHelp, {{"type", label}}).Inc();
+  } else {
+    DefaultRegistry().GetCounter("keel_xds_cache_misses_total", kMissesHelp, {{"type", label}}).Inc();
+  }
+}
+
+void RecordXdsCacheSize(size_t entries) {
+  DefaultRegistry().GetGauge("keel_xds_cache_size", "Entries in the xDS cache.").Set(static_cast<double>(entries));
+}
+
+void RecordXdsCacheEviction() {
+  DefaultRegistry()
+      .GetCounter("keel_xds_cache_evictions_total", "xDS cache entries evicted to stay within its bound.")
+      .Inc();
 }
 
 }  // namespace keel::pilot::xds::monitoring

@@ -71,7 +71,30 @@ void RecordPushTriggers(const std::map<std::string, int>& reasons);
 // pilot_inbound_updates{type}: config, eds, svc, svcdelete.
 void RecordInboundUpdate(const std::string& type, int count = 1);
 
+// keel_xds_generation_off_worker_total: one xDS generation ran off the push
+// workers (push_worker.h).
+void RecordGenerationOffWorker();
+
+// keel_xds_generations_total{type}: one proxy's resources of one type generated
+// (whether or not a response followed).
+void RecordGeneration(const std::string& type_url);
+
+// keel_pushcontext_builds_total{kind="full"|"endpoints"}: a PushContext built
+// from the whole config, or from the previous one with some services' endpoints
+// recomputed (an EDS-only change).
+void RecordPushContextBuild(bool full);
+
+// keel_push_queue_length: connections waiting for a push worker.
+void RecordPushQueueLength(size_t length);
+
 // pilot_services and pilot_virt_services, as of the last push.
 void RecordServices(size_t services, size_t virtual_services);
+
+// The cross-push resource cache (xds_cache.h): keel_xds_cache_hits_total{type},
+// keel_xds_cache_misses_total{type} (type: cds, eds, rds), keel_xds_cache_size,
+// keel_xds_cache_evictions_total.
+void RecordXdsCacheLookup(const std::string& type, bool hit);
+void RecordXdsCacheSize(size_t entries);
+void RecordXdsCacheEviction();
 
 }  // namespace keel::pilot::xds::monitoring

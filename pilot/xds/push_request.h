@@ -12,9 +12,10 @@
 namespace keel::pilot::xds {
 
 struct PushRequest {
-  bool full = true;                             // rebuild everything (Keel always does for now)
+  bool full = true;                             // every watched type; false: endpoints only (EDS of endpoints_updated)
   bool forced = false;                          // resend every watched type, changed or not (/debug/adsz?push=true)
   std::set<model::ConfigKey> configs_updated;   // what changed; empty on a forced push
+  std::set<std::string> endpoints_updated;  // FQDN hostnames whose endpoints may have changed (full and EDS-only pushes)
   std::map<std::string, int> reasons;           // trigger -> count ("config", "debug", ...)
   std::chrono::steady_clock::time_point start;  // when the first merged change arrived
 
@@ -23,6 +24,7 @@ struct PushRequest {
     full = full || other.full;
     forced = forced || other.forced;
     configs_updated.insert(other.configs_updated.begin(), other.configs_updated.end());
+    endpoints_updated.insert(other.endpoints_updated.begin(), other.endpoints_updated.end());
     for (const auto& [reason, n] : other.reasons) reasons[reason] += n;
     if (other.start < start) start = other.start;
   }

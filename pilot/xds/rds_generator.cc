@@ -8,11 +8,11 @@ namespace keel::pilot::xds {
 std::vector<NamedResource> RdsGenerator::Generate(const model::Proxy& proxy, const model::PushContext& push,
                                                   const WatchedResource& watch) const {
   if (!proxy.proxyless_grpc) {
-    return proxy.type == model::ProxyType::kRouter ? GenerateGatewayRoutes(proxy, push, watch)
-                                                   : GenerateSidecarRoutes(proxy, push, watch);
+    return proxy.type == model::ProxyType::kRouter ? GenerateGatewayRoutes(proxy, push, watch, cache_)
+                                                   : GenerateSidecarRoutes(proxy, push, watch, cache_);
   }
   std::vector<std::string> names(watch.names.begin(), watch.names.end());
-  return GenerateNamed(names, GrpcScope("RDS", proxy), push, [&](const std::string& name) {
+  return GenerateCached(cache_, names, GrpcCacheKey("RDS", proxy, push), {}, push, [&](const std::string& name) {
     return networking::grpcgen::BuildGrpcRouteConfiguration(name, proxy, push);
   });
 }

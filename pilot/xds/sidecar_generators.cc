@@ -27,19 +27,19 @@ std::string Labels(const model::Proxy& proxy) {
   return out;
 }
 
-// The selected Sidecar resource (identity, resourceVersion, the namespace "."
-// means): what the outbound resources' service visibility and outbound policy
-// depend on. Empty when no Sidecar applies (or for routers).
-std::string SidecarKey(const model::Proxy& proxy, const model::PushContext& push) {
-  return push.SidecarScopeFor(proxy)->cache_key();
+// The proxy's ScopeKey: its namespace and the Sidecar selecting it (identity
+// and version), so proxies with different Sidecars never share a resource.
+model::ScopeKey ScopeOf(const model::Proxy& proxy, const model::PushContext& push) {
+  return push.ScopeFor(proxy).key();
 }
 
-// Scopes: everything a resource depends on besides its name and the push.
-//  - outbound listeners: the namespace (VirtualService / DestinationRule
-//    visibility), labels (sourceLabels matches), IP family (wildcard address),
-//    the Sidecar;
+// Cache keys and scopes: everything a resource depends on besides its name and
+// the configs it reads (which the XdsCache records as it is built).
+//  - outbound listeners: the scope (VirtualService / DestinationRule
+//    visibility, the Sidecar's services and policy), labels (sourceLabels
+//    matches), IP family (wildcard address);
 std::string OutboundListenerScope(const model::Proxy& proxy, const model::PushContext& push) {
-  return absl::StrCat("LDS|sidecar|", proxy.ns, "|", IpFamily(proxy), Labels(proxy), "|", SidecarKey(proxy, push));
+  return absl::StrCat("LDS|sidecar|", ScopeOf(proxy, push).ToString(), "|", IpFamily(proxy), Labels(proxy));
 }
 //  - virtualOutbound: IP family, the outbound traffic policy;
 std::string VirtualOutboundScope(const model::Proxy& proxy, model::OutboundTrafficPolicy policy) {
@@ -47,26 +47,29 @@ std::string VirtualOutboundScope(const model::Proxy& proxy, model::OutboundTraff
                       policy == model::OutboundTrafficPolicy::kRegistryOnly ? "|registry-only" : "");
 }
 //  - virtualInbound and inbound clusters: the proxy's own workload (its id names
-//    pod and IP), the services that select it, the Sidecar (ingress listeners);
+//    pod and IP), the services that select it, the scope (the Sidecar's ingress
+//    listeners);
 std::string InboundScope(const char* type, const model::Proxy& proxy, const model::PushContext& push,
                          const std::vector<sidecar::ProxyInstance>& instances) {
-  return absl::StrCat(type, "|sidecar-inbound|", proxy.id, "|", proxy.ns, "|", sidecar::InstancesKey(instances), "|",
-                      SidecarKey(proxy, push));
+  return absl::StrCat(type, "|sidecar-inbound|", proxy.id, "|", ScopeOf(proxy, push).ToString(), "|",
+                      sidecar::InstancesKey(instances));
 }
-//  - routes: namespace, the DNS domain (short host names), labels, the Sidecar;
-std::string RouteScope(const model::Proxy& proxy, const model::PushContext& push) {
-  return absl::StrCat("RDS|sidecar|", proxy.ns, "|", proxy.dns_domain, Labels(proxy), "|", SidecarKey(proxy, push));
+//  - routes: the scope, the DNS domain (short host names), labels;
+XdsCacheKey RouteKey(const model::Proxy& proxy, const model::PushContext& push) {
+  return {"RDS", "sidecar", ScopeOf(proxy, push), absl::StrCat(proxy.dns_domain, Labels(proxy)), ""};
 }
 //  - outbound clusters: proxy kind (routers get EDS for passthrough services and
-//    credentialName TLS), namespace (DestinationRule), IP family (DNS lookups).
+//    credentialName TLS), the scope (DestinationRule), IP family (DNS lookups).
 //    A cluster's content does not depend on the Sidecar (only whether it is
-//    listed does), so the Sidecar is not in this scope.
-std::string ClusterScope(const model::Proxy& proxy) {
-  return absl::StrCat("CDS|envoy|", proxy.type == model::ProxyType::kRouter ? "router" : "sidecar", "|", proxy.ns,
-                      "|", IpFamily(proxy));
+//    listed does), but the whole ScopeKey keys it: one scope, one key;
+XdsCacheKey ClusterKey(const model::Proxy& proxy, const model::PushContext& push) {
+  return {"CDS", "envoy", ScopeOf(proxy, push),
+          absl::StrCat(proxy.type == model::ProxyType::kRouter ? "router" : "sidecar", "|", IpFamily(proxy)), ""};
 }
-//  - endpoints: the namespace (which DestinationRule defines a subset).
-std::string EndpointScope(const model::Proxy& proxy) { return absl::StrCat("EDS|envoy|", proxy.ns); }
+//  - endpoints: the scope (which DestinationRule defines a subset).
+XdsCacheKey EndpointKey(const model::Proxy& proxy, const model::PushContext& push) {
+  return {"EDS", "envoy", ScopeOf(proxy, push), "", ""};
+}
 
 std::vector<std::string> Requested(const WatchedResource& watch) {
   return std::vector<std::string>(watch.names.begin(), watch.names.end());
@@ -111,7 +114,7 @@ std::vector<NamedResource> GenerateSidecarListeners(const model::Proxy& proxy, c
         return it->second;
       });
   if (want_virtual_outbound) {
-    const model::OutboundTrafficPolicy policy = push.SidecarScopeFor(proxy)->outbound_traffic_policy();
+    const model::OutboundTrafficPolicy policy = push.ScopeFor(proxy).outbound_traffic_policy();
     auto r = GenerateNamed({networking::kVirtualOutboundListener}, VirtualOutboundScope(proxy, policy), push,
                            [&](const std::string&) {
                              return std::optional(sidecar::BuildVirtualOutboundListener(proxy, policy));
@@ -131,14 +134,14 @@ std::vector<NamedResource> GenerateSidecarListeners(const model::Proxy& proxy, c
 }
 
 std::vector<NamedResource> GenerateSidecarRoutes(const model::Proxy& proxy, const model::PushContext& push,
-                                                 const WatchedResource& watch) {
-  return GenerateNamed(Requested(watch), RouteScope(proxy, push), push, [&](const std::string& name) {
+                                                 const WatchedResource& watch, XdsCache* cache) {
+  return GenerateCached(cache, Requested(watch), RouteKey(proxy, push), {}, push, [&](const std::string& name) {
     return std::optional(sidecar::BuildSidecarRouteConfiguration(name, proxy, push));
   });
 }
 
 std::vector<NamedResource> GenerateEnvoyClusters(const model::Proxy& proxy, const model::PushContext& push,
-                                                 const WatchedResource& watch) {
+                                                 const WatchedResource& watch, XdsCache* cache) {
   const auto instances = proxy.type == model::ProxyType::kSidecar ? sidecar::ProxyServiceInstances(proxy, push)
                                                                   : std::vector<sidecar::ProxyInstance>{};
   std::vector<std::string> names =
@@ -146,7 +149,15 @@ std::vector<NamedResource> GenerateEnvoyClusters(const model::Proxy& proxy, cons
   std::vector<std::string> outbound, inbound;
   for (auto& n : names) (sidecar::IsInboundClusterName(n) ? inbound : outbound).push_back(std::move(n));
   auto build = [&](const std::string& name) { return sidecar::BuildEnvoyCluster(name, proxy, push, instances); };
-  std::vector<NamedResource> out = GenerateNamed(outbound, ClusterScope(proxy), push, build);
+  std::vector<NamedResource> out =
+      GenerateCached(cache, outbound, ClusterKey(proxy, push), {}, push, [&](const std::string& name) {
+        networking::ClusterName parsed;
+        if (networking::ClusterName::Parse(name, &parsed)) {
+          model::DependencyRecorder::EndpointsOf(parsed.host);  // DNS clusters inline endpoints; SANs
+        }
+        return build(name);
+      });
+  // Inbound clusters depend on the proxy's own workload: per push only.
   if (!inbound.empty()) {
     auto r = GenerateNamed(inbound, InboundScope("CDS", proxy, push, instances), push, build);
     out.insert(out.end(), r.begin(), r.end());
@@ -156,14 +167,15 @@ std::vector<NamedResource> GenerateEnvoyClusters(const model::Proxy& proxy, cons
 }
 
 std::vector<NamedResource> GenerateEnvoyEndpoints(const model::Proxy& proxy, const model::PushContext& push,
-                                                  const WatchedResource& watch) {
+                                                  const WatchedResource& watch, XdsCache* cache) {
   networking::LoadAssignmentOptions options;
   options.tls_mode_metadata = true;
-  return GenerateNamed(
-      Requested(watch), EndpointScope(proxy), push,
+  return GenerateCached(
+      cache, Requested(watch), EndpointKey(proxy, push), {}, push,
       [&](const std::string& name) -> std::optional<envoy::config::endpoint::v3::ClusterLoadAssignment> {
         networking::ClusterName parsed;
         if (!networking::ClusterName::Parse(name, &parsed) || parsed.direction != "outbound") return std::nullopt;
+        model::DependencyRecorder::EndpointsOf(parsed.host);
         return networking::BuildLoadAssignment(parsed, proxy, push, options);
       });
 }

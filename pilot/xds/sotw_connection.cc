@@ -47,17 +47,24 @@ void SotwConnection::HandleRequestLocked(const DiscoveryRequest& request) {
   w.watch.names = std::move(names);
   w.watch.wildcard = w.watch.names.empty() && (type == kListenerType || type == kClusterType);
   if (!WatchingLocked(type)) return;  // unsubscribed from everything
-  model::PushContextPtr push = server_->CurrentPush();
-  if (push) PushTypeLocked(type, *push, /*forced=*/true);
+  // Every request that changes the subscription is answered, changed resources or not.
+  OweAnswerLocked(type, {{}, /*always=*/true});
 }
 
-bool SotwConnection::PushTypeLocked(const std::string& type_url, const model::PushContext& push, bool forced) {
+bool SotwConnection::SendLocked(const TypeWork& work, const model::PushContext& push) {
   const auto begin = std::chrono::steady_clock::now();
+  const std::string& type_url = work.type_url;
   WatchState& w = watches_[type_url];
-  const XdsGenerator& generator = *server_->generators().at(type_url);
-  std::vector<NamedResource> resources = generator.Generate(*proxy_, push, w.watch);
+  std::vector<NamedResource> resources;
+  if (WatchChangedLocked(work)) {
+    for (const auto& r : work.resources) {
+      if (InScopeLocked(work, r.name)) resources.push_back(r);
+    }
+  } else {
+    resources = work.resources;
+  }
   const size_t fingerprint = Fingerprint(resources);
-  if (!forced && w.sent && fingerprint == w.fingerprint) return false;
+  if (!work.forced && w.sent && fingerprint == w.fingerprint) return false;
 
   DiscoveryResponse response;
   response.set_version_info(absl::StrCat(push.version()));
@@ -76,8 +83,7 @@ bool SotwConnection::PushTypeLocked(const std::string& type_url, const model::Pu
   spdlog::debug("ADS: {} push to {}: {} resources, version {}", ShortTypeName(type_url), proxy_->id,
                 response.resources_size(), response.version_info());
   QueueLocked(std::move(response));
-  monitoring::RecordPush(type_url, std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count(),
-                         bytes);
+  RecordSent(work, begin, bytes);
   return true;
 }
 

@@ -18,10 +18,9 @@ class SotwConnection final : public XdsStream<envoy::service::discovery::v3::Dis
  private:
   void HandleRequestLocked(const envoy::service::discovery::v3::DiscoveryRequest& request) override
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Sends the type's resources; unless `forced`, only when they differ from the
-  // ones last sent.
-  bool PushTypeLocked(const std::string& type_url, const model::PushContext& push, bool forced) override
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends the type's resources (those still subscribed); unless `work.forced`,
+  // only when they differ from the ones last sent.
+  bool SendLocked(const TypeWork& work, const model::PushContext& push) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 };
 
 }  // namespace keel::pilot::xds

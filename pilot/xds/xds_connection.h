@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -58,15 +59,52 @@ struct ConnectionSnapshot {
   std::optional<ProxyIdentity> identity;   // authenticated streams (the TLS port)
 };
 
+// What one connection owes its proxy, as it waits in the PushQueue: a push
+// and/or answers to requests that changed subscriptions. Requests merge, so a
+// connection waits at most once however many pushes and requests arrive.
+struct ConnectionRequest {
+  // A subscription change of one type to answer with the current PushContext.
+  struct Answer {
+    std::set<std::string> subscribed;  // names newly subscribed (delta: reported removed if they do not exist)
+    bool always = false;               // respond even if nothing changed (a first request; every SotW change)
+  };
+  std::optional<PushRequest> push;        // a config push: full (every watched type) or EDS-only
+  std::map<std::string, Answer> answers;  // type URL -> the answer owed
+  int requests_answered = 0;              // client requests whose answers these are (merged: summed)
+
+  void Merge(const ConnectionRequest& other) {
+    requests_answered += other.requests_answered;
+    if (other.push) {
+      if (push) {
+        push->Merge(*other.push);
+      } else {
+        push = other.push;
+      }
+    }
+    for (const auto& [type, answer] : other.answers) {
+      Answer& mine = answers[type];
+      mine.subscribed.insert(answer.subscribed.begin(), answer.subscribed.end());
+      mine.always = mine.always || answer.always;
+    }
+  }
+};
+
 // One live stream, as the server drives it (owned by a shared_ptr: work that
 // outlives a gRPC callback holds one).
 class XdsConnection : public std::enable_shared_from_this<XdsConnection> {
  public:
   virtual ~XdsConnection() = default;
-  // Sends what changed for every watched type under `push` (everything when
-  // `request.forced`). Thread-safe; called by the push thread. A no-op once the
-  // stream is finishing. `request.start` is when convergence time starts.
-  virtual void Push(const model::PushContextPtr& push, const PushRequest& request) = 0;
+  // Serves `request` against the server's current PushContext: generates with
+  // no lock held, then diffs against the stream's state as it is by then and
+  // queues what the proxy lacks. A push sends what changed of every watched
+  // type (everything when forced); an EDS-only one (!full) only the
+  // ClusterLoadAssignments of `endpoints_updated` hosts, to streams that watch
+  // one. `push->start` is when convergence time starts. Called by a PushQueue
+  // worker only, never for one connection on two threads at once. A no-op once
+  // the stream is finishing.
+  virtual void Process(const ConnectionRequest& request) = 0;
+  // The proxy, once the first request identified it. Thread-safe.
+  virtual std::optional<model::Proxy> IdentifiedProxy() const = 0;
   virtual ConnectionSnapshot Snapshot() const = 0;
 };
 

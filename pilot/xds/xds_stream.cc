@@ -4,7 +4,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "pilot/xds/ads_server.h"
+#include "pilot/networking/core/cluster_name.h"
 #include "pilot/xds/monitoring.h"
+#include "pilot/xds/push_worker.h"
 #include "pilot/xds/resource_types.h"
 
 namespace keel::pilot::xds {
@@ -31,24 +33,57 @@ void XdsStream<Request, Response>::Start() {
 
 template <typename Request, typename Response>
 void XdsStream<Request, Response>::OnReadDone(bool ok) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!ok) {  // the proxy closed its side, or the stream broke
-    FinishLocked(grpc::Status::OK);
-    return;
+  std::optional<ConnectionRequest> owed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!ok) {  // the proxy closed its side, or the stream broke
+      if (answers_owed_ > 0) {
+        half_closed_ = true;  // Process() finishes once they are served
+      } else {
+        FinishLocked(grpc::Status::OK);
+      }
+      return;
+    }
+    request_.Clear();
+    if (!grpc::SerializationTraits<Request>::Deserialize(&reading_, &request_).ok()) {
+      const std::string why = absl::StrCat("the message is not a ", Request::descriptor()->full_name());
+      spdlog::warn("ADS: connection {} from {}: {}", connection_id_, peer_, why);
+      FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why));
+      return;
+    }
+    if (!proxy_ && auth_metadata_ && !identity_) {
+      AuthenticateThenHandleLocked(request_);
+      return;
+    }
+    if (proxy_ || IdentifyLocked(request_)) owed = HandleAndTakeOwedLocked(request_);
+    if (!finishing_) this->StartRead(&reading_);
   }
-  request_.Clear();
-  if (!grpc::SerializationTraits<Request>::Deserialize(&reading_, &request_).ok()) {
-    const std::string why = absl::StrCat("the message is not a ", Request::descriptor()->full_name());
-    spdlog::warn("ADS: connection {} from {}: {}", connection_id_, peer_, why);
-    FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why));
-    return;
+  EnqueueOwed(std::move(owed));
+}
+
+template <typename Request, typename Response>
+std::optional<ConnectionRequest> XdsStream<Request, Response>::HandleAndTakeOwedLocked(const Request& request) {
+  HandleRequestLocked(request);
+  std::optional<ConnectionRequest> owed = std::move(owed_);
+  owed_.reset();
+  if (owed) {
+    owed->requests_answered = 1;
+    ++answers_owed_;
   }
-  if (!proxy_ && auth_metadata_ && !identity_) {
-    AuthenticateThenHandleLocked(request_);
-    return;
-  }
-  if (proxy_ || IdentifyLocked(request_)) HandleRequestLocked(request_);
-  if (!finishing_) this->StartRead(&reading_);
+  return owed;
+}
+
+template <typename Request, typename Response>
+void XdsStream<Request, Response>::OweAnswerLocked(const std::string& type_url, ConnectionRequest::Answer answer) {
+  if (!owed_) owed_.emplace();
+  ConnectionRequest one;
+  one.answers[type_url] = std::move(answer);
+  owed_->Merge(one);
+}
+
+template <typename Request, typename Response>
+void XdsStream<Request, Response>::EnqueueOwed(std::optional<ConnectionRequest> owed) {
+  if (owed) server_->Enqueue(shared_from_this(), std::move(*owed));
 }
 
 template <typename Request, typename Response>
@@ -56,20 +91,24 @@ void XdsStream<Request, Response>::AuthenticateThenHandleLocked(const Request& f
   std::shared_ptr<XdsConnection> self = shared_from_this();  // alive until the review is done
   auto review = [this, self, first] {
     auto identity = server_->authenticator()(*auth_metadata_);
-    std::lock_guard<std::mutex> lock(mu_);
-    if (finishing_) return;
-    if (!identity.ok()) {
-      spdlog::warn("ADS: connection {} from {} not authenticated: {}", connection_id_, peer_,
-                   std::string(identity.status().message()));
-      const auto code = absl::IsUnavailable(identity.status()) ? grpc::StatusCode::UNAVAILABLE
-                                                                : grpc::StatusCode::UNAUTHENTICATED;
-      FinishLocked(grpc::Status(code, std::string(identity.status().message())));
-      return;
+    std::optional<ConnectionRequest> owed;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (finishing_) return;
+      if (!identity.ok()) {
+        spdlog::warn("ADS: connection {} from {} not authenticated: {}", connection_id_, peer_,
+                     std::string(identity.status().message()));
+        const auto code = absl::IsUnavailable(identity.status()) ? grpc::StatusCode::UNAVAILABLE
+                                                                  : grpc::StatusCode::UNAUTHENTICATED;
+        FinishLocked(grpc::Status(code, std::string(identity.status().message())));
+        return;
+      }
+      identity_ = *identity;
+      if (!IdentifyLocked(first) || !AuthorizeLocked()) return;
+      owed = HandleAndTakeOwedLocked(first);
+      if (!finishing_) this->StartRead(&reading_);
     }
-    identity_ = *identity;
-    if (!IdentifyLocked(first) || !AuthorizeLocked()) return;
-    HandleRequestLocked(first);
-    if (!finishing_) this->StartRead(&reading_);
+    EnqueueOwed(std::move(owed));
   };
   auto cancel = [this, self] {
     std::lock_guard<std::mutex> lock(mu_);
@@ -152,19 +191,108 @@ std::string XdsStream<Request, Response>::NextNonceLocked() {
 }
 
 template <typename Request, typename Response>
-void XdsStream<Request, Response>::Push(const model::PushContextPtr& push, const PushRequest& request) {
+bool XdsStream<Request, Response>::WatchesEndpointsOfLocked(const std::set<std::string>& hosts) const {
+  auto it = watches_.find(kEndpointType);
+  if (it == watches_.end()) return false;
+  for (const auto& name : it->second.watch.names) {
+    networking::ClusterName parsed;
+    if (networking::ClusterName::Parse(name, &parsed) && hosts.count(parsed.host)) return true;
+  }
+  return false;
+}
+
+template <typename Request, typename Response>
+void XdsStream<Request, Response>::Process(const ConnectionRequest& request) {
+  Serve(request);
   std::lock_guard<std::mutex> lock(mu_);
-  if (finishing_ || !proxy_) return;
+  answers_owed_ -= request.requests_answered;
+  if (half_closed_ && answers_owed_ <= 0) FinishLocked(grpc::Status::OK);
+}
+
+template <typename Request, typename Response>
+void XdsStream<Request, Response>::Serve(const ConnectionRequest& request) {
+  const model::PushContextPtr push = server_->CurrentPush();
+  if (!push) return;  // nothing to serve yet: the first push queues every connection
+  const PushRequest* config_push = request.push ? &*request.push : nullptr;
+  std::optional<model::Proxy> proxy;
+  std::vector<TypeWork> work;
+  {  // What to generate, copied under the lock.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finishing_ || !proxy_) return;
+    proxy = proxy_;
+    for (const char* type : kPushOrder) {
+      if (!WatchingLocked(type)) continue;
+      auto answer = request.answers.find(type);
+      const bool answered = answer != request.answers.end();
+      // An EDS-only push concerns EDS, and only streams watching an affected host.
+      const bool pushed =
+          config_push && (config_push->full || (type == std::string(kEndpointType) &&
+                                                WatchesEndpointsOfLocked(config_push->endpoints_updated)));
+      if (!pushed && !answered) continue;
+      TypeWork t;
+      t.type_url = type;
+      t.watch = watches_.at(type).watch;
+      t.pushed = pushed;
+      t.forced = answered || (pushed && config_push->forced);
+      if (answered) t.answer = answer->second;
+      if (pushed && !config_push->full && !answered && delta_) {
+        // Delta sends what changed: only the assignments of the hosts whose endpoints did.
+        // (State of the world must send every watched assignment.)
+        for (auto it = t.watch.names.begin(); it != t.watch.names.end();) {
+          networking::ClusterName parsed;
+          const bool affected = networking::ClusterName::Parse(*it, &parsed) &&
+                                config_push->endpoints_updated.count(parsed.host);
+          it = affected ? std::next(it) : t.watch.names.erase(it);
+        }
+        t.partial = true;
+      }
+      work.push_back(std::move(t));
+    }
+  }
+  for (TypeWork& t : work) {  // No lock held.
+    const auto begin = std::chrono::steady_clock::now();
+    t.resources = GenerateOnPushWorker(t.type_url, *server_->generators().at(t.type_url), *proxy, *push, t.watch);
+    t.generate_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (finishing_) return;
   bool sent = false;
-  for (const char* type : kPushOrder) {
-    if (!WatchingLocked(type)) continue;
-    if (PushTypeLocked(type, *push, request.forced)) {
-      converging_types_.insert(type);
+  for (const TypeWork& t : work) {
+    if (SendLocked(t, *push) && t.pushed) {
+      converging_types_.insert(t.type_url);
       sent = true;
     }
   }
   // Pushes that overlap merge, as istiod's merged PushRequests do: the earliest start wins.
-  if (sent && (!converging_since_ || request.start < *converging_since_)) converging_since_ = request.start;
+  if (sent && (!converging_since_ || config_push->start < *converging_since_)) converging_since_ = config_push->start;
+}
+
+template <typename Request, typename Response>
+bool XdsStream<Request, Response>::WatchChangedLocked(const TypeWork& work) const {
+  auto it = watches_.find(work.type_url);
+  if (it == watches_.end()) return true;
+  return it->second.watch.wildcard != work.watch.wildcard || (!work.partial && it->second.watch.names != work.watch.names);
+}
+
+template <typename Request, typename Response>
+bool XdsStream<Request, Response>::InScopeLocked(const TypeWork& work, const std::string& name) const {
+  if (!work.watch.wildcard && !work.watch.names.count(name)) return false;
+  auto it = watches_.find(work.type_url);
+  if (it == watches_.end()) return false;
+  return it->second.watch.wildcard || it->second.watch.names.count(name) > 0;
+}
+
+template <typename Request, typename Response>
+void XdsStream<Request, Response>::RecordSent(const TypeWork& work, std::chrono::steady_clock::time_point send_begin,
+                                              size_t bytes) {
+  const double send = std::chrono::duration<double>(std::chrono::steady_clock::now() - send_begin).count();
+  monitoring::RecordPush(work.type_url, work.generate_seconds + send, bytes);
+}
+
+template <typename Request, typename Response>
+std::optional<model::Proxy> XdsStream<Request, Response>::IdentifiedProxy() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return proxy_;
 }
 
 template <typename Request, typename Response>

@@ -11,3 +11,9 @@ target_link_libraries(ca_bench PRIVATE keel_citadel_ca keel_config_proto gRPC::g
 add_executable(xds_push_bench ${CMAKE_CURRENT_LIST_DIR}/xds_push_bench.cc)
 target_link_libraries(xds_push_bench PRIVATE keel_pilot_xds keel_pilot_config GTest::gtest)  # configs.h asserts
 target_include_directories(xds_push_bench PRIVATE ${PROJECT_SOURCE_DIR})
+
+#   xds_cache_bench  one VirtualService change in an N-service mesh: the push's
+#                    generation with the cross-push XdsCache warm against cold
+add_executable(xds_cache_bench ${CMAKE_CURRENT_LIST_DIR}/xds_cache_bench.cc)
+target_link_libraries(xds_cache_bench PRIVATE keel_pilot_xds keel_pilot_config GTest::gtest)  # configs.h asserts
+target_include_directories(xds_cache_bench PRIVATE ${PROJECT_SOURCE_DIR})

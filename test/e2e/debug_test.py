@@ -349,3 +349,28 @@ def test_debug_needs_a_token_unless_local(keel):
     assert get(remote + "/ready")[0] == 200
     assert get(remote + "/metrics")[0] == 200
     assert keel.metric("pilot_push_triggers_total", type="debug") == 1  # the 401 pushes did not push
+
+
+def test_a_pod_change_is_an_eds_push_generated_on_the_push_workers(keel):
+    """A Pod's new IP (one the client has endpoints of) rebuilds only endpoints (no full PushContext) and is sent as
+    EDS alone; every generation so far, this client's included, ran on the push
+    workers."""
+    full = keel.metric("keel_pushcontext_builds_total", kind="full")
+    endpoints = keel.metric("keel_pushcontext_builds_total", kind="endpoints")
+    generated = {t: keel.metric("keel_xds_generations_total", type=t) for t in ("cds", "lds", "rds", "eds")}
+    endpoint_sent = keel.syncz_entry()["endpoint_sent"]
+    path = os.path.join(keel.config_dir, "pods.yaml")
+    with open(path) as f:
+        pods = f.read()
+    # reviews-v2-0: the client routes to subset v2 since the convergence test's edit.
+    assert pods.count("10.244.0.14") == 2  # its podIP and podIPs
+    write_atomically(path, pods.replace("10.244.0.14", "10.244.0.99"))
+    wait_until(lambda: keel.syncz_entry()["endpoint_sent"] != endpoint_sent and keel.synced(), 10,
+               "the moved endpoint to be sent and ACKed")
+    assert keel.metric("keel_pushcontext_builds_total", kind="full") == full
+    assert keel.metric("keel_pushcontext_builds_total", kind="endpoints") == endpoints + 1
+    for t in ("cds", "lds", "rds"):
+        assert keel.metric("keel_xds_generations_total", type=t) == generated[t], t
+    assert keel.metric("keel_xds_generations_total", type="eds") > generated["eds"]
+    assert "keel_xds_generation_off_worker_total" in keel.metrics()
+    assert keel.metric("keel_xds_generation_off_worker_total") == 0

@@ -128,7 +128,7 @@ std::optional<cluster::Cluster> BuildOutboundCluster(const ClusterName& name, co
                                                      const model::PushContext& push) {
   const model::Service* svc = push.ServiceForHost(name.host);
   if (!svc || !svc->FindPort(name.port) || name.direction != "outbound") return std::nullopt;
-  const model::DestinationRuleEntry* dr = push.DestinationRuleForHost(name.host, proxy.ns);
+  const model::DestinationRuleEntry* dr = push.ScopeFor(proxy).DestinationRuleForHost(name.host);
   const networking::Subset* subset = FindSubset(dr, name.subset);
   if (!name.subset.empty() && !subset) return std::nullopt;
 
@@ -159,9 +159,10 @@ std::optional<cluster::Cluster> BuildOutboundCluster(const ClusterName& name, co
 
 std::vector<std::string> AllOutboundClusterNames(const model::Proxy& proxy, const model::PushContext& push) {
   std::vector<std::string> out;
-  for (const auto& svc : push.services()) {
-    if (push.ServiceForHost(svc.hostname) != &svc) continue;
-    const model::DestinationRuleEntry* dr = push.DestinationRuleForHost(svc.hostname, proxy.ns);
+  const model::ProxyScope& scope = push.ScopeFor(proxy);
+  for (const model::Service* service : scope.services()) {
+    const model::Service& svc = *service;
+    const model::DestinationRuleEntry* dr = scope.DestinationRuleForHost(svc.hostname);
     for (const auto& port : svc.ports) {
       out.push_back(OutboundClusterName(port.port, "", svc.hostname));
       if (!dr) continue;
@@ -179,7 +180,7 @@ std::optional<envoy::config::endpoint::v3::ClusterLoadAssignment> BuildLoadAssig
   if (!svc || !svc->FindPort(name.port)) return std::nullopt;
   std::map<std::string, std::string> subset_labels;
   if (!name.subset.empty()) {
-    const networking::Subset* subset = FindSubset(push.DestinationRuleForHost(name.host, proxy.ns), name.subset);
+    const networking::Subset* subset = FindSubset(push.ScopeFor(proxy).DestinationRuleForHost(name.host), name.subset);
     if (!subset) return std::nullopt;
     subset_labels.insert(subset->labels().begin(), subset->labels().end());
   }

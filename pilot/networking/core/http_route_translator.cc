@@ -342,9 +342,10 @@ std::vector<route::Route> TranslateHttpRoutes(const model::VirtualServiceEntry& 
     // Delegation (Istio's VirtualService chaining): the named VirtualService's routes
     // stand in for this one; its destinations resolve in its own namespace.
     const std::string ns = http.delegate().namespace_().empty() ? vs.config->key.ns : http.delegate().namespace_();
-    auto it = ctx.push->configs()->find(model::ConfigKey{model::Kind::kVirtualService, ns, http.delegate().name()});
-    if (it == ctx.push->configs()->end()) continue;  // a missing delegate routes nothing, as in Istio
-    model::VirtualServiceEntry delegate{it->second, {}, {}};
+    model::ConfigPtr config =
+        ctx.push->FindConfig(model::ConfigKey{model::Kind::kVirtualService, ns, http.delegate().name()});
+    if (!config) continue;  // a missing delegate routes nothing, as in Istio
+    model::VirtualServiceEntry delegate{config, {}, {}};
     if (!delegate.spec().hosts().empty()) continue;  // Istio: a delegate must not set hosts; it is ignored
     for (const auto& expanded : ExpandDelegate(http, delegate.spec())) {
       TranslateHttpRoute(expanded, delegate, ctx, &out);

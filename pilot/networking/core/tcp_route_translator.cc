@@ -52,7 +52,7 @@ int DestinationPort(const networking::Destination& d, const std::string& host, c
 // from the DestinationRule of `host` (Istio maybeSetHashPolicy and friends).
 void ApplyDestinationRule(const std::string& host, const std::string& subset, const RouteContext& ctx,
                           tcp::TcpProxy* proxy) {
-  const model::DestinationRuleEntry* dr = ctx.push->DestinationRuleForHost(host, ctx.proxy->ns);
+  const model::DestinationRuleEntry* dr = ctx.push->ScopeFor(*ctx.proxy).DestinationRuleForHost(host);
   if (!dr) return;
   const auto& policy = dr->spec().traffic_policy();
   const auto& pool = policy.connection_pool().tcp();

@@ -107,7 +107,7 @@ const networking::LoadBalancerSettings::ConsistentHashLB* PortLevelHash(
 const networking::LoadBalancerSettings::ConsistentHashLB* ServiceHash(const model::Service& svc, int port,
                                                                       const model::Proxy& proxy,
                                                                       const model::PushContext& push) {
-  const model::DestinationRuleEntry* dr = push.DestinationRuleForHost(svc.hostname, proxy.ns);
+  const model::DestinationRuleEntry* dr = push.ScopeFor(proxy).DestinationRuleForHost(svc.hostname);
   if (!dr) return nullptr;
   const auto& policy = dr->spec().traffic_policy();
   const auto* ch = policy.load_balancer().has_consistent_hash() ? &policy.load_balancer().consistent_hash() : nullptr;
@@ -125,7 +125,7 @@ const networking::LoadBalancerSettings::ConsistentHashLB* DestinationHash(const 
                                                                           const std::string& vs_ns,
                                                                           const model::Proxy& proxy,
                                                                           const model::PushContext& push) {
-  const model::DestinationRuleEntry* dr = push.DestinationRuleForHost(push.ResolveHost(d.host(), vs_ns), proxy.ns);
+  const model::DestinationRuleEntry* dr = push.ScopeFor(proxy).DestinationRuleForHost(push.ResolveHost(d.host(), vs_ns));
   if (!dr) return nullptr;
   const auto& policy = dr->spec().traffic_policy();
   const auto* ch = policy.load_balancer().has_consistent_hash() ? &policy.load_balancer().consistent_hash() : nullptr;

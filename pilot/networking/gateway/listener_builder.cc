@@ -103,7 +103,7 @@ bool VirtualServiceMatchesServer(const model::VirtualServiceEntry& vs, const Gat
 std::vector<listener::Filter> GatewayTcpFilters(const GatewayServer& server, const model::Proxy& proxy,
                                               const model::PushContext& push) {
   const RouteContext ctx = L4Context(server, proxy, push);
-  for (const auto* vs : push.VirtualServicesForGateway(server.gateway, proxy.ns)) {
+  for (const auto* vs : push.ScopeFor(proxy).VirtualServicesForGateway(server.gateway)) {
     if (!VirtualServiceMatchesServer(*vs, server)) continue;
     for (const auto& tcp : vs->spec().tcp()) {
       bool applies = tcp.match().empty();
@@ -123,7 +123,7 @@ std::vector<listener::Filter> GatewayTcpFilters(const GatewayServer& server, con
 void TlsPassthroughChains(const GatewayServer& server, const model::Proxy& proxy, const model::PushContext& push,
                           std::set<std::string>* taken, std::vector<ChainOpts>* out) {
   const RouteContext ctx = L4Context(server, proxy, push);
-  for (const auto* vs : push.VirtualServicesForGateway(server.gateway, proxy.ns)) {
+  for (const auto* vs : push.ScopeFor(proxy).VirtualServicesForGateway(server.gateway)) {
     if (!VirtualServiceMatchesServer(*vs, server)) continue;
     for (auto& chain : TranslateTlsRoutes(*vs, ctx, server.spec->port().protocol())) {
       bool duplicate = false;

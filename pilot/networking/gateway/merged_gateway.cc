@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "istio/networking/v1alpha3/gateway.pb.h"
 #include "keel/k8s/v1/objects.pb.h"
+#include "pilot/model/dependencies.h"
 #include "pilot/networking/gateway/gateway_hosts.h"
 
 namespace keel::pilot::networking::gateway {
@@ -23,6 +24,7 @@ constexpr char kDisablePortTranslationLabel[] = "experimental.istio.io/disable-g
 // The configs of one kind, in key order (the map is sorted by kind first).
 template <typename Fn>
 void ForEachOfKind(const model::ConfigMap& configs, model::Kind kind, absl::string_view ns, Fn&& fn) {
+  model::DependencyRecorder::AllOfKind(kind);
   for (auto it = configs.lower_bound(model::ConfigKey{kind, std::string(ns), ""});
        it != configs.end() && it->first.kind == kind && (ns.empty() || it->first.ns == ns); ++it) {
     fn(it->second);
@@ -38,9 +40,9 @@ int TargetPort(const k8s::ServicePort& sp, const model::Proxy& proxy, const mode
   }
   int n = 0;
   if (absl::SimpleAtoi(tp.string_value(), &n)) return n >= 1 && n <= 65535 ? n : 0;
-  auto pod = push.configs()->find(model::ConfigKey{model::Kind::kPod, proxy.ns, proxy.pod_name});
-  if (pod == push.configs()->end()) return 0;
-  for (const auto& c : pod->second->As<k8s::Pod>().spec().containers()) {
+  model::ConfigPtr pod = push.FindConfig(model::ConfigKey{model::Kind::kPod, proxy.ns, proxy.pod_name});
+  if (!pod) return 0;
+  for (const auto& c : pod->As<k8s::Pod>().spec().containers()) {
     for (const auto& cp : c.ports()) {
       if (cp.name() == tp.string_value()) return cp.container_port();
     }

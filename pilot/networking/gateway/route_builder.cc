@@ -45,7 +45,7 @@ route::RouteConfiguration BuildGatewayRouteConfiguration(const std::string& name
   for (const GatewayServer* server : servers->second) {
     const bool redirect = server->spec->has_tls() && server->spec->tls().https_redirect();
     const RouteContext ctx{&push, &proxy, server->port(), server->gateway};
-    for (const auto* vs : push.VirtualServicesForGateway(server->gateway, proxy.ns)) {
+    for (const auto* vs : push.ScopeFor(proxy).VirtualServicesForGateway(server->gateway)) {
       const auto hosts = IntersectHosts(ServerHostsForNamespace(server->hosts, vs->config->key.ns), vs->hosts);
       if (hosts.empty()) continue;
       const std::vector<route::Route> routes = BuildVirtualServiceRoutes(*vs, ctx);

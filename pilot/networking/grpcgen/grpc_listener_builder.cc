@@ -79,7 +79,7 @@ std::optional<envoy::config::route::v3::RouteConfiguration> BuildGrpcRouteConfig
   auto* vh = rc.add_virtual_hosts();
   vh->set_name(name);
   for (auto& d : DomainAliases(*target->service, target->port, push.mesh().domain)) vh->add_domains(std::move(d));
-  if (const auto* vs = push.VirtualServiceForHost(target->service->hostname, "mesh", proxy.ns)) {
+  if (const auto* vs = push.ScopeFor(proxy).VirtualServiceForHost(target->service->hostname, "mesh")) {
     for (auto& r : TranslateHttpRoutes(*vs, ctx)) *vh->add_routes() = std::move(r);
   } else {
     *vh->add_routes() = DefaultRoute(OutboundClusterName(target->port, "", target->service->hostname), ctx);

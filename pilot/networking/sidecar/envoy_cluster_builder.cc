@@ -419,7 +419,7 @@ std::optional<cluster::Cluster> BuildEnvoyOutboundCluster(const ClusterName& nam
   const model::Service* svc = push.ServiceForHost(name.host);
   const model::ServicePort* port = svc ? svc->FindPort(name.port) : nullptr;
   if (!port || ClassOf(port->protocol) == PortClass::kUnsupported) return std::nullopt;
-  const model::DestinationRuleEntry* dr = push.DestinationRuleForHost(name.host, proxy.ns);
+  const model::DestinationRuleEntry* dr = push.ScopeFor(proxy).DestinationRuleForHost(name.host);
   const networking::Subset* subset = FindSubset(dr, name.subset);
   if (!name.subset.empty() && !subset) return std::nullopt;
   const networking::TrafficPolicy policy = EffectiveTrafficPolicy(dr, subset, name.port);
@@ -510,10 +510,10 @@ std::optional<cluster::Cluster> BuildInboundCluster(int target_port, const model
     }
   }
   // The Sidecar's ingress listeners, when it has any, replace the instances' ports.
-  const auto scope = push.SidecarScopeFor(proxy);
+  const model::ProxyScope& scope = push.ScopeFor(proxy);
   const model::SidecarScope::Ingress* ingress = nullptr;
-  if (!scope->ingress().empty()) {
-    ingress = scope->IngressFor(target_port);
+  if (!scope.sidecar().ingress().empty()) {
+    ingress = scope.sidecar().IngressFor(target_port);
     if (!ingress) return std::nullopt;
   } else if (!instance) {
     return std::nullopt;
@@ -538,7 +538,7 @@ std::optional<cluster::Cluster> BuildInboundCluster(int target_port, const model
   // ingress listener, the service whose target port it is (istiod
   // findOrCreateServiceTarget), at the listener's port.
   if (instance) {
-    const model::DestinationRuleEntry* dr = push.DestinationRuleForHost(instance->service->hostname, proxy.ns);
+    const model::DestinationRuleEntry* dr = push.ScopeFor(proxy).DestinationRuleForHost(instance->service->hostname);
     const networking::TrafficPolicy policy =
         EffectiveTrafficPolicy(dr, nullptr, ingress ? ingress->port : instance->port.port);
     ApplyConnectionPool(policy.connection_pool(), &w);
@@ -588,21 +588,21 @@ cluster::Cluster BuildInboundPassthroughCluster(const model::Proxy& proxy) {
 std::vector<std::string> EnvoyClusterNames(const model::Proxy& proxy, const model::PushContext& push,
                                            const std::vector<ProxyInstance>& instances) {
   std::vector<std::string> out;
-  const auto scope = push.SidecarScopeFor(proxy);
+  const model::ProxyScope& scope = push.ScopeFor(proxy);
   for (auto& name : AllOutboundClusterNames(proxy, push)) {
     ClusterName parsed;
     if (!ClusterName::Parse(name, &parsed)) continue;
     const model::Service* svc = push.ServiceForHost(parsed.host);
     const model::ServicePort* port = svc ? svc->FindPort(parsed.port) : nullptr;
     if (!port || ClassOf(port->protocol) == PortClass::kUnsupported) continue;
-    if (!scope->ServicePortVisible(*svc, parsed.port)) continue;
+    if (!scope.ServicePortVisible(*svc, parsed.port)) continue;
     out.push_back(std::move(name));
   }
   out.push_back(kBlackHoleCluster);
   if (proxy.type == model::ProxyType::kSidecar) {
     out.push_back(kPassthroughCluster);
     out.push_back(kInboundPassthroughCluster);
-    const auto& ingress = scope->ingress();  // when any, they replace the instances' ports
+    const auto& ingress = scope.sidecar().ingress();  // when any, they replace the instances' ports
     for (const auto& i : ingress) out.push_back(ClusterName{"inbound", i.port, "", ""}.ToString());
     if (ingress.empty()) {
       for (const auto& i : instances) out.push_back(ClusterName{"inbound", i.target_port, "", ""}.ToString());

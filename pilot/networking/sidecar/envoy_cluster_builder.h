@@ -22,7 +22,7 @@ namespace keel::pilot::networking::sidecar {
 
 // Every cluster a wildcard CDS request of `proxy` gets, sorted: outbound
 // clusters (service ports and subsets, UDP skipped, only those the proxy's
-// Sidecar makes visible: push.SidecarScopeFor) and BlackHoleCluster; for
+// Sidecar makes visible: ProxyScope::ServicePortVisible) and BlackHoleCluster; for
 // sidecars also PassthroughCluster, InboundPassthroughCluster and one
 // inbound|PORT|| per target port of `instances` (per ingress listener port
 // instead when the proxy's Sidecar has ingress listeners).

@@ -197,9 +197,9 @@ std::vector<ChainConfig> InboundChainConfigs(const model::Proxy& proxy, const mo
     cc.protocol = protocol;
     by_port.emplace(port, std::move(cc));
   };
-  const auto scope = push.SidecarScopeFor(proxy);
-  if (!scope->ingress().empty()) {
-    for (const auto& in : scope->ingress()) add(in.port, in.protocol, scope->IngressHostname(), in.port);
+  const model::SidecarScope& scope = push.ScopeFor(proxy).sidecar();
+  if (!scope.ingress().empty()) {
+    for (const auto& in : scope.ingress()) add(in.port, in.protocol, scope.IngressHostname(), in.port);
   } else {
     for (const auto& i : instances) add(i.target_port, i.port.protocol, i.service->hostname, i.port.port);
   }

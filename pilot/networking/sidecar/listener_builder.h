@@ -10,7 +10,7 @@
 //    tcp_proxy to PassthroughCluster (mesh default outboundTrafficPolicy ALLOW_ANY),
 //    or BlackHoleCluster when the proxy's Sidecar says REGISTRY_ONLY (as the
 //    outbound listeners' PassthroughFilterChain).
-// Only the services and ports the proxy's Sidecar (push.SidecarScopeFor) makes
+// Only the services and ports the proxy's Sidecar (push.ScopeFor(proxy).sidecar()) makes
 // visible get outbound listeners.
 //  - virtualInbound (15006): one set of filter chains per workload port of the
 //    proxy's own Services (mTLS and plaintext, PERMISSIVE) into inbound|PORT||,

@@ -46,8 +46,8 @@ bool IsIpAddress(const std::string& s) {
 
 bool HasWorkloadSelector(const model::Service& svc, const model::PushContext& push) {
   if (svc.source.kind != model::Kind::kServiceEntry) return false;
-  auto it = push.configs()->find(svc.source);
-  return it != push.configs()->end() && it->second->As<networking::ServiceEntry>().has_workload_selector();
+  model::ConfigPtr config = push.FindConfig(svc.source);
+  return config && config->As<networking::ServiceEntry>().has_workload_selector();
 }
 
 // Istio buildSidecarOutboundListeners' catch-all egress listener loop. With
@@ -57,11 +57,11 @@ std::vector<Placement> OutboundPlacements(const model::Proxy& proxy, const model
                                           bool exclude_self) {
   std::vector<Placement> out;
   const std::string wildcard = WildcardAddress(proxy);
-  const auto scope = push.SidecarScopeFor(proxy);
-  for (const auto& svc : push.services()) {
-    if (push.ServiceForHost(svc.hostname) != &svc) continue;
+  const model::ProxyScope& scope = push.ScopeFor(proxy);
+  for (const model::Service* service : scope.services()) {
+    const model::Service& svc = *service;
     for (const auto& port : svc.ports) {
-      if (!scope->ServicePortVisible(svc, port.port)) continue;
+      if (!scope.ServicePortVisible(svc, port.port)) continue;
       const PortClass cls = ClassOf(port.protocol);
       if (cls == PortClass::kUnsupported) continue;
       if (cls == PortClass::kHttp) {
@@ -321,7 +321,7 @@ std::vector<std::string> OutboundListenerNames(const model::Proxy& proxy, const 
 std::map<std::string, listener::Listener> BuildOutboundListeners(const model::Proxy& proxy,
                                                                 const model::PushContext& push) {
   const std::string wildcard = WildcardAddress(proxy);
-  const auto scope = push.SidecarScopeFor(proxy);
+  const model::ProxyScope& scope = push.ScopeFor(proxy);
   std::map<std::pair<std::string, int>, Entry> entries;
   for (const auto& p : OutboundPlacements(proxy, push, /*exclude_self=*/false)) {
     const int port = p.port->port;
@@ -341,12 +341,12 @@ std::map<std::string, listener::Listener> BuildOutboundListeners(const model::Pr
       e.Merge({std::move(c)});
       continue;
     }
-    const model::VirtualServiceEntry* vs = push.VirtualServiceForHost(p.service->hostname, "mesh", proxy.ns, scope.get());
+    const model::VirtualServiceEntry* vs = scope.VirtualServiceForHost(p.service->hostname, "mesh");
     e.Merge(IsTls(p.port->protocol) ? TlsChains(p, vs, ctx, wildcard) : TcpChains(p, vs, ctx));
   }
   std::map<std::string, listener::Listener> out;
   for (const auto& [key, e] : entries) {
-    listener::Listener l = ToListener(e, scope->outbound_traffic_policy());
+    listener::Listener l = ToListener(e, scope.outbound_traffic_policy());
     out.emplace(l.name(), std::move(l));
   }
   return out;

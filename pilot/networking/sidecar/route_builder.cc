@@ -127,14 +127,14 @@ route::RouteConfiguration BuildSidecarRouteConfiguration(const std::string& name
   RouteContext ctx{&push, &proxy, port, "mesh"};
   std::vector<route::VirtualHost> hosts;
   std::set<std::string> seen_domains;
-  const auto scope = push.SidecarScopeFor(proxy);
-  for (const auto& svc : push.services()) {
-    if (push.ServiceForHost(svc.hostname) != &svc) continue;
+  const model::ProxyScope& scope = push.ScopeFor(proxy);
+  for (const model::Service* service : scope.services()) {
+    const model::Service& svc = *service;
     const model::ServicePort* sp = svc.FindPort(port);
     if (!sp || ClassOf(sp->protocol) != PortClass::kHttp) continue;
-    if (!scope->ServicePortVisible(svc, port)) continue;
+    if (!scope.ServicePortVisible(svc, port)) continue;
     std::vector<route::Route> routes;
-    if (const auto* vs = push.VirtualServiceForHost(svc.hostname, "mesh", proxy.ns, scope.get())) {
+    if (const auto* vs = scope.VirtualServiceForHost(svc.hostname, "mesh")) {
       routes = BuildVirtualServiceRoutes(*vs, ctx);
     }
     if (routes.empty()) routes.push_back(DefaultOutboundRoute(svc, port, proxy, push));
@@ -151,7 +151,7 @@ route::RouteConfiguration BuildSidecarRouteConfiguration(const std::string& name
   std::stable_sort(hosts.begin(), hosts.end(),
                    [](const route::VirtualHost& a, const route::VirtualHost& b) { return a.name() < b.name(); });
   for (auto& vh : hosts) *rc.add_virtual_hosts() = std::move(vh);
-  *rc.add_virtual_hosts() = scope->outbound_traffic_policy() == model::OutboundTrafficPolicy::kRegistryOnly
+  *rc.add_virtual_hosts() = scope.outbound_traffic_policy() == model::OutboundTrafficPolicy::kRegistryOnly
                                  ? BlockAllVirtualHost()
                                  : AllowAnyVirtualHost();
   return rc;

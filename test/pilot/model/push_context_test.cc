@@ -90,70 +90,70 @@ TEST(PushContextTest, ServicesIndexedByFqdn) {
 TEST(PushContextTest, ExactHostBeatsWildcardEvenWhenWildcardIsOlder) {
   auto push = BuildPush(VirtualService("wild", "default", "[\"*.default.svc.cluster.local\"]", "2019-01-01T00:00:00Z") +
                         VirtualService("exact", "default", "[reviews]", "2024-01-01T00:00:00Z"));
-  EXPECT_EQ(NameOf(push->VirtualServiceForHost(kReviews, "mesh", "default")), "VirtualService default/exact");
-  EXPECT_EQ(NameOf(push->VirtualServiceForHost(kRatings, "mesh", "default")), "VirtualService default/wild");
-  EXPECT_EQ(push->VirtualServiceForHost("reviews.other.svc.cluster.local", "mesh", "default"), nullptr);
+  EXPECT_EQ(NameOf(push->Scope({"default"}).VirtualServiceForHost(kReviews, "mesh")), "VirtualService default/exact");
+  EXPECT_EQ(NameOf(push->Scope({"default"}).VirtualServiceForHost(kRatings, "mesh")), "VirtualService default/wild");
+  EXPECT_EQ(push->Scope({"default"}).VirtualServiceForHost("reviews.other.svc.cluster.local", "mesh"), nullptr);
 }
 
 TEST(PushContextTest, LongerWildcardBeatsShorter) {
   auto push = BuildPush(VirtualService("star", "default", "[\"*\"]", "2019-01-01T00:00:00Z") +
                         VirtualService("svc", "default", "[\"*.svc.cluster.local\"]", "2020-01-01T00:00:00Z") +
                         VirtualService("ns", "default", "[\"*.default.svc.cluster.local\"]", "2021-01-01T00:00:00Z"));
-  EXPECT_EQ(NameOf(push->VirtualServiceForHost(kReviews, "mesh", "default")), "VirtualService default/ns");
-  EXPECT_EQ(NameOf(push->VirtualServiceForHost("x.other.svc.cluster.local", "mesh", "default")),
+  EXPECT_EQ(NameOf(push->Scope({"default"}).VirtualServiceForHost(kReviews, "mesh")), "VirtualService default/ns");
+  EXPECT_EQ(NameOf(push->Scope({"default"}).VirtualServiceForHost("x.other.svc.cluster.local", "mesh")),
             "VirtualService default/svc");
-  EXPECT_EQ(NameOf(push->VirtualServiceForHost("example.com", "mesh", "default")), "VirtualService default/star");
+  EXPECT_EQ(NameOf(push->Scope({"default"}).VirtualServiceForHost("example.com", "mesh")), "VirtualService default/star");
 }
 
 TEST(PushContextTest, OldestWinsAmongEquals) {
   // "alpha" sorts first by name but "zeta" is older.
   auto push = BuildPush(VirtualService("alpha", "default", "[reviews]", "2021-06-01T00:00:00Z") +
                         VirtualService("zeta", "default", "[reviews]", "2020-06-01T00:00:00Z"));
-  EXPECT_EQ(NameOf(push->VirtualServiceForHost(kReviews, "mesh", "default")), "VirtualService default/zeta");
+  EXPECT_EQ(NameOf(push->Scope({"default"}).VirtualServiceForHost(kReviews, "mesh")), "VirtualService default/zeta");
 }
 
 TEST(PushContextTest, NameBreaksTimestampTies) {
   auto push = BuildPush(VirtualService("zeta", "default", "[reviews]", "2020-06-01T00:00:00Z") +
                         VirtualService("alpha", "default", "[reviews]", "2020-06-01T00:00:00Z"));
-  EXPECT_EQ(NameOf(push->VirtualServiceForHost(kReviews, "mesh", "default")), "VirtualService default/alpha");
+  EXPECT_EQ(NameOf(push->Scope({"default"}).VirtualServiceForHost(kReviews, "mesh")), "VirtualService default/alpha");
 }
 
 TEST(PushContextTest, HostsResolvedRelativeToTheVirtualServiceNamespace) {
   auto push = BuildPush(VirtualService("vs", "bookinfo", "[reviews]", "2020-01-01T00:00:00Z"));
-  EXPECT_EQ(push->VirtualServiceForHost(kReviews, "mesh", "default"), nullptr);
-  EXPECT_EQ(NameOf(push->VirtualServiceForHost("reviews.bookinfo.svc.cluster.local", "mesh", "default")),
+  EXPECT_EQ(push->Scope({"default"}).VirtualServiceForHost(kReviews, "mesh"), nullptr);
+  EXPECT_EQ(NameOf(push->Scope({"default"}).VirtualServiceForHost("reviews.bookinfo.svc.cluster.local", "mesh")),
             "VirtualService bookinfo/vs");
 }
 
 TEST(PushContextTest, NoGatewaysMeansMesh) {
   auto push = BuildPush(VirtualService("vs", "default", "[reviews]", "2020-01-01T00:00:00Z"));
-  EXPECT_NE(push->VirtualServiceForHost(kReviews, "mesh", "default"), nullptr);
-  EXPECT_EQ(push->VirtualServiceForHost(kReviews, "default/bookinfo-gateway", "default"), nullptr);
+  EXPECT_NE(push->Scope({"default"}).VirtualServiceForHost(kReviews, "mesh"), nullptr);
+  EXPECT_EQ(push->Scope({"default"}).VirtualServiceForHost(kReviews, "default/bookinfo-gateway"), nullptr);
 }
 
 TEST(PushContextTest, GatewayBoundVirtualServiceIsNotForMesh) {
   auto push = BuildPush(
       VirtualService("gw-only", "default", "[reviews]", "2020-01-01T00:00:00Z", "  gateways: [bookinfo-gateway]\n"));
-  EXPECT_EQ(push->VirtualServiceForHost(kReviews, "mesh", "default"), nullptr);
+  EXPECT_EQ(push->Scope({"default"}).VirtualServiceForHost(kReviews, "mesh"), nullptr);
   // A short gateway name is relative to the VirtualService's namespace.
-  EXPECT_EQ(NameOf(push->VirtualServiceForHost(kReviews, "default/bookinfo-gateway", "default")),
+  EXPECT_EQ(NameOf(push->Scope({"default"}).VirtualServiceForHost(kReviews, "default/bookinfo-gateway")),
             "VirtualService default/gw-only");
-  EXPECT_EQ(push->VirtualServiceForHost(kReviews, "other/bookinfo-gateway", "default"), nullptr);
+  EXPECT_EQ(push->Scope({"default"}).VirtualServiceForHost(kReviews, "other/bookinfo-gateway"), nullptr);
 }
 
 TEST(PushContextTest, VirtualServiceBoundToMeshAndGateway) {
   auto push = BuildPush(VirtualService("both", "default", "[reviews]", "2020-01-01T00:00:00Z",
                                        "  gateways: [mesh, istio-system/ingress]\n"));
-  EXPECT_NE(push->VirtualServiceForHost(kReviews, "mesh", "default"), nullptr);
-  EXPECT_NE(push->VirtualServiceForHost(kReviews, "istio-system/ingress", "default"), nullptr);
+  EXPECT_NE(push->Scope({"default"}).VirtualServiceForHost(kReviews, "mesh"), nullptr);
+  EXPECT_NE(push->Scope({"default"}).VirtualServiceForHost(kReviews, "istio-system/ingress"), nullptr);
 }
 
 TEST(PushContextTest, ExportToDotHidesFromOtherNamespaces) {
   auto push = BuildPush(
       VirtualService("private", "other", "[\"reviews.default.svc.cluster.local\"]", "2020-01-01T00:00:00Z",
                      "  exportTo: [\".\"]\n"));
-  EXPECT_EQ(push->VirtualServiceForHost(kReviews, "mesh", "default"), nullptr);
-  EXPECT_EQ(NameOf(push->VirtualServiceForHost(kReviews, "mesh", "other")), "VirtualService other/private");
+  EXPECT_EQ(push->Scope({"default"}).VirtualServiceForHost(kReviews, "mesh"), nullptr);
+  EXPECT_EQ(NameOf(push->Scope({"other"}).VirtualServiceForHost(kReviews, "mesh")), "VirtualService other/private");
 }
 
 TEST(PushContextTest, ExportToNamedNamespaceAndStar) {
@@ -162,9 +162,9 @@ TEST(PushContextTest, ExportToNamedNamespaceAndStar) {
                      "  exportTo: [client]\n") +
       VirtualService("to-all", "other", "[\"ratings.default.svc.cluster.local\"]", "2020-01-01T00:00:00Z",
                      "  exportTo: [\"*\"]\n"));
-  EXPECT_NE(push->VirtualServiceForHost(kReviews, "mesh", "client"), nullptr);
-  EXPECT_EQ(push->VirtualServiceForHost(kReviews, "mesh", "default"), nullptr);
-  EXPECT_NE(push->VirtualServiceForHost(kRatings, "mesh", "default"), nullptr);
+  EXPECT_NE(push->Scope({"client"}).VirtualServiceForHost(kReviews, "mesh"), nullptr);
+  EXPECT_EQ(push->Scope({"default"}).VirtualServiceForHost(kReviews, "mesh"), nullptr);
+  EXPECT_NE(push->Scope({"default"}).VirtualServiceForHost(kRatings, "mesh"), nullptr);
 }
 
 TEST(PushContextTest, HiddenVirtualServiceFallsBackToVisibleOne) {
@@ -172,8 +172,8 @@ TEST(PushContextTest, HiddenVirtualServiceFallsBackToVisibleOne) {
       VirtualService("private", "other", "[\"reviews.default.svc.cluster.local\"]", "2019-01-01T00:00:00Z",
                      "  exportTo: [\".\"]\n") +
       VirtualService("public", "default", "[reviews]", "2020-01-01T00:00:00Z"));
-  EXPECT_EQ(NameOf(push->VirtualServiceForHost(kReviews, "mesh", "default")), "VirtualService default/public");
-  EXPECT_EQ(NameOf(push->VirtualServiceForHost(kReviews, "mesh", "other")), "VirtualService other/private");
+  EXPECT_EQ(NameOf(push->Scope({"default"}).VirtualServiceForHost(kReviews, "mesh")), "VirtualService default/public");
+  EXPECT_EQ(NameOf(push->Scope({"other"}).VirtualServiceForHost(kReviews, "mesh")), "VirtualService other/private");
 }
 
 // A VirtualService for a ServiceEntry host with one dot ("httpbin.org") must
@@ -190,8 +190,8 @@ spec:
 )" + VirtualService("httpbin", "default", "[httpbin.org]", "2020-01-01T00:00:00Z") +
                         DestinationRule("httpbin", "default", "httpbin.org"));
   ASSERT_NE(push->ServiceForHost("httpbin.org"), nullptr);
-  EXPECT_EQ(NameOf(push->VirtualServiceForHost("httpbin.org", "mesh", "default")), "VirtualService default/httpbin");
-  EXPECT_EQ(NameOf(push->DestinationRuleForHost("httpbin.org", "default")), "DestinationRule default/httpbin");
+  EXPECT_EQ(NameOf(push->Scope({"default"}).VirtualServiceForHost("httpbin.org", "mesh")), "VirtualService default/httpbin");
+  EXPECT_EQ(NameOf(push->Scope({"default"}).DestinationRuleForHost("httpbin.org")), "DestinationRule default/httpbin");
 }
 
 // --- DestinationRuleForHost ---
@@ -201,19 +201,27 @@ TEST(PushContextTest, DestinationRulePrefersProxyNamespaceThenServiceNamespace) 
                         DestinationRule("svc-ns", "default", "reviews", "2020-01-01T00:00:00Z") +
                         DestinationRule("client-ns", "client", kReviews, "2024-01-01T00:00:00Z") +
                         DestinationRule("third-ns", "third", kReviews, "2019-01-01T00:00:00Z"));
-  EXPECT_EQ(NameOf(push->DestinationRuleForHost(kReviews, "client")), "DestinationRule client/client-ns");
-  EXPECT_EQ(NameOf(push->DestinationRuleForHost(kReviews, "default")), "DestinationRule default/svc-ns");
-  EXPECT_EQ(NameOf(push->DestinationRuleForHost(kReviews, "third")), "DestinationRule third/third-ns");
-  EXPECT_EQ(NameOf(push->DestinationRuleForHost(kReviews, "elsewhere")), "DestinationRule default/svc-ns");
+  EXPECT_EQ(NameOf(push->Scope({"client"}).DestinationRuleForHost(kReviews)), "DestinationRule client/client-ns");
+  EXPECT_EQ(NameOf(push->Scope({"default"}).DestinationRuleForHost(kReviews)), "DestinationRule default/svc-ns");
+  EXPECT_EQ(NameOf(push->Scope({"third"}).DestinationRuleForHost(kReviews)), "DestinationRule third/third-ns");
+  EXPECT_EQ(NameOf(push->Scope({"elsewhere"}).DestinationRuleForHost(kReviews)), "DestinationRule default/svc-ns");
+}
+
+TEST(PushContextTest, AnEndpointsUpdateKeepsTheDestinationRules) {
+  auto push = BuildPush(Service("reviews", "default") +
+                        DestinationRule("svc-ns", "default", "reviews", "2020-01-01T00:00:00Z"));
+  auto updated = PushContext::UpdateEndpoints(*push, push->configs(), {kReviews}, 2);
+  push.reset();  // the update must not point into the previous PushContext
+  EXPECT_EQ(NameOf(updated->Scope({"default"}).DestinationRuleForHost(kReviews)), "DestinationRule default/svc-ns");
 }
 
 TEST(PushContextTest, DestinationRuleExactBeatsWildcardInSameNamespace) {
   auto push = BuildPush(Service("reviews", "default") +
                         DestinationRule("wild", "default", "*.default.svc.cluster.local", "2019-01-01T00:00:00Z") +
                         DestinationRule("exact", "default", "reviews", "2024-01-01T00:00:00Z"));
-  EXPECT_EQ(NameOf(push->DestinationRuleForHost(kReviews, "default")), "DestinationRule default/exact");
-  EXPECT_EQ(NameOf(push->DestinationRuleForHost(kRatings, "default")), "DestinationRule default/wild");
-  EXPECT_EQ(push->DestinationRuleForHost("ratings.other.svc.cluster.local", "default"), nullptr);
+  EXPECT_EQ(NameOf(push->Scope({"default"}).DestinationRuleForHost(kReviews)), "DestinationRule default/exact");
+  EXPECT_EQ(NameOf(push->Scope({"default"}).DestinationRuleForHost(kRatings)), "DestinationRule default/wild");
+  EXPECT_EQ(push->Scope({"default"}).DestinationRuleForHost("ratings.other.svc.cluster.local"), nullptr);
 }
 
 // --- HostMatches / LabelsMatch ---

@@ -168,17 +168,28 @@ TEST(SidecarScopeTest, OutboundTrafficPolicyAndImplicitCatchAll) {
   EXPECT_EQ(ScopeOf(push, "shop", "any", "shop").outbound_traffic_policy(), OutboundTrafficPolicy::kAllowAny);
 }
 
-// PushContext::SidecarScopeFor: routers never get a Sidecar's scope; sidecars share one per (ns, Sidecar).
+// PushContext::ScopeFor: routers and proxyless gRPC clients never get a
+// Sidecar's scope; sidecars share one ProxyScope per (ns, Sidecar), its key
+// naming the Sidecar, its services filtered by it.
 TEST(SidecarScopeTest, PushContextScopeForProxy) {
   auto push = BuildPush(Svc("b", "other") + Sidecar("default", "shop", kScoped));
   Proxy sidecar;
   sidecar.ns = "shop";
   Proxy router = sidecar;
   router.type = ProxyType::kRouter;
-  EXPECT_EQ(push->SidecarScopeFor(router)->sidecar(), nullptr);
-  ASSERT_NE(push->SidecarScopeFor(sidecar)->sidecar(), nullptr);
-  EXPECT_EQ(push->SidecarScopeFor(sidecar).get(), push->SidecarScopeFor(sidecar).get());
-  EXPECT_FALSE(push->SidecarScopeFor(sidecar)->ServiceVisible(push->services()[0]));
+  Proxy grpc = sidecar;
+  grpc.proxyless_grpc = true;
+  EXPECT_EQ(push->ScopeFor(router).sidecar().sidecar(), nullptr);
+  EXPECT_FALSE(push->ScopeFor(router).key().has_sidecar());
+  EXPECT_EQ(push->ScopeFor(grpc).sidecar().sidecar(), nullptr);
+  EXPECT_EQ(push->ScopeFor(router).services().size(), 1u);
+  ASSERT_NE(push->ScopeFor(sidecar).sidecar().sidecar(), nullptr);
+  EXPECT_EQ((push->ScopeFor(sidecar).key().sidecar), (ConfigKey{Kind::kSidecar, "shop", "default"}));
+  EXPECT_FALSE(push->ScopeFor(sidecar).key().sidecar_version.empty());
+  EXPECT_EQ(&push->ScopeFor(sidecar), &push->ScopeFor(sidecar));
+  EXPECT_NE(&push->ScopeFor(sidecar), &push->ScopeFor(router));
+  EXPECT_FALSE(push->ScopeFor(sidecar).sidecar().ServiceVisible(push->services()[0]));
+  EXPECT_TRUE(push->ScopeFor(sidecar).services().empty());
 }
 
 }  // namespace

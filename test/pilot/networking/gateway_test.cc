@@ -246,11 +246,11 @@ metadata: {name: mesh, namespace: default}
 spec: {hosts: [a.com], http: [{route: [{destination: {host: a}}]}]}
 )");
   std::vector<std::string> names;
-  for (const auto* vs : push->VirtualServicesForGateway("istio-system/gw", "istio-system")) {
+  for (const auto* vs : push->Scope({"istio-system"}).VirtualServicesForGateway("istio-system/gw")) {
     names.push_back(vs->config->key.name);
   }
   EXPECT_THAT(names, ElementsAre("private", "exported", "public-old"));
-  EXPECT_THAT(push->VirtualServicesForGateway("istio-system/gw", "default"), SizeIs(2));  // public-old, hidden
+  EXPECT_THAT(push->Scope({"default"}).VirtualServicesForGateway("istio-system/gw"), SizeIs(2));  // public-old, hidden
 }
 
 // --- listeners and routes ---
@@ -594,7 +594,7 @@ spec:
     - {destination: {host: reviews, subset: v2}, weight: 0}
 )");
   const auto proxy = Gateway();
-  const auto* vs = push->VirtualServicesForGateway("default/gw", "istio-system").at(0);
+  const auto* vs = push->Scope({"istio-system"}).VirtualServicesForGateway("default/gw").at(0);
   RouteContext ctx{push.get(), &proxy, 443, "default/gw"};
   auto chains = TranslateTlsRoutes(*vs, ctx, "TLS");
   ASSERT_THAT(chains, SizeIs(1));  // sourceLabels do not apply to gateways
@@ -720,7 +720,7 @@ TEST(GatewayGeneratorsTest, ReplicasShareBuiltResourcesOthersDoNot) {
 
   xds::WatchedResource rds;
   rds.names = {"http.80", "http.9999"};
-  auto routes = xds::GenerateGatewayRoutes(a, *push, rds);
+  auto routes = xds::GenerateGatewayRoutes(a, *push, rds, nullptr);
   ASSERT_THAT(routes, SizeIs(2));  // unknown names still get an (empty) RouteConfiguration
 
   xds::WatchedResource sds;

@@ -613,7 +613,7 @@ TEST_F(SidecarTest, SidecarEgressPortNarrows) {
 // outbound listeners' PassthroughFilterChain) and RDS ends with block_all.
 TEST_F(SidecarTest, RegistryOnlyBlackholesUnknownDestinations) {
   auto push = BuildPush(kMesh + SidecarObject("default", "  outboundTrafficPolicy: {mode: REGISTRY_ONLY}\n"));
-  const auto vo = BuildVirtualOutboundListener(proxy_, push->SidecarScopeFor(proxy_)->outbound_traffic_policy());
+  const auto vo = BuildVirtualOutboundListener(proxy_, push->ScopeFor(proxy_).outbound_traffic_policy());
   EXPECT_EQ(TcpProxyOf(vo.filter_chains(vo.filter_chains_size() - 1)).cluster(), "BlackHoleCluster");
   const auto rc = BuildSidecarRouteConfiguration("9080", proxy_, *push);
   ASSERT_GT(rc.virtual_hosts_size(), 0);

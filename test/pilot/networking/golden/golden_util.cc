@@ -181,7 +181,10 @@ absl::StatusOr<std::string> RenderProxy(const GoldenCase& c, const GoldenProxy& 
   auto proxy = pilot::model::ParseProxy(node);
   if (!proxy.ok()) return proxy.status();
 
-  const pilot::xds::GeneratorMap generators = pilot::xds::MakeGenerators();
+  // Through the cross-push cache, as AdsServer serves (xds_cache_test compares it with a fresh build).
+  pilot::xds::XdsCache cache;
+  cache.BeginPush(*push, pilot::xds::PushRequest{});
+  const pilot::xds::GeneratorMap generators = pilot::xds::MakeGenerators(&cache);
   auto generate = [&](const std::string& type, const pilot::xds::WatchedResource& watch) {
     Value list;
     list.mutable_list_value();
