@@ -2,11 +2,11 @@
 """Generate Keel's CRDs for networking.istio.io from Keel's own protos.
 
 Reads proto/istio/networking/v1alpha3/{virtual_service,destination_rule,
-gateway,service_entry}.proto (and what they import) through protoc into a
+gateway,service_entry,sidecar}.proto (and what they import) through protoc into a
 FileDescriptorSet, turns the spec messages into structural OpenAPI v3 schemas
 and writes crds/istio-networking.yaml: one apiextensions.k8s.io/v1
-CustomResourceDefinition each for Gateway, VirtualService, DestinationRule and
-ServiceEntry, shaped like Istio's own CRDs (names, versions, printer columns,
+CustomResourceDefinition each for Gateway, VirtualService, DestinationRule,
+ServiceEntry and Sidecar, shaped like Istio's own CRDs (names, versions, printer columns,
 oneof constraints).
 
 Usage:
@@ -37,6 +37,7 @@ PROTO_FILES = [
     "istio/networking/v1alpha3/virtual_service.proto",
     "istio/networking/v1alpha3/destination_rule.proto",
     "istio/networking/v1alpha3/service_entry.proto",
+    "istio/networking/v1alpha3/sidecar.proto",
 ]
 
 GROUP = "networking.istio.io"
@@ -73,6 +74,8 @@ CRDS = [
       {"name": "Resolution", "type": "string", "jsonPath": ".spec.resolution",
        "description": "Service resolution mode for the hosts (NONE, STATIC, "
        "or DNS)"}]),
+    ("Sidecar", "istio.networking.v1alpha3.Sidecar",
+     "sidecars", "sidecar", None, []),
     ("VirtualService", "istio.networking.v1alpha3.VirtualService",
      "virtualservices", "virtualservice", "vs",
      [{"name": "Gateways", "type": "string", "jsonPath": ".spec.gateways",
@@ -331,7 +334,7 @@ def build_crd(builder, kind, spec_msg, plural, singular, short, columns):
                 "kind": kind,
                 "listKind": kind + "List",
                 "plural": plural,
-                "shortNames": [short],
+                **({"shortNames": [short]} if short else {}),
                 "singular": singular,
             },
             "scope": "Namespaced",

@@ -190,6 +190,7 @@ void DiscoveryServer::PushNow(const xds::PushRequest& merged) {
   } else {
     model::MeshOptions mesh;
     mesh.domain = options_.domain;
+    mesh.root_namespace = options_.system_namespace;
     push = model::PushContext::Build(std::move(snapshot), mesh, ++push_version_);
     request.full = true;
     if (previous) {

@@ -10,6 +10,7 @@
 #include "istio/networking/v1alpha3/destination_rule.pb.h"
 #include "istio/networking/v1alpha3/gateway.pb.h"
 #include "istio/networking/v1alpha3/service_entry.pb.h"
+#include "istio/networking/v1alpha3/sidecar.pb.h"
 #include "istio/networking/v1alpha3/virtual_service.pb.h"
 #include "keel/k8s/v1/objects.pb.h"
 #include "pilot/config/go_duration.h"
@@ -73,6 +74,9 @@ bool LookupKind(const std::string& api_version, const std::string& kind_name, Ki
       return istio_group;
     case model::Kind::kServiceEntry:
       *info = {kind, true, &Make<networking::ServiceEntry>};
+      return istio_group;
+    case model::Kind::kSidecar:
+      *info = {kind, true, &Make<networking::Sidecar>};
       return istio_group;
   }
   return false;

@@ -55,6 +55,7 @@ KubeSource::KubeSource(kube::KubeClient* client, KubeSourceOptions options)
   add(model::Kind::kVirtualService, {"networking.istio.io", kIstioVersions, "virtualservices"});
   add(model::Kind::kDestinationRule, {"networking.istio.io", kIstioVersions, "destinationrules"});
   add(model::Kind::kServiceEntry, {"networking.istio.io", kIstioVersions, "serviceentries"});
+  add(model::Kind::kSidecar, {"networking.istio.io", kIstioVersions, "sidecars"});
   if (metrics::Registry* r = options_.informer.metrics) {
     applied_ = &r->GetCounter("keel_kube_applied_events_total",
                               "Object changes from the API server applied to the config store.");

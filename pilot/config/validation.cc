@@ -4,10 +4,17 @@
 
 #include <set>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+
 #include "absl/strings/str_cat.h"
+#include <spdlog/spdlog.h>
 #include "istio/networking/v1alpha3/destination_rule.pb.h"
 #include "istio/networking/v1alpha3/gateway.pb.h"
 #include "istio/networking/v1alpha3/service_entry.pb.h"
+#include "istio/networking/v1alpha3/sidecar.pb.h"
 #include "istio/networking/v1alpha3/virtual_service.pb.h"
 
 namespace keel::pilot::config {
@@ -169,6 +176,151 @@ absl::Status ValidateServiceEntry(const networking::ServiceEntry& se) {
   return absl::OkStatus();
 }
 
+// Istio's DNS-1123 label (letters of either case, digits, inner hyphens; at most 63).
+bool IsDnsLabel(absl::string_view s) {
+  if (s.empty() || s.size() > 63) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    const bool alnum = absl::ascii_isalnum(static_cast<unsigned char>(c));
+    if (!alnum && !(c == '-' && i > 0 && i + 1 < s.size())) return false;
+  }
+  return true;
+}
+
+// Istio ValidateWildcardDomain: "*", "*.example.com" or a DNS name.
+absl::Status ValidateWildcardDomain(absl::string_view host) {
+  if (host.size() > 255) return absl::InvalidArgumentError("domain name too long (max 255)");
+  if (host == "*") return absl::OkStatus();
+  absl::string_view rest = absl::StartsWith(host, "*.") ? host.substr(2) : host;
+  for (absl::string_view label : absl::StrSplit(rest, '.')) {
+    if (!IsDnsLabel(label)) return absl::InvalidArgumentError(absl::StrCat("invalid domain \"", host, "\""));
+  }
+  return absl::OkStatus();
+}
+
+// Istio protocol.Parse: a protocol Keel's (and Istio's) listeners know.
+bool IsKnownProtocol(absl::string_view protocol) {
+  const std::string p = absl::AsciiStrToUpper(protocol);
+  for (const char* known : {"HTTP", "HTTPS", "GRPC", "GRPC-WEB", "HTTP2", "HTTP_PROXY", "MONGO", "MYSQL", "REDIS",
+                            "TCP", "TLS", "UDP"}) {
+    if (p == known) return true;
+  }
+  return false;
+}
+
+// Istio validateSidecarEgressPortBindAndCaptureMode / validateSidecarIngressPortAndBind.
+absl::Status ValidateSidecarPort(const networking::SidecarPort& port, const std::string& bind, bool ingress,
+                                 const std::string& field) {
+  if (!port.name().empty() && !IsDnsLabel(port.name())) {
+    return FieldError(absl::StrCat(field, ".port.name"), absl::StrCat("invalid port name \"", port.name(), "\""));
+  }
+  if (!IsKnownProtocol(port.protocol())) {
+    return FieldError(absl::StrCat(field, ".port.protocol"),
+                      absl::StrCat("unrecognized protocol \"", port.protocol(), "\""));
+  }
+  if (port.number() == 0) {
+    if (ingress) return FieldError(absl::StrCat(field, ".port.number"), "port must be 1-65535");
+    if (!absl::StartsWith(bind, "unix://")) {
+      return FieldError(absl::StrCat(field, ".bind"), "ports with 0 value must have a unix domain socket bind address");
+    }
+    return absl::OkStatus();
+  }
+  if (port.number() > 65535) return FieldError(absl::StrCat(field, ".port.number"), "port must be 1-65535");
+  return absl::OkStatus();
+}
+
+// Istio validateNamespaceSlashWildcardHostname for sidecars: "ns/dnsName", where
+// ns is "*", ".", "~" or a DNS label and dnsName "*", "*.suffix" or a DNS name.
+absl::Status ValidateEgressHost(const std::string& host, const std::string& field) {
+  const size_t slash = host.find('/');
+  if (slash == std::string::npos) return FieldError(field, absl::StrCat("host \"", host, "\" must be of form namespace/dnsName"));
+  const absl::string_view ns = absl::string_view(host).substr(0, slash);
+  const absl::string_view name = absl::string_view(host).substr(slash + 1);
+  if (ns.empty() || name.empty()) {
+    return FieldError(field, absl::StrCat("host \"", host, "\": config namespace and dnsName in host entry cannot be empty"));
+  }
+  if (ns != "*" && ns != "." && ns != "~" && !IsDnsLabel(ns)) {
+    return FieldError(field, absl::StrCat("host \"", host, "\": invalid namespace \"", ns, "\""));
+  }
+  if (auto st = ValidateWildcardDomain(name); !st.ok()) {
+    return FieldError(field, absl::StrCat("host \"", host, "\": ", st.message()));
+  }
+  return absl::OkStatus();
+}
+
+// Istio ValidateSidecar, for the fields Keel reads (sidecar.proto).
+absl::Status ValidateSidecar(const networking::Sidecar& sc) {
+  if (sc.egress().empty() && sc.ingress().empty() && !sc.has_outbound_traffic_policy()) {
+    return FieldError("spec", "sidecar: empty configuration provided");
+  }
+  if (sc.has_workload_selector()) {
+    for (const auto& [k, v] : sc.workload_selector().labels()) {
+      if (k.empty()) return FieldError("spec.workloadSelector.labels", "empty key is not supported in selector");
+      if (absl::StrContains(k, "*") || absl::StrContains(v, "*")) {
+        return FieldError(absl::StrCat("spec.workloadSelector.labels[", k, "]"), "wildcard is not supported in selector");
+      }
+    }
+  }
+  for (const auto& in : sc.ingress()) {
+    if (!in.bind().empty() || in.capture_mode() != networking::CaptureMode::DEFAULT) {
+      spdlog::warn("Sidecar: spec.ingress bind and captureMode are accepted but not applied by Keel (inbound traffic "
+                   "is captured by iptables to virtualInbound)");
+      break;
+    }
+  }
+  std::set<uint32_t> ports;
+  for (int i = 0; i < sc.ingress().size(); ++i) {
+    const auto& in = sc.ingress(i);
+    const std::string field = Index("spec.ingress", i);
+    if (!in.has_port()) return FieldError(absl::StrCat(field, ".port"), "sidecar: port is required for ingress listeners");
+    if (auto st = ValidateSidecarPort(in.port(), in.bind(), /*ingress=*/true, field); !st.ok()) return st;
+    if (!ports.insert(in.port().number()).second) {
+      return FieldError(absl::StrCat(field, ".port.number"), "sidecar: ports on IP bound listeners must be unique");
+    }
+    const std::string& ep = in.default_endpoint();
+    if (!ep.empty() && !absl::StartsWith(ep, "unix://")) {
+      const size_t colon = ep.rfind(':');
+      int port = 0;
+      std::string host = colon == std::string::npos ? "" : ep.substr(0, colon);
+      if (colon == std::string::npos || !absl::SimpleAtoi(ep.substr(colon + 1), &port) || port < 1 || port > 65535 ||
+          (host != "" && host != "127.0.0.1" && host != "0.0.0.0" && host != "[::1]" && host != "[::]")) {
+        return FieldError(absl::StrCat(field, ".defaultEndpoint"),
+                          "sidecar: defaultEndpoint must be of form 127.0.0.1:<port>, 0.0.0.0:<port>, [::1]:port, "
+                          "[::]:port, unix://filepath, or unset");
+      }
+    }
+  }
+  ports.clear();
+  std::set<std::string> sockets;
+  for (int i = 0; i < sc.egress().size(); ++i) {
+    const auto& eg = sc.egress(i);
+    const std::string field = Index("spec.egress", i);
+    if (!eg.has_port()) {
+      // Only one catch-all (port-less) egress listener, and it comes last.
+      if (i != sc.egress().size() - 1) {
+        return FieldError(absl::StrCat(field, ".port"),
+                          "sidecar: the egress listener with empty port should be the last listener in the list");
+      }
+    } else {
+      if (auto st = ValidateSidecarPort(eg.port(), eg.bind(), /*ingress=*/false, field); !st.ok()) return st;
+      const bool unique = eg.port().number() == 0 ? sockets.insert(eg.bind()).second
+                                                  : ports.insert(eg.port().number()).second;
+      if (!unique) {
+        return FieldError(absl::StrCat(field, ".port"),
+                          eg.port().number() == 0 ? "sidecar: unix domain socket values for listeners must be unique"
+                                                  : "sidecar: ports on IP bound listeners must be unique");
+      }
+    }
+    if (eg.hosts().empty()) {
+      return FieldError(absl::StrCat(field, ".hosts"), "sidecar: egress listener must contain at least one host");
+    }
+    for (int j = 0; j < eg.hosts().size(); ++j) {
+      if (auto st = ValidateEgressHost(eg.hosts(j), Index(absl::StrCat(field, ".hosts"), j)); !st.ok()) return st;
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateRegex(const std::string& pattern) {
@@ -191,6 +343,8 @@ absl::Status Validate(const model::Config& config) {
       return ValidateGateway(config.As<networking::Gateway>());
     case model::Kind::kServiceEntry:
       return ValidateServiceEntry(config.As<networking::ServiceEntry>());
+    case model::Kind::kSidecar:
+      return ValidateSidecar(config.As<networking::Sidecar>());
     default:
       return absl::OkStatus();
   }

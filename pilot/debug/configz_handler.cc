@@ -1,6 +1,6 @@
 // /debug/configz. What it shows of each kind (istiod's configz lists its Istio
 // config store only; Keel's store also holds the Kubernetes objects it reads):
-// - Istio kinds (Gateway, VirtualService, DestinationRule, ServiceEntry):
+// - Istio kinds (Gateway, VirtualService, DestinationRule, ServiceEntry, Sidecar):
 //   metadata and the whole spec, as istiod.
 // - Namespace, Service, Pod, EndpointSlice: the object as Keel keeps it (only
 //   the fields it translates, e.g. no container env), metadata included.

@@ -89,6 +89,7 @@ http::HttpHandler MakePushStatusHandler(const xds::AdsServer& ads,
     c["destinationRules"] = NumberValue(kinds[model::Kind::kDestinationRule]);
     c["serviceEntries"] = NumberValue(kinds[model::Kind::kServiceEntry]);
     c["gateways"] = NumberValue(kinds[model::Kind::kGateway]);
+    c["sidecars"] = NumberValue(kinds[model::Kind::kSidecar]);
     c["configs"] = NumberValue(static_cast<double>(push->configs()->size()));
     c["connectedProxies"] = NumberValue(static_cast<double>(ads.Connections().size()));
     f["counts"] = std::move(counts);

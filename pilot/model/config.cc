@@ -8,7 +8,7 @@
 namespace keel::pilot::model {
 namespace {
 
-constexpr std::array<std::pair<Kind, absl::string_view>, 10> kKindNames = {{
+constexpr std::array<std::pair<Kind, absl::string_view>, 11> kKindNames = {{
     {Kind::kNamespace, "Namespace"},
     {Kind::kService, "Service"},
     {Kind::kPod, "Pod"},
@@ -19,6 +19,7 @@ constexpr std::array<std::pair<Kind, absl::string_view>, 10> kKindNames = {{
     {Kind::kVirtualService, "VirtualService"},
     {Kind::kDestinationRule, "DestinationRule"},
     {Kind::kServiceEntry, "ServiceEntry"},
+    {Kind::kSidecar, "Sidecar"},
 }};
 
 }  // namespace

@@ -24,6 +24,7 @@ enum class Kind {
   kVirtualService,
   kDestinationRule,
   kServiceEntry,
+  kSidecar,
 };
 
 absl::string_view KindName(Kind kind);           // "VirtualService"

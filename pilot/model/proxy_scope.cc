@@ -37,7 +37,10 @@ bool VisibleTo(const VirtualServiceEntry& vs, absl::string_view ns) {
 
 }  // namespace
 
-ScopeKey ScopeKeyFor(const Proxy& proxy) { return ScopeKey{proxy.ns}; }
+std::string ScopeKey::ToString() const {
+  if (!has_sidecar()) return ns;
+  return absl::StrCat(ns, "|sidecar=", sidecar.ns, "/", sidecar.name, "@", sidecar_version);
+}
 
 std::vector<std::string> CandidatePatterns(absl::string_view hostname) {
   std::vector<std::string> out{std::string(hostname)};
@@ -48,9 +51,11 @@ std::vector<std::string> CandidatePatterns(absl::string_view hostname) {
   return out;
 }
 
-ProxyScope::ProxyScope(const PushContext& push, ScopeKey key) : push_(push), key_(std::move(key)) {
+ProxyScope::ProxyScope(const PushContext& push, ScopeKey key, const ConfigPtr& sidecar)
+    : push_(push), key_(std::move(key)), sidecar_(SidecarScope::Build(sidecar, key_.ns, push)) {
   for (const auto& svc : push.services_unrecorded()) {
-    if (push.ServiceForHostUnrecorded(svc.hostname) == &svc) services_.push_back(&svc);
+    if (push.ServiceForHostUnrecorded(svc.hostname) != &svc) continue;  // shadowed
+    if (sidecar_.ServiceVisible(svc)) services_.push_back(&svc);
   }
   // Oldest first, so the first VirtualService seen for a (binding, pattern) wins
   // ties, and each gateway's groups come out oldest first.
@@ -59,7 +64,7 @@ ProxyScope::ProxyScope(const PushContext& push, ScopeKey key) : push_(push), key
     std::set<absl::string_view> bindings;
     if (vs.gateways.empty()) bindings.insert("mesh");
     bindings.insert(vs.gateways.begin(), vs.gateways.end());
-    if (VisibleTo(vs, key_.ns)) {
+    if (VisibleTo(vs, key_.ns) && sidecar_.VirtualServiceVisible(vs.config->key.ns, vs.hosts)) {
       for (absl::string_view binding : bindings) {
         auto& patterns = vs_by_binding_[std::string(binding)];
         for (const auto& host : vs.hosts) patterns.emplace(host, &vs);
@@ -96,14 +101,27 @@ ProxyScope::ProxyScope(const PushContext& push, ScopeKey key) : push_(push), key
   }
 }
 
+void ProxyScope::RecordSidecar() const {
+  if (!key_.has_sidecar()) return;
+  DependencyRecorder::Config(key_.sidecar);
+  DependencyRecorder::AllOfKind(Kind::kVirtualService);
+}
+
 const std::vector<const Service*>& ProxyScope::services() const {
   DependencyRecorder::AllOfKind(Kind::kService);
+  RecordSidecar();
   return services_;
+}
+
+bool ProxyScope::ServicePortVisible(const Service& service, int port) const {
+  RecordSidecar();
+  return sidecar_.ServicePortVisible(service, port);
 }
 
 const VirtualServiceEntry* ProxyScope::VirtualServiceForHost(absl::string_view hostname,
                                                              absl::string_view gateway) const {
   DependencyRecorder::Host(Kind::kVirtualService, hostname);
+  RecordSidecar();
   auto binding = vs_by_binding_.find(gateway);
   if (binding == vs_by_binding_.end()) return nullptr;
   const VirtualServiceEntry* best = nullptr;

@@ -80,6 +80,7 @@ std::shared_ptr<const PushContext> PushContext::Build(ConfigSnapshot configs, co
   push->BuildEndpoints();
   push->BuildVirtualServices();
   push->BuildDestinationRules();
+  push->BuildSidecarVersions();
   return push;
 }
 
@@ -173,6 +174,7 @@ std::shared_ptr<const PushContext> PushContext::UpdateEndpoints(const PushContex
   push->virtual_services_ = previous.virtual_services_;
   push->destination_rules_ = previous.destination_rules_;
   push->IndexDestinationRules();  // the index points into this push's own vector
+  push->sidecar_versions_ = previous.sidecar_versions_;  // Sidecars are config: unchanged by endpoint changes
   std::vector<const Service*> touched;
   for (const auto& host : hosts) {
     if (const Service* svc = push->ServiceForHost(host)) touched.push_back(svc);
@@ -234,12 +236,35 @@ ConfigPtr PushContext::FindConfig(const ConfigKey& key) const {
   return it == configs_->end() ? nullptr : it->second;
 }
 
+void PushContext::BuildSidecarVersions() {
+  for (auto it = configs_->lower_bound(ConfigKey{Kind::kSidecar, "", ""});
+       it != configs_->end() && it->first.kind == Kind::kSidecar; ++it) {
+    sidecar_versions_.emplace(it->first, SidecarVersion(*it->second));
+  }
+}
+
+const ProxyScope& PushContext::ScopeFor(const Proxy& proxy) const {
+  ScopeKey key{proxy.ns, {}, ""};
+  if (proxy.type == ProxyType::kSidecar && !proxy.proxyless_grpc) {
+    if (ConfigPtr sidecar = SelectSidecar(configs_, proxy.ns, proxy.labels, mesh_.root_namespace)) {
+      key.sidecar = sidecar->key;
+      key.sidecar_version = sidecar_versions_.at(sidecar->key);
+    }
+  }
+  return Scope(key);
+}
+
 const ProxyScope& PushContext::Scope(const ScopeKey& key) const {
   {
     std::lock_guard<std::mutex> lock(scopes_mu_);
     if (auto it = scopes_.find(key); it != scopes_.end()) return *it->second;
   }
-  auto built = std::make_unique<const ProxyScope>(*this, key);  // outside the lock: scopes build in parallel
+  ConfigPtr sidecar;
+  if (key.has_sidecar()) {
+    auto it = configs_->find(key.sidecar);
+    if (it != configs_->end()) sidecar = it->second;
+  }
+  auto built = std::make_unique<const ProxyScope>(*this, key, sidecar);  // outside the lock: scopes build in parallel
   std::lock_guard<std::mutex> lock(scopes_mu_);
   return *scopes_.emplace(key, std::move(built)).first->second;
 }

@@ -23,6 +23,7 @@
 #include "pilot/model/proxy.h"
 #include "pilot/model/proxy_scope.h"
 #include "pilot/model/service.h"
+#include "pilot/model/sidecar_scope.h"
 
 namespace istio::networking::v1alpha3 {
 class VirtualService;
@@ -34,6 +35,9 @@ namespace keel::pilot::model {
 
 struct MeshOptions {
   std::string domain = "cluster.local";  // cluster DNS domain
+  // MeshConfig rootNamespace: where a Sidecar without selector is every
+  // namespace's default (Keel: --system-namespace).
+  std::string root_namespace = "istio-system";
 };
 
 // A VirtualService with its hosts resolved to FQDNs (relative to its namespace).
@@ -115,7 +119,10 @@ class PushContext {
   // What proxies of one scope see in this push: built on first use, then shared
   // (thread-safe). See proxy_scope.h.
   const ProxyScope& Scope(const ScopeKey& key) const;
-  const ProxyScope& ScopeFor(const Proxy& proxy) const { return Scope(ScopeKeyFor(proxy)); }
+  // The scope of `proxy`: its namespace and, for sidecars, the Sidecar resource
+  // SelectSidecar picks (mesh().root_namespace holds the mesh-wide defaults);
+  // routers and proxyless gRPC clients get none.
+  const ProxyScope& ScopeFor(const Proxy& proxy) const;
 
   // Indexes ProxyScope is built from. VirtualServices oldest first.
   const std::vector<VirtualServiceEntry>& virtual_services() const { return virtual_services_; }
@@ -147,6 +154,7 @@ class PushContext {
   void BuildVirtualServices();
   void BuildDestinationRules();
   void IndexDestinationRules();  // destination_rules_by_host_ from destination_rules_
+  void BuildSidecarVersions();
 
   // Every member below but endpoints_ and the cache is copied by UpdateEndpoints:
   // a new member derived from config must be copied there too.
@@ -159,9 +167,11 @@ class PushContext {
   std::vector<VirtualServiceEntry> virtual_services_;      // sorted oldest first
   std::vector<DestinationRuleEntry> destination_rules_;    // sorted oldest first
   std::map<std::string, DestinationRuleIndex, std::less<>> destination_rules_by_host_;
+  std::map<ConfigKey, std::string> sidecar_versions_;  // every Sidecar's SidecarVersion, for ScopeKeys
 
   mutable std::mutex scopes_mu_;
   mutable std::map<ScopeKey, std::unique_ptr<const ProxyScope>> scopes_ ABSL_GUARDED_BY(scopes_mu_);
+
 
   mutable std::mutex cache_mu_;
   mutable std::map<std::string, ResourcePtr> cache_ ABSL_GUARDED_BY(cache_mu_);

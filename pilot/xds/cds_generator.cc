@@ -10,7 +10,7 @@ std::vector<NamedResource> CdsGenerator::Generate(const model::Proxy& proxy, con
   if (!proxy.proxyless_grpc) return GenerateEnvoyClusters(proxy, push, watch, cache_);
   std::vector<std::string> names = watch.wildcard ? networking::AllOutboundClusterNames(proxy, push)
                                                   : std::vector<std::string>(watch.names.begin(), watch.names.end());
-  return GenerateCached(cache_, names, GrpcCacheKey("CDS", proxy), {}, push,
+  return GenerateCached(cache_, names, GrpcCacheKey("CDS", proxy, push), {}, push,
                         [&](const std::string& name) -> std::optional<envoy::config::cluster::v3::Cluster> {
                           networking::ClusterName parsed;
                           if (!networking::ClusterName::Parse(name, &parsed)) return std::nullopt;

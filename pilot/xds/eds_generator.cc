@@ -10,7 +10,7 @@ std::vector<NamedResource> EdsGenerator::Generate(const model::Proxy& proxy, con
   if (!proxy.proxyless_grpc) return GenerateEnvoyEndpoints(proxy, push, watch, cache_);
   std::vector<std::string> names(watch.names.begin(), watch.names.end());
   return GenerateCached(
-      cache_, names, GrpcCacheKey("EDS", proxy), {}, push,
+      cache_, names, GrpcCacheKey("EDS", proxy, push), {}, push,
       [&](const std::string& name) -> std::optional<envoy::config::endpoint::v3::ClusterLoadAssignment> {
         networking::ClusterName parsed;
         if (!networking::ClusterName::Parse(name, &parsed)) return std::nullopt;

@@ -22,8 +22,9 @@ namespace gateway = networking::gateway;
 // (and, for a named targetPort, the pod: folded into the translations), VS
 // visibility and sourceNamespace from the namespace, and the wildcard address
 // from the IP family. Replicas of one gateway Deployment share one scope.
-XdsCacheKey GatewayKey(const char* type, const model::Proxy& proxy, const gateway::MergedGateway& merged) {
-  XdsCacheKey key{type, "gateway", model::ScopeKeyFor(proxy),
+XdsCacheKey GatewayKey(const char* type, const model::Proxy& proxy, const model::PushContext& push,
+                       const gateway::MergedGateway& merged) {
+  XdsCacheKey key{type, "gateway", push.ScopeFor(proxy).key(),
                   absl::StrCat(merged.port_translations, "|", proxy.ip.find(':') != std::string::npos ? "v6" : "v4"),
                   ""};
   for (const auto& [k, v] : proxy.labels) absl::StrAppend(&key.variant, "|", k, "=", v);
@@ -38,7 +39,7 @@ std::vector<NamedResource> GenerateGatewayListeners(const model::Proxy& proxy, c
   for (const auto& why : merged.rejected) spdlog::warn("gateway {}: skipping {}", proxy.id, why);
   std::vector<std::string> names = watch.wildcard ? gateway::GatewayListenerNames(merged, proxy)
                                                   : std::vector<std::string>(watch.names.begin(), watch.names.end());
-  return GenerateNamed(names, GatewayKey("LDS", proxy, merged).ToString(), push, [&](const std::string& name) {
+  return GenerateNamed(names, GatewayKey("LDS", proxy, push, merged).ToString(), push, [&](const std::string& name) {
     return gateway::BuildGatewayListener(name, merged, proxy, push);
   });
 }
@@ -52,7 +53,7 @@ std::vector<NamedResource> GenerateGatewayRoutes(const model::Proxy& proxy, cons
     merged = gateway::MergeGateways(proxy, push);
   }
   std::vector<std::string> names(watch.names.begin(), watch.names.end());
-  return GenerateCached(cache, names, GatewayKey("RDS", proxy, *merged), merged_deps, push, [&](const std::string& name) {
+  return GenerateCached(cache, names, GatewayKey("RDS", proxy, push, *merged), merged_deps, push, [&](const std::string& name) {
     return std::optional(gateway::BuildGatewayRouteConfiguration(name, *merged, proxy, push));
   });
 }

@@ -18,8 +18,8 @@ const char* ShortTypeName(const std::string& type_url) {
   return "UNKNOWN";
 }
 
-XdsCacheKey GrpcCacheKey(const std::string& type, const model::Proxy& proxy) {
-  XdsCacheKey key{type, "grpc", model::ScopeKeyFor(proxy), "", ""};
+XdsCacheKey GrpcCacheKey(const std::string& type, const model::Proxy& proxy, const model::PushContext& push) {
+  XdsCacheKey key{type, "grpc", push.ScopeFor(proxy).key(), "", ""};
   if (type == "RDS") {
     for (const auto& [k, v] : proxy.labels) key.variant += "|" + k + "=" + v;
   }

@@ -75,7 +75,7 @@ std::vector<NamedResource> GenerateCached(XdsCache* cache, const std::vector<std
 // The cache key of what a proxyless gRPC client is sent: everything a resource
 // depends on besides its name (the scope for host expansion and rule visibility,
 // labels for sourceLabels matches).
-XdsCacheKey GrpcCacheKey(const std::string& type, const model::Proxy& proxy);
+XdsCacheKey GrpcCacheKey(const std::string& type, const model::Proxy& proxy, const model::PushContext& push);
 
 // Type URL -> generator.
 using GeneratorMap = std::map<std::string, XdsGeneratorPtr>;

@@ -13,7 +13,7 @@ std::vector<NamedResource> LdsGenerator::Generate(const model::Proxy& proxy, con
   }
   std::vector<std::string> names = watch.wildcard ? networking::grpcgen::AllGrpcListenerNames(push)
                                                   : std::vector<std::string>(watch.names.begin(), watch.names.end());
-  return GenerateNamed(names, GrpcCacheKey("LDS", proxy).ToString(), push, [&](const std::string& name) {
+  return GenerateNamed(names, GrpcCacheKey("LDS", proxy, push).ToString(), push, [&](const std::string& name) {
     return networking::grpcgen::BuildGrpcListener(name, proxy, push);
   });
 }

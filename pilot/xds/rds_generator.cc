@@ -12,7 +12,7 @@ std::vector<NamedResource> RdsGenerator::Generate(const model::Proxy& proxy, con
                                                    : GenerateSidecarRoutes(proxy, push, watch, cache_);
   }
   std::vector<std::string> names(watch.names.begin(), watch.names.end());
-  return GenerateCached(cache_, names, GrpcCacheKey("RDS", proxy), {}, push, [&](const std::string& name) {
+  return GenerateCached(cache_, names, GrpcCacheKey("RDS", proxy, push), {}, push, [&](const std::string& name) {
     return networking::grpcgen::BuildGrpcRouteConfiguration(name, proxy, push);
   });
 }

@@ -27,31 +27,49 @@ std::string Labels(const model::Proxy& proxy) {
   return out;
 }
 
+// The proxy's ScopeKey: its namespace and the Sidecar selecting it (identity
+// and version), so proxies with different Sidecars never share a resource.
+model::ScopeKey ScopeOf(const model::Proxy& proxy, const model::PushContext& push) {
+  return push.ScopeFor(proxy).key();
+}
+
 // Cache keys and scopes: everything a resource depends on besides its name and
 // the configs it reads (which the XdsCache records as it is built).
-//  - outbound listeners: the namespace (VirtualService / DestinationRule
-//    visibility), labels (sourceLabels matches), IP family (wildcard address);
-std::string OutboundListenerScope(const model::Proxy& proxy) {
-  return absl::StrCat("LDS|sidecar|", proxy.ns, "|", IpFamily(proxy), Labels(proxy));
+//  - outbound listeners: the scope (VirtualService / DestinationRule
+//    visibility, the Sidecar's services and policy), labels (sourceLabels
+//    matches), IP family (wildcard address);
+std::string OutboundListenerScope(const model::Proxy& proxy, const model::PushContext& push) {
+  return absl::StrCat("LDS|sidecar|", ScopeOf(proxy, push).ToString(), "|", IpFamily(proxy), Labels(proxy));
 }
-//  - virtualInbound: the proxy's own workload (its id names pod and IP) and the
-//    services that select it;
-std::string InboundScope(const char* type, const model::Proxy& proxy,
+//  - virtualOutbound: IP family, the outbound traffic policy;
+std::string VirtualOutboundScope(const model::Proxy& proxy, model::OutboundTrafficPolicy policy) {
+  return absl::StrCat("LDS|static|", IpFamily(proxy),
+                      policy == model::OutboundTrafficPolicy::kRegistryOnly ? "|registry-only" : "");
+}
+//  - virtualInbound and inbound clusters: the proxy's own workload (its id names
+//    pod and IP), the services that select it, the scope (the Sidecar's ingress
+//    listeners);
+std::string InboundScope(const char* type, const model::Proxy& proxy, const model::PushContext& push,
                          const std::vector<sidecar::ProxyInstance>& instances) {
-  return absl::StrCat(type, "|sidecar-inbound|", proxy.id, "|", proxy.ns, "|", sidecar::InstancesKey(instances));
+  return absl::StrCat(type, "|sidecar-inbound|", proxy.id, "|", ScopeOf(proxy, push).ToString(), "|",
+                      sidecar::InstancesKey(instances));
 }
 //  - routes: the scope, the DNS domain (short host names), labels;
-XdsCacheKey RouteKey(const model::Proxy& proxy) {
-  return {"RDS", "sidecar", model::ScopeKeyFor(proxy), absl::StrCat(proxy.dns_domain, Labels(proxy)), ""};
+XdsCacheKey RouteKey(const model::Proxy& proxy, const model::PushContext& push) {
+  return {"RDS", "sidecar", ScopeOf(proxy, push), absl::StrCat(proxy.dns_domain, Labels(proxy)), ""};
 }
 //  - outbound clusters: proxy kind (routers get EDS for passthrough services and
-//    credentialName TLS), the scope (DestinationRule), IP family (DNS lookups);
-XdsCacheKey ClusterKey(const model::Proxy& proxy) {
-  return {"CDS", "envoy", model::ScopeKeyFor(proxy),
+//    credentialName TLS), the scope (DestinationRule), IP family (DNS lookups).
+//    A cluster's content does not depend on the Sidecar (only whether it is
+//    listed does), but the whole ScopeKey keys it: one scope, one key;
+XdsCacheKey ClusterKey(const model::Proxy& proxy, const model::PushContext& push) {
+  return {"CDS", "envoy", ScopeOf(proxy, push),
           absl::StrCat(proxy.type == model::ProxyType::kRouter ? "router" : "sidecar", "|", IpFamily(proxy)), ""};
 }
 //  - endpoints: the scope (which DestinationRule defines a subset).
-XdsCacheKey EndpointKey(const model::Proxy& proxy) { return {"EDS", "envoy", model::ScopeKeyFor(proxy), "", ""}; }
+XdsCacheKey EndpointKey(const model::Proxy& proxy, const model::PushContext& push) {
+  return {"EDS", "envoy", ScopeOf(proxy, push), "", ""};
+}
 
 std::vector<std::string> Requested(const WatchedResource& watch) {
   return std::vector<std::string>(watch.names.begin(), watch.names.end());
@@ -88,7 +106,7 @@ std::vector<NamedResource> GenerateSidecarListeners(const model::Proxy& proxy, c
   // Outbound listeners are built together (ports merge services); only on a miss.
   std::optional<std::map<std::string, envoy::config::listener::v3::Listener>> all;
   std::vector<NamedResource> out = GenerateNamed(
-      outbound, OutboundListenerScope(proxy), push,
+      outbound, OutboundListenerScope(proxy, push), push,
       [&](const std::string& name) -> std::optional<envoy::config::listener::v3::Listener> {
         if (!all) all = sidecar::BuildOutboundListeners(proxy, push);
         auto it = all->find(name);
@@ -96,15 +114,16 @@ std::vector<NamedResource> GenerateSidecarListeners(const model::Proxy& proxy, c
         return it->second;
       });
   if (want_virtual_outbound) {
-    auto r = GenerateNamed({networking::kVirtualOutboundListener}, absl::StrCat("LDS|static|", IpFamily(proxy)), push,
+    const model::OutboundTrafficPolicy policy = push.ScopeFor(proxy).outbound_traffic_policy();
+    auto r = GenerateNamed({networking::kVirtualOutboundListener}, VirtualOutboundScope(proxy, policy), push,
                            [&](const std::string&) {
-                             return std::optional(sidecar::BuildVirtualOutboundListener(proxy));
+                             return std::optional(sidecar::BuildVirtualOutboundListener(proxy, policy));
                            });
     out.insert(out.end(), r.begin(), r.end());
   }
   if (want_virtual_inbound) {
     const auto instances = sidecar::ProxyServiceInstances(proxy, push);
-    auto r = GenerateNamed({networking::kVirtualInboundListener}, InboundScope("LDS", proxy, instances), push,
+    auto r = GenerateNamed({networking::kVirtualInboundListener}, InboundScope("LDS", proxy, push, instances), push,
                            [&](const std::string&) {
                              return std::optional(sidecar::BuildVirtualInboundListener(proxy, push, instances));
                            });
@@ -116,7 +135,7 @@ std::vector<NamedResource> GenerateSidecarListeners(const model::Proxy& proxy, c
 
 std::vector<NamedResource> GenerateSidecarRoutes(const model::Proxy& proxy, const model::PushContext& push,
                                                  const WatchedResource& watch, XdsCache* cache) {
-  return GenerateCached(cache, Requested(watch), RouteKey(proxy), {}, push, [&](const std::string& name) {
+  return GenerateCached(cache, Requested(watch), RouteKey(proxy, push), {}, push, [&](const std::string& name) {
     return std::optional(sidecar::BuildSidecarRouteConfiguration(name, proxy, push));
   });
 }
@@ -131,7 +150,7 @@ std::vector<NamedResource> GenerateEnvoyClusters(const model::Proxy& proxy, cons
   for (auto& n : names) (sidecar::IsInboundClusterName(n) ? inbound : outbound).push_back(std::move(n));
   auto build = [&](const std::string& name) { return sidecar::BuildEnvoyCluster(name, proxy, push, instances); };
   std::vector<NamedResource> out =
-      GenerateCached(cache, outbound, ClusterKey(proxy), {}, push, [&](const std::string& name) {
+      GenerateCached(cache, outbound, ClusterKey(proxy, push), {}, push, [&](const std::string& name) {
         networking::ClusterName parsed;
         if (networking::ClusterName::Parse(name, &parsed)) {
           model::DependencyRecorder::EndpointsOf(parsed.host);  // DNS clusters inline endpoints; SANs
@@ -140,7 +159,7 @@ std::vector<NamedResource> GenerateEnvoyClusters(const model::Proxy& proxy, cons
       });
   // Inbound clusters depend on the proxy's own workload: per push only.
   if (!inbound.empty()) {
-    auto r = GenerateNamed(inbound, InboundScope("CDS", proxy, instances), push, build);
+    auto r = GenerateNamed(inbound, InboundScope("CDS", proxy, push, instances), push, build);
     out.insert(out.end(), r.begin(), r.end());
   }
   SortByName(&out);
@@ -152,7 +171,7 @@ std::vector<NamedResource> GenerateEnvoyEndpoints(const model::Proxy& proxy, con
   networking::LoadAssignmentOptions options;
   options.tls_mode_metadata = true;
   return GenerateCached(
-      cache, Requested(watch), EndpointKey(proxy), {}, push,
+      cache, Requested(watch), EndpointKey(proxy, push), {}, push,
       [&](const std::string& name) -> std::optional<envoy::config::endpoint::v3::ClusterLoadAssignment> {
         networking::ClusterName parsed;
         if (!networking::ClusterName::Parse(name, &parsed) || parsed.direction != "outbound") return std::nullopt;

@@ -10,8 +10,10 @@
 //
 // Contract (how an entry stays equal to a fresh build):
 //  - An entry is keyed by an XdsCacheKey: the type, the resource name, and every
-//    proxy-side fact the resource depends on (the ScopeKey, and the variant: IP
-//    family, labels, DNS domain, gateway port translations where they matter).
+//    proxy-side fact the resource depends on (the ScopeKey: namespace and the
+//    selected Sidecar's identity and version, so proxies with different Sidecars
+//    never share an entry and a changed Sidecar gets new ones; and the variant:
+//    IP family, labels, DNS domain, gateway port translations where they matter).
 //  - Its dependencies (model::Dependencies) are recorded while it is built: every
 //    lookup through PushContext and ProxyScope. Entries are invalidated by
 //    kind and host, so a *new* config invalidates what it could affect even
@@ -56,7 +58,7 @@ namespace keel::pilot::xds {
 struct XdsCacheKey {
   std::string type;       // "CDS", "EDS", "RDS"
   std::string generator;  // "envoy", "sidecar", "gateway", "grpc": who builds it, with the proxy kind
-  model::ScopeKey scope;  // the proxy's ProxyScope
+  model::ScopeKey scope;  // the proxy's ProxyScope (PushContext::ScopeFor(proxy).key())
   std::string variant;    // further proxy-side inputs ("v4", labels, ...), as the generator defines them
   std::string name;       // the resource name
 

@@ -48,7 +48,7 @@ RELEASE = "keel"
 NAMESPACE = "istio-system"  # the release namespace = keel-discovery --system-namespace
 APP_NAMESPACE = "keel-helm-e2e"  # where the test's own Service lives
 CLUSTER_ROLE = f"istiod-clusterrole-{NAMESPACE}"
-CRD_NAMES = [f"{p}.networking.istio.io" for p in ("destinationrules", "gateways", "serviceentries", "virtualservices")]
+CRD_NAMES = [f"{p}.networking.istio.io" for p in ("destinationrules", "gateways", "serviceentries", "sidecars", "virtualservices")]
 
 
 def _tool_path(env_name, default):

@@ -141,6 +141,14 @@ CONFIG_SEEDS = {
                  "endpoints": [{"address": "192.0.2.10", "ports": {"https": 8443}, "labels": {"a": "b"},
                                 "weight": 2}]},
     },
+    "sidecar_scope": {
+        "apiVersion": "networking.istio.io/v1", "kind": "Sidecar",
+        "metadata": {"name": "default"},
+        "spec": {"workloadSelector": {"labels": {"app": "reviews"}},
+                 "egress": [{"port": {"number": 9080, "protocol": "HTTP", "name": "web"}, "hosts": ["./*"]},
+                            {"hosts": ["istio-system/*", "*/*.example.com"]}],
+                 "outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"}},
+    },
     "secret_tls": {
         "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
         "metadata": {"name": "example-cert", "namespace": "istio-system"},
@@ -310,7 +318,7 @@ def dicts():
     dump("config", ['"apiVersion"', '"kind"', '"metadata"', '"spec"', '"name"', '"namespace"',
                     "networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3",
                     "discovery.k8s.io/v1", "VirtualService", "DestinationRule", "Gateway", "ServiceEntry",
-                    "Service", "Pod", "Secret", "ConfigMap", "EndpointSlice", "Namespace", "1.5s", "100ms", "1h30m",
+                    "Sidecar", "REGISTRY_ONLY", "ALLOW_ANY", "./*", "istio-system/*", "Service", "Pod", "Secret", "ConfigMap", "EndpointSlice", "Namespace", "1.5s", "100ms", "1h30m",
                     "ISTIO_MUTUAL", "MESH_EXTERNAL", "STATIC", "DNS", "HTTPS", "TLS", "HTTP", "TCP", "GRPC"]
          + ['"%s":' % n for n in proto_json_names()])
     dump("xds_request", [LDS, RDS, CDS, EDS, SDS, "type.googleapis.com/", "sidecar~", "router~", "~default.svc.cluster.local",

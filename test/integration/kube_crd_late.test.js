@@ -19,7 +19,7 @@ const { Steps } = require('../e2e/lib/steps');
 
 const S = new Steps('kube_crd_late');
 const NS = `kc-${randSuffix()}`;
-const RESOURCES = ['gateways', 'virtualservices', 'destinationrules', 'serviceentries'];
+const RESOURCES = ['gateways', 'virtualservices', 'destinationrules', 'serviceentries', 'sidecars'];
 let keel;
 
 before(async () => {

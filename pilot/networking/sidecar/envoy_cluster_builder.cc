@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <cstring>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -460,6 +461,44 @@ std::optional<cluster::Cluster> BuildEnvoyOutboundCluster(const ClusterName& nam
   return std::move(w).Build();
 }
 
+namespace {
+
+// Where an ingress listener's defaultEndpoint sends traffic (istiod
+// buildInboundClusters): "" (unset) -> nullopt, ORIGINAL_DST back to the
+// application; 0.0.0.0 / [::] -> the proxy's IP of that family (else the
+// loopback); 127.0.0.1 / [::1] -> the loopback of the proxy's family (a proxy
+// has one IP in Keel); unix://PATH -> that socket.
+std::optional<envoy::config::core::v3::Address> IngressEndpoint(const model::SidecarScope::Ingress& ingress,
+                                                                const model::Proxy& proxy) {
+  const std::string& ep = ingress.default_endpoint;
+  if (ep.empty()) return std::nullopt;
+  envoy::config::core::v3::Address out;
+  if (absl::StartsWith(ep, "unix://")) {
+    out.mutable_pipe()->set_path(ep.substr(strlen("unix://")));
+    return out;
+  }
+  const size_t colon = ep.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(ep.substr(colon + 1), &port)) return std::nullopt;
+  const std::string host = ep.substr(0, colon);
+  const std::string loopback = IsIpv6(proxy) ? "::1" : "127.0.0.1";
+  std::string address = loopback;
+  if (host == "0.0.0.0" && !IsIpv6(proxy) && !proxy.ip.empty()) address = proxy.ip;
+  if (host == "[::]" && IsIpv6(proxy)) address = proxy.ip;
+  auto* socket = out.mutable_socket_address();
+  socket->set_address(address);
+  socket->set_port_value(port);
+  return out;
+}
+
+bool IsLoopback(const envoy::config::core::v3::Address& a) {
+  if (!a.has_socket_address()) return false;
+  const std::string& ip = a.socket_address().address();
+  return ip == "127.0.0.1" || ip == "::1";
+}
+
+}  // namespace
+
 std::optional<cluster::Cluster> BuildInboundCluster(int target_port, const model::Proxy& proxy,
                                                   const model::PushContext& push,
                                                   const std::vector<ProxyInstance>& instances) {
@@ -470,22 +509,49 @@ std::optional<cluster::Cluster> BuildInboundCluster(int target_port, const model
       break;
     }
   }
-  if (!instance) return std::nullopt;
+  // The Sidecar's ingress listeners, when it has any, replace the instances' ports.
+  const model::ProxyScope& scope = push.ScopeFor(proxy);
+  const model::SidecarScope::Ingress* ingress = nullptr;
+  if (!scope.sidecar().ingress().empty()) {
+    ingress = scope.sidecar().IngressFor(target_port);
+    if (!ingress) return std::nullopt;
+  } else if (!instance) {
+    return std::nullopt;
+  }
+  const std::optional<envoy::config::core::v3::Address> endpoint =
+      ingress ? IngressEndpoint(*ingress, proxy) : std::nullopt;
   ClusterWrapper w;
-  w.c.set_name(ClusterName{"inbound", target_port, "", ""}.ToString());
-  w.c.set_type(cluster::Cluster::ORIGINAL_DST);
+  const std::string name = ClusterName{"inbound", target_port, "", ""}.ToString();
+  w.c.set_name(name);
+  w.c.set_type(endpoint ? cluster::Cluster::STATIC : cluster::Cluster::ORIGINAL_DST);
   w.c.mutable_common_lb_config();
-  if (IsHttp2(instance->port.protocol)) w.SetHttp2();
-  *w.c.mutable_cleanup_interval() = TimeUtil::SecondsToDuration(kMaxCleanupSeconds);
+  if (IsHttp2(ingress ? ingress->protocol : instance->port.protocol)) w.SetHttp2();
+  if (endpoint) {
+    auto* load = w.c.mutable_load_assignment();
+    load->set_cluster_name(name);
+    *load->add_endpoints()->add_lb_endpoints()->mutable_endpoint()->mutable_address() = *endpoint;
+  } else {
+    *w.c.mutable_cleanup_interval() = TimeUtil::SecondsToDuration(kMaxCleanupSeconds);
+  }
   // Circuit breakers have to hold on the server side too: the connection pool of
-  // the service's DestinationRule (as seen from the proxy) applies inbound.
-  const model::DestinationRuleEntry* dr = push.ScopeFor(proxy).DestinationRuleForHost(instance->service->hostname);
-  const networking::TrafficPolicy policy = EffectiveTrafficPolicy(dr, nullptr, instance->port.port);
-  ApplyConnectionPool(policy.connection_pool(), &w);
-  w.c.set_lb_policy(cluster::Cluster::CLUSTER_PROVIDED);
-  auto* source = w.c.mutable_upstream_bind_config()->mutable_source_address();
-  source->set_address(IsIpv6(proxy) ? kInboundPassthroughBindV6 : kInboundPassthroughBindV4);
-  source->set_port_value(0);
+  // the service's DestinationRule (as seen from the proxy) applies inbound. For an
+  // ingress listener, the service whose target port it is (istiod
+  // findOrCreateServiceTarget), at the listener's port.
+  if (instance) {
+    const model::DestinationRuleEntry* dr = push.ScopeFor(proxy).DestinationRuleForHost(instance->service->hostname);
+    const networking::TrafficPolicy policy =
+        EffectiveTrafficPolicy(dr, nullptr, ingress ? ingress->port : instance->port.port);
+    ApplyConnectionPool(policy.connection_pool(), &w);
+  } else {
+    ApplyConnectionPool(networking::ConnectionPoolSettings(), &w);
+  }
+  if (!endpoint) w.c.set_lb_policy(cluster::Cluster::CLUSTER_PROVIDED);
+  // Not for the loopback: iptables lets the proxy's own traffic to it through.
+  if (!endpoint || !IsLoopback(*endpoint)) {
+    auto* source = w.c.mutable_upstream_bind_config()->mutable_source_address();
+    source->set_address(IsIpv6(proxy) ? kInboundPassthroughBindV6 : kInboundPassthroughBindV4);
+    source->set_port_value(0);
+  }
   return std::move(w).Build();
 }
 
@@ -522,19 +588,25 @@ cluster::Cluster BuildInboundPassthroughCluster(const model::Proxy& proxy) {
 std::vector<std::string> EnvoyClusterNames(const model::Proxy& proxy, const model::PushContext& push,
                                            const std::vector<ProxyInstance>& instances) {
   std::vector<std::string> out;
+  const model::ProxyScope& scope = push.ScopeFor(proxy);
   for (auto& name : AllOutboundClusterNames(proxy, push)) {
     ClusterName parsed;
     if (!ClusterName::Parse(name, &parsed)) continue;
     const model::Service* svc = push.ServiceForHost(parsed.host);
     const model::ServicePort* port = svc ? svc->FindPort(parsed.port) : nullptr;
     if (!port || ClassOf(port->protocol) == PortClass::kUnsupported) continue;
+    if (!scope.ServicePortVisible(*svc, parsed.port)) continue;
     out.push_back(std::move(name));
   }
   out.push_back(kBlackHoleCluster);
   if (proxy.type == model::ProxyType::kSidecar) {
     out.push_back(kPassthroughCluster);
     out.push_back(kInboundPassthroughCluster);
-    for (const auto& i : instances) out.push_back(ClusterName{"inbound", i.target_port, "", ""}.ToString());
+    const auto& ingress = scope.sidecar().ingress();  // when any, they replace the instances' ports
+    for (const auto& i : ingress) out.push_back(ClusterName{"inbound", i.port, "", ""}.ToString());
+    if (ingress.empty()) {
+      for (const auto& i : instances) out.push_back(ClusterName{"inbound", i.target_port, "", ""}.ToString());
+    }
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());

@@ -21,9 +21,11 @@
 namespace keel::pilot::networking::sidecar {
 
 // Every cluster a wildcard CDS request of `proxy` gets, sorted: outbound
-// clusters (service ports and subsets, UDP skipped) and BlackHoleCluster; for
+// clusters (service ports and subsets, UDP skipped, only those the proxy's
+// Sidecar makes visible: ProxyScope::ServicePortVisible) and BlackHoleCluster; for
 // sidecars also PassthroughCluster, InboundPassthroughCluster and one
-// inbound|PORT|| per target port of `instances`.
+// inbound|PORT|| per target port of `instances` (per ingress listener port
+// instead when the proxy's Sidecar has ingress listeners).
 std::vector<std::string> EnvoyClusterNames(const model::Proxy& proxy, const model::PushContext& push,
                                            const std::vector<ProxyInstance>& instances);
 
@@ -40,7 +42,9 @@ std::optional<envoy::config::cluster::v3::Cluster> BuildEnvoyOutboundCluster(con
 
 // inbound|PORT|| for the proxy's own workload port `target_port`: ORIGINAL_DST
 // back to the application, bound to 127.0.0.6 so iptables lets it through.
-// nullopt if no instance targets that port.
+// nullopt if no instance targets that port. When the proxy's Sidecar has ingress
+// listeners they decide instead: the one on `target_port` (else nullopt), its
+// defaultEndpoint making the cluster STATIC (no 127.0.0.6 bind to the loopback).
 std::optional<envoy::config::cluster::v3::Cluster> BuildInboundCluster(int target_port, const model::Proxy& proxy,
                                                                      const model::PushContext& push,
                                                                      const std::vector<ProxyInstance>& instances);

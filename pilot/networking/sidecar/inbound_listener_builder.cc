@@ -178,11 +178,40 @@ void AddListenerFilters(listener::Listener* l) {
   }
 }
 
+// Istio buildInboundChainConfigs: one chain config per inbound port, ordered by
+// port. The selected Sidecar's ingress listeners, when it has any, replace the
+// ports of the Services selecting the proxy (and carry istiod's synthetic
+// telemetry host "<sidecar>.<namespace>"); otherwise one per workload port, the
+// first Service (ProxyServiceInstances order) winning a shared port, as in Istio.
+std::vector<ChainConfig> InboundChainConfigs(const model::Proxy& proxy, const model::PushContext& push,
+                                             const std::vector<ProxyInstance>& instances) {
+  std::map<int, ChainConfig> by_port;
+  auto add = [&](int port, const std::string& protocol, const std::string& hostname, int service_port) {
+    if (port == kVirtualInboundPort || port == kVirtualOutboundPort) return;  // Istio skips static listener ports
+    if (ClassOf(protocol) == PortClass::kUnsupported) return;
+    ChainConfig cc;
+    cc.cluster = ClusterName{"inbound", port, "", ""}.ToString();
+    cc.hostname = hostname;
+    cc.service_port = service_port;
+    cc.target_port = port;
+    cc.protocol = protocol;
+    by_port.emplace(port, std::move(cc));
+  };
+  const model::SidecarScope& scope = push.ScopeFor(proxy).sidecar();
+  if (!scope.ingress().empty()) {
+    for (const auto& in : scope.ingress()) add(in.port, in.protocol, scope.IngressHostname(), in.port);
+  } else {
+    for (const auto& i : instances) add(i.target_port, i.port.protocol, i.service->hostname, i.port.port);
+  }
+  std::vector<ChainConfig> out;
+  for (auto& [port, cc] : by_port) out.push_back(std::move(cc));
+  return out;
+}
+
 }  // namespace
 
 listener::Listener BuildVirtualInboundListener(const model::Proxy& proxy, const model::PushContext& push,
                                                const std::vector<ProxyInstance>& instances) {
-  (void)push;
   const std::string wildcard = WildcardAddress(proxy);
   listener::Listener l;
   l.set_name(kVirtualInboundListener);
@@ -203,19 +232,7 @@ listener::Listener BuildVirtualInboundListener(const model::Proxy& proxy, const 
   passthrough.passthrough = true;
   for (auto& fc : ChainsFor(passthrough, wildcard)) *l.add_filter_chains() = std::move(fc);
 
-  // One chain set per workload port; when several Services target the same
-  // port, the first (ProxyServiceInstances order) wins, as in Istio.
-  std::map<int, const ProxyInstance*> by_port;
-  for (const auto& i : instances) by_port.emplace(i.target_port, &i);
-  for (const auto& [port, i] : by_port) {
-    if (port == kVirtualInboundPort || port == kVirtualOutboundPort) continue;  // Istio skips static listener ports
-    if (ClassOf(i->port.protocol) == PortClass::kUnsupported) continue;
-    ChainConfig cc;
-    cc.cluster = ClusterName{"inbound", port, "", ""}.ToString();
-    cc.hostname = i->service->hostname;
-    cc.service_port = i->port.port;
-    cc.target_port = port;
-    cc.protocol = i->port.protocol;
+  for (const auto& cc : InboundChainConfigs(proxy, push, instances)) {
     for (auto& fc : ChainsFor(cc, wildcard)) *l.add_filter_chains() = std::move(fc);
   }
   AddListenerFilters(&l);

@@ -7,7 +7,11 @@
 //    PassthroughFilterChain. None binds a port: virtualOutbound hands them the
 //    connections by original destination.
 //  - virtualOutbound (15001): original-destination dispatch, catch-all
-//    tcp_proxy to PassthroughCluster (mesh default outboundTrafficPolicy ALLOW_ANY).
+//    tcp_proxy to PassthroughCluster (mesh default outboundTrafficPolicy ALLOW_ANY),
+//    or BlackHoleCluster when the proxy's Sidecar says REGISTRY_ONLY (as the
+//    outbound listeners' PassthroughFilterChain).
+// Only the services and ports the proxy's Sidecar (push.ScopeFor(proxy).sidecar()) makes
+// visible get outbound listeners.
 //  - virtualInbound (15006): one set of filter chains per workload port of the
 //    proxy's own Services (mTLS and plaintext, PERMISSIVE) into inbound|PORT||,
 //    and passthrough chains into InboundPassthroughCluster.
@@ -33,8 +37,13 @@ std::vector<std::string> OutboundListenerNames(const model::Proxy& proxy, const 
 std::map<std::string, envoy::config::listener::v3::Listener> BuildOutboundListeners(const model::Proxy& proxy,
                                                                                    const model::PushContext& push);
 
-envoy::config::listener::v3::Listener BuildVirtualOutboundListener(const model::Proxy& proxy);
+// The catch-all chain goes to PassthroughCluster (ALLOW_ANY, Istio's mesh
+// default) or BlackHoleCluster (REGISTRY_ONLY, from the proxy's Sidecar).
+envoy::config::listener::v3::Listener BuildVirtualOutboundListener(
+    const model::Proxy& proxy, model::OutboundTrafficPolicy policy = model::OutboundTrafficPolicy::kAllowAny);
 
+// One chain set per inbound port: the ports of the Services selecting the proxy
+// (`instances`), or the ingress listeners of the proxy's Sidecar when it has any.
 envoy::config::listener::v3::Listener BuildVirtualInboundListener(const model::Proxy& proxy,
                                                                   const model::PushContext& push,
                                                                   const std::vector<ProxyInstance>& instances);

@@ -57,9 +57,11 @@ std::vector<Placement> OutboundPlacements(const model::Proxy& proxy, const model
                                           bool exclude_self) {
   std::vector<Placement> out;
   const std::string wildcard = WildcardAddress(proxy);
-  for (const model::Service* service : push.ScopeFor(proxy).services()) {
+  const model::ProxyScope& scope = push.ScopeFor(proxy);
+  for (const model::Service* service : scope.services()) {
     const model::Service& svc = *service;
     for (const auto& port : svc.ports) {
+      if (!scope.ServicePortVisible(svc, port.port)) continue;
       const PortClass cls = ClassOf(port.protocol);
       if (cls == PortClass::kUnsupported) continue;
       if (cls == PortClass::kHttp) {
@@ -237,8 +239,15 @@ listener::ListenerFilter InspectorFilter(const char* name, const google::protobu
   return f;
 }
 
+// The catch-all of outbound traffic nothing else matched (Istio
+// buildOutboundCatchAllNetworkFiltersOnly): PassthroughCluster under ALLOW_ANY,
+// BlackHoleCluster under REGISTRY_ONLY.
+const char* CatchAllCluster(model::OutboundTrafficPolicy policy) {
+  return policy == model::OutboundTrafficPolicy::kRegistryOnly ? kBlackHoleCluster : kPassthroughCluster;
+}
+
 // Istio buildListenerFromEntry.
-listener::Listener ToListener(const Entry& e) {
+listener::Listener ToListener(const Entry& e, model::OutboundTrafficPolicy policy) {
   listener::Listener l;
   l.set_name(ListenerName(e.bind, e.port));
   SetAddress(e.bind, e.port, l.mutable_address());
@@ -294,7 +303,7 @@ listener::Listener ToListener(const Entry& e) {
     auto* fc = l.mutable_default_filter_chain();
     fc->mutable_filter_chain_match();
     fc->set_name(kPassthroughFilterChain);
-    *fc->add_filters() = TcpProxyFilter(kPassthroughCluster);
+    *fc->add_filters() = TcpProxyFilter(CatchAllCluster(policy));
   }
   return l;
 }
@@ -312,6 +321,7 @@ std::vector<std::string> OutboundListenerNames(const model::Proxy& proxy, const 
 std::map<std::string, listener::Listener> BuildOutboundListeners(const model::Proxy& proxy,
                                                                 const model::PushContext& push) {
   const std::string wildcard = WildcardAddress(proxy);
+  const model::ProxyScope& scope = push.ScopeFor(proxy);
   std::map<std::pair<std::string, int>, Entry> entries;
   for (const auto& p : OutboundPlacements(proxy, push, /*exclude_self=*/false)) {
     const int port = p.port->port;
@@ -331,18 +341,18 @@ std::map<std::string, listener::Listener> BuildOutboundListeners(const model::Pr
       e.Merge({std::move(c)});
       continue;
     }
-    const model::VirtualServiceEntry* vs = push.ScopeFor(proxy).VirtualServiceForHost(p.service->hostname, "mesh");
+    const model::VirtualServiceEntry* vs = scope.VirtualServiceForHost(p.service->hostname, "mesh");
     e.Merge(IsTls(p.port->protocol) ? TlsChains(p, vs, ctx, wildcard) : TcpChains(p, vs, ctx));
   }
   std::map<std::string, listener::Listener> out;
   for (const auto& [key, e] : entries) {
-    listener::Listener l = ToListener(e);
+    listener::Listener l = ToListener(e, scope.outbound_traffic_policy());
     out.emplace(l.name(), std::move(l));
   }
   return out;
 }
 
-listener::Listener BuildVirtualOutboundListener(const model::Proxy& proxy) {
+listener::Listener BuildVirtualOutboundListener(const model::Proxy& proxy, model::OutboundTrafficPolicy policy) {
   listener::Listener l;
   l.set_name(kVirtualOutboundListener);
   SetAddress(WildcardAddress(proxy), kVirtualOutboundPort, l.mutable_address());
@@ -355,7 +365,7 @@ listener::Listener BuildVirtualOutboundListener(const model::Proxy& proxy) {
   *blackhole->add_filters() = TcpProxyFilter(kBlackHoleCluster);
   auto* passthrough = l.add_filter_chains();
   passthrough->set_name(kVirtualOutboundCatchAllChain);
-  *passthrough->add_filters() = TcpProxyFilter(kPassthroughCluster);
+  *passthrough->add_filters() = TcpProxyFilter(CatchAllCluster(policy));
   return l;
 }
 

@@ -23,6 +23,7 @@ namespace route = ::envoy::config::route::v3;
 using google::protobuf::util::TimeUtil;
 
 constexpr char kAllowAny[] = "allow_any";  // Istio util.Passthrough
+constexpr char kBlockAll[] = "block_all";  // Istio util.BlackHole
 constexpr uint32_t kMaxDirectResponseBodyBytes = 1024 * 1024;
 
 // Istio GenerateAltVirtualHosts (port omitted: sidecars ignore the port).
@@ -68,6 +69,19 @@ route::Route DefaultOutboundRoute(const model::Service& svc, int port, const mod
   *action->mutable_retry_policy() = DefaultRetryPolicy();
   if (auto hash = ServiceHashPolicy(svc, port, proxy, push)) *action->add_hash_policy() = *hash;
   return r;
+}
+
+// Istio's catch-all virtual host under REGISTRY_ONLY: 502 for unknown hosts.
+route::VirtualHost BlockAllVirtualHost() {
+  route::VirtualHost vh;
+  vh.set_name(kBlockAll);
+  vh.add_domains("*");
+  vh.set_include_request_attempt_count(true);
+  auto* r = vh.add_routes();
+  r->set_name(kBlockAll);
+  r->mutable_match()->set_prefix("/");
+  r->mutable_direct_response()->set_status(502);
+  return vh;
 }
 
 route::VirtualHost AllowAnyVirtualHost() {
@@ -118,6 +132,7 @@ route::RouteConfiguration BuildSidecarRouteConfiguration(const std::string& name
     const model::Service& svc = *service;
     const model::ServicePort* sp = svc.FindPort(port);
     if (!sp || ClassOf(sp->protocol) != PortClass::kHttp) continue;
+    if (!scope.ServicePortVisible(svc, port)) continue;
     std::vector<route::Route> routes;
     if (const auto* vs = scope.VirtualServiceForHost(svc.hostname, "mesh")) {
       routes = BuildVirtualServiceRoutes(*vs, ctx);
@@ -136,7 +151,9 @@ route::RouteConfiguration BuildSidecarRouteConfiguration(const std::string& name
   std::stable_sort(hosts.begin(), hosts.end(),
                    [](const route::VirtualHost& a, const route::VirtualHost& b) { return a.name() < b.name(); });
   for (auto& vh : hosts) *rc.add_virtual_hosts() = std::move(vh);
-  *rc.add_virtual_hosts() = AllowAnyVirtualHost();
+  *rc.add_virtual_hosts() = scope.outbound_traffic_policy() == model::OutboundTrafficPolicy::kRegistryOnly
+                                 ? BlockAllVirtualHost()
+                                 : AllowAnyVirtualHost();
   return rc;
 }
 

@@ -1,6 +1,7 @@
 // Sidecar route configurations, as Istio's httproute.go and route/route.go build
 // them: RDS "PORT" for the outbound 0.0.0.0_PORT listener (one virtual host per
-// HTTP service on that port, plus the "allow_any" passthrough), and the inline
+// HTTP service on that port the proxy's Sidecar makes visible, plus the
+// "allow_any" passthrough, or "block_all" (502) under REGISTRY_ONLY), and the inline
 // inbound route configuration of the virtualInbound HTTP chains. Pure.
 #pragma once
 

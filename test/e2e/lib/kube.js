@@ -10,7 +10,7 @@ const path = require('node:path');
 const { REPO_ROOT, waitFor } = require('./common');
 
 const CRDS = path.join(REPO_ROOT, 'crds', 'istio-networking.yaml');
-const CRD_NAMES = ['gateways', 'virtualservices', 'destinationrules', 'serviceentries'].map(
+const CRD_NAMES = ['gateways', 'virtualservices', 'destinationrules', 'serviceentries', 'sidecars'].map(
   (r) => `${r}.networking.istio.io`,
 );
 

@@ -24,6 +24,7 @@ const WATCHED = [
   { kind: 'VirtualService', resource: 'virtualservices.networking.istio.io', metric: 'virtualservices.networking.istio.io' },
   { kind: 'DestinationRule', resource: 'destinationrules.networking.istio.io', metric: 'destinationrules.networking.istio.io' },
   { kind: 'ServiceEntry', resource: 'serviceentries.networking.istio.io', metric: 'serviceentries.networking.istio.io' },
+  { kind: 'Sidecar', resource: 'sidecars.networking.istio.io', metric: 'sidecars.networking.istio.io' },
 ];
 
 const keyOf = (kind, ns, name) => `${kind}/${ns || ''}/${name}`;

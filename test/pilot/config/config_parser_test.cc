@@ -139,6 +139,9 @@ constexpr char kVsSpec[] = "{hosts: [reviews], http: [{route: [{destination: {ho
 constexpr char kDrSpec[] = "{host: reviews, subsets: [{name: v1, labels: {version: v1}}]}";
 constexpr char kGwSpec[] = "{selector: {istio: ingressgateway}, servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}]}";
 constexpr char kSeSpec[] = "{hosts: [api.example.com], ports: [{number: 443, name: https, protocol: TLS}], resolution: DNS}";
+constexpr char kScSpec[] =
+    "{workloadSelector: {labels: {app: cart}}, egress: [{hosts: ['./*', 'istio-system/*']}], "
+    "outboundTrafficPolicy: {mode: REGISTRY_ONLY}}";
 
 std::vector<IstioCase> AllIstioCases() {
   std::vector<IstioCase> out;
@@ -147,6 +150,7 @@ std::vector<IstioCase> AllIstioCases() {
     out.push_back({v, "DestinationRule", model::Kind::kDestinationRule, kDrSpec});
     out.push_back({v, "Gateway", model::Kind::kGateway, kGwSpec});
     out.push_back({v, "ServiceEntry", model::Kind::kServiceEntry, kSeSpec});
+    out.push_back({v, "Sidecar", model::Kind::kSidecar, kScSpec});
   }
   return out;
 }
@@ -399,6 +403,61 @@ TEST(ValidationTest, ServiceEntryWithoutPorts) {
   auto st = ParseStatus("ServiceEntry", "  hosts: [api.example.com]\n  resolution: DNS\n");
   ASSERT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
   EXPECT_THAT(st.message(), AllOf(HasSubstr("ServiceEntry default/x"), HasSubstr("spec.ports")));
+}
+
+// Istio's ValidateSidecar, for the fields Keel reads: each error names the object and field.
+TEST(ValidationTest, SidecarEgressHostsAndPorts) {
+  struct Case {
+    const char* spec;
+    const char* field;
+    const char* message;
+  } cases[] = {
+      {"  egress: [{hosts: [reviews]}]\n", "spec.egress[0].hosts[0]", "namespace/dnsName"},
+      {"  egress: [{hosts: [\"/*\"]}]\n", "spec.egress[0].hosts[0]", "cannot be empty"},
+      {"  egress: [{hosts: [\"Bad_ns/*\"]}]\n", "spec.egress[0].hosts[0]", "invalid namespace"},
+      {"  egress: [{hosts: [\"./a..b\"]}]\n", "spec.egress[0].hosts[0]", "invalid domain"},
+      {"  egress: [{hosts: []}]\n", "spec.egress[0].hosts", "at least one host"},
+      {"  egress: [{hosts: [\"./*\"]}, {port: {number: 80, protocol: HTTP}, hosts: [\"./*\"]}]\n", "spec.egress[0].port",
+       "should be the last"},
+      {"  egress: [{port: {number: 80, protocol: HTTP}, hosts: [\"./*\"]}, {port: {number: 80, protocol: TCP}, hosts: "
+       "[\"./*\"]}]\n",
+       "spec.egress[1].port", "must be unique"},
+      {"  egress: [{port: {number: 80, protocol: FOO}, hosts: [\"./*\"]}]\n", "spec.egress[0].port.protocol",
+       "unrecognized protocol"},
+      {"  egress: [{port: {number: 70000, protocol: HTTP}, hosts: [\"./*\"]}]\n", "spec.egress[0].port.number", "1-65535"},
+      {"  egress: [{port: {number: 0, protocol: HTTP}, hosts: [\"./*\"]}]\n", "spec.egress[0].bind", "unix domain socket"},
+      {"  workloadSelector: {labels: {app: \"*\"}}\n  egress: [{hosts: [\"./*\"]}]\n", "spec.workloadSelector.labels[app]",
+       "wildcard"},
+      {"  ingress: [{defaultEndpoint: \"127.0.0.1:8080\"}]\n", "spec.ingress[0].port", "port is required"},
+      {"  ingress: [{port: {number: 80, protocol: HTTP}, defaultEndpoint: \"10.0.0.1:8080\"}]\n",
+       "spec.ingress[0].defaultEndpoint", "127.0.0.1:<port>"},
+      {"  {}\n", "spec", "empty configuration"},
+  };
+  for (const auto& c : cases) {
+    auto st = ParseStatus("Sidecar", c.spec);
+    ASSERT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << c.spec << ": " << st;
+    EXPECT_THAT(st.message(), AllOf(HasSubstr("Sidecar default/x"), HasSubstr(std::string(c.field) + ":"),
+                                    HasSubstr(c.message)))
+        << c.spec;
+  }
+}
+
+TEST(ValidationTest, SidecarValidShapesAccepted) {
+  for (const char* spec : {
+           "  egress: [{hosts: [\"./*\", \"istio-system/*\", \"~/*\", \"*/*.example.com\", \"ns1/a.ns1.svc.cluster.local\"]}]\n",
+           "  egress:\n  - port: {number: 9080, protocol: HTTP, name: web}\n    hosts: [\"./*\"]\n  - hosts: [\"*/*\"]\n",
+           "  outboundTrafficPolicy: {mode: ALLOW_ANY}\n",
+           "  ingress: [{port: {number: 9080, protocol: HTTP, name: web}, defaultEndpoint: \"127.0.0.1:8080\"}]\n",
+       }) {
+    EXPECT_TRUE(ParseStatus("Sidecar", spec).ok()) << spec << ": " << ParseStatus("Sidecar", spec);
+  }
+}
+
+// Fields Keel does not implement are refused by name, not silently ignored.
+TEST(ValidationTest, SidecarUnsupportedFieldNamed) {
+  auto st = ParseStatus("Sidecar", "  outboundTrafficPolicy: {mode: ALLOW_ANY, egressProxy: {host: x}}\n");
+  ASSERT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+  EXPECT_THAT(st.message(), AllOf(HasSubstr("Sidecar default/x"), HasSubstr("egressProxy")));
 }
 
 TEST(ValidationTest, ValidateRegexUsesRe2Syntax) {

@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
 
+#include "absl/strings/match.h"
 #include "envoy/config/core/v3/base.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
@@ -547,6 +549,156 @@ spec:
   const auto v2_host = ratings_routes(v2);
   ASSERT_EQ(v2_host.routes_size(), 1);
   EXPECT_EQ(v2_host.routes(0).typed_per_filter_config().count("envoy.filters.http.fault"), 1u);
+}
+
+// --- Sidecar resource (networking.istio.io Sidecar) ---
+
+const std::string kIstiod = R"(
+---
+apiVersion: v1
+kind: Service
+metadata: {name: istiod, namespace: istio-system}
+spec:
+  clusterIP: 10.96.9.1
+  ports: [{name: grpc-xds, port: 15010}]
+)";
+
+std::string SidecarObject(const std::string& name, const std::string& spec) {
+  return "---\napiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: " + name +
+         ", namespace: default, resourceVersion: \"1\"}\nspec:\n" + spec;
+}
+
+const std::string kScopedSidecar = SidecarObject("default", "  egress: [{hosts: [\"./*\", \"istio-system/*\"]}]\n");
+
+std::vector<std::string> Domains(const envoy::config::route::v3::RouteConfiguration& rc) {
+  std::vector<std::string> out;
+  for (const auto& vh : rc.virtual_hosts()) out.push_back(vh.name());
+  return out;
+}
+
+// A Sidecar limited to "./*" and "istio-system/*": other namespaces' services
+// (legacy.other) get no listener, cluster or virtual host.
+TEST_F(SidecarTest, SidecarEgressHostsLimitWhatTheProxySees) {
+  auto push = BuildPush(kMesh + kIstiod + kScopedSidecar);
+  const xds::GeneratorMap generators = xds::MakeGenerators();
+  const auto clusters = Names(generators.at(xds::kClusterType)->Generate(proxy_, *push, Wildcard()));
+  EXPECT_THAT(clusters, IsSupersetOf({"outbound|15010||istiod.istio-system.svc.cluster.local",
+                                      "outbound|9080||ratings.default.svc.cluster.local"}));
+  for (const auto& c : clusters) {
+    EXPECT_EQ(c.find("other.svc"), std::string::npos) << c;
+  }
+  const auto listeners = Names(generators.at(xds::kListenerType)->Generate(proxy_, *push, Wildcard()));
+  EXPECT_THAT(listeners, ElementsAre("0.0.0.0_15010", "0.0.0.0_443", "0.0.0.0_9080", "0.0.0.0_9090",
+                                     "10.96.0.12_27017", "virtualInbound", "virtualOutbound"));
+  const auto rc = BuildSidecarRouteConfiguration("9080", proxy_, *push);
+  EXPECT_THAT(Domains(rc), ElementsAre("ratings.default.svc.cluster.local:9080", "reviews.default.svc.cluster.local:9080",
+                                       "allow_any"));
+  // Without the Sidecar legacy.other is there.
+  EXPECT_THAT(Domains(BuildSidecarRouteConfiguration("9080", proxy_, *push_)),
+              IsSupersetOf({"legacy.other.svc.cluster.local:9080"}));
+}
+
+// egress[].port narrows a listener's hosts to that port.
+TEST_F(SidecarTest, SidecarEgressPortNarrows) {
+  auto push = BuildPush(kMesh + SidecarObject("default",
+                                              "  egress:\n  - port: {number: 9080, protocol: HTTP, name: web}\n"
+                                              "    hosts: [\"./*\"]\n"));
+  // 9090 (reviews grpc-admin) and 443 (httpbin.org) are gone; mongodb stays, all
+  // ports, as the destination of the imported mongodb VirtualService (Keel
+  // imports those for listeners too; istiod only for clusters).
+  EXPECT_THAT(OutboundListenerNames(proxy_, *push), ElementsAre("0.0.0.0_9080", "10.96.0.12_27017"));
+}
+
+// REGISTRY_ONLY: unknown destinations go to BlackHoleCluster (virtualOutbound,
+// outbound listeners' PassthroughFilterChain) and RDS ends with block_all.
+TEST_F(SidecarTest, RegistryOnlyBlackholesUnknownDestinations) {
+  auto push = BuildPush(kMesh + SidecarObject("default", "  outboundTrafficPolicy: {mode: REGISTRY_ONLY}\n"));
+  const auto vo = BuildVirtualOutboundListener(proxy_, push->ScopeFor(proxy_).outbound_traffic_policy());
+  EXPECT_EQ(TcpProxyOf(vo.filter_chains(vo.filter_chains_size() - 1)).cluster(), "BlackHoleCluster");
+  const auto rc = BuildSidecarRouteConfiguration("9080", proxy_, *push);
+  ASSERT_GT(rc.virtual_hosts_size(), 0);
+  const auto& last = rc.virtual_hosts(rc.virtual_hosts_size() - 1);
+  EXPECT_EQ(last.name(), "block_all");
+  EXPECT_EQ(last.routes(0).direct_response().status(), 502u);
+  auto listeners = BuildOutboundListeners(proxy_, *push);
+  const auto& http = listeners.at("0.0.0.0_9080");
+  ASSERT_TRUE(http.has_default_filter_chain());
+  EXPECT_EQ(TcpProxyOf(http.default_filter_chain()).cluster(), "BlackHoleCluster");
+  // Mesh default (no Sidecar): ALLOW_ANY, PassthroughCluster.
+  const auto open = BuildVirtualOutboundListener(proxy_);
+  EXPECT_EQ(TcpProxyOf(open.filter_chains(open.filter_chains_size() - 1)).cluster(), "PassthroughCluster");
+}
+
+// Two proxies of one namespace with different Sidecars must not share cached
+// resources: virtualOutbound (REGISTRY_ONLY vs ALLOW_ANY) and outbound listeners.
+TEST_F(SidecarTest, CacheScopesIncludeTheSelectedSidecar) {
+  auto push = BuildPush(kMesh + kIstiod + kScopedSidecar +
+                        SidecarObject("ratings", "  workloadSelector: {labels: {app: ratings}}\n"
+                                                 "  outboundTrafficPolicy: {mode: REGISTRY_ONLY}\n"));
+  const xds::GeneratorMap generators = xds::MakeGenerators();
+  const auto& lds = *generators.at(xds::kListenerType);
+  model::Proxy ratings =
+      MakeProxy("sidecar~10.0.0.3~ratings-v1.default~default.svc.cluster.local", {{"app", "ratings"}});
+  auto cluster_of_catch_all = [&](const model::Proxy& p) {
+    auto out = lds.Generate(p, *push, Named({"virtualOutbound"}));
+    listener::Listener l;
+    EXPECT_EQ(out.size(), 1u);
+    EXPECT_TRUE(out.at(0).resource->any.UnpackTo(&l));
+    return TcpProxyOf(l.filter_chains(l.filter_chains_size() - 1)).cluster();
+  };
+  // Either order (two pushes, two caches): the second must not get the first's cached resource.
+  EXPECT_EQ(cluster_of_catch_all(proxy_), "PassthroughCluster");
+  EXPECT_EQ(cluster_of_catch_all(ratings), "BlackHoleCluster");
+  push = BuildPush(kMesh + kIstiod + kScopedSidecar +
+                         SidecarObject("ratings", "  workloadSelector: {labels: {app: ratings}}\n"
+                                                  "  outboundTrafficPolicy: {mode: REGISTRY_ONLY}\n"));  // fresh cache
+  EXPECT_EQ(cluster_of_catch_all(ratings), "BlackHoleCluster");
+  EXPECT_EQ(cluster_of_catch_all(proxy_), "PassthroughCluster");
+
+  // The ratings Sidecar has no egress (implicit */*): legacy.other's listener
+  // is there for ratings, not for reviews (./* and istio-system/*).
+  EXPECT_THAT(Names(lds.Generate(ratings, *push, Wildcard())), IsSupersetOf({"0.0.0.0_9080"}));
+  const auto reviews_9080 = lds.Generate(proxy_, *push, Named({"0.0.0.0_9080"}));
+  const auto ratings_9080 = lds.Generate(ratings, *push, Named({"0.0.0.0_9080"}));
+  ASSERT_EQ(reviews_9080.size(), 1u);
+  ASSERT_EQ(ratings_9080.size(), 1u);
+  EXPECT_NE(reviews_9080[0].resource->hash, ratings_9080[0].resource->hash);  // PassthroughFilterChain differs
+}
+
+
+// A Sidecar's ingress listeners replace the inbound chains and clusters. Two
+// connections with one proxy id whose labels differ only in what selects the
+// Sidecar have the same Service instances: the inbound cache scope must still
+// keep them apart (it includes the Sidecar).
+TEST_F(SidecarTest, SidecarIngressReplacesInboundPortsAndScopesTheCache) {
+  auto push = BuildPush(kMesh + SidecarObject("ingress", "  workloadSelector: {labels: {edge: \"yes\"}}\n"
+                                                         "  ingress:\n"
+                                                         "  - port: {number: 7000, protocol: HTTP, name: http}\n"
+                                                         "    defaultEndpoint: 127.0.0.1:7001\n"));
+  const xds::GeneratorMap generators = xds::MakeGenerators();
+  model::Proxy edge = proxy_;
+  edge.labels["edge"] = "yes";
+  ASSERT_EQ(InstancesKey(ProxyServiceInstances(edge, *push)), InstancesKey(ProxyServiceInstances(proxy_, *push)));
+  auto inbound_ports = [&](const model::Proxy& p) {
+    auto out = generators.at(xds::kListenerType)->Generate(p, *push, Named({"virtualInbound"}));
+    listener::Listener l;
+    EXPECT_EQ(out.size(), 1u);
+    EXPECT_TRUE(out.at(0).resource->any.UnpackTo(&l));
+    std::set<uint32_t> ports;
+    for (const auto& fc : l.filter_chains()) ports.insert(fc.filter_chain_match().destination_port().value());
+    return ports;
+  };
+  EXPECT_THAT(inbound_ports(proxy_), ElementsAre(0u, 8080u, 15006u, 19090u));
+  EXPECT_THAT(inbound_ports(edge), ElementsAre(0u, 7000u, 15006u));
+  const auto inbound_clusters = [&](const model::Proxy& p) {
+    std::vector<std::string> out;
+    for (const auto& n : Names(generators.at(xds::kClusterType)->Generate(p, *push, Wildcard()))) {
+      if (absl::StartsWith(n, "inbound|")) out.push_back(n);
+    }
+    return out;
+  };
+  EXPECT_THAT(inbound_clusters(proxy_), ElementsAre("inbound|19090||", "inbound|8080||"));
+  EXPECT_THAT(inbound_clusters(edge), ElementsAre("inbound|7000||"));
 }
 
 }  // namespace

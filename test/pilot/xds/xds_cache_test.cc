@@ -261,6 +261,53 @@ spec:
        }},
       {"delete a DestinationRule", [&] { mesh.Delete(model::Kind::kDestinationRule, "other", "reviews-local"); }},
       {"delete a service", [&] { mesh.Delete(model::Kind::kService, "default", "details2"); }},
+      // Sidecars: the selected Sidecar is part of the ScopeKey, so a new or
+      // changed one gets entries of its own; under one, a VirtualService decides
+      // which services are visible (its destinations are imported).
+      {"add a Sidecar limiting the client to its namespace", [&] {
+         mesh.Upsert(R"(
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: other, resourceVersion: "1"}
+spec:
+  egress: [{hosts: ["./*"]}]
+)");
+       }},
+      {"a VirtualService for no service imports its destination into the client's Sidecar", [&] {
+         mesh.Upsert(R"(
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: alias, namespace: other}
+spec:
+  hosts: [alias.other.svc.cluster.local]
+  http: [{route: [{destination: {host: reviews.default.svc.cluster.local}}]}]
+)");
+       }},
+      {"change the client's Sidecar: REGISTRY_ONLY, default visible", [&] {
+         mesh.Upsert(R"(
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: other, resourceVersion: "2"}
+spec:
+  egress: [{hosts: ["./*", "default/*"]}]
+  outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+)");
+       }},
+      {"add a productpage Sidecar by workload selector on one port", [&] {
+         mesh.Upsert(R"(
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: productpage, namespace: default, resourceVersion: "3"}
+spec:
+  workloadSelector: {labels: {app: productpage}}
+  egress: [{port: {number: 9080, protocol: HTTP, name: http}, hosts: ["./reviews.default.svc.cluster.local"]}]
+)");
+       }},
+      {"delete the VirtualService the client's Sidecar imported through", [&] {
+         mesh.Delete(model::Kind::kVirtualService, "other", "alias");
+       }},
+      {"delete the client's Sidecar", [&] { mesh.Delete(model::Kind::kSidecar, "other", "default"); }},
+      {"delete the productpage Sidecar", [&] { mesh.Delete(model::Kind::kSidecar, "default", "productpage"); }},
   };
   for (const auto& [what, change] : steps) {
     change();
