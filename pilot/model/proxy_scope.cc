@@ -35,6 +35,26 @@ bool VisibleTo(const VirtualServiceEntry& vs, absl::string_view ns) {
   return false;
 }
 
+// Whether any route of `vs` matches on the calling workload's labels.
+bool MatchesSourceLabels(const istio::networking::v1alpha3::VirtualService& vs) {
+  for (const auto& http : vs.http()) {
+    for (const auto& m : http.match()) {
+      if (!m.source_labels().empty()) return true;
+    }
+  }
+  for (const auto& tls : vs.tls()) {
+    for (const auto& m : tls.match()) {
+      if (!m.source_labels().empty()) return true;
+    }
+  }
+  for (const auto& tcp : vs.tcp()) {
+    for (const auto& m : tcp.match()) {
+      if (!m.source_labels().empty()) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 std::string ScopeKey::ToString() const {
@@ -69,6 +89,7 @@ ProxyScope::ProxyScope(const PushContext& push, ScopeKey key, const ConfigPtr& s
         auto& patterns = vs_by_binding_[std::string(binding)];
         for (const auto& host : vs.hosts) patterns.emplace(host, &vs);
       }
+      if (bindings.count("mesh") && MatchesSourceLabels(vs.spec())) matches_source_labels_ = true;
     }
     // VirtualServicesForGateway's groups (only VirtualServices naming the
     // gateway): exportTo empty or "*" is public; "~" hides it from everyone; "."

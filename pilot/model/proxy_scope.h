@@ -93,6 +93,13 @@ class ProxyScope {
   const std::vector<const VirtualServiceEntry*>& VirtualServicesForGateway(absl::string_view gateway) const;
   const DestinationRuleEntry* DestinationRuleForHost(absl::string_view hostname) const;
 
+  // Whether a VirtualService this scope routes by for "mesh" has a match on
+  // sourceLabels (http, tls or tcp): only then do a sidecar's routes and
+  // outbound listeners depend on its own labels (Istio's route cache is
+  // likewise off for such VirtualServices), so only then do their cache keys
+  // hold the labels.
+  bool matches_source_labels() const { return matches_source_labels_; }
+
  private:
   // With a Sidecar, what it imports depends on every VirtualService (their
   // destinations are imported) and on the Sidecar: recorded by each lookup.
@@ -106,6 +113,7 @@ class ProxyScope {
   std::map<std::string, std::map<std::string, const VirtualServiceEntry*, std::less<>>, std::less<>> vs_by_binding_;
   // gateway "ns/name" -> VirtualServicesForGateway's answer.
   std::map<std::string, std::vector<const VirtualServiceEntry*>, std::less<>> vs_for_gateway_;
+  bool matches_source_labels_ = false;
 };
 
 }  // namespace keel::pilot::model

@@ -21,8 +21,11 @@ namespace sidecar = networking::sidecar;
 
 std::string IpFamily(const model::Proxy& proxy) { return proxy.ip.find(':') != std::string::npos ? "v6" : "v4"; }
 
-std::string Labels(const model::Proxy& proxy) {
+// The proxy's labels, for the keys of what its labels can change: routes and
+// outbound listeners, where a visible VirtualService matches on sourceLabels.
+std::string Labels(const model::Proxy& proxy, const model::PushContext& push) {
   std::string out;
+  if (!push.ScopeFor(proxy).matches_source_labels()) return out;
   for (const auto& [k, v] : proxy.labels) absl::StrAppend(&out, "|", k, "=", v);
   return out;
 }
@@ -36,10 +39,10 @@ model::ScopeKey ScopeOf(const model::Proxy& proxy, const model::PushContext& pus
 // Cache keys and scopes: everything a resource depends on besides its name and
 // the configs it reads (which the XdsCache records as it is built).
 //  - outbound listeners: the scope (VirtualService / DestinationRule
-//    visibility, the Sidecar's services and policy), labels (sourceLabels
-//    matches), IP family (wildcard address);
+//    visibility, the Sidecar's services and policy), labels (only where
+//    sourceLabels matches make them matter), IP family (wildcard address);
 std::string OutboundListenerScope(const model::Proxy& proxy, const model::PushContext& push) {
-  return absl::StrCat("LDS|sidecar|", ScopeOf(proxy, push).ToString(), "|", IpFamily(proxy), Labels(proxy));
+  return absl::StrCat("LDS|sidecar|", ScopeOf(proxy, push).ToString(), "|", IpFamily(proxy), Labels(proxy, push));
 }
 //  - virtualOutbound: IP family, the outbound traffic policy;
 std::string VirtualOutboundScope(const model::Proxy& proxy, model::OutboundTrafficPolicy policy) {
@@ -54,9 +57,9 @@ std::string InboundScope(const char* type, const model::Proxy& proxy, const mode
   return absl::StrCat(type, "|sidecar-inbound|", proxy.id, "|", ScopeOf(proxy, push).ToString(), "|",
                       sidecar::InstancesKey(instances));
 }
-//  - routes: the scope, the DNS domain (short host names), labels;
+//  - routes: the scope, the DNS domain (short host names), labels (as listeners);
 XdsCacheKey RouteKey(const model::Proxy& proxy, const model::PushContext& push) {
-  return {"RDS", "sidecar", ScopeOf(proxy, push), absl::StrCat(proxy.dns_domain, Labels(proxy)), ""};
+  return {"RDS", "sidecar", ScopeOf(proxy, push), absl::StrCat(proxy.dns_domain, Labels(proxy, push)), ""};
 }
 //  - outbound clusters: proxy kind (routers get EDS for passthrough services and
 //    credentialName TLS), the scope (DestinationRule), IP family (DNS lookups).

@@ -420,6 +420,52 @@ TEST(XdsCacheTest, AVirtualServiceChangeRebuildsOnlyTheRoutesUsingIt) {
   EXPECT_NE(sidecar2.at(kRouteType).at("9080")->any.value(), sidecar1.at(kRouteType).at("9080")->any.value());
 }
 
+// Routes and outbound listeners depend on the proxy's labels only through
+// sourceLabels matches: two sidecars of one namespace share them until a
+// VirtualService with such a match is visible, then each gets its own.
+TEST(XdsCacheTest, SidecarsShareRoutesUnlessAVirtualServiceMatchesSourceLabels) {
+  Mesh mesh(Bookinfo() + "---\n" + kReviewsV2);
+  XdsCache cache;
+  const GeneratorMap generators = MakeGenerators(&cache);
+  const model::Proxy productpage = Sidecar("default", "productpage"), details = Sidecar("default", "details");
+  WatchedResource route_9080 = NamesOf({"9080"});
+
+  PushRequest request;
+  model::PushContextPtr push = mesh.Push(&request);
+  cache.BeginPush(*push, request);
+  const auto shared_a = generators.at(kRouteType)->Generate(productpage, *push, route_9080);
+  const auto shared_b = generators.at(kRouteType)->Generate(details, *push, route_9080);
+  ASSERT_EQ(shared_a.size(), 1u);
+  ASSERT_EQ(shared_b.size(), 1u);
+  EXPECT_EQ(shared_a[0].resource, shared_b[0].resource);  // one object, built once
+
+  mesh.Upsert(R"(
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{sourceLabels: {app: productpage}}]
+    route: [{destination: {host: reviews, subset: v3}}]
+  - route: [{destination: {host: reviews, subset: v1}}]
+)");
+  push = mesh.Push(&request);
+  cache.BeginPush(*push, request);
+  const auto own_a = generators.at(kRouteType)->Generate(productpage, *push, route_9080);
+  const auto own_b = generators.at(kRouteType)->Generate(details, *push, route_9080);
+  ASSERT_EQ(own_a.size(), 1u);
+  ASSERT_EQ(own_b.size(), 1u);
+  EXPECT_NE(own_a[0].resource->any.value(), own_b[0].resource->any.value());
+  EXPECT_THAT(own_a[0].resource->any.value(), ::testing::HasSubstr("outbound|9080|v3|reviews"));
+  EXPECT_THAT(own_b[0].resource->any.value(), ::testing::Not(::testing::HasSubstr("outbound|9080|v3|reviews")));
+  // And what each got is what a fresh build gives it.
+  const model::PushContextPtr fresh = mesh.Fresh();
+  const GeneratorMap uncached = MakeGenerators(nullptr);
+  EXPECT_EQ(own_a[0].resource->any.value(), uncached.at(kRouteType)->Generate(productpage, *fresh, route_9080)[0].resource->any.value());
+  EXPECT_EQ(own_b[0].resource->any.value(), uncached.at(kRouteType)->Generate(details, *fresh, route_9080)[0].resource->any.value());
+}
+
 TEST(XdsCacheTest, ForcedPushAndEndpointUpdatesClear) {
   Mesh mesh(Bookinfo());
   XdsCache cache;
