@@ -213,7 +213,7 @@ void DiscoveryServer::PushNow(const xds::PushRequest& merged) {
 }
 
 bool DiscoveryServer::NeedsFullPush(const model::PushContext& before, const model::PushContext& after,
-                                    const std::set<std::string>& hosts) {
+                                    const model::HostSet& hosts) {
   for (const auto& host : hosts) {
     // A headless service's listeners are one per endpoint (sidecar outbound_listener_builder).
     const model::Service* svc = after.ServiceForHost(host);

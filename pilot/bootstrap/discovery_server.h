@@ -59,7 +59,7 @@ class DiscoveryServer {
   // (its listeners are per endpoint) or the endpoints' service accounts (the
   // clusters' SANs).
   static bool NeedsFullPush(const model::PushContext& before, const model::PushContext& after,
-                            const std::set<std::string>& hosts);
+                            const model::HostSet& hosts);
   // Registers /metrics and the /debug/* handlers (the latter behind debug_auth_).
   void RegisterMonitoringHandlers();
 

@@ -23,7 +23,7 @@ google::protobuf::Value WatchValue(const xds::WatchState& w) {
   google::protobuf::Value resources;
   resources.mutable_list_value();
   for (const auto& r : w.resources_sent) {
-    *resources.mutable_list_value()->add_values() = MessageToValue(RedactForDebug(r.resource->any));
+    *resources.mutable_list_value()->add_values() = MessageToValue(RedactForDebug(r->any));
   }
   (*f)["resources"] = std::move(resources);
   return v;

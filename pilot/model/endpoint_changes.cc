@@ -45,13 +45,13 @@ bool SelectedBy(const std::map<std::string, std::string>& selector, const Config
 
 bool IsEndpointKind(Kind kind) { return kind == Kind::kPod || kind == Kind::kEndpointSlice; }
 
-std::set<std::string> HostsWithEndpointChanges(const PushContext& before, const ConfigMap& after,
+HostSet HostsWithEndpointChanges(const PushContext& before, const ConfigMap& after,
                                                const std::set<ConfigKey>& changed) {
   const ConfigMap& old_configs = *before.configs();
   // Service/ServiceEntry key -> the hostnames it serves.
   std::map<ConfigKey, std::vector<std::string>> hosts_of;
   for (const auto& svc : before.services()) hosts_of[svc.source].push_back(svc.hostname);
-  std::set<std::string> out;
+  HostSet out;
   auto add = [&](const ConfigKey& source) {
     auto it = hosts_of.find(source);
     if (it != hosts_of.end()) out.insert(it->second.begin(), it->second.end());
@@ -94,7 +94,7 @@ std::set<std::string> HostsWithEndpointChanges(const PushContext& before, const 
   return out;
 }
 
-std::set<std::string> EndpointServiceAccounts(const PushContext& push, const std::set<std::string>& hosts) {
+std::set<std::string> EndpointServiceAccounts(const PushContext& push, const HostSet& hosts) {
   std::set<std::string> out;
   for (const auto& host : hosts) {
     const Service* svc = push.ServiceForHost(host);

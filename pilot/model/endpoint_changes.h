@@ -24,11 +24,11 @@ bool IsEndpointKind(Kind kind);
 //    Services whose EndpointSlices point at it (targetRef), and the
 //    ServiceEntries of its namespace whose workloadSelector matches them.
 // Keys of other kinds are ignored.
-std::set<std::string> HostsWithEndpointChanges(const PushContext& before, const ConfigMap& after,
+HostSet HostsWithEndpointChanges(const PushContext& before, const ConfigMap& after,
                                                const std::set<ConfigKey>& changed);
 
 // The service accounts of the endpoints of `hosts` (any port), as the clusters'
 // SANs are built from them (an endpoint-only change that alters them needs CDS).
-std::set<std::string> EndpointServiceAccounts(const PushContext& push, const std::set<std::string>& hosts);
+std::set<std::string> EndpointServiceAccounts(const PushContext& push, const HostSet& hosts);
 
 }  // namespace keel::pilot::model

@@ -24,8 +24,9 @@ const networking::DestinationRule& DestinationRuleEntry::spec() const {
   return config->As<networking::DestinationRule>();
 }
 
-ResourcePtr MakeResource(const google::protobuf::Message& message) {
+ResourcePtr MakeResource(const std::string& name, const google::protobuf::Message& message) {
   auto r = std::make_shared<BuiltResource>();
+  r->name = name;
   r->any.PackFrom(message);
   r->hash = std::hash<std::string>()(r->any.value());
   r->version = absl::StrCat(absl::Hex(r->hash));
@@ -163,7 +164,7 @@ void PushContext::BuildEndpoints() {
 }
 
 std::shared_ptr<const PushContext> PushContext::UpdateEndpoints(const PushContext& previous, ConfigSnapshot configs,
-                                                                const std::set<std::string>& hosts,
+                                                                const HostSet& hosts,
                                                                 uint64_t version) {
   std::shared_ptr<PushContext> push(new PushContext());
   push->version_ = version;

@@ -63,16 +63,18 @@ struct DestinationRuleIndex {
 
 // A resource built once per push: packed (serialized) once, and a hash of its
 // bytes so a connection can tell cheaply whether what it would send changed
-// (`version`, the hash in hex, is the resource version delta xDS sends).
+// (`version`, the hash in hex, is the resource version delta xDS sends). It
+// carries its xDS name, so what a connection holds is one pointer per resource.
 struct BuiltResource {
+  std::string name;
   google::protobuf::Any any;
   size_t hash = 0;
   std::string version;
 };
 using ResourcePtr = std::shared_ptr<const BuiltResource>;
 
-// Packs `message` into a BuiltResource.
-ResourcePtr MakeResource(const google::protobuf::Message& message);
+// Packs `message`, the resource named `name`, into a BuiltResource.
+ResourcePtr MakeResource(const std::string& name, const google::protobuf::Message& message);
 
 class PushContext {
  public:
@@ -87,7 +89,7 @@ class PushContext {
   // previous.configs() only in Pods and EndpointSlices; `hosts` not served are
   // ignored.
   static std::shared_ptr<const PushContext> UpdateEndpoints(const PushContext& previous, ConfigSnapshot configs,
-                                                            const std::set<std::string>& hosts, uint64_t version);
+                                                            const HostSet& hosts, uint64_t version);
 
   uint64_t version() const { return version_; }
   const MeshOptions& mesh() const { return mesh_; }

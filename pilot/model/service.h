@@ -3,12 +3,16 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "pilot/model/config.h"
 
 namespace keel::pilot::model {
+
+// A set of FQDN hostnames, searchable by string_view.
+using HostSet = std::set<std::string, std::less<>>;
 
 struct ServicePort {
   std::string name;

@@ -77,7 +77,7 @@ void AdsServer::Remove(XdsConnection* connection) {
 namespace {
 
 // The addresses of the endpoints of `hosts` in `push` (any port).
-void AddEndpointAddresses(const model::PushContext* push, const std::set<std::string>& hosts,
+void AddEndpointAddresses(const model::PushContext* push, const model::HostSet& hosts,
                           std::set<std::string>* out) {
   if (!push) return;
   for (const auto& host : hosts) {

@@ -96,7 +96,7 @@ bool DeltaConnection::SendLocked(const TypeWork& work, const model::PushContext&
   w.version_sent = response.system_version_info();
   w.nonce_sent = response.nonce();
   w.sent = true;
-  RecordHeldLocked(work, std::move(resources));
+  RecordHeldLocked(work, resources);
   spdlog::debug("ADS: {} delta push to {}: {} resources, {} removed, version {}", ShortTypeName(type_url), proxy_->id,
                 response.resources_size(), response.removed_resources_size(), response.system_version_info());
   QueueLocked(std::move(response));

@@ -45,7 +45,7 @@ std::vector<NamedResource> GenerateNamed(const std::vector<std::string>& names, 
   for (const auto& name : names) {
     model::ResourcePtr r = push.CachedResource(scope + "|" + name, [&]() -> model::ResourcePtr {
       auto message = build(name);
-      return message ? model::MakeResource(*message) : nullptr;
+      return message ? model::MakeResource(name, *message) : nullptr;
     });
     if (r) out.push_back({name, std::move(r)});
   }
@@ -65,7 +65,7 @@ std::vector<NamedResource> GenerateCached(XdsCache* cache, const std::vector<std
     key.name = name;
     model::ResourcePtr r = cache->GetOrBuild(key, push, extra, [&]() -> model::ResourcePtr {
       auto message = build(name);
-      return message ? model::MakeResource(*message) : nullptr;
+      return message ? model::MakeResource(name, *message) : nullptr;
     });
     if (r) out.push_back({name, std::move(r)});
   }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "pilot/model/config.h"
+#include "pilot/model/service.h"
 
 namespace keel::pilot::xds {
 
@@ -15,7 +16,7 @@ struct PushRequest {
   bool full = true;                             // every watched type; false: endpoints only (EDS of endpoints_updated)
   bool forced = false;                          // resend every watched type, changed or not (/debug/adsz?push=true)
   std::set<model::ConfigKey> configs_updated;   // what changed; empty on a forced push
-  std::set<std::string> endpoints_updated;  // FQDN hostnames whose endpoints may have changed (full and EDS-only pushes)
+  model::HostSet endpoints_updated;  // FQDN hostnames whose endpoints may have changed (full and EDS-only pushes)
   std::map<std::string, int> reasons;           // trigger -> count ("config", "debug", ...)
   std::chrono::steady_clock::time_point start;  // when the first merged change arrived
 

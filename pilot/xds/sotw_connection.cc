@@ -16,12 +16,16 @@ namespace {
 using envoy::service::discovery::v3::DiscoveryRequest;
 using envoy::service::discovery::v3::DiscoveryResponse;
 
+// A hash of what a response would carry, in name order (each resource's bytes
+// hold its name, so the bytes' hashes suffice).
 size_t Fingerprint(const std::vector<NamedResource>& resources) {
   size_t h = resources.size();
-  for (const auto& r : resources) {
-    h = h * 1000003u ^ std::hash<std::string>()(r.name);
-    h = h * 1000003u ^ r.resource->hash;
-  }
+  for (const auto& r : resources) h = h * 1000003u ^ r.resource->hash;
+  return h;
+}
+size_t Fingerprint(const HeldResources& resources) {
+  size_t h = resources.size();
+  for (const auto& r : resources) h = h * 1000003u ^ r->hash;
   return h;
 }
 
@@ -69,11 +73,9 @@ bool SotwConnection::SendLocked(const TypeWork& work, const model::PushContext& 
   // EDS is not a state-of-the-world type.
   std::vector<NamedResource> changed;
   if (work.partial) {
-    std::map<std::string, size_t> held;
-    for (const auto& r : w.resources_sent) held.emplace(r.name, r.resource->hash);
     for (const auto& r : resources) {
-      auto it = held.find(r.name);
-      if (it == held.end() || it->second != r.resource->hash) changed.push_back(r);
+      auto it = FindHeld(w.resources_sent, r.name);
+      if (it == w.resources_sent.end() || (*it)->name != r.name || (*it)->hash != r.resource->hash) changed.push_back(r);
     }
     if (changed.empty() && !work.forced) return false;
   } else {
@@ -95,9 +97,9 @@ bool SotwConnection::SendLocked(const TypeWork& work, const model::PushContext& 
   w.nonce_sent = response.nonce();
   w.sent = true;
   if (work.partial) {
-    RecordHeldLocked(work, std::move(resources));  // the untouched names stay held
+    RecordHeldLocked(work, resources);  // the untouched names stay held
   } else {
-    w.resources_sent = std::move(resources);  // a SotW response replaces what the proxy held
+    w.resources_sent = HeldOf(resources);  // a SotW response replaces what the proxy held
   }
   w.fingerprint = Fingerprint(w.resources_sent);
   spdlog::debug("ADS: {} push to {}: {} resources{}, version {}", ShortTypeName(type_url), proxy_->id,

@@ -2,6 +2,7 @@
 // variant (state of the world or delta) it speaks.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -21,6 +22,25 @@
 
 namespace keel::pilot::xds {
 
+// What a proxy holds of one type after our responses: one shared pointer per
+// resource (its name is the resource's), in name order (FindHeld).
+using HeldResources = std::vector<model::ResourcePtr>;
+inline bool ByName(const model::ResourcePtr& a, const model::ResourcePtr& b) { return a->name < b->name; }
+// The first held resource whose name is not less than `name`.
+inline HeldResources::iterator FindHeld(HeldResources& held, const std::string& name) {
+  return std::lower_bound(held.begin(), held.end(), name,
+                          [](const model::ResourcePtr& r, const std::string& n) { return r->name < n; });
+}
+
+// `resources` as held (name order).
+inline HeldResources HeldOf(const std::vector<NamedResource>& resources) {
+  HeldResources held;
+  held.reserve(resources.size());
+  for (const auto& r : resources) held.push_back(r.resource);
+  std::sort(held.begin(), held.end(), ByName);
+  return held;
+}
+
 // Per type URL: what the proxy asked for, and what we sent and it answered.
 struct WatchState {
   WatchedResource watch;
@@ -31,7 +51,7 @@ struct WatchState {
   std::string last_nack;          // error_detail of the last NACK, cleared by an ACK
   size_t fingerprint = 0;         // hash of the names and bytes last sent (state of the world)
   bool sent = false;
-  std::vector<NamedResource> resources_sent;  // what the proxy holds after our last response
+  HeldResources resources_sent;  // what the proxy holds after our last response
 };
 
 // Who a proxy is by the credential on its stream (the Kubernetes service account

@@ -191,14 +191,15 @@ std::string XdsStream<Request, Response>::NextNonceLocked() {
 }
 
 template <typename Request, typename Response>
-bool XdsStream<Request, Response>::WatchesEndpointsOfLocked(const std::set<std::string>& hosts) const {
+std::set<std::string> XdsStream<Request, Response>::WatchedAssignmentsOfLocked(const model::HostSet& hosts) const {
+  std::set<std::string> out;
   auto it = watches_.find(kEndpointType);
-  if (it == watches_.end()) return false;
+  if (it == watches_.end()) return out;
   for (const auto& name : it->second.watch.names) {
-    networking::ClusterName parsed;
-    if (networking::ClusterName::Parse(name, &parsed) && hosts.count(parsed.host)) return true;
+    const absl::string_view host = networking::ClusterNameHost(name);
+    if (!host.empty() && hosts.find(host) != hosts.end()) out.insert(out.end(), name);
   }
-  return false;
+  return out;
 }
 
 template <typename Request, typename Response>
@@ -224,29 +225,27 @@ void XdsStream<Request, Response>::Serve(const ConnectionRequest& request) {
       if (!WatchingLocked(type)) continue;
       auto answer = request.answers.find(type);
       const bool answered = answer != request.answers.end();
-      // An EDS-only push concerns EDS, and only streams watching an affected host.
-      const bool pushed =
-          config_push && (config_push->full || (type == std::string(kEndpointType) &&
-                                                WatchesEndpointsOfLocked(config_push->endpoints_updated)));
+      // An EDS-only push concerns EDS, and only streams watching an affected host:
+      // only the assignments of those hosts, in both variants. EDS is not a
+      // state-of-the-world type (a SotW response need not list every watched
+      // ClusterLoadAssignment; Envoy and gRPC keep the ones left out), so istiod's
+      // incremental EDS sends just those on SotW streams too.
+      std::set<std::string> affected;
+      if (config_push && !config_push->full && type == std::string(kEndpointType)) {
+        affected = WatchedAssignmentsOfLocked(config_push->endpoints_updated);
+      }
+      const bool pushed = config_push && (config_push->full || !affected.empty());
       if (!pushed && !answered) continue;
       TypeWork t;
       t.type_url = type;
-      t.watch = watches_.at(type).watch;
       t.pushed = pushed;
       t.forced = answered || (pushed && config_push->forced);
       if (answered) t.answer = answer->second;
       if (pushed && !config_push->full && !answered) {
-        // Only the assignments of the hosts whose endpoints changed, in both variants:
-        // EDS is not a state-of-the-world type (a SotW response need not list every
-        // watched ClusterLoadAssignment; Envoy and gRPC keep the ones left out), so
-        // istiod's incremental EDS sends just those on SotW streams too.
-        for (auto it = t.watch.names.begin(); it != t.watch.names.end();) {
-          networking::ClusterName parsed;
-          const bool affected = networking::ClusterName::Parse(*it, &parsed) &&
-                                config_push->endpoints_updated.count(parsed.host);
-          it = affected ? std::next(it) : t.watch.names.erase(it);
-        }
+        t.watch.names = std::move(affected);
         t.partial = true;
+      } else {
+        t.watch = watches_.at(type).watch;
       }
       work.push_back(std::move(t));
     }
@@ -277,20 +276,47 @@ bool XdsStream<Request, Response>::WatchChangedLocked(const TypeWork& work) cons
 }
 
 template <typename Request, typename Response>
-void XdsStream<Request, Response>::RecordHeldLocked(const TypeWork& work, std::vector<NamedResource> sent) {
+void XdsStream<Request, Response>::RecordHeldLocked(const TypeWork& work, const std::vector<NamedResource>& sent) {
   WatchState& w = watches_[work.type_url];
-  if (!work.partial && !WatchChangedLocked(work)) {
-    w.resources_sent = std::move(sent);
+  HeldResources& held = w.resources_sent;
+  if (!work.partial && !WatchChangedLocked(work)) {  // the whole subscription, answered
+    held = HeldOf(sent);
     return;
   }
-  std::map<std::string, NamedResource> merged;
-  for (auto& r : w.resources_sent) {
-    const bool subscribed = w.watch.wildcard || w.watch.names.count(r.name);
-    if (subscribed && !InScopeLocked(work, r.name)) merged.emplace(r.name, std::move(r));
+  if (work.partial && !work.watch.wildcard) {
+    // Few names (an EDS-only push): each is replaced, added or dropped in place,
+    // by binary search; the rest stay as held.
+    for (const std::string& name : work.watch.names) {
+      if (!InScopeLocked(work, name)) continue;
+      auto fresh = std::lower_bound(sent.begin(), sent.end(), name,
+                                    [](const NamedResource& r, const std::string& n) { return r.name < n; });
+      const bool generated = fresh != sent.end() && fresh->name == name;
+      auto at = FindHeld(held, name);
+      if (at != held.end() && (*at)->name == name) {
+        if (generated) {
+          *at = fresh->resource;
+        } else {
+          held.erase(at);
+        }
+      } else if (generated) {
+        held.insert(at, fresh->resource);
+      }
+    }
+    return;
   }
-  for (auto& r : sent) merged[r.name] = std::move(r);
-  w.resources_sent.clear();
-  for (auto& [name, r] : merged) w.resources_sent.push_back(std::move(r));
+  // The subscription changed meanwhile: keep what is still subscribed and outside
+  // what `work` answered, plus what it sent.
+  HeldResources merged;
+  for (auto& r : held) {
+    const bool subscribed = w.watch.wildcard || w.watch.names.count(r->name);
+    if (subscribed && !InScopeLocked(work, r->name)) merged.push_back(std::move(r));
+  }
+  for (const auto& r : sent) merged.push_back(r.resource);
+  std::sort(merged.begin(), merged.end(), ByName);
+  merged.erase(std::unique(merged.begin(), merged.end(),
+                           [](const model::ResourcePtr& a, const model::ResourcePtr& b) { return a->name == b->name; }),
+               merged.end());
+  held = std::move(merged);
 }
 
 template <typename Request, typename Response>

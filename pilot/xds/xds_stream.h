@@ -90,7 +90,8 @@ class XdsStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuf
   // Records `sent` (the resources of `work` just answered) as what the proxy now
   // holds of `work.type_url`: for a partial work, or one whose subscription
   // changed meanwhile, the previous set with the names in scope replaced.
-  void RecordHeldLocked(const TypeWork& work, std::vector<NamedResource> sent) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `sent` is in name order.
+  void RecordHeldLocked(const TypeWork& work, const std::vector<NamedResource>& sent) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether the subscription of `work.type_url` changed since `work` copied it.
   bool WatchChangedLocked(const TypeWork& work) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Records a sent response in pilot_xds_pushes and friends.
@@ -143,8 +144,8 @@ class XdsStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuf
   void EnqueueOwed(std::optional<ConnectionRequest> owed);
   // Process() but for the bookkeeping of answers owed (answers_owed_).
   void Serve(const ConnectionRequest& request);
-  // Whether the stream subscribed to the ClusterLoadAssignment of a cluster of one of `hosts`.
-  bool WatchesEndpointsOfLocked(const std::set<std::string>& hosts) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The ClusterLoadAssignments the stream subscribed to of the clusters of `hosts`.
+  std::set<std::string> WatchedAssignmentsOfLocked(const model::HostSet& hosts) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string peer_;
   const bool delta_;

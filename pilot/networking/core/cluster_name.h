@@ -17,6 +17,10 @@ struct ClusterName {
   static bool Parse(absl::string_view name, ClusterName* out);
 };
 
+// The host of `name` when ClusterName::Parse accepts it, else empty; a view
+// into `name`, allocating nothing (for scans over many watched names).
+absl::string_view ClusterNameHost(absl::string_view name);
+
 // Shorthand for ClusterName{"outbound", port, subset, host}.ToString().
 std::string OutboundClusterName(int port, absl::string_view subset, absl::string_view host);
 

@@ -107,7 +107,7 @@ TEST(PushQueueTest, RequestsEnqueuedWhileWaitingMergeIntoOne) {
   ASSERT_EQ(got.size(), 1u);
   ASSERT_TRUE(got[0].push);
   EXPECT_FALSE(got[0].push->full);
-  EXPECT_EQ(got[0].push->endpoints_updated, (std::set<std::string>{"a", "b"}));
+  EXPECT_EQ(got[0].push->endpoints_updated, (model::HostSet{"a", "b"}));
   EXPECT_EQ(got[0].push->start, early);  // the earliest start wins
   EXPECT_EQ(got[0].answers.at("T").subscribed, (std::set<std::string>{"n1", "n2"}));
   queue.Enqueue(c, Push("c", true, early));
@@ -130,7 +130,7 @@ TEST(PushQueueTest, AConnectionInProgressIsRequeuedAfterwardsNotHandledTwiceAtOn
   std::this_thread::sleep_for(50ms);
   auto got = c->requests();
   ASSERT_EQ(got.size(), 2u);
-  EXPECT_EQ(got[1].push->endpoints_updated, (std::set<std::string>{"b", "c"}));
+  EXPECT_EQ(got[1].push->endpoints_updated, (model::HostSet{"b", "c"}));
   EXPECT_TRUE(got[1].push->full);  // full wins
   EXPECT_EQ(c->max_inside(), 1);
 }
