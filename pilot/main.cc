@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <string>
 #include <thread>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "pilot/bootstrap/discovery_server.h"
 #include "pilot/bootstrap/options.h"
 #include "pkg/log/log.h"
+#include "pkg/memory/heap_release.h"
 
 #ifndef KEEL_VERSION
 #define KEEL_VERSION "dev"
@@ -43,6 +45,9 @@ void ExitAfter(std::chrono::seconds bound) {
     _exit(1);
   }).detach();
 }
+
+// Free heap beyond this is returned to the OS.
+constexpr size_t kReleaseThresholdBytes = 16u << 20;
 
 }  // namespace
 
@@ -86,8 +91,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "keel-discovery: %s\n", std::string(st.message()).c_str());
     return 1;
   }
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
+  // While waiting for a stop signal, hand the heap that pushes freed back to the
+  // OS every couple of seconds (pkg/memory/heap_release.h).
+  int sig = -1;
+  const timespec release_interval{2, 0};
+  while ((sig = sigtimedwait(&stop_signals, nullptr, &release_interval)) < 0) {
+    if (size_t freed = keel::memory::ReleaseFreeHeap(kReleaseThresholdBytes)) {
+      spdlog::debug("returned free heap to the OS ({} MiB were free)", freed >> 20);
+    }
+  }
   spdlog::info("received signal {}, shutting down (streams get {} s to end)", sig, options->drain_timeout_s);
   ExitAfter(std::chrono::seconds(options->drain_timeout_s + 5));
   (*server)->Stop();

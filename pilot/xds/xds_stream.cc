@@ -44,18 +44,20 @@ void XdsStream<Request, Response>::OnReadDone(bool ok) {
       }
       return;
     }
-    request_.Clear();
-    if (!grpc::SerializationTraits<Request>::Deserialize(&reading_, &request_).ok()) {
+    // Parsed into a local, so nothing of it (an EDS request names every watched
+    // cluster) stays allocated between requests.
+    Request request;
+    if (!grpc::SerializationTraits<Request>::Deserialize(&reading_, &request).ok()) {
       const std::string why = absl::StrCat("the message is not a ", Request::descriptor()->full_name());
       spdlog::warn("ADS: connection {} from {}: {}", connection_id_, peer_, why);
       FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why));
       return;
     }
     if (!proxy_ && auth_metadata_ && !identity_) {
-      AuthenticateThenHandleLocked(request_);
+      AuthenticateThenHandleLocked(request);
       return;
     }
-    if (proxy_ || IdentifyLocked(request_)) owed = HandleAndTakeOwedLocked(request_);
+    if (proxy_ || IdentifyLocked(request)) owed = HandleAndTakeOwedLocked(request);
     if (!finishing_) this->StartRead(&reading_);
   }
   EnqueueOwed(std::move(owed));
@@ -374,6 +376,7 @@ template <typename Request, typename Response>
 void XdsStream<Request, Response>::OnWriteDone(bool ok) {
   std::lock_guard<std::mutex> lock(mu_);
   write_in_flight_ = false;
+  writing_.Clear();  // the response is out: hold none of its bytes until the next
   // A failed write means the stream is gone (cancelled, reset, shut down); it
   // may already be finishing (OnCancel came first), in which case the status
   // chosen then stands. Either way nothing is in flight now: finish.

@@ -151,7 +151,6 @@ class XdsStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuf
   const bool delta_;
   const std::chrono::system_clock::time_point connected_at_ = std::chrono::system_clock::now();
   grpc::ByteBuffer reading_;  // the read in flight (reactor-owned)
-  Request request_;           // reading_, parsed
   grpc::ByteBuffer writing_ ABSL_GUARDED_BY(mu_);
   std::deque<grpc::ByteBuffer> queue_ ABSL_GUARDED_BY(mu_);
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
