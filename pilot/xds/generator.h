@@ -52,24 +52,37 @@ std::vector<NamedResource> GenerateNamed(const std::vector<std::string>& names, 
   return out;
 }
 
-// Builds each of `names` through the cross-push `cache` under `key` with the
-// name filled in (xds_cache.h), or, when `cache` is null, through the push's own
-// cache under the key's string form. `extra`: dependencies read before building.
+// Builds each of `names` through the cross-push `cache` under `key_of(name)`
+// (an XdsCacheKey with the name filled in; xds_cache.h), or, when `cache` is
+// null, through the push's own cache under the key's string form. `extra`:
+// dependencies read before building.
+template <typename KeyOf, typename Build>
+std::vector<NamedResource> GenerateCachedEach(XdsCache* cache, const std::vector<std::string>& names, KeyOf&& key_of,
+                                              const model::Dependencies& extra, const model::PushContext& push,
+                                              Build&& build) {
+  std::vector<NamedResource> out;
+  for (const auto& name : names) {
+    auto make = [&]() -> model::ResourcePtr {
+      auto message = build(name);
+      return message ? model::MakeResource(name, *message) : nullptr;
+    };
+    const XdsCacheKey key = key_of(name);
+    model::ResourcePtr r = cache ? cache->GetOrBuild(key, push, extra, make) : push.CachedResource(key.ToString(), make);
+    if (r) out.push_back({name, std::move(r)});
+  }
+  return out;
+}
+
+// GenerateCachedEach with one key for every name (`key`, the name filled in).
 template <typename Build>
 std::vector<NamedResource> GenerateCached(XdsCache* cache, const std::vector<std::string>& names, XdsCacheKey key,
                                           const model::Dependencies& extra, const model::PushContext& push,
                                           Build&& build) {
-  if (!cache) return GenerateNamed(names, key.ToString(), push, build);
-  std::vector<NamedResource> out;
-  for (const auto& name : names) {
+  auto key_of = [&key](const std::string& name) {
     key.name = name;
-    model::ResourcePtr r = cache->GetOrBuild(key, push, extra, [&]() -> model::ResourcePtr {
-      auto message = build(name);
-      return message ? model::MakeResource(name, *message) : nullptr;
-    });
-    if (r) out.push_back({name, std::move(r)});
-  }
-  return out;
+    return key;
+  };
+  return GenerateCachedEach(cache, names, key_of, extra, push, build);
 }
 
 // The cache key of what a proxyless gRPC client is sent: everything a resource

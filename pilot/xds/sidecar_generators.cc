@@ -61,17 +61,34 @@ std::string InboundScope(const char* type, const model::Proxy& proxy, const mode
 XdsCacheKey RouteKey(const model::Proxy& proxy, const model::PushContext& push) {
   return {"RDS", "sidecar", ScopeOf(proxy, push), absl::StrCat(proxy.dns_domain, Labels(proxy, push)), ""};
 }
-//  - outbound clusters: proxy kind (routers get EDS for passthrough services and
-//    credentialName TLS), the scope (DestinationRule), IP family (DNS lookups).
-//    A cluster's content does not depend on the Sidecar (only whether it is
-//    listed does), but the whole ScopeKey keys it: one scope, one key;
-XdsCacheKey ClusterKey(const model::Proxy& proxy, const model::PushContext& push) {
-  return {"CDS", "envoy", ScopeOf(proxy, push),
-          absl::StrCat(proxy.type == model::ProxyType::kRouter ? "router" : "sidecar", "|", IpFamily(proxy)), ""};
+//  - outbound clusters and endpoints read the proxy's scope only through the
+//    DestinationRule it selects for the cluster's host (cluster_builder.h; a
+//    cluster's content does not depend on the Sidecar, only whether it is listed
+//    does), so their keys name that rule, not the scope: proxies of every
+//    namespace that select the same rule (most often none) share one resource.
+//    Which rule is selected is decided again for every key, so a new or deleted
+//    rule changes the key; a changed one invalidates what read it.
+std::string SelectedDestinationRule(const std::string& cluster_name, const model::Proxy& proxy,
+                                    const model::PushContext& push) {
+  const absl::string_view host = networking::ClusterNameHost(cluster_name);
+  if (host.empty()) return "dr=";
+  const model::DestinationRuleEntry* dr = push.ScopeFor(proxy).DestinationRuleForHost(host);
+  return dr ? absl::StrCat("dr=", dr->config->key.ns, "/", dr->config->key.name) : "dr=";
 }
-//  - endpoints: the scope (which DestinationRule defines a subset).
-XdsCacheKey EndpointKey(const model::Proxy& proxy, const model::PushContext& push) {
-  return {"EDS", "envoy", ScopeOf(proxy, push), "", ""};
+//  - outbound clusters: proxy kind (routers get EDS for passthrough services and
+//    credentialName TLS), the DestinationRule, IP family (DNS lookups);
+XdsCacheKey ClusterKey(const std::string& name, const model::Proxy& proxy, const model::PushContext& push) {
+  return {"CDS", "envoy", model::ScopeKey{},
+          absl::StrCat(proxy.type == model::ProxyType::kRouter ? "router" : "sidecar", "|", IpFamily(proxy), "|",
+                       SelectedDestinationRule(name, proxy, push)),
+          name};
+}
+//  - endpoints: nothing but the name, unless the cluster is a subset's: then the
+//    DestinationRule that defines it.
+XdsCacheKey EndpointKey(const std::string& name, const model::Proxy& proxy, const model::PushContext& push) {
+  networking::ClusterName parsed;
+  const bool subset = networking::ClusterName::Parse(name, &parsed) && !parsed.subset.empty();
+  return {"EDS", "envoy", model::ScopeKey{}, subset ? SelectedDestinationRule(name, proxy, push) : "", name};
 }
 
 std::vector<std::string> Requested(const WatchedResource& watch) {
@@ -153,7 +170,9 @@ std::vector<NamedResource> GenerateEnvoyClusters(const model::Proxy& proxy, cons
   for (auto& n : names) (sidecar::IsInboundClusterName(n) ? inbound : outbound).push_back(std::move(n));
   auto build = [&](const std::string& name) { return sidecar::BuildEnvoyCluster(name, proxy, push, instances); };
   std::vector<NamedResource> out =
-      GenerateCached(cache, outbound, ClusterKey(proxy, push), {}, push, [&](const std::string& name) {
+      GenerateCachedEach(
+          cache, outbound, [&](const std::string& name) { return ClusterKey(name, proxy, push); }, {}, push,
+          [&](const std::string& name) {
         networking::ClusterName parsed;
         if (networking::ClusterName::Parse(name, &parsed)) {
           model::DependencyRecorder::EndpointsOf(parsed.host);  // DNS clusters inline endpoints; SANs
@@ -173,8 +192,8 @@ std::vector<NamedResource> GenerateEnvoyEndpoints(const model::Proxy& proxy, con
                                                   const WatchedResource& watch, XdsCache* cache) {
   networking::LoadAssignmentOptions options;
   options.tls_mode_metadata = true;
-  return GenerateCached(
-      cache, Requested(watch), EndpointKey(proxy, push), {}, push,
+  return GenerateCachedEach(
+      cache, Requested(watch), [&](const std::string& name) { return EndpointKey(name, proxy, push); }, {}, push,
       [&](const std::string& name) -> std::optional<envoy::config::endpoint::v3::ClusterLoadAssignment> {
         networking::ClusterName parsed;
         if (!networking::ClusterName::Parse(name, &parsed) || parsed.direction != "outbound") return std::nullopt;

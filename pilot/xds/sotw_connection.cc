@@ -2,8 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "pilot/xds/ads_server.h"
@@ -29,6 +31,20 @@ size_t Fingerprint(const HeldResources& resources) {
   return h;
 }
 
+// Whether a request's resource_names are exactly `watched`, without copying
+// them (an ACK of EDS repeats every watched cluster: this runs per ACK).
+bool SameNames(const google::protobuf::RepeatedPtrField<std::string>& names, const std::set<std::string>& watched) {
+  if (static_cast<size_t>(names.size()) != watched.size()) return false;
+  if (std::is_sorted(names.begin(), names.end())) return std::equal(names.begin(), names.end(), watched.begin());
+  std::vector<const std::string*> sorted;
+  sorted.reserve(names.size());
+  for (const auto& n : names) sorted.push_back(&n);
+  std::sort(sorted.begin(), sorted.end(), [](const std::string* a, const std::string* b) { return *a < *b; });
+  // A duplicate in the request leaves some watched name unmatched: not equal.
+  return std::equal(sorted.begin(), sorted.end(), watched.begin(),
+                    [](const std::string* a, const std::string& b) { return *a == b; });
+}
+
 }  // namespace
 
 void SotwConnection::HandleRequestLocked(const DiscoveryRequest& request) {
@@ -37,19 +53,18 @@ void SotwConnection::HandleRequestLocked(const DiscoveryRequest& request) {
     spdlog::warn("ADS: connection {} asked for unsupported type {}", connection_id_, type);
     return;
   }
-  std::set<std::string> names(request.resource_names().begin(), request.resource_names().end());
   switch (AnswerLocked(request, request.version_info())) {
     case Answer::kStale:
     case Answer::kNack:
       return;
     case Answer::kAck:
-      if (names == watches_[type].watch.names) return;  // a plain ACK
+      if (SameNames(request.resource_names(), watches_[type].watch.names)) return;  // a plain ACK
       break;
     case Answer::kNone:
       break;
   }
   WatchState& w = watches_[type];
-  w.watch.names = std::move(names);
+  w.watch.names = std::set<std::string>(request.resource_names().begin(), request.resource_names().end());
   w.watch.wildcard = w.watch.names.empty() && (type == kListenerType || type == kClusterType);
   if (!WatchingLocked(type)) return;  // unsubscribed from everything
   // Every request that changes the subscription is answered, changed resources or not.

@@ -1,5 +1,6 @@
 #include "pilot/xds/xds_stream.h"
 
+#include <google/protobuf/arena.h>
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
@@ -44,9 +45,14 @@ void XdsStream<Request, Response>::OnReadDone(bool ok) {
       }
       return;
     }
-    // Parsed into a local, so nothing of it (an EDS request names every watched
-    // cluster) stays allocated between requests.
-    Request request;
+    // Parsed into an arena that goes with this call: a few blocks instead of a
+    // string per name (an EDS ACK names every watched cluster), and nothing of
+    // it stays allocated between requests.
+    google::protobuf::ArenaOptions arena_options;
+    arena_options.start_block_size = 4096;
+    arena_options.max_block_size = 64 * 1024;
+    google::protobuf::Arena arena(arena_options);
+    Request& request = *google::protobuf::Arena::CreateMessage<Request>(&arena);
     if (!grpc::SerializationTraits<Request>::Deserialize(&reading_, &request).ok()) {
       const std::string why = absl::StrCat("the message is not a ", Request::descriptor()->full_name());
       spdlog::warn("ADS: connection {} from {}: {}", connection_id_, peer_, why);

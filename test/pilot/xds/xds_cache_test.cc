@@ -466,6 +466,54 @@ spec:
   EXPECT_EQ(own_b[0].resource->any.value(), uncached.at(kRouteType)->Generate(details, *fresh, route_9080)[0].resource->any.value());
 }
 
+// Outbound clusters and endpoints depend on the proxy's namespace only through
+// the DestinationRule it selects: sidecars of two namespaces share them until
+// one namespace gets its own rule for the host.
+TEST(XdsCacheTest, NamespacesShareClustersThatSelectTheSameDestinationRule) {
+  Mesh mesh(Bookinfo());
+  XdsCache cache;
+  const GeneratorMap generators = MakeGenerators(&cache);
+  const model::Proxy mine = Sidecar("default", "productpage"), theirs = Sidecar("other", "client");
+  const std::string reviews = "outbound|9080||reviews.default.svc.cluster.local";
+  const std::string reviews_v1 = "outbound|9080|v1|reviews.default.svc.cluster.local";
+  auto cluster = [&](const model::Proxy& p, const model::PushContext& push, const std::string& type,
+                     const std::string& name) {
+    auto got = generators.at(type)->Generate(p, push, NamesOf({name}));
+    return got.size() == 1 ? got[0].resource : nullptr;
+  };
+
+  PushRequest request;
+  model::PushContextPtr push = mesh.Push(&request);
+  cache.BeginPush(*push, request);
+  ASSERT_NE(cluster(mine, *push, kClusterType, reviews), nullptr);
+  EXPECT_EQ(cluster(mine, *push, kClusterType, reviews), cluster(theirs, *push, kClusterType, reviews));
+  EXPECT_EQ(cluster(mine, *push, kEndpointType, reviews_v1), cluster(theirs, *push, kEndpointType, reviews_v1));
+
+  mesh.Upsert(R"(
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews-here, namespace: other}
+spec:
+  host: reviews.default.svc.cluster.local
+  trafficPolicy: {connectionPool: {tcp: {maxConnections: 7}}}
+  subsets: [{name: v1, labels: {version: v2}}]
+)");
+  push = mesh.Push(&request);
+  cache.BeginPush(*push, request);
+  const model::PushContextPtr fresh = mesh.Fresh();
+  const GeneratorMap uncached = MakeGenerators(nullptr);
+  for (const auto& [type, name] : std::vector<std::pair<std::string, std::string>>{{kClusterType, reviews},
+                                                                                   {kEndpointType, reviews_v1}}) {
+    SCOPED_TRACE(name);
+    const auto a = cluster(mine, *push, type, name), b = cluster(theirs, *push, type, name);
+    ASSERT_NE(a, nullptr);
+    ASSERT_NE(b, nullptr);
+    EXPECT_NE(a->any.value(), b->any.value());
+    EXPECT_EQ(a->any.value(), uncached.at(type)->Generate(mine, *fresh, NamesOf({name}))[0].resource->any.value());
+    EXPECT_EQ(b->any.value(), uncached.at(type)->Generate(theirs, *fresh, NamesOf({name}))[0].resource->any.value());
+  }
+}
+
 TEST(XdsCacheTest, ForcedPushAndEndpointUpdatesClear) {
   Mesh mesh(Bookinfo());
   XdsCache cache;
