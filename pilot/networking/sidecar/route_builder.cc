@@ -71,27 +71,28 @@ route::Route DefaultOutboundRoute(const model::Service& svc, int port, const mod
   return r;
 }
 
+// Makes `vh` the catch-all virtual host `name` ("*"); returns its one route (of
+// the same name, on "/"), whose action the caller sets.
+route::Route* MakeCatchAll(const char* name, route::VirtualHost* vh) {
+  vh->set_name(name);
+  vh->add_domains("*");
+  vh->set_include_request_attempt_count(true);
+  route::Route* r = vh->add_routes();
+  r->set_name(name);
+  r->mutable_match()->set_prefix("/");
+  return r;
+}
+
 // Istio's catch-all virtual host under REGISTRY_ONLY: 502 for unknown hosts.
 route::VirtualHost BlockAllVirtualHost() {
   route::VirtualHost vh;
-  vh.set_name(kBlockAll);
-  vh.add_domains("*");
-  vh.set_include_request_attempt_count(true);
-  auto* r = vh.add_routes();
-  r->set_name(kBlockAll);
-  r->mutable_match()->set_prefix("/");
-  r->mutable_direct_response()->set_status(502);
+  MakeCatchAll(kBlockAll, &vh)->mutable_direct_response()->set_status(502);
   return vh;
 }
 
 route::VirtualHost AllowAnyVirtualHost() {
   route::VirtualHost vh;
-  vh.set_name(kAllowAny);
-  vh.add_domains("*");
-  vh.set_include_request_attempt_count(true);
-  auto* r = vh.add_routes();
-  r->set_name(kAllowAny);
-  r->mutable_match()->set_prefix("/");
+  route::Route* r = MakeCatchAll(kAllowAny, &vh);
   auto* action = r->mutable_route();
   action->set_cluster(kPassthroughCluster);
   *action->mutable_timeout() = TimeUtil::SecondsToDuration(0);
