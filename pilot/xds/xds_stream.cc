@@ -313,7 +313,8 @@ void XdsStream<Request, Response>::RecordHeldLocked(const TypeWork& work, const 
     return;
   }
   // The subscription changed meanwhile: keep what is still subscribed and outside
-  // what `work` answered, plus what it sent.
+  // what `work` answered, plus what it sent (in scope: the callers send nothing
+  // else, so the two parts share no name).
   HeldResources merged;
   for (auto& r : held) {
     const bool subscribed = w.watch.wildcard || w.watch.names.count(r->name);
@@ -321,9 +322,6 @@ void XdsStream<Request, Response>::RecordHeldLocked(const TypeWork& work, const 
   }
   for (const auto& r : sent) merged.push_back(r.resource);
   std::sort(merged.begin(), merged.end(), ByName);
-  merged.erase(std::unique(merged.begin(), merged.end(),
-                           [](const model::ResourcePtr& a, const model::ResourcePtr& b) { return a->name == b->name; }),
-               merged.end());
   held = std::move(merged);
 }
 
