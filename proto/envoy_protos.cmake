@@ -65,6 +65,7 @@ foreach(_n IN LISTS _names)
   string(REGEX REPLACE "\\.proto$" "" _base "${_f}")
   list(APPEND _srcs "${KEEL_PROTO_GEN_DIR}/${_base}.pb.cc" "${KEEL_PROTO_GEN_DIR}/${_base}.pb.h")
 endforeach()
+set(KEEL_ENVOY_PROTOS ${_protos})  # so other proto libraries do not generate them twice
 list(LENGTH _protos _count)
 message(STATUS "Envoy proto closure: ${_count} files to generate")
 

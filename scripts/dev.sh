@@ -12,7 +12,7 @@ cd "$ROOT"
 
 # Debian packages the build and the tests need.
 DEB_PACKAGES=(
-  g++ cmake ninja-build pkg-config ccache git curl openssl python3 python3-venv etcd-server etcd-client
+  g++ cmake ninja-build pkg-config ccache git curl openssl python3 python3-venv python3-yaml etcd-server etcd-client
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev libre2-dev
   libcpprest-dev libyaml-cpp-dev libspdlog-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev

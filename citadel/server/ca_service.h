@@ -19,7 +19,7 @@
 
 #include "citadel/ca/cert_signer.h"
 #include "citadel/server/authenticator.h"
-#include "istio/security/v1alpha1/ca.grpc.pb.h"
+#include "security/v1alpha1/ca.grpc.pb.h"
 #include "pkg/concurrency/bounded_executor.h"
 
 namespace keel::citadel::server {

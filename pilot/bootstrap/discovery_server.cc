@@ -9,6 +9,7 @@
 #include "pilot/config/kube_source.h"
 #include "pilot/debug/handlers.h"
 #include "pilot/model/endpoint_changes.h"
+#include "pilot/model/kind_schema.h"
 #include "pilot/model/push_context.h"
 #include "pilot/xds/monitoring.h"
 #include "pkg/metrics/process_collector.h"
@@ -157,10 +158,14 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
       [self](const xds::PushRequest& request) { self->PushNow(request); });
   server->store_.SetChangeHandler([self](const std::vector<model::ConfigKey>& changed) {
     xds::PushRequest request;
-    request.configs_updated.insert(changed.begin(), changed.end());
+    // Kinds Keel stores but builds nothing from (translated: false in kinds.yaml) push nothing.
+    for (const auto& key : changed) {
+      if (model::SchemaOf(key.kind).translated) request.configs_updated.insert(key);
+    }
+    if (request.configs_updated.empty()) return;
     // Pods and EndpointSlices alone move endpoints only: an EDS push, unless PushNow finds otherwise.
     request.full = false;
-    for (const auto& key : changed) {
+    for (const auto& key : request.configs_updated) {
       if (!model::IsEndpointKind(key.kind)) request.full = true;
       const ChangeKind kind = ClassifyChange(key.kind, /*deleted=*/!self->store_.Get(key));
       ++request.reasons[kind.trigger];

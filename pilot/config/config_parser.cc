@@ -7,14 +7,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "istio/networking/v1alpha3/destination_rule.pb.h"
-#include "istio/networking/v1alpha3/gateway.pb.h"
-#include "istio/networking/v1alpha3/service_entry.pb.h"
-#include "istio/networking/v1alpha3/sidecar.pb.h"
-#include "istio/networking/v1alpha3/virtual_service.pb.h"
-#include "keel/k8s/v1/objects.pb.h"
 #include "pilot/config/go_duration.h"
 #include "pilot/config/validation.h"
+#include "pilot/model/kind_schema.h"
 #include "pkg/json/json_scan.h"
 #include "pkg/kube/object_decoder.h"
 
@@ -24,63 +19,6 @@ namespace {
 using google::protobuf::Message;
 using google::protobuf::Struct;
 using google::protobuf::Value;
-namespace k8s = ::keel::k8s::v1;
-namespace networking = ::istio::networking::v1alpha3;
-
-// What each kind is: the API groups/versions it is served at and its message.
-struct KindInfo {
-  model::Kind kind;
-  bool namespaced;
-  std::unique_ptr<Message> (*make)();
-};
-
-template <typename T>
-std::unique_ptr<Message> Make() { return std::make_unique<T>(); }
-
-bool LookupKind(const std::string& api_version, const std::string& kind_name, KindInfo* info) {
-  model::Kind kind;
-  if (!model::KindFromName(kind_name, &kind)) return false;
-  bool istio_group = absl::StartsWith(api_version, "networking.istio.io/") &&
-                     (api_version == "networking.istio.io/v1alpha3" ||
-                      api_version == "networking.istio.io/v1beta1" ||
-                      api_version == "networking.istio.io/v1");
-  switch (kind) {
-    case model::Kind::kNamespace:
-      *info = {kind, false, &Make<k8s::Namespace>};
-      return api_version == "v1";
-    case model::Kind::kService:
-      *info = {kind, true, &Make<k8s::Service>};
-      return api_version == "v1";
-    case model::Kind::kPod:
-      *info = {kind, true, &Make<k8s::Pod>};
-      return api_version == "v1";
-    case model::Kind::kSecret:
-      *info = {kind, true, &Make<k8s::Secret>};
-      return api_version == "v1";
-    case model::Kind::kConfigMap:
-      *info = {kind, true, &Make<k8s::ConfigMap>};
-      return api_version == "v1";
-    case model::Kind::kEndpointSlice:
-      *info = {kind, true, &Make<k8s::EndpointSlice>};
-      return api_version == "discovery.k8s.io/v1";
-    case model::Kind::kGateway:
-      *info = {kind, true, &Make<networking::Gateway>};
-      return istio_group;
-    case model::Kind::kVirtualService:
-      *info = {kind, true, &Make<networking::VirtualService>};
-      return istio_group;
-    case model::Kind::kDestinationRule:
-      *info = {kind, true, &Make<networking::DestinationRule>};
-      return istio_group;
-    case model::Kind::kServiceEntry:
-      *info = {kind, true, &Make<networking::ServiceEntry>};
-      return istio_group;
-    case model::Kind::kSidecar:
-      *info = {kind, true, &Make<networking::Sidecar>};
-      return istio_group;
-  }
-  return false;
-}
 
 std::string StringField(const Struct& s, const std::string& name) {
   auto it = s.fields().find(name);
@@ -134,16 +72,16 @@ absl::StatusOr<model::ConfigPtr> ParseConfigObject(const Struct& object, const s
     return absl::InvalidArgumentError(absl::StrCat(kind_name, ": metadata is missing"));
   }
   const Struct& meta = meta_it->second.struct_value();
-  KindInfo info;
-  if (!LookupKind(api_version, kind_name, &info)) {
+  const model::KindSchema* schema = model::SchemaByName(kind_name);
+  if (schema == nullptr || !schema->ServesApiVersion(api_version)) {
     return absl::UnimplementedError(
         absl::StrCat(api_version, " ", kind_name, " ", StringField(meta, "name"), " is not used by Keel"));
   }
 
   auto config = std::make_shared<model::Config>();
-  config->key.kind = info.kind;
+  config->key.kind = schema->kind;
   config->key.name = StringField(meta, "name");
-  if (info.namespaced) {
+  if (!schema->cluster_scoped) {
     config->key.ns = StringField(meta, "namespace");
     if (config->key.ns.empty()) config->key.ns = kDefaultNamespace;
   }
@@ -157,10 +95,10 @@ absl::StatusOr<model::ConfigPtr> ParseConfigObject(const Struct& object, const s
   StringMapField(meta, "labels", &config->meta.labels);
   StringMapField(meta, "annotations", &config->meta.annotations);
 
-  std::unique_ptr<Message> body = info.make();
+  std::unique_ptr<Message> body = schema->new_body();
   std::string body_json;
   google::protobuf::util::JsonParseOptions options;
-  if (model::KindIsIstio(info.kind)) {
+  if (schema->istio) {
     // Istio specs are strict: a misspelt field is an error, as the CRD schema makes it.
     auto spec = object.fields().find("spec");
     if (spec != object.fields().end()) {
@@ -179,7 +117,7 @@ absl::StatusOr<model::ConfigPtr> ParseConfigObject(const Struct& object, const s
   if (auto st = google::protobuf::util::JsonStringToMessage(body_json, body.get(), options);
       !st.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(config->key.ToString(), ": ",
-                                                   model::KindIsIstio(info.kind) ? "spec: " : "",
+                                                   schema->istio ? "spec: " : "",
                                                    JsonErrorDetail(st)));
   }
   config->body = std::move(body);

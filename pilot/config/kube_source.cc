@@ -8,15 +8,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "pilot/config/config_parser.h"
+#include "pilot/model/kind_schema.h"
 #include "pkg/metrics/registry.h"
 
 namespace keel::pilot::config {
 namespace {
-
-const std::vector<std::string> kIstioVersions = {"v1", "v1beta1", "v1alpha3"};
-
-// Secrets Keel never needs: service-account tokens and Helm release records.
-constexpr char kSecretFieldSelector[] = "type!=kubernetes.io/service-account-token,type!=helm.sh/release.v1";
 
 // A list (first sync or a relist after 410) parses every object through
 // transient JSON and protobuf Structs on the informer threads. glibc keeps what
@@ -42,20 +38,19 @@ void ReleaseFreedMemory() {
 
 KubeSource::KubeSource(kube::KubeClient* client, KubeSourceOptions options)
     : client_(client), options_(std::move(options)) {
-  auto add = [this](model::Kind kind, kube::ResourceRef ref) { watched_.push_back({kind, std::move(ref), nullptr}); };
-  add(model::Kind::kNamespace, {"", {"v1"}, "namespaces"});
-  // Keel reads the status of Services and Pods (fixed schemas); every other
-  // status is dropped unread (a CRD's is free-form: any depth, any size).
-  add(model::Kind::kService, {"", {"v1"}, "services", "", "", "", /*keep_status=*/true});
-  add(model::Kind::kPod, {"", {"v1"}, "pods", "", "", "", /*keep_status=*/true});
-  add(model::Kind::kEndpointSlice, {"discovery.k8s.io", {"v1"}, "endpointslices"});
-  add(model::Kind::kSecret, {"", {"v1"}, "secrets", "", kSecretFieldSelector});
-  add(model::Kind::kConfigMap, {"", {"v1"}, "configmaps", options_.system_namespace});
-  add(model::Kind::kGateway, {"networking.istio.io", kIstioVersions, "gateways"});
-  add(model::Kind::kVirtualService, {"networking.istio.io", kIstioVersions, "virtualservices"});
-  add(model::Kind::kDestinationRule, {"networking.istio.io", kIstioVersions, "destinationrules"});
-  add(model::Kind::kServiceEntry, {"networking.istio.io", kIstioVersions, "serviceentries"});
-  add(model::Kind::kSidecar, {"networking.istio.io", kIstioVersions, "sidecars"});
+  // One informer per kind of the registry (pilot/model/kinds.yaml). Keel reads the
+  // status of the kinds marked keepStatus (fixed schemas); every other status is dropped
+  // unread (a CRD's is free-form: any depth, any size).
+  for (const model::KindSchema& schema : model::AllKinds()) {
+    kube::ResourceRef ref;
+    ref.group = std::string(schema.group);
+    for (absl::string_view v : schema.versions) ref.versions.emplace_back(v);
+    ref.resource = std::string(schema.plural);
+    if (schema.system_namespace_only) ref.ns = options_.system_namespace;
+    ref.field_selector = std::string(schema.field_selector);
+    ref.keep_status = schema.keep_status;
+    watched_.push_back({schema.kind, std::move(ref), nullptr});
+  }
   if (metrics::Registry* r = options_.informer.metrics) {
     applied_ = &r->GetCounter("keel_kube_applied_events_total",
                               "Object changes from the API server applied to the config store.");
@@ -72,7 +67,7 @@ absl::Status KubeSource::Start(EventHandler handler) {
     w.informer = std::make_unique<kube::Informer>(
         client_, w.ref, [this, self](std::vector<kube::InformerEvent> events) { OnInformerEvents(*self, std::move(events)); },
         options_.informer, [this, self](const kube::SkippedObject& object) {
-          model::ConfigKey key{self->kind, self->kind == model::Kind::kNamespace ? "" : object.ns, object.name};
+          model::ConfigKey key{self->kind, model::SchemaOf(self->kind).cluster_scoped ? "" : object.ns, object.name};
           RecordSkipped(std::move(key), object.resource_version, object.reason);
         });
     w.informer->Start();
@@ -107,7 +102,7 @@ void KubeSource::OnInformerEvents(const Watched& watched, std::vector<kube::Info
   std::vector<model::ConfigEvent> out;
   const std::string kind_name(model::KindName(watched.kind));
   for (auto& e : events) {
-    model::ConfigKey key{watched.kind, watched.kind == model::Kind::kNamespace ? "" : e.ns, e.name};
+    model::ConfigKey key{watched.kind, model::SchemaOf(watched.kind).cluster_scoped ? "" : e.ns, e.name};
     if (e.type == kube::EventType::kDeleted) {
       ClearSkipped(key);
       out.push_back({key, nullptr});

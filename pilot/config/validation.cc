@@ -11,11 +11,11 @@
 
 #include "absl/strings/str_cat.h"
 #include <spdlog/spdlog.h>
-#include "istio/networking/v1alpha3/destination_rule.pb.h"
-#include "istio/networking/v1alpha3/gateway.pb.h"
-#include "istio/networking/v1alpha3/service_entry.pb.h"
-#include "istio/networking/v1alpha3/sidecar.pb.h"
-#include "istio/networking/v1alpha3/virtual_service.pb.h"
+#include "networking/v1alpha3/destination_rule.pb.h"
+#include "networking/v1alpha3/gateway.pb.h"
+#include "networking/v1alpha3/service_entry.pb.h"
+#include "networking/v1alpha3/sidecar.pb.h"
+#include "networking/v1alpha3/virtual_service.pb.h"
 
 namespace keel::pilot::config {
 namespace {

@@ -1,6 +1,6 @@
 #include "pilot/debug/model_json.h"
 
-#include "istio/networking/v1alpha3/service_entry.pb.h"
+#include "networking/v1alpha3/service_entry.pb.h"
 #include "keel/k8s/v1/objects.pb.h"
 #include "pilot/debug/json.h"
 

@@ -4,7 +4,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "istio/networking/v1alpha3/virtual_service.pb.h"
+#include "networking/v1alpha3/virtual_service.pb.h"
 #include "pilot/debug/handlers.h"
 #include "pilot/debug/json.h"
 

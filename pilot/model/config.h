@@ -5,30 +5,19 @@
 #include <map>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <tuple>
+
+#include "absl/strings/string_view.h"
 
 #include <google/protobuf/message.h>
 
+#include "pilot/model/kinds.gen.h"
+
 namespace keel::pilot::model {
 
-// Kinds Keel understands. Order is the order objects are listed in /debug/configz.
-enum class Kind {
-  kNamespace,
-  kService,
-  kPod,
-  kEndpointSlice,
-  kSecret,
-  kConfigMap,
-  kGateway,
-  kVirtualService,
-  kDestinationRule,
-  kServiceEntry,
-  kSidecar,
-};
-
+// model::Kind (generated from kinds.yaml; pilot/model/kind_schema.h has each kind's row).
 absl::string_view KindName(Kind kind);           // "VirtualService"
-bool KindIsIstio(Kind kind);                    // networking.istio.io kinds
+bool KindIsIstio(Kind kind);                    // the *.istio.io kinds
 bool KindFromName(absl::string_view name, Kind* kind);
 
 // Identity of an object: (kind, namespace, name). Cluster-scoped objects

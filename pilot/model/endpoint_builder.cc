@@ -1,7 +1,7 @@
 #include "pilot/model/endpoint_builder.h"
 
 #include "absl/strings/numbers.h"
-#include "istio/networking/v1alpha3/service_entry.pb.h"
+#include "networking/v1alpha3/service_entry.pb.h"
 #include "keel/k8s/v1/objects.pb.h"
 #include "pilot/model/push_context.h"
 

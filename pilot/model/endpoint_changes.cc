@@ -2,7 +2,7 @@
 
 #include <map>
 
-#include "istio/networking/v1alpha3/service_entry.pb.h"
+#include "networking/v1alpha3/service_entry.pb.h"
 #include "keel/k8s/v1/objects.pb.h"
 
 namespace keel::pilot::model {

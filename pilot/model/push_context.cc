@@ -7,9 +7,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/ascii.h"
-#include "istio/networking/v1alpha3/destination_rule.pb.h"
-#include "istio/networking/v1alpha3/service_entry.pb.h"
-#include "istio/networking/v1alpha3/virtual_service.pb.h"
+#include "networking/v1alpha3/destination_rule.pb.h"
+#include "networking/v1alpha3/service_entry.pb.h"
+#include "networking/v1alpha3/virtual_service.pb.h"
 #include "keel/k8s/v1/objects.pb.h"
 #include "pilot/model/dependencies.h"
 

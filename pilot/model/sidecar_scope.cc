@@ -7,8 +7,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "istio/networking/v1alpha3/sidecar.pb.h"
-#include "istio/networking/v1alpha3/virtual_service.pb.h"
+#include "networking/v1alpha3/sidecar.pb.h"
+#include "networking/v1alpha3/virtual_service.pb.h"
 #include "pilot/model/push_context.h"
 
 namespace keel::pilot::model {

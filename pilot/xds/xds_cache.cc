@@ -2,9 +2,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "istio/networking/v1alpha3/destination_rule.pb.h"
-#include "istio/networking/v1alpha3/service_entry.pb.h"
-#include "istio/networking/v1alpha3/virtual_service.pb.h"
+#include "networking/v1alpha3/destination_rule.pb.h"
+#include "networking/v1alpha3/service_entry.pb.h"
+#include "networking/v1alpha3/virtual_service.pb.h"
 #include "pilot/xds/monitoring.h"
 
 namespace keel::pilot::xds {

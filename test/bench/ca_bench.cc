@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "citadel/ca/cert_signer.h"
-#include "istio/security/v1alpha1/ca.grpc.pb.h"
+#include "security/v1alpha1/ca.grpc.pb.h"
 #include "pkg/crypto/openssl.h"
 
 namespace {

@@ -2,7 +2,7 @@
 # Dockerfile's runtime package list. include() this from test/CMakeLists.txt after
 # harness.cmake (keel_kube_test) and KEEL_PYTHON.
 #
-#   e2e.helm.chart        helm lint, template vs golden files, schema errors, CRDs = crds/
+#   e2e.helm.chart        helm lint, template vs golden files, schema errors, CRDs = Istio's
 #   e2e.helm.install      helm install/upgrade/uninstall on the `kube` fixture's API server;
 #                         keel-discovery with the chart's ServiceAccount token (RBAC enough,
 #                         and not too broad)
@@ -14,7 +14,10 @@ set(KEEL_TOOLS_DIR "${CMAKE_BINARY_DIR}/tools/bin" CACHE PATH
 set(_keel_helm_env
     "KEEL_TOOLS_DIR=${KEEL_TOOLS_DIR}"
     "KEEL_DISCOVERY_BIN=$<TARGET_FILE:keel-discovery>"
-    "KEEL_PYTHON=${KEEL_PYTHON}")
+    "KEEL_PYTHON=${KEEL_PYTHON}"
+    "KEEL_CHART_DIR=${KEEL_CHART_DIR}"
+    "KEEL_ISTIO_API_DIR=${KEEL_ISTIO_API_DIR}"
+    "KEEL_KINDS_JSON=${KEEL_KINDS_JSON}")
 
 add_test(NAME e2e.helm.chart
          COMMAND ${KEEL_PYTHON} -m pytest -p no:cacheprovider -q

@@ -1,8 +1,11 @@
-"""Keel's Helm chart (manifests/charts/keel) with the real helm and kubectl binaries.
+"""Keel's Helm chart with the real helm and kubectl binaries: the chart as the build
+stages it (<build>/charts/keel: manifests/charts/keel plus Istio's CRDs and the kind
+registry, see manifests/CMakeLists.txt).
 
 TestChart needs nothing else. It lints the chart, compares `helm template` with golden
 files, checks that bad values fail with the schema's message, and checks that the
-chart's CRDs are crds/ (the single source).
+chart's CRDs are Istio's own file from the pinned istio.io/api, one per Istio kind of
+the registry.
 
 TestInstall needs the real kube-apiserver of the `kube` ctest fixture (KUBECONFIG). It
 runs `helm install`, so the API server validates every rendered object. It then runs
@@ -16,7 +19,9 @@ not do, which shows the RBAC is not too broad. Last come `helm upgrade` and
   build/venv/bin/python -m pytest test/e2e/helm_chart_test.py::TestInstall
 
 Environment: KEEL_TOOLS_DIR (helm, kubectl; default build/tools/bin), KEEL_DISCOVERY_BIN
-(default build/pilot/keel-discovery), REFRESH_GOLDEN=1 (rewrites
+(default build/pilot/keel-discovery), KEEL_CHART_DIR (default build/charts/keel),
+KEEL_ISTIO_API_DIR (the istio.io/api module; ctest sets it), KEEL_KINDS_JSON (the kind
+registry; default build/pilot/gen/pilot/model/kinds.json), REFRESH_GOLDEN=1 (rewrites
 test/e2e/testdata/helm-template-*.golden.yaml), KEEL_HELM_KEEP=1 (keep the temp dir
 with keel's logs and the kubeconfigs).
 """
@@ -39,8 +44,7 @@ import yaml
 from keeltest import free_port, http_get
 
 ROOT = Path(__file__).resolve().parents[2]
-CHART = ROOT / "manifests" / "charts" / "keel"
-CRDS = ROOT / "crds" / "istio-networking.yaml"
+CHART_SOURCE = ROOT / "manifests" / "charts" / "keel"
 TESTDATA = Path(__file__).resolve().parent / "testdata"
 CUSTOM_VALUES = TESTDATA / "helm-values-custom.yaml"
 
@@ -48,13 +52,17 @@ RELEASE = "keel"
 NAMESPACE = "istio-system"  # the release namespace = keel-discovery --system-namespace
 APP_NAMESPACE = "keel-helm-e2e"  # where the test's own Service lives
 CLUSTER_ROLE = f"istiod-clusterrole-{NAMESPACE}"
-CRD_NAMES = [f"{p}.networking.istio.io" for p in ("destinationrules", "gateways", "serviceentries", "sidecars", "virtualservices")]
 
 
 def _tool_path(env_name, default):
     p = Path(os.environ.get(env_name) or default)
     return p if p.is_absolute() else ROOT / p
 
+
+CHART = _tool_path("KEEL_CHART_DIR", "build/charts/keel")
+KINDS = json.loads(_tool_path("KEEL_KINDS_JSON", "build/pilot/gen/pilot/model/kinds.json").read_text())["kinds"]
+ISTIO_KINDS = [k for k in KINDS if k["group"].endswith("istio.io")]
+CRD_NAMES = sorted(f"{k['plural']}.{k['group']}" for k in ISTIO_KINDS)
 
 TOOLS = _tool_path("KEEL_TOOLS_DIR", "build/tools/bin")
 HELM = str(TOOLS / "helm")
@@ -269,25 +277,29 @@ class TestChart:
         assert message in p.stderr, p.stderr
         assert p.stdout == "", "nothing is rendered"
 
-    def test_chart_crds_are_the_crds_folder(self, henv):
-        # crds/istio-networking.yaml is the single source; the chart links to it.
-        link = CHART / "crds" / "istio-networking.yaml"
-        assert link.is_symlink(), f"{link} must stay a symlink to {CRDS} (see manifests/charts/keel/README.md)"
-        assert link.resolve() == CRDS.resolve()
-        assert sorted(p.name for p in (CHART / "crds").iterdir()) == ["istio-networking.yaml"]
-        # helm follows it: what it would install is that file's CRDs.
+    def test_chart_crds_are_istios_crd_file(self, henv):
+        # Fetched at build time, never committed: the source chart has no crds/.
+        assert not (CHART_SOURCE / "crds").exists(), "crds/ is staged by the build (manifests/CMakeLists.txt)"
+        istio_crds = Path(os.environ["KEEL_ISTIO_API_DIR"]) / "kubernetes" / "customresourcedefinitions.gen.yaml"
+        assert sorted(p.name for p in (CHART / "crds").iterdir()) == ["crd-all.gen.yaml"]
+        assert (CHART / "crds" / "crd-all.gen.yaml").read_bytes() == istio_crds.read_bytes()
+        # What helm would install: one CRD per Istio kind of the registry, at its versions.
         shown = [d for d in yaml.safe_load_all(run([HELM, "show", "crds", CHART], env=henv).stdout) if d]
-        expected = [d for d in yaml.safe_load_all(CRDS.read_text()) if d]
-        assert sorted(d["metadata"]["name"] for d in expected) == CRD_NAMES
-        assert shown == expected
+        assert sorted(d["metadata"]["name"] for d in shown) == CRD_NAMES
+        by_name = {d["metadata"]["name"]: d for d in shown}
+        for k in ISTIO_KINDS:
+            crd = by_name[f"{k['plural']}.{k['group']}"]
+            assert crd["spec"]["names"]["kind"] == k["kind"]
+            assert sorted(v["name"] for v in crd["spec"]["versions"] if v["served"]) == sorted(k["versions"])
 
     def test_packaged_chart_is_self_contained(self, henv, tmp_path):
         run([HELM, "package", CHART, "--destination", tmp_path], env=henv)
         chart_yaml = yaml.safe_load((CHART / "Chart.yaml").read_text())
         with tarfile.open(tmp_path / f"keel-{chart_yaml['version']}.tgz") as tgz:
-            member = tgz.getmember("keel/crds/istio-networking.yaml")
-            assert member.isfile(), "the archive holds the CRDs themselves, not a link"
-            assert tgz.extractfile(member).read() == CRDS.read_bytes()
+            member = tgz.getmember("keel/crds/crd-all.gen.yaml")
+            assert member.isfile()
+            assert tgz.extractfile(member).read() == (CHART / "crds" / "crd-all.gen.yaml").read_bytes()
+            assert tgz.getmember("keel/files/kinds.json").isfile(), "the RBAC rules are rendered from it"
             names = tgz.getnames()
         assert "keel/values.schema.json" in names and "keel/README.md" in names
 

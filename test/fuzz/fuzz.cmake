@@ -23,11 +23,14 @@ ExternalProject_Add(keel_fuzzers
              -DKEEL_SOURCE_DIR=${PROJECT_SOURCE_DIR}
              -DKEEL_PROTO_GEN_DIR=${KEEL_PROTO_GEN_DIR}
              -DKEEL_ENVOY_PROTO_LIB=$<TARGET_FILE:keel_envoy_proto>
+             -DKEEL_ISTIO_API_PROTO_LIB=$<TARGET_FILE:keel_istio_api_proto>
              -DKEEL_CONFIG_PROTO_LIB=$<TARGET_FILE:keel_config_proto>
+             -DKEEL_PYTHON=${KEEL_PYTHON}
+             -DKEEL_ISTIO_API_DIR=${KEEL_ISTIO_API_DIR}
   INSTALL_COMMAND ""
   BUILD_ALWAYS ON
   EXCLUDE_FROM_ALL ON
-  DEPENDS keel_envoy_proto keel_config_proto)
+  DEPENDS keel_envoy_proto keel_istio_api_proto keel_config_proto)
 
 add_test(NAME fuzz.build COMMAND ${CMAKE_COMMAND} --build ${CMAKE_BINARY_DIR} --target keel_fuzzers)
 set_tests_properties(fuzz.build PROPERTIES FIXTURES_SETUP keel_fuzzers TIMEOUT 1800)

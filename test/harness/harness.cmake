@@ -34,7 +34,9 @@ function(keel_kube_test name)
   set_property(TEST ${name} APPEND PROPERTY ENVIRONMENT
                "KUBECONFIG=${KEEL_KUBE_DIR}/kubeconfig"
                "KEEL_KUBE_DIR=${KEEL_KUBE_DIR}"
-               "KEEL_KUBE_HARNESS=${KEEL_KUBE_HARNESS}")
+               "KEEL_KUBE_HARNESS=${KEEL_KUBE_HARNESS}"
+               "KEEL_KINDS_JSON=${KEEL_KINDS_JSON}"
+               "KEEL_ISTIO_CRDS=${KEEL_CHART_DIR}/crds/crd-all.gen.yaml")
   if(ARG_EXCLUSIVE)
     set_property(TEST ${name} PROPERTY RUN_SERIAL TRUE)
   endif()

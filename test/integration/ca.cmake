@@ -14,7 +14,8 @@
 set(_keel_ca_env
     "KEEL_DISCOVERY_BIN=$<TARGET_FILE:keel-discovery>"
     "KEEL_PYTHON=${KEEL_PYTHON}"
-    "KEEL_ENVOY_DESCRIPTORS=${CMAKE_BINARY_DIR}/envoy_closure.pb")
+    "KEEL_ENVOY_DESCRIPTORS=${CMAKE_BINARY_DIR}/envoy_closure.pb"
+    "KEEL_ISTIO_API_DIR=${KEEL_ISTIO_API_DIR}")
 
 add_test(NAME integration.ca
          COMMAND ${KEEL_PYTHON} -m pytest -p no:cacheprovider -q ${CMAKE_CURRENT_LIST_DIR}/ca_test.py

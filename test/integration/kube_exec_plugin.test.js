@@ -5,8 +5,8 @@
 // token with an expirationTimestamp and appends to a counter file on each run.
 //
 // RBAC: the ServiceAccount is bound to a ClusterRole with exactly what keel needs
-// with --disable-ca: get/list/watch on namespaces, services, pods, secrets,
-// configmaps, discovery.k8s.io endpointslices and networking.istio.io/*. (The CA
+// with --disable-ca: get/list/watch on every kind of the registry
+// (kube.watchRulesYaml, from pilot/model/kinds.yaml). (The CA
 // would also need to create/update ConfigMaps and Secrets and create TokenReviews.)
 //
 // Checked: the 401 path (the first run prints a bad token: one 401 wave must cost
@@ -88,16 +88,7 @@ apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata: {name: keel-watch-${NS}}
 rules:
-- apiGroups: [""]
-  resources: [namespaces, services, pods, secrets, configmaps]
-  verbs: [get, list, watch]
-- apiGroups: [discovery.k8s.io]
-  resources: [endpointslices]
-  verbs: [get, list, watch]
-- apiGroups: [networking.istio.io]
-  resources: ["*"]
-  verbs: [get, list, watch]
----
+${kube.watchRulesYaml()}---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata: {name: keel-watch-${NS}}

@@ -5,7 +5,7 @@
 #include <map>
 #include <tuple>
 
-#include "istio/networking/v1alpha3/destination_rule.pb.h"
+#include "networking/v1alpha3/destination_rule.pb.h"
 #include "pilot/networking/core/well_known_names.h"
 
 namespace keel::pilot::networking {

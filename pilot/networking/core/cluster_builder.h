@@ -7,7 +7,7 @@
 
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
-#include "istio/networking/v1alpha3/destination_rule.pb.h"
+#include "networking/v1alpha3/destination_rule.pb.h"
 #include "pilot/model/push_context.h"
 #include "pilot/networking/core/cluster_name.h"
 

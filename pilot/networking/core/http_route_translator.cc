@@ -7,7 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "envoy/extensions/filters/http/cors/v3/cors.pb.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
-#include "istio/networking/v1alpha3/virtual_service.pb.h"
+#include "networking/v1alpha3/virtual_service.pb.h"
 #include "pilot/networking/core/cluster_name.h"
 
 namespace keel::pilot::networking {

@@ -7,8 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "envoy/extensions/filters/network/mongo_proxy/v3/mongo_proxy.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
-#include "istio/networking/v1alpha3/destination_rule.pb.h"
-#include "istio/networking/v1alpha3/virtual_service.pb.h"
+#include "networking/v1alpha3/destination_rule.pb.h"
+#include "networking/v1alpha3/virtual_service.pb.h"
 #include "pilot/networking/core/cluster_name.h"
 #include "pilot/networking/core/well_known_names.h"
 

@@ -3,7 +3,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
-#include "istio/networking/v1alpha3/virtual_service.pb.h"
+#include "networking/v1alpha3/virtual_service.pb.h"
 #include "pilot/networking/core/tcp_route_translator.h"
 
 namespace keel::pilot::networking {

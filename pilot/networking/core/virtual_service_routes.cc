@@ -11,8 +11,8 @@
 #include "absl/strings/str_split.h"
 #include "envoy/extensions/filters/http/cors/v3/cors.pb.h"
 #include "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.pb.h"
-#include "istio/networking/v1alpha3/destination_rule.pb.h"
-#include "istio/networking/v1alpha3/virtual_service.pb.h"
+#include "networking/v1alpha3/destination_rule.pb.h"
+#include "networking/v1alpha3/virtual_service.pb.h"
 #include "pilot/networking/core/cluster_name.h"
 #include "pilot/networking/core/well_known_names.h"
 

@@ -7,7 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "istio/networking/v1alpha3/gateway.pb.h"
+#include "networking/v1alpha3/gateway.pb.h"
 #include "keel/k8s/v1/objects.pb.h"
 #include "pilot/model/dependencies.h"
 #include "pilot/networking/gateway/gateway_hosts.h"

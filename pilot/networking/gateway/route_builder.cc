@@ -5,7 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "istio/networking/v1alpha3/gateway.pb.h"
+#include "networking/v1alpha3/gateway.pb.h"
 #include "pilot/networking/core/virtual_service_routes.h"
 #include "pilot/networking/gateway/gateway_hosts.h"
 

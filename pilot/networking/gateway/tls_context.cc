@@ -6,7 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "istio/networking/v1alpha3/gateway.pb.h"
+#include "networking/v1alpha3/gateway.pb.h"
 
 namespace keel::pilot::networking::gateway {
 namespace {

@@ -12,8 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
-#include "istio/networking/v1alpha3/destination_rule.pb.h"
-#include "istio/networking/v1alpha3/service_entry.pb.h"
+#include "networking/v1alpha3/destination_rule.pb.h"
+#include "networking/v1alpha3/service_entry.pb.h"
 #include "pilot/networking/core/cluster_builder.h"
 #include "pilot/networking/sidecar/common.h"
 

@@ -9,10 +9,26 @@ const path = require('node:path');
 
 const { REPO_ROOT, waitFor } = require('./common');
 
-const CRDS = path.join(REPO_ROOT, 'crds', 'istio-networking.yaml');
-const CRD_NAMES = ['gateways', 'virtualservices', 'destinationrules', 'serviceentries', 'sidecars'].map(
-  (r) => `${r}.networking.istio.io`,
-);
+// The kind registry (pilot/model/kinds.yaml as the build emits it: KEEL_KINDS_JSON) and
+// the CRDs the chart installs (Istio's own, staged in <build>/charts/keel: KEEL_ISTIO_CRDS).
+function buildFile(variable) {
+  const file = process.env[variable];
+  if (!file) throw new Error(`${variable} is not set: run through ctest (keel_kube_test sets it)`);
+  return file;
+}
+const kinds = () => JSON.parse(require('node:fs').readFileSync(buildFile('KEEL_KINDS_JSON'), 'utf8')).kinds;
+const istioKinds = () => kinds().filter((k) => k.group.endsWith('istio.io'));
+// "virtualservices.networking.istio.io", ... for every Istio kind of the registry.
+const crdNames = () => istioKinds().map((k) => `${k.plural}.${k.group}`);
+// Read-only RBAC rules (YAML, for a ClusterRole) on every kind of the registry: what
+// keel-discovery needs to watch with --disable-ca.
+function watchRulesYaml() {
+  const byGroup = new Map();
+  for (const k of kinds()) byGroup.set(k.group, [...(byGroup.get(k.group) || []), k.plural]);
+  return [...byGroup]
+    .map(([g, plurals]) => `- apiGroups: ["${g}"]\n  resources: [${plurals.join(', ')}]\n  verbs: [get, list, watch]\n`)
+    .join('');
+}
 
 function kubeEnv() {
   const env = {
@@ -69,12 +85,13 @@ async function harness(cmd, timeoutMs = 120000) {
   return r.stdout.trim();
 }
 
-// Applies crds/istio-networking.yaml and waits until all four CRDs are Established.
+// Applies Istio's CRDs and waits until every Istio kind of the registry is Established.
 // (Not `kubectl wait`: on a CRD created a moment ago it fails with ".status.conditions
 // accessor error: <nil>" instead of waiting.)
 async function ensureCrds() {
-  await kubectl(['apply', '-f', CRDS]);
-  let pending = CRD_NAMES;
+  await kubectl(['apply', '--server-side', '--force-conflicts', '-f', buildFile('KEEL_ISTIO_CRDS')], { timeoutMs: 60000 });
+  const names = crdNames();
+  let pending = names;
   await waitFor('the Istio CRDs to be Established', 60000, 200, async () => {
     const list = JSON.parse((await kubectl(['get', 'crd', '-o', 'json'])).stdout);
     const established = new Set(
@@ -82,18 +99,20 @@ async function ensureCrds() {
         .filter((c) => ((c.status && c.status.conditions) || []).some((x) => x.type === 'Established' && x.status === 'True'))
         .map((c) => c.metadata.name),
     );
-    pending = CRD_NAMES.filter((n) => !established.has(n));
+    pending = names.filter((n) => !established.has(n));
     if (pending.length) throw new Error(`not yet: ${pending.join(', ')}`);
     return true;
   });
 }
 
-// Deletes the four CRDs (and so every Istio object) and waits until they are gone.
+// Deletes Istio's CRDs (and so every Istio object) and waits until they are gone.
 async function deleteCrds() {
-  await kubectl(['delete', '--ignore-not-found', '--wait=true', '--timeout=90s', '-f', CRDS], { timeoutMs: 100000 });
+  const names = crdNames();
+  await kubectl(['delete', '--ignore-not-found', '--wait=true', '--timeout=90s', '-f', buildFile('KEEL_ISTIO_CRDS')],
+    { timeoutMs: 100000 });
   await waitFor('the Istio CRDs to be gone', 30000, 250, async () => {
     const r = await kubectl(['get', 'crd', '-o', 'name'], { allowFail: true });
-    return r.code === 0 && !CRD_NAMES.some((n) => r.stdout.includes(n));
+    return r.code === 0 && !names.some((n) => r.stdout.includes(n));
   });
 }
 
@@ -119,8 +138,10 @@ async function deleteNamespace(ns, opts = {}) {
 }
 
 module.exports = {
-  CRDS,
-  CRD_NAMES,
+  kinds,
+  istioKinds,
+  crdNames,
+  watchRulesYaml,
   kubeEnv,
   kubectl,
   apply,

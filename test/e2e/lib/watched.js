@@ -3,29 +3,23 @@
 // indexes of "kind/namespace/name" -> resourceVersion from both sides, so a test can
 // compare /debug/configz with `kubectl get`.
 
-const { getJson } = require('./kube');
+const { getJson, kinds } = require('./kube');
 
 const SYSTEM_NS = 'istio-system';
 
-// kind (as in configz) -> how kubectl lists what keel watches of it.
-const WATCHED = [
-  { kind: 'Namespace', resource: 'namespaces', clusterScoped: true, metric: 'namespaces' },
-  { kind: 'Service', resource: 'services', metric: 'services' },
-  { kind: 'Pod', resource: 'pods', metric: 'pods' },
-  { kind: 'EndpointSlice', resource: 'endpointslices.discovery.k8s.io', metric: 'endpointslices.discovery.k8s.io' },
-  {
-    kind: 'Secret',
-    resource: 'secrets',
-    fieldSelector: 'type!=kubernetes.io/service-account-token,type!=helm.sh/release.v1',
-    metric: 'secrets',
-  },
-  { kind: 'ConfigMap', resource: 'configmaps', onlyNamespace: SYSTEM_NS, metric: 'configmaps' },
-  { kind: 'Gateway', resource: 'gateways.networking.istio.io', metric: 'gateways.networking.istio.io' },
-  { kind: 'VirtualService', resource: 'virtualservices.networking.istio.io', metric: 'virtualservices.networking.istio.io' },
-  { kind: 'DestinationRule', resource: 'destinationrules.networking.istio.io', metric: 'destinationrules.networking.istio.io' },
-  { kind: 'ServiceEntry', resource: 'serviceentries.networking.istio.io', metric: 'serviceentries.networking.istio.io' },
-  { kind: 'Sidecar', resource: 'sidecars.networking.istio.io', metric: 'sidecars.networking.istio.io' },
-];
+// kind (as in configz) -> how kubectl lists what keel watches of it: one entry per row
+// of the kind registry (pilot/model/kinds.yaml, as KEEL_KINDS_JSON).
+const WATCHED = kinds().map((k) => {
+  const resource = k.group ? `${k.plural}.${k.group}` : k.plural;
+  return {
+    kind: k.kind,
+    resource,
+    clusterScoped: !!k.clusterScoped,
+    fieldSelector: k.fieldSelector,
+    onlyNamespace: k.systemNamespaceOnly ? SYSTEM_NS : undefined,
+    metric: resource,  // keel_kube_events_total{resource}
+  };
+});
 
 const keyOf = (kind, ns, name) => `${kind}/${ns || ''}/${name}`;
 

@@ -3,10 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "istio/networking/v1alpha3/destination_rule.pb.h"
-#include "istio/networking/v1alpha3/gateway.pb.h"
-#include "istio/networking/v1alpha3/service_entry.pb.h"
-#include "istio/networking/v1alpha3/virtual_service.pb.h"
+#include "networking/v1alpha3/destination_rule.pb.h"
+#include "networking/v1alpha3/gateway.pb.h"
+#include "networking/v1alpha3/service_entry.pb.h"
+#include "networking/v1alpha3/virtual_service.pb.h"
 #include "keel/k8s/v1/objects.pb.h"
 #include "pilot/config/validation.h"
 #include "pkg/yaml/yaml_json.h"
