@@ -19,6 +19,7 @@ keel_add_gtest(endpoint_builder_test pilot/model/endpoint_builder_test.cc LIBS k
 keel_add_gtest(push_context_test pilot/model/push_context_test.cc LIBS keel_pilot_config)
 keel_add_gtest(endpoint_index_test pilot/model/endpoint_index_test.cc LIBS keel_pilot_xds keel_pilot_config)
 keel_add_gtest(sidecar_scope_test pilot/model/sidecar_scope_test.cc LIBS keel_pilot_config)
+keel_add_gtest(unsupported_fields_test pilot/model/unsupported_fields_test.cc LIBS keel_pilot_config)
 
 # pilot/networking
 keel_add_gtest(grpcgen_test pilot/networking/grpcgen_test.cc LIBS keel_pilot_networking keel_pilot_config)

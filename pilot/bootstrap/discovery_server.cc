@@ -357,7 +357,7 @@ void DiscoveryServer::RegisterMonitoringHandlers() {
       {"/debug/syncz", debug::MakeSynczHandler(*ads_)},
       {"/debug/registryz", debug::MakeRegistryzHandler(*ads_)},
       {"/debug/endpointz", debug::MakeEndpointzHandler(*ads_, options_.trust_domain)},
-      {"/debug/push_status", debug::MakePushStatusHandler(*ads_, config_errors)},
+      {"/debug/push_status", debug::MakePushStatusHandler(*ads_, store_, config_errors)},
   };
   std::vector<std::string> paths;
   for (const auto& [path, handler] : debug_handlers) {

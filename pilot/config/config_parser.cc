@@ -10,6 +10,7 @@
 #include "pilot/config/go_duration.h"
 #include "pilot/config/validation.h"
 #include "pilot/model/kind_schema.h"
+#include "pilot/model/unsupported_fields.h"
 #include "pkg/json/json_scan.h"
 #include "pkg/kube/object_decoder.h"
 
@@ -54,7 +55,8 @@ absl::StatusOr<model::ConfigPtr> ParseConfig(const std::string& json, const std:
     return absl::OkStatus();
   });
   kube::DecodeOptions options;
-  options.keep_status = kind_name == "Pod" || kind_name == "Service";
+  const model::KindSchema* schema = model::SchemaByName(kind_name);
+  options.keep_status = schema != nullptr && schema->keep_status;
   options.max_object_bytes = std::numeric_limits<size_t>::max();  // the file source bounds its input
   kube::DecodedObject decoded = kube::DecodeObject(json, options);
   if (!decoded.error.ok()) return absl::InvalidArgumentError(decoded.error.message());
@@ -124,6 +126,7 @@ absl::StatusOr<model::ConfigPtr> ParseConfigObject(const Struct& object, const s
   if (auto st = Validate(*config); !st.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(config->key.ToString(), ": ", st.message()));
   }
+  config->unsupported_fields = model::UnsupportedFields(*schema, *config->body);
   return model::ConfigPtr(std::move(config));
 }
 

@@ -57,8 +57,11 @@ http::HttpHandler MakeEndpointzHandler(const xds::AdsServer& ads, std::string tr
 // /debug/push_status: the current PushContext's status: pushVersion, counts, and
 // istiod's ProxyStatus entries ({metric: {key: {"proxy", "message"}}}) Keel can
 // tell: pilot_eds_no_instances, pilot_vservice_dup_domain, and (Keel's)
-// keel_invalid_config from `config_errors` (the file source's errors).
-http::HttpHandler MakePushStatusHandler(const xds::AdsServer& ads,
+// keel_invalid_config / keel_kube_skipped_objects from `config_errors` and
+// keel_unsupported_config from `store` (as of now, not of the last push: objects of
+// kinds Keel does not translate push nothing): every object of such a kind, and every
+// object with spec fields Keel does not translate, named.
+http::HttpHandler MakePushStatusHandler(const xds::AdsServer& ads, const model::ConfigStore& store,
                                         std::function<std::vector<std::string>()> config_errors);
 
 // /debug/list: the debug commands, as istiod lists them (paths without "/debug/").

@@ -7,6 +7,7 @@
 #include "networking/v1alpha3/virtual_service.pb.h"
 #include "pilot/debug/handlers.h"
 #include "pilot/debug/json.h"
+#include "pilot/model/kind_schema.h"
 
 namespace keel::pilot::debug {
 namespace {
@@ -64,11 +65,31 @@ google::protobuf::Value DuplicateDomains(const model::PushContext& push) {
   return out;
 }
 
+// keel_unsupported_config: what Keel stores but does not turn into xDS, keyed
+// "Kind ns/name" (as keel_kube_skipped_objects), so it is never dropped silently.
+google::protobuf::Value Unsupported(const model::ConfigMap& configs) {
+  google::protobuf::Value out = EmptyObject();
+  for (const auto& [key, config] : configs) {
+    const model::KindSchema& schema = model::SchemaOf(key.kind);
+    std::string message;
+    if (!schema.translated) {
+      message = absl::StrCat(schema.name, " is not translated by Keel: stored and listed, no xDS built from it");
+    } else if (!config->unsupported_fields.empty()) {
+      message = absl::StrCat("spec fields Keel does not translate (ignored): ",
+                             absl::StrJoin(config->unsupported_fields, ", "));
+    } else {
+      continue;
+    }
+    Fields(out)[key.ToString()] = ProxyPushStatus(message);
+  }
+  return out;
+}
+
 }  // namespace
 
-http::HttpHandler MakePushStatusHandler(const xds::AdsServer& ads,
+http::HttpHandler MakePushStatusHandler(const xds::AdsServer& ads, const model::ConfigStore& store,
                                         std::function<std::vector<std::string>()> config_errors) {
-  return [&ads, config_errors](const http::HttpRequest&) {
+  return [&ads, &store, config_errors](const http::HttpRequest&) {
     model::PushContextPtr push = ads.CurrentPush();
     if (!push) return http::HttpResponse{200, "application/json", "{}\n"};  // istiod: {} before the first push
     google::protobuf::Value out;
@@ -116,6 +137,7 @@ http::HttpHandler MakePushStatusHandler(const xds::AdsServer& ads,
     }
     add("keel_invalid_config", std::move(invalid));
     add("keel_kube_skipped_objects", std::move(skipped));
+    add("keel_unsupported_config", Unsupported(*store.Snapshot()));
     return JsonResponse(out);
   };
 }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 
@@ -53,6 +54,8 @@ struct Config {
   ConfigKey key;
   ConfigMeta meta;
   std::shared_ptr<const google::protobuf::Message> body;
+  // Spec fields set here that Keel does not translate (model/unsupported_fields.h).
+  std::vector<std::string> unsupported_fields;
 
   template <typename T>
   const T& As() const { return static_cast<const T&>(*body); }

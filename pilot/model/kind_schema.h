@@ -27,6 +27,10 @@ struct KindSchema {
   bool system_namespace_only;        // watched in Keel's own namespace only
   absl::string_view proto;           // full name of the body's message
   std::unique_ptr<google::protobuf::Message> (*new_body)();  // an empty body
+  // Translated Istio kinds: the spec fields Keel turns into xDS, as paths
+  // ("http.route.destination.host"); a path covers its subtree. Anything else set
+  // in a spec is reported as unsupported (model/unsupported_fields.h).
+  absl::Span<const absl::string_view> translated_fields;
 
   bool ServesVersion(absl::string_view version) const;          // "v1"
   bool ServesApiVersion(absl::string_view api_version) const;  // "networking.istio.io/v1"

@@ -15,7 +15,7 @@ function(keel_integration_test name timeout)
            COMMAND ${NODE} --test ${CMAKE_CURRENT_LIST_DIR}/${name}.test.js
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(integration.${name} PROPERTIES
-                       ENVIRONMENT "KEEL_DISCOVERY_BIN=$<TARGET_FILE:keel-discovery>"
+                       ENVIRONMENT "KEEL_DISCOVERY_BIN=$<TARGET_FILE:keel-discovery>;KEEL_DELTA_CLIENT=${CMAKE_BINARY_DIR}/tools/bin/istio-delta-client"
                        TIMEOUT ${timeout})
   if(ARG_EXCLUSIVE)
     keel_kube_test(integration.${name} EXCLUSIVE)
@@ -26,6 +26,7 @@ endfunction()
 
 keel_integration_test(kube_watch 180)                 # CRDs; configz follows CRUD of every watched kind
 keel_integration_test(kube_xds 120)                   # xDS follows kubectl (grpc-js-xds routed by a VirtualService)
+keel_integration_test(kube_kinds 180)                 # one object of every Istio kind: stored, translated ones in xDS
 keel_integration_test(kube_invalid 120)               # a bad RE2 regex from the API server is skipped
 keel_integration_test(kube_skipped 180)               # a deep status / an oversized object stops no kind
 keel_integration_test(kube_parity 120)                # --config-dir and --kubeconfig give identical xDS

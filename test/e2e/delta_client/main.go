@@ -4,7 +4,11 @@
 //
 //	delta_client --addr HOST:PORT --node-id ID [--meta KEY=VALUE ...]
 //	    --watch TYPE_URL[=name1,name2] ... --expect-json OUT.json --timeout 20s
-//	    [--then-wait-for NAME_SUBSTRING]
+//	    [--then-wait-for NAME_SUBSTRING] [--hold]
+//
+// A --meta VALUE that starts with "{" is a JSON object (LABELS={"istio":"ingressgateway"});
+// any other is a string. --hold keeps the stream open after the last write until
+// stdin is closed, so a test can read the server's view of the connected proxy.
 //
 // Exit codes: 0 success, 2 usage or stream error, 3 timeout.
 package main
@@ -216,11 +220,12 @@ func main() {
 	out := flag.String("expect-json", "", "output JSON file")
 	timeout := flag.Duration("timeout", 20*time.Second, "bound for each wait")
 	thenWait := flag.String("then-wait-for", "", "after the first write, wait for a held name containing this, or a removal")
+	hold := flag.Bool("hold", false, "after the last write, stay connected until stdin is closed")
 	flag.Var(&metas, "meta", "node metadata KEY=VALUE (repeatable)")
 	flag.Var(&watches, "watch", "TYPE_URL[=name1,name2] (repeatable; no names = wildcard)")
 	flag.Parse()
 	if *addr == "" || *nodeID == "" || *out == "" || len(watches) == 0 || flag.NArg() != 0 {
-		fail(2, "usage: delta_client --addr HOST:PORT --node-id ID [--meta KEY=VALUE ...] --watch TYPE_URL[=n1,n2] ... --expect-json OUT.json --timeout 20s [--then-wait-for SUBSTR]")
+		fail(2, "usage: delta_client --addr HOST:PORT --node-id ID [--meta KEY=VALUE ...] --watch TYPE_URL[=n1,n2] ... --expect-json OUT.json --timeout 20s [--then-wait-for SUBSTR] [--hold]")
 	}
 
 	// Istio's log package writes to stdout by default; send it to stderr, and
@@ -249,6 +254,18 @@ func main() {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			fail(2, "bad --meta %q, want KEY=VALUE", kv)
+		}
+		if strings.HasPrefix(v, "{") {
+			var obj map[string]any
+			if err := json.Unmarshal([]byte(v), &obj); err != nil {
+				fail(2, "bad --meta %q: %v", kv, err)
+			}
+			sv, err := structpb.NewStruct(obj)
+			if err != nil {
+				fail(2, "bad --meta %q: %v", kv, err)
+			}
+			meta.Fields[k] = structpb.NewStructValue(sv)
+			continue
 		}
 		meta.Fields[k] = structpb.NewStringValue(v)
 	}
@@ -390,6 +407,9 @@ func main() {
 			return false
 		})
 		write(s.snapshot())
+	}
+	if *hold {
+		_, _ = io.Copy(io.Discard, os.Stdin) // until the test closes stdin
 	}
 	cancel()
 	client.Close()

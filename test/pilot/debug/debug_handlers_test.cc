@@ -297,7 +297,8 @@ TEST_F(DebugHandlersTest, EndpointzListsInstancesPerServicePort) {
 
 TEST_F(DebugHandlersTest, PushStatusCountsAndReportsProblems) {
   std::vector<std::string> errors;
-  auto handler = MakePushStatusHandler(ads_, [&] { return errors; });
+  model::ConfigStore store;
+  auto handler = MakePushStatusHandler(ads_, store, [&] { return errors; });
   EXPECT_EQ(handler(Get("/debug/push_status")).body, "{}\n") << "istiod answers {} before the first push";
 
   PushMesh();
@@ -339,6 +340,41 @@ TEST_F(DebugHandlersTest, PushStatusCountsAndReportsProblems) {
             "nested 111 levels deep, more than the limit of 32 (resourceVersion 7)");
   EXPECT_EQ(At(At(skipped, "Namespace bad"), "message").string_value(), "not valid JSON: x");
   EXPECT_FALSE(Has(status, "keel_invalid_config"));
+}
+
+TEST_F(DebugHandlersTest, PushStatusNamesWhatKeelDoesNotTranslate) {
+  model::ConfigStore store;
+  auto handler = MakePushStatusHandler(ads_, store, [] { return std::vector<std::string>{}; });
+  PushMesh();
+  store.Apply(::keel::pilot::testing::Upserts(::keel::pilot::testing::ParseAll(kMesh)));
+  EXPECT_FALSE(Has(Json(handler(Get("/debug/push_status"))), "keel_unsupported_config"))
+      << "the mesh uses translated fields only";
+
+  // Read from the store, not the push: objects of untranslated kinds push nothing.
+  store.Apply(::keel::pilot::testing::Upserts(::keel::pilot::testing::ParseAll(R"(
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: strict, namespace: default}
+spec: {mtls: {mode: STRICT}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: mirrored, namespace: default}
+spec:
+  hosts: [ratings]
+  http:
+  - match: [{name: all}]
+    route: [{destination: {host: ratings}}]
+    mirror: {host: ratings-shadow}
+    retries: {attempts: 3, backoff: 2s}
+)")));
+  const Value status = Json(handler(Get("/debug/push_status")));
+  const Value& unsupported = At(status, "keel_unsupported_config");
+  EXPECT_EQ(At(At(unsupported, "PeerAuthentication default/strict"), "message").string_value(),
+            "PeerAuthentication is not translated by Keel: stored and listed, no xDS built from it");
+  EXPECT_EQ(At(At(unsupported, "VirtualService default/mirrored"), "message").string_value(),
+            "spec fields Keel does not translate (ignored): http.match.name, http.retries.backoff");
+  EXPECT_FALSE(Has(unsupported, "VirtualService default/reviews"));
 }
 
 TEST_F(DebugHandlersTest, ErrorsAndPushTriggerAsIstiod) {
