@@ -48,54 +48,13 @@ set(_roots
     type/v1beta1/selector.proto)
 set(_includes -I "${KEEL_ISTIO_API_DIR}" -I "${KEEL_ISTIO_API_DIR}/common-protos" -I "${PROTOBUF_WKT_DIR}")
 
-execute_process(
-  COMMAND "${PROTOC}" ${_includes} --include_imports
-          "--descriptor_set_out=${CMAKE_BINARY_DIR}/istio_api_closure.pb" ${_roots}
-  RESULT_VARIABLE _rc ERROR_VARIABLE _err)
-if(NOT _rc EQUAL 0)
-  message(FATAL_ERROR "protoc could not load Istio's protos: ${_err}")
-endif()
-execute_process(
-  COMMAND "${PROTOC}" -I "${PROTOBUF_WKT_DIR}" --decode=google.protobuf.FileDescriptorSet
-          google/protobuf/descriptor.proto
-  INPUT_FILE "${CMAKE_BINARY_DIR}/istio_api_closure.pb"
-  OUTPUT_VARIABLE _decoded RESULT_VARIABLE _rc)
-if(NOT _rc EQUAL 0)
-  message(FATAL_ERROR "protoc could not decode the Istio descriptor set")
-endif()
-string(REGEX MATCHALL "\n  name: \"[^\"]+\"" _names "${_decoded}")
-
-set(_protos "")
-set(_srcs "")
-foreach(_n IN LISTS _names)
-  string(REGEX REPLACE "\n  name: \"([^\"]+)\"" "\\1" _f "${_n}")
-  if(_f MATCHES "^google/protobuf/")
-    continue()  # well-known types: already in libprotobuf
-  endif()
-  if(_f IN_LIST KEEL_ENVOY_PROTOS)
-    continue()  # already generated into keel_envoy_proto
-  endif()
-  list(APPEND _protos "${_f}")
-  string(REGEX REPLACE "\\.proto$" "" _base "${_f}")
-  list(APPEND _srcs "${KEEL_PROTO_GEN_DIR}/${_base}.pb.cc" "${KEEL_PROTO_GEN_DIR}/${_base}.pb.h")
-endforeach()
-list(LENGTH _protos _count)
-
-# The CA service gets gRPC stubs too.
-set(_grpc_srcs "${KEEL_PROTO_GEN_DIR}/security/v1alpha1/ca.grpc.pb.cc"
-               "${KEEL_PROTO_GEN_DIR}/security/v1alpha1/ca.grpc.pb.h")
-
-add_custom_command(
-  OUTPUT ${_srcs} ${_grpc_srcs}
-  COMMAND "${CMAKE_COMMAND}" -E make_directory "${KEEL_PROTO_GEN_DIR}"
-  COMMAND "${PROTOC}" ${_includes} "--cpp_out=${KEEL_PROTO_GEN_DIR}" ${_protos}
-  COMMAND "${PROTOC}" ${_includes} "--grpc_out=${KEEL_PROTO_GEN_DIR}"
-          "--plugin=protoc-gen-grpc=${GRPC_CPP_PLUGIN}" security/v1alpha1/ca.proto
-  DEPENDS "${CMAKE_BINARY_DIR}/istio_api_closure.pb" "${_pin_dir}/go.sum"
-  COMMENT "Generating C++ for ${_count} of Istio's API protos (istio.io/api ${_version})"
-  VERBATIM)
-
-add_library(keel_istio_api_proto STATIC ${_srcs} ${_grpc_srcs})
-target_include_directories(keel_istio_api_proto SYSTEM PUBLIC "${KEEL_PROTO_GEN_DIR}")
-target_link_libraries(keel_istio_api_proto PUBLIC keel_envoy_proto protobuf::libprotobuf gRPC::grpc++)
-target_compile_options(keel_istio_api_proto PRIVATE -Wno-deprecated-declarations -w)
+include("${CMAKE_CURRENT_LIST_DIR}/proto_closure.cmake")
+# The CA service gets gRPC stubs too; the Envoy files Istio imports are already in keel_envoy_proto.
+keel_proto_library(keel_istio_api_proto
+  NAME istio_api
+  INCLUDES ${_includes}
+  ROOTS ${_roots}
+  GRPC security/v1alpha1/ca.proto
+  SKIP ${KEEL_ENVOY_PROTOS}
+  LINK keel_envoy_proto
+  DEPENDS "${_pin_dir}/go.sum")
