@@ -44,7 +44,10 @@ absl::StatusOr<std::unique_ptr<Citadel>> Citadel::Create(const CitadelOptions& o
                                        "no Kubernetes API server to review tokens (Keel runs with --config-dir)");
     authenticator = c->own_authenticator_.get();
   }
-  c->service_ = std::make_unique<server::CaService>(&c->manager_->ca(), authenticator, options.ca.trust_domain);
+  c->service_ = std::make_unique<server::CaService>(
+      &c->manager_->ca(), authenticator,
+      options.workload_trust_domain ? options.workload_trust_domain
+                                    : [td = options.ca.trust_domain] { return td; });
   auto serving = server::ServingCert::Create(&c->manager_->ca(), options.serving);
   if (!serving.ok()) return serving.status();
   c->serving_ = std::move(*serving);

@@ -3,6 +3,7 @@
 // the TLS port, root ConfigMap distribution, and root renewal.
 #pragma once
 
+#include <functional>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -23,6 +24,9 @@ namespace keel::citadel {
 
 struct CitadelOptions {
   ca::CaOptions ca;
+  // The trust domain of the SPIFFE ids issued, asked per call (Keel: the mesh
+  // config's trustDomain). Null: ca.trust_domain.
+  std::function<std::string()> workload_trust_domain;
   std::string ca_dir;                   // file-mode store; empty: Secrets through `kube`
   std::string system_namespace = "istio-system";
   std::vector<std::string> audiences{"istio-ca"};

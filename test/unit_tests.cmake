@@ -13,6 +13,7 @@ keel_add_gtest(guarded_listener_test pkg/grpc/guarded_listener_test.cc LIBS keel
 # pilot/config
 keel_add_gtest(config_parser_test pilot/config/config_parser_test.cc LIBS keel_pilot_config)
 keel_add_gtest(file_source_test pilot/config/file_source_test.cc LIBS keel_pilot_config)
+keel_add_gtest(mesh_watcher_test pilot/config/mesh_watcher_test.cc LIBS keel_pilot_config)
 
 # pilot/model
 keel_add_gtest(endpoint_builder_test pilot/model/endpoint_builder_test.cc LIBS keel_pilot_config)

@@ -35,7 +35,8 @@ CaMetrics& Metrics() {
 
 }  // namespace
 
-CaService::CaService(const ca::CertSigner* signer, Authenticator* authenticator, std::string trust_domain,
+CaService::CaService(const ca::CertSigner* signer, Authenticator* authenticator,
+                     std::function<std::string()> trust_domain,
                      CaServiceOptions options)
     : signer_(signer),
       authenticator_(authenticator),
@@ -108,7 +109,7 @@ grpc::Status CaService::Issue(const absl::StatusOr<Caller>& caller, const std::s
   }
   ca::SignRequest sign;
   sign.csr_pem = request.csr();
-  sign.uri_sans = {caller->SpiffeId(trust_domain_)};
+  sign.uri_sans = {caller->SpiffeId(trust_domain_())};
   sign.ttl = absl::Seconds(request.validity_duration());
   auto chain = signer_->Sign(sign);
   if (!chain.ok()) {

@@ -14,6 +14,7 @@
 // answered CANCELLED without a TokenReview.
 #pragma once
 
+#include <functional>
 #include <atomic>
 #include <memory>
 
@@ -31,8 +32,9 @@ struct CaServiceOptions {
 
 class CaService final : public istio::v1::auth::IstioCertificateService::CallbackService {
  public:
-  // `signer` and `authenticator` must outlive the service.
-  CaService(const ca::CertSigner* signer, Authenticator* authenticator, std::string trust_domain,
+  // `signer` and `authenticator` must outlive the service. `trust_domain` is asked
+  // on every call (the mesh config may change it) and must be callable from any thread.
+  CaService(const ca::CertSigner* signer, Authenticator* authenticator, std::function<std::string()> trust_domain,
             CaServiceOptions options = {});
   ~CaService() override;  // Shutdown()
 
@@ -52,7 +54,7 @@ class CaService final : public istio::v1::auth::IstioCertificateService::Callbac
 
   const ca::CertSigner* const signer_;
   Authenticator* const authenticator_;
-  const std::string trust_domain_;
+  const std::function<std::string()> trust_domain_;
   const CaServiceOptions options_;
   concurrency::BoundedExecutor executor_;
   std::atomic<bool> stopping_{false};

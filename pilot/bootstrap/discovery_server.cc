@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "pilot/config/file_source.h"
 #include "pilot/config/kube_source.h"
+#include "pilot/config/mesh_watcher.h"
 #include "pilot/debug/handlers.h"
 #include "pilot/model/endpoint_changes.h"
 #include "pilot/model/kind_schema.h"
@@ -47,6 +48,9 @@ ChangeKind ClassifyChange(model::Kind kind, bool deleted) {
 
 absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const Options& options) {
   std::unique_ptr<DiscoveryServer> server(new DiscoveryServer(options));
+  server->mesh_ = std::make_unique<config::MeshWatcher>(
+      model::ConfigKey{model::Kind::kConfigMap, options.system_namespace, config::MeshConfigMapName(options.revision)},
+      model::DefaultMeshConfig(options.system_namespace, options.trust_domain));
   if (!options.config_dir.empty()) {
     auto source = config::FileSource::Create({options.config_dir});
     if (!source.ok()) return source.status();
@@ -85,6 +89,7 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
   if (!options.disable_ca && ca_possible) {
     citadel::CitadelOptions ca;
     ca.ca.trust_domain = options.trust_domain;
+    ca.workload_trust_domain = [mesh = server->mesh_.get()] { return mesh->Current()->trust_domain(); };
     ca.ca.key_type = options.ca_key_type == "ecdsa-p256" ? crypto::KeyType::kEcdsaP256 : crypto::KeyType::kRsa2048;
     absl::ParseDuration(options.workload_cert_ttl, &ca.ca.default_ttl);
     absl::ParseDuration(options.max_workload_cert_ttl, &ca.ca.max_ttl);
@@ -158,13 +163,21 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
       [self](const xds::PushRequest& request) { self->PushNow(request); });
   server->store_.SetChangeHandler([self](const std::vector<model::ConfigKey>& changed) {
     xds::PushRequest request;
-    // Kinds Keel stores but builds nothing from (translated: false in kinds.yaml) push nothing.
+    // Kinds Keel stores but builds nothing from (translated: false in kinds.yaml)
+    // push nothing; of the ConfigMaps, only the mesh config is read. A mesh change
+    // can alter every resource: istiod's "global" push, every cache entry dropped.
     for (const auto& key : changed) {
-      if (model::SchemaOf(key.kind).translated) request.configs_updated.insert(key);
+      if (key == self->mesh_->key()) {
+        request.forced = true;
+        request.reasons["global"] = 1;
+      } else if (model::SchemaOf(key.kind).translated && key.kind != model::Kind::kConfigMap) {
+        request.configs_updated.insert(key);
+      }
     }
-    if (request.configs_updated.empty()) return;
+    if (request.configs_updated.empty() && !request.forced) return;
     // Pods and EndpointSlices alone move endpoints only: an EDS push, unless PushNow finds otherwise.
     request.full = false;
+    if (request.forced) request.full = true;
     for (const auto& key : request.configs_updated) {
       if (!model::IsEndpointKind(key.kind)) request.full = true;
       const ChangeKind kind = ClassifyChange(key.kind, /*deleted=*/!self->store_.Get(key));
@@ -195,7 +208,7 @@ void DiscoveryServer::PushNow(const xds::PushRequest& merged) {
   } else {
     model::MeshOptions mesh;
     mesh.domain = options_.domain;
-    mesh.root_namespace = options_.system_namespace;
+    mesh.config = mesh_->Update(*snapshot);
     push = model::PushContext::Build(std::move(snapshot), mesh, ++push_version_);
     request.full = true;
     if (previous) {
@@ -341,6 +354,9 @@ void DiscoveryServer::RegisterMonitoringHandlers() {
   // lists those under keel_kube_skipped_objects).
   auto config_errors = [this] {
     std::vector<std::string> out = file_source_ ? file_source_->Errors() : std::vector<std::string>{};
+    if (std::string error = mesh_->Error(); !error.empty()) {
+      out.push_back(absl::StrCat(mesh_->key().ToString(), ": ", error));
+    }
     if (kube_source_) {
       for (const auto& skipped : kube_source_->Skipped()) {
         out.push_back(absl::StrCat("kube://", skipped.key.ToString(), ": ", skipped.reason, " (resourceVersion ",
@@ -356,8 +372,12 @@ void DiscoveryServer::RegisterMonitoringHandlers() {
       {"/debug/adsz", debug::MakeAdszHandler(*ads_, push_all)},
       {"/debug/syncz", debug::MakeSynczHandler(*ads_)},
       {"/debug/registryz", debug::MakeRegistryzHandler(*ads_)},
-      {"/debug/endpointz", debug::MakeEndpointzHandler(*ads_, options_.trust_domain)},
-      {"/debug/push_status", debug::MakePushStatusHandler(*ads_, store_, config_errors)},
+      {"/debug/endpointz", debug::MakeEndpointzHandler(*ads_)},
+      {"/debug/push_status", debug::MakePushStatusHandler(*ads_, store_, config_errors, [this] {
+         std::string unused = mesh_->Unused();
+         return unused.empty() ? std::vector<std::string>{}
+                               : std::vector<std::string>{absl::StrCat(mesh_->key().ToString(), ": ", unused)};
+       })},
   };
   std::vector<std::string> paths;
   for (const auto& [path, handler] : debug_handlers) {

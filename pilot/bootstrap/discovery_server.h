@@ -15,6 +15,7 @@
 #include "citadel/server/authenticator.h"
 #include "pilot/debug/debug_auth.h"
 #include "pilot/bootstrap/options.h"
+#include "pilot/config/mesh_watcher.h"
 #include "pilot/model/config_source.h"
 #include "pilot/model/config_store.h"
 #include "pilot/xds/ads_server.h"
@@ -66,6 +67,7 @@ class DiscoveryServer {
   const Options options_;
   kube::KubeClientPtr kube_client_;  // when watching a cluster
   model::ConfigStore store_;
+  std::unique_ptr<config::MeshWatcher> mesh_;  // the mesh config; updated by full pushes (PushNow)
   model::ConfigSourcePtr source_;
   config::FileSource* file_source_ = nullptr;  // source_, when it is a directory (for /debug/push_status)
   config::KubeSource* kube_source_ = nullptr;  // source_, when it is a cluster (for /debug/push_status)

@@ -40,7 +40,9 @@ Flags:
                             certificates and tokens supported); with neither this nor
                             --config-dir, the in-cluster service account is used
   --context NAME            kubeconfig context (default: its current-context)
-  --system-namespace NS     Keel's own namespace (default istio-system)
+  --system-namespace NS     Keel's own namespace (default istio-system), where the mesh config
+                            (ConfigMap istio, key mesh) is read; also rootNamespace when it sets none
+  --revision REV            read ConfigMap istio-REV instead ("" and default: istio)
   --sync-timeout-s N        wait at most N s for the first complete view (default 60)
   --max-object-bytes N      skip (and report) an object from the API server whose JSON (status and
                             managedFields excluded) is larger than N bytes (default 4194304)
@@ -62,7 +64,8 @@ Flags:
                             xDS and the CA (istio.v1.auth.IstioCertificateService) over TLS,
                             serving certificate from Keel's own CA (default 0.0.0.0:15012; off)
   --disable-ca              run no CA (and no TLS port)
-  --trust-domain DOMAIN     SPIFFE trust domain (default cluster.local)
+  --trust-domain DOMAIN     SPIFFE trust domain when the mesh config sets no trustDomain
+                            (default cluster.local)
   --ca-key-type TYPE        rsa2048 or ecdsa-p256, for a self-signed root (default rsa2048)
   --ca-dir DIR              CA files in DIR: plugged-in (ca-cert.pem, ca-key.pem, cert-chain.pem,
                             root-cert.pem) or a self-signed root created there; default with a
@@ -136,6 +139,7 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
          return absl::OkStatus();
        }},
       {"--trust-domain", string_setter(&o.trust_domain)},
+      {"--revision", string_setter(&o.revision)},
       {"--ca-key-type", [&o](const std::string& v) -> absl::Status {
          if (v != "rsa2048" && v != "ecdsa-p256") return absl::InvalidArgumentError("want rsa2048 or ecdsa-p256");
          o.ca_key_type = v;

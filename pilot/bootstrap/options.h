@@ -13,6 +13,7 @@ struct Options {
   std::string kubeconfig;                   // --kubeconfig: watch this cluster (else in-cluster)
   std::string context;                      // --context: kubeconfig context (default: current)
   std::string system_namespace = "istio-system";  // --system-namespace
+  std::string revision;                     // --revision: the mesh ConfigMap is istio-<revision> (istiod REVISION)
   int sync_timeout_s = 60;                  // --sync-timeout-s: wait this long for the first complete view
   int max_object_bytes = 4 << 20;           // --max-object-bytes: API server objects larger than this are skipped
   std::string grpc_addr = "0.0.0.0:15010";  // --grpc-addr: plaintext xDS
@@ -27,7 +28,7 @@ struct Options {
   // Citadel (the CA).
   std::string secure_grpc_addr = "0.0.0.0:15012";  // --secure-grpc-addr: xDS + CA over TLS; "off" disables
   bool disable_ca = false;                  // --disable-ca
-  std::string trust_domain = "cluster.local";  // --trust-domain
+  std::string trust_domain = "cluster.local";  // --trust-domain: MeshConfig trustDomain when the mesh sets none
   std::string ca_key_type = "rsa2048";      // --ca-key-type: rsa2048 | ecdsa-p256
   std::string ca_dir;                       // --ca-dir: CA files (plugged-in or self-signed) in a directory
   std::string ca_audience = "istio-ca";     // --ca-audience: comma-separated token audiences

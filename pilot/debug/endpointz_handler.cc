@@ -44,9 +44,10 @@ std::string GoMap(const std::map<std::string, std::string>& m) {
 
 }  // namespace
 
-http::HttpHandler MakeEndpointzHandler(const xds::AdsServer& ads, std::string trust_domain) {
-  return [&ads, trust_domain](const http::HttpRequest& request) {
+http::HttpHandler MakeEndpointzHandler(const xds::AdsServer& ads) {
+  return [&ads](const http::HttpRequest& request) {
     model::PushContextPtr push = ads.CurrentPush();
+    const std::string trust_domain = push ? push->mesh().trust_domain() : "";
     const bool brief = request.query.count("brief") > 0;
     std::string text;
     google::protobuf::Value out = EmptyList();

@@ -51,8 +51,8 @@ http::HttpHandler MakeSynczHandler(const xds::AdsServer& ads);
 http::HttpHandler MakeRegistryzHandler(const xds::AdsServer& ads);
 
 // /debug/endpointz: [{"svc": "HOST:PORTNAME", "ep": [istiod ServiceInstance]}];
-// ?brief: one text line per endpoint. `trust_domain` makes the SPIFFE ids.
-http::HttpHandler MakeEndpointzHandler(const xds::AdsServer& ads, std::string trust_domain);
+// ?brief: one text line per endpoint. SPIFFE ids in the push's mesh trust domain.
+http::HttpHandler MakeEndpointzHandler(const xds::AdsServer& ads);
 
 // /debug/push_status: the current PushContext's status: pushVersion, counts, and
 // istiod's ProxyStatus entries ({metric: {key: {"proxy", "message"}}}) Keel can
@@ -60,9 +60,11 @@ http::HttpHandler MakeEndpointzHandler(const xds::AdsServer& ads, std::string tr
 // keel_invalid_config / keel_kube_skipped_objects from `config_errors` and
 // keel_unsupported_config from `store` (as of now, not of the last push: objects of
 // kinds Keel does not translate push nothing): every object of such a kind, and every
-// object with spec fields Keel does not translate, named.
+// object with spec fields Keel does not translate, named; and `other_unsupported`'s
+// "WHERE: what" entries (the mesh config's unused fields).
 http::HttpHandler MakePushStatusHandler(const xds::AdsServer& ads, const model::ConfigStore& store,
-                                        std::function<std::vector<std::string>()> config_errors);
+                                        std::function<std::vector<std::string>()> config_errors,
+                                        std::function<std::vector<std::string>()> other_unsupported = nullptr);
 
 // /debug/list: the debug commands, as istiod lists them (paths without "/debug/").
 http::HttpHandler MakeListHandler(std::vector<std::string> paths);

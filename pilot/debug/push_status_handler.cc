@@ -85,11 +85,18 @@ google::protobuf::Value Unsupported(const model::ConfigMap& configs) {
   return out;
 }
 
+// "WHERE: what" as out[WHERE] = {"proxy": "", "message": what} (no ": ": the whole line is both).
+void AddWhereWhat(const std::string& entry, google::protobuf::Value* out) {
+  const size_t colon = entry.find(": ");
+  Fields(*out)[entry.substr(0, colon)] = ProxyPushStatus(colon == std::string::npos ? entry : entry.substr(colon + 2));
+}
+
 }  // namespace
 
 http::HttpHandler MakePushStatusHandler(const xds::AdsServer& ads, const model::ConfigStore& store,
-                                        std::function<std::vector<std::string>()> config_errors) {
-  return [&ads, &store, config_errors](const http::HttpRequest&) {
+                                        std::function<std::vector<std::string>()> config_errors,
+                                        std::function<std::vector<std::string>()> other_unsupported) {
+  return [&ads, &store, config_errors, other_unsupported](const http::HttpRequest&) {
     model::PushContextPtr push = ads.CurrentPush();
     if (!push) return http::HttpResponse{200, "application/json", "{}\n"};  // istiod: {} before the first push
     google::protobuf::Value out;
@@ -130,14 +137,15 @@ http::HttpHandler MakePushStatusHandler(const xds::AdsServer& ads, const model::
     constexpr absl::string_view kKube = "kube://";  // no relative file path starts so
     for (const std::string& error : config_errors ? config_errors() : std::vector<std::string>{}) {
       const bool kube = absl::StartsWith(error, kKube);
-      const std::string where = kube ? error.substr(kKube.size()) : error;
-      const size_t colon = where.find(": ");
-      Fields(kube ? skipped : invalid)[where.substr(0, colon)] =
-          ProxyPushStatus(colon == std::string::npos ? where : where.substr(colon + 2));
+      AddWhereWhat(kube ? error.substr(kKube.size()) : error, kube ? &skipped : &invalid);
     }
     add("keel_invalid_config", std::move(invalid));
     add("keel_kube_skipped_objects", std::move(skipped));
-    add("keel_unsupported_config", Unsupported(*store.Snapshot()));
+    google::protobuf::Value unsupported = Unsupported(*store.Snapshot());
+    for (const std::string& entry : other_unsupported ? other_unsupported() : std::vector<std::string>{}) {
+      AddWhereWhat(entry, &unsupported);
+    }
+    add("keel_unsupported_config", std::move(unsupported));
     return JsonResponse(out);
   };
 }

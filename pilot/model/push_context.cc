@@ -247,7 +247,7 @@ void PushContext::BuildSidecarVersions() {
 const ProxyScope& PushContext::ScopeFor(const Proxy& proxy) const {
   ScopeKey key{proxy.ns, {}, ""};
   if (proxy.type == ProxyType::kSidecar && !proxy.proxyless_grpc) {
-    if (ConfigPtr sidecar = SelectSidecar(configs_, proxy.ns, proxy.labels, mesh_.root_namespace)) {
+    if (ConfigPtr sidecar = SelectSidecar(configs_, proxy.ns, proxy.labels, mesh_.root_namespace())) {
       key.sidecar = sidecar->key;
       key.sidecar_version = sidecar_versions_.at(sidecar->key);
     }

@@ -22,6 +22,7 @@
 #include "pilot/model/endpoint_index.h"
 #include "pilot/model/proxy.h"
 #include "pilot/model/proxy_scope.h"
+#include "pilot/model/mesh.h"
 #include "pilot/model/service.h"
 #include "pilot/model/sidecar_scope.h"
 
@@ -32,13 +33,6 @@ class Subset;
 }  // namespace istio::networking::v1alpha3
 
 namespace keel::pilot::model {
-
-struct MeshOptions {
-  std::string domain = "cluster.local";  // cluster DNS domain
-  // MeshConfig rootNamespace: where a Sidecar without selector is every
-  // namespace's default (Keel: --system-namespace).
-  std::string root_namespace = "istio-system";
-};
 
 // A VirtualService with its hosts resolved to FQDNs (relative to its namespace).
 struct VirtualServiceEntry {
@@ -122,7 +116,7 @@ class PushContext {
   // (thread-safe). See proxy_scope.h.
   const ProxyScope& Scope(const ScopeKey& key) const;
   // The scope of `proxy`: its namespace and, for sidecars, the Sidecar resource
-  // SelectSidecar picks (mesh().root_namespace holds the mesh-wide defaults);
+  // SelectSidecar picks (mesh().root_namespace() holds the mesh-wide defaults);
   // routers and proxyless gRPC clients get none.
   const ProxyScope& ScopeFor(const Proxy& proxy) const;
 

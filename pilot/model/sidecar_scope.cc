@@ -80,6 +80,7 @@ ConfigPtr SelectSidecar(const ConfigSnapshot& configs, absl::string_view ns,
 
 SidecarScope SidecarScope::Build(const ConfigPtr& sidecar, absl::string_view ns, const PushContext& push) {
   SidecarScope out;
+  out.policy_ = push.mesh().outbound_traffic_policy();
   if (!sidecar) return out;
   const auto& spec = sidecar->As<networking::Sidecar>();
   out.sidecar_ = sidecar;

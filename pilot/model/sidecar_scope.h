@@ -19,21 +19,21 @@
 #include "absl/strings/string_view.h"
 #include "pilot/model/config.h"
 #include "pilot/model/config_store.h"
+#include "pilot/model/mesh.h"
 #include "pilot/model/service.h"
 
 namespace keel::pilot::model {
 
 class PushContext;
 
-enum class OutboundTrafficPolicy { kAllowAny, kRegistryOnly };
-
 class SidecarScope {
  public:
-  // No Sidecar applies: every service is visible, the mesh's policy (ALLOW_ANY:
-  // Keel reads no MeshConfig outboundTrafficPolicy).
+  // No Sidecar applies: every service is visible, ALLOW_ANY (Build gives the
+  // mesh's outboundTrafficPolicy instead).
   SidecarScope() = default;
 
-  // `sidecar` (a kSidecar Config) as it applies to proxies in `ns`: "." in its
+  // `sidecar` (a kSidecar Config, or null for none) as it applies to proxies in
+  // `ns`; its outboundTrafficPolicy, else the mesh's (push.mesh()). "." in its
   // hosts means `ns` (so a root-namespace default means each proxy's own
   // namespace). `push` supplies the VirtualServices whose route destinations the
   // egress hosts import (istiod adds those services to the scope too).

@@ -34,8 +34,8 @@ const FieldDescriptor* FieldByJsonName(const Descriptor& message, absl::string_v
 
 class Walker {
  public:
-  explicit Walker(const KindSchema& schema) {
-    for (absl::string_view path : schema.translated_fields) covered_.insert(std::string(path));
+  explicit Walker(absl::Span<const absl::string_view> covered) {
+    for (absl::string_view path : covered) covered_.insert(std::string(path));
   }
 
   void Walk(const Message& message, const std::string& prefix) {
@@ -84,8 +84,12 @@ class Walker {
 
 std::vector<std::string> UnsupportedFields(const KindSchema& schema, const Message& spec) {
   if (!schema.istio || !schema.translated) return {};
-  Walker walker(schema);
-  walker.Walk(spec, "");
+  return UncoveredFields(schema.translated_fields, spec);
+}
+
+std::vector<std::string> UncoveredFields(absl::Span<const absl::string_view> covered, const Message& message) {
+  Walker walker(covered);
+  walker.Walk(message, "");
   return walker.Result();
 }
 

@@ -7,6 +7,9 @@
 
 #include <google/protobuf/message.h>
 
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+
 #include "pilot/model/kind_schema.h"
 
 namespace keel::pilot::model {
@@ -20,6 +23,11 @@ namespace keel::pilot::model {
 // Empty for a kind Keel does not translate at all (the kind is the report there) and
 // for Kubernetes kinds (Keel reads what it needs of them; the rest is not config).
 std::vector<std::string> UnsupportedFields(const KindSchema& schema, const google::protobuf::Message& spec);
+
+// The same walk over any message with the covered paths given: the fields set in
+// `message` that no path of `covered` covers (MeshConfig's unused fields use it).
+std::vector<std::string> UncoveredFields(absl::Span<const absl::string_view> covered,
+                                         const google::protobuf::Message& message);
 
 // "" when every entry of `schema.translated_fields` names a field of its message
 // (by JSON name, through messages, lists and map values); else the first bad path.

@@ -50,8 +50,4 @@ inline constexpr char kSdsCluster[] = "sds-grpc";
 inline constexpr char kAlpnIstio[] = "istio";
 inline constexpr char kAlpnPeerExchange[] = "istio-peer-exchange";
 
-// Istio's default trust domain (MeshConfig.trustDomain); SPIFFE identities of
-// workloads are spiffe://<trust domain>/ns/<ns>/sa/<service account>.
-inline constexpr char kTrustDomain[] = "cluster.local";
-
 }  // namespace keel::pilot::networking

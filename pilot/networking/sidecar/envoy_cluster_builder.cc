@@ -211,8 +211,8 @@ tls::CommonTlsContext DefaultUpstreamCommonTlsContext() {
   return common;
 }
 
-// The service accounts of a service's workloads, as SPIFFE ids (Istio
-// PushContext.ServiceAccounts), plus a ServiceEntry's subjectAltNames.
+// The service accounts of a service's workloads, as SPIFFE ids in the mesh's
+// trust domain (Istio PushContext.ServiceAccounts), plus a ServiceEntry's subjectAltNames.
 std::vector<std::string> ServiceAccounts(const model::Service& svc, const model::PushContext& push) {
   std::set<std::string> out;
   if (svc.source.kind == model::Kind::kServiceEntry) {
@@ -226,7 +226,7 @@ std::vector<std::string> ServiceAccounts(const model::Service& svc, const model:
       if (absl::StartsWith(ep.service_account, "spiffe://")) {
         out.insert(ep.service_account);
       } else {
-        out.insert(absl::StrCat("spiffe://", kTrustDomain, "/ns/", svc.ns, "/sa/", ep.service_account));
+        out.insert(absl::StrCat("spiffe://", push.mesh().trust_domain(), "/ns/", svc.ns, "/sa/", ep.service_account));
       }
     }
   }
@@ -234,11 +234,11 @@ std::vector<std::string> ServiceAccounts(const model::Service& svc, const model:
 }
 
 // Istio's buildUpstreamClusterTLSContext for the resolved settings `settings`;
-// nullopt means plaintext.
+// nullopt means plaintext. ISTIO_MUTUAL accepts the SANs in every trustDomainAliases domain too.
 std::optional<tls::UpstreamTlsContext> UpstreamTlsContext(const networking::ClientTLSSettings& settings,
-                                                          const model::Proxy& proxy, bool dr_has_selector,
-                                                          bool external, const std::vector<std::string>& sas,
-                                                          ClusterWrapper* w) {
+                                                          const model::Proxy& proxy, const model::MeshOptions& mesh,
+                                                          bool dr_has_selector, bool external,
+                                                          const std::vector<std::string>& sas, ClusterWrapper* w) {
   const bool credential = !settings.credential_name().empty() &&
                           !absl::StartsWith(settings.credential_name(), "configmap://");
   const bool simple_or_mutual = settings.mode() == networking::ClientTLSSettings::SIMPLE ||
@@ -256,7 +256,7 @@ std::optional<tls::UpstreamTlsContext> UpstreamTlsContext(const networking::Clie
       ctx.set_sni(settings.sni());
       *common->add_tls_certificate_sds_secret_configs() = AgentSdsSecret(kSdsDefault);
       auto* combined = common->mutable_combined_validation_context();
-      AddSanMatchers({settings.subject_alt_names().begin(), settings.subject_alt_names().end()},
+      AddSanMatchers(mesh.WithTrustDomainAliases({settings.subject_alt_names().begin(), settings.subject_alt_names().end()}),
                      combined->mutable_default_validation_context());
       *combined->mutable_validation_context_sds_secret_config() = AgentSdsSecret(kSdsRoot);
       if (ctx.sni().empty()) ctx.set_sni(w->c.name());
@@ -348,13 +348,13 @@ void ApplyTls(const networking::TrafficPolicy& policy, const ClusterName& name, 
       if (settings.subject_alt_names().empty()) *settings.mutable_subject_alt_names() = {sas.begin(), sas.end()};
     }
   } else {
-    if (!AutoMtlsApplies(svc, name, push, passthrough)) return;
+    if (!push.mesh().auto_mtls() || !AutoMtlsApplies(svc, name, push, passthrough)) return;
     settings.set_mode(networking::ClientTLSSettings::ISTIO_MUTUAL);
     settings.set_sni(IstioMtlsSni(name));
     *settings.mutable_subject_alt_names() = {sas.begin(), sas.end()};
     auto_detected = true;
   }
-  auto ctx = UpstreamTlsContext(settings, proxy, dr_has_selector, svc.mesh_external, sas, w);
+  auto ctx = UpstreamTlsContext(settings, proxy, push.mesh(), dr_has_selector, svc.mesh_external, sas, w);
   if (!ctx) return;
   if (auto_detected && !passthrough) {
     // mTLS to endpoints that run a sidecar, plaintext to the others.

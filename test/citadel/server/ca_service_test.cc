@@ -86,7 +86,7 @@ class CaServiceTest : public ::testing::Test {
     auto serving = ServingCert::Create(ca_.get(), {dir_, {"istiod.test"}});
     ASSERT_TRUE(serving.ok()) << serving.status();
     serving_ = std::move(*serving);
-    service_ = std::make_unique<CaService>(ca_.get(), &auth_, "cluster.local", CaServiceOptions{1, 2});
+    service_ = std::make_unique<CaService>(ca_.get(), &auth_, [] { return std::string("cluster.local"); }, CaServiceOptions{1, 2});
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", serving_->Credentials(), &tls_port_);
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &plain_port_);

@@ -157,8 +157,9 @@ class DebugHandlersTest : public ::testing::Test {
     if (server_) server_->Shutdown(std::chrono::system_clock::now() + 2s);
   }
 
-  void PushMesh(const std::string& yaml = kMesh, bool forced = false, std::chrono::steady_clock::duration age = 0s) {
-    ads_.Push(model::PushContext::Build(::keel::pilot::testing::SnapshotOf(yaml), {}, ++version_),
+  void PushMesh(const std::string& yaml = kMesh, bool forced = false, std::chrono::steady_clock::duration age = 0s,
+                const model::MeshOptions& mesh = {}) {
+    ads_.Push(model::PushContext::Build(::keel::pilot::testing::SnapshotOf(yaml), mesh, ++version_),
               Request(forced, age));
   }
 
@@ -262,8 +263,10 @@ TEST_F(DebugHandlersTest, RegistryzRendersServicesAsIstiodModelsThem) {
 }
 
 TEST_F(DebugHandlersTest, EndpointzListsInstancesPerServicePort) {
-  PushMesh();
-  auto handler = MakeEndpointzHandler(ads_, "example.org");
+  model::MeshOptions mesh;  // the SPIFFE ids are in the push's mesh trust domain
+  mesh.config = std::make_shared<const model::MeshConfig>(model::DefaultMeshConfig("istio-system", "example.org"));
+  PushMesh(kMesh, false, 0s, mesh);
+  auto handler = MakeEndpointzHandler(ads_);
   Value all = Json(handler(Get("/debug/endpointz")));
   std::map<std::string, Value> by_svc;
   for (const auto& e : all.list_value().values()) by_svc[At(e, "svc").string_value()] = At(e, "ep");

@@ -25,7 +25,7 @@ constexpr char kScoped[] = "  egress: [{hosts: [\"./*\", \"istio-system/*\"]}]\n
 constexpr char kAnySpec[] = "  outboundTrafficPolicy: {mode: ALLOW_ANY}\n";
 
 std::string Selected(const PushContextPtr& push, const std::string& ns, std::map<std::string, std::string> labels) {
-  ConfigPtr c = SelectSidecar(push->configs(), ns, labels, push->mesh().root_namespace);
+  ConfigPtr c = SelectSidecar(push->configs(), ns, labels, push->mesh().root_namespace());
   return c ? c->key.ToString() : "<none>";
 }
 
@@ -57,7 +57,7 @@ TEST(SelectSidecarTest, OldestMatchingSelectorWins) {
 
 TEST(SelectSidecarTest, RootNamespaceIsTheMeshOption) {
   MeshOptions mesh;
-  mesh.root_namespace = "mesh-root";
+  mesh.config = std::make_shared<const MeshConfig>(DefaultMeshConfig("mesh-root"));
   auto push = BuildPush(Sidecar("root", "istio-system", kScoped) + Sidecar("root", "mesh-root", kScoped), mesh);
   EXPECT_EQ(Selected(push, "shop", {}), "Sidecar mesh-root/root");
 }

@@ -629,6 +629,59 @@ TEST_F(SidecarTest, RegistryOnlyBlackholesUnknownDestinations) {
   EXPECT_EQ(TcpProxyOf(open.filter_chains(open.filter_chains_size() - 1)).cluster(), "PassthroughCluster");
 }
 
+// The mesh's outboundTrafficPolicy (ConfigMap istio) is the default of proxies whose
+// Sidecar sets none; a Sidecar's own policy wins.
+TEST_F(SidecarTest, MeshOutboundTrafficPolicyIsTheDefault) {
+  model::MeshOptions mesh;
+  auto config = std::make_shared<model::MeshConfig>(model::DefaultMeshConfig());
+  config->mutable_outbound_traffic_policy()->set_mode(model::MeshConfig::OutboundTrafficPolicy::REGISTRY_ONLY);
+  mesh.config = config;
+  auto catch_all = [&](const model::PushContextPtr& push) {
+    const auto vo = BuildVirtualOutboundListener(proxy_, push->ScopeFor(proxy_).outbound_traffic_policy());
+    return TcpProxyOf(vo.filter_chains(vo.filter_chains_size() - 1)).cluster();
+  };
+  EXPECT_EQ(catch_all(BuildPush(kMesh, mesh)), "BlackHoleCluster");
+  const auto rc = BuildSidecarRouteConfiguration("9080", proxy_, *BuildPush(kMesh, mesh));
+  EXPECT_EQ(rc.virtual_hosts(rc.virtual_hosts_size() - 1).name(), "block_all");
+  EXPECT_EQ(catch_all(BuildPush(kMesh + SidecarObject("default", "  outboundTrafficPolicy: {mode: ALLOW_ANY}\n"), mesh)),
+            "PassthroughCluster");
+  // A Sidecar without a policy takes the mesh's.
+  EXPECT_EQ(catch_all(BuildPush(kMesh + kIstiod + kScopedSidecar, mesh)), "BlackHoleCluster");
+}
+
+// trustDomain names the SPIFFE ids clusters expect of their endpoints, and each of
+// them is accepted in every trustDomainAliases domain too (istiod's
+// spiffe.ExpandWithTrustDomains); enableAutoMtls: false leaves plaintext.
+TEST_F(SidecarTest, MeshTrustDomainAndAliasesNameTheExpectedSans) {
+  model::MeshOptions mesh;
+  auto config = std::make_shared<model::MeshConfig>(model::DefaultMeshConfig("istio-system", "corp.example"));
+  config->add_trust_domain_aliases("old.example");
+  mesh.config = config;
+  auto push = BuildPush(kMesh, mesh);
+  auto c = BuildEnvoyOutboundCluster(ClusterName{"outbound", 9080, "v1", "reviews.default.svc.cluster.local"}, proxy_,
+                                     *push);
+  ASSERT_TRUE(c.has_value());
+  ASSERT_EQ(c->transport_socket_matches_size(), 2);
+  tls::UpstreamTlsContext ctx;
+  ASSERT_TRUE(c->transport_socket_matches(0).transport_socket().typed_config().UnpackTo(&ctx));
+  std::vector<std::string> sans;
+  for (const auto& m : ctx.common_tls_context().combined_validation_context().default_validation_context()
+                           .match_subject_alt_names()) {
+    sans.push_back(m.exact());
+  }
+  EXPECT_THAT(sans, ElementsAre("spiffe://corp.example/ns/default/sa/reviews-v1-sa",
+                                "spiffe://corp.example/ns/default/sa/reviews-v2-sa",
+                                "spiffe://old.example/ns/default/sa/reviews-v1-sa",
+                                "spiffe://old.example/ns/default/sa/reviews-v2-sa"));
+
+  config->mutable_enable_auto_mtls()->set_value(false);
+  auto plain = BuildEnvoyOutboundCluster(ClusterName{"outbound", 9080, "v1", "reviews.default.svc.cluster.local"},
+                                         proxy_, *BuildPush(kMesh, mesh));
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(plain->transport_socket_matches_size(), 0);
+  EXPECT_FALSE(plain->has_transport_socket());
+}
+
 // Two proxies of one namespace with different Sidecars must not share cached
 // resources: virtualOutbound (REGISTRY_ONLY vs ALLOW_ANY) and outbound listeners.
 TEST_F(SidecarTest, CacheScopesIncludeTheSelectedSidecar) {
