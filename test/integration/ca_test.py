@@ -141,6 +141,21 @@ def test_certificate_over_tls_has_the_callers_identity_only(ctx, key_type):
     assert delta(before, after, "citadel_server_success_cert_issuance_count") == 1
 
 
+def test_mesh_trust_domain_names_the_issued_identity(ctx):
+    """MeshConfig trustDomain (ConfigMap istio, key mesh) is the domain of the SPIFFE IDs the CA
+    issues, changed at runtime; without the ConfigMap, --trust-domain (cluster.local)."""
+    mesh = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "istio", "namespace": SYSTEM_NS},
+            "data": {"mesh": "trustDomain: corp.example\n"}}
+    assert not exists("configmap", "istio", SYSTEM_NS), f"{SYSTEM_NS}/istio exists: this test owns the mesh config"
+    sans = lambda: cert_sans(issue(ctx, "a")[0][0])  # noqa: E731
+    try:
+        apply(mesh)
+        wait_until(lambda: sans() == [f"URI:spiffe://corp.example/ns/{ctx.ns}/sa/a"], 15, "a corp.example identity", interval=0.5)
+    finally:
+        kubectl("delete", "configmap", "istio", "-n", SYSTEM_NS, "--ignore-not-found")
+    wait_until(lambda: sans() == [f"URI:{spiffe(ctx.ns, 'a')}"], 15, "the cluster.local identity again", interval=0.5)
+
+
 def test_ca_is_not_served_on_the_plaintext_port(ctx):
     # istiod serves the CA on 15012 only: a bearer token must not travel in cleartext.
     before = ctx.keel.metrics()
