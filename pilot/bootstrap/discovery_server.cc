@@ -176,8 +176,7 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
     }
     if (request.configs_updated.empty() && !request.forced) return;
     // Pods and EndpointSlices alone move endpoints only: an EDS push, unless PushNow finds otherwise.
-    request.full = false;
-    if (request.forced) request.full = true;
+    request.full = request.forced;
     for (const auto& key : request.configs_updated) {
       if (!model::IsEndpointKind(key.kind)) request.full = true;
       const ChangeKind kind = ClassifyChange(key.kind, /*deleted=*/!self->store_.Get(key));

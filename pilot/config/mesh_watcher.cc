@@ -128,8 +128,8 @@ std::shared_ptr<const MeshConfig> MeshWatcher::Update(const model::ConfigMap& co
   model::ConfigPtr object;
   if (auto it = configs.find(key_); it != configs.end()) object = it->second;
   absl::MutexLock lock(&mu_);
-  if (seen_any_ && object == last_seen_) return current_;
-  seen_any_ = true;
+  // Unchanged (an absent ConfigMap before the first one: the defaults, already in force).
+  if (object == last_seen_) return current_;
   last_seen_ = object;
   std::string yaml;
   if (object) {

@@ -4,7 +4,7 @@
 //
 // Keel honours rootNamespace, trustDomain, trustDomainAliases,
 // outboundTrafficPolicy and enableAutoMtls (kMeshFieldsUsed); every other field
-// set is accepted, kept, and reported by UnusedFields() (/debug/push_status).
+// set is accepted, kept, and reported by Unused() (/debug/push_status).
 #pragma once
 
 #include <memory>
@@ -65,7 +65,6 @@ class MeshWatcher {
   const model::MeshConfig defaults_;
   mutable absl::Mutex mu_;
   model::ConfigPtr last_seen_ ABSL_GUARDED_BY(mu_);  // the object last parsed (null: none in the store)
-  bool seen_any_ ABSL_GUARDED_BY(mu_) = false;
   std::shared_ptr<const model::MeshConfig> current_ ABSL_GUARDED_BY(mu_);
   std::string error_ ABSL_GUARDED_BY(mu_);
   std::string unused_ ABSL_GUARDED_BY(mu_);

@@ -8,7 +8,8 @@
 namespace keel::pilot::model {
 
 MeshConfig DefaultMeshConfig(const std::string& root_namespace, const std::string& trust_domain) {
-  // istio.io/istio pkg/config/mesh DefaultMeshConfig, the fields Keel reads.
+  // istio.io/istio pkg/config/mesh DefaultMeshConfig: the fields Keel uses, and the
+  // ingress ones istioctl and the injector read from the same ConfigMap.
   MeshConfig mesh;
   mesh.set_root_namespace(root_namespace);
   mesh.set_trust_domain(trust_domain);
