@@ -143,18 +143,35 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
     metrics::RegisterProcessCollector(metrics::DefaultRegistry());
   });
 
+  // SDS private keys go to proxies whose service account may list the Secrets of
+  // its namespace (istiod's SubjectAccessReview); without a cluster, to none.
+  xds::SecretAuthorizer secret_authorizer;
+  if (server->kube_client_) {
+    server->access_reviewer_ =
+        std::make_unique<kube::AccessReviewer>(server->kube_client_.get(), kube::AccessReviewer::Options{});
+    secret_authorizer = [reviewer = server->access_reviewer_.get()](const model::ProxyIdentity& identity) {
+      return reviewer->Check(kube::ServiceAccountUser(identity.ns, identity.service_account),
+                             kube::ResourceAccess{"list", "secrets", identity.ns});
+    };
+  }
   auto cache = std::make_shared<xds::XdsCache>();
   server->ads_ = std::make_unique<xds::AdsServer>(
-      xds::MakeGenerators(cache.get()),
+      xds::MakeGenerators(cache.get(), std::move(secret_authorizer)),
       options.push_throttle > 0 ? options.push_throttle : xds::AdsServer::DefaultPushWorkers(), cache);
+  server->ads_->SetStreamLimits(xds::StreamLimits{static_cast<size_t>(options.max_subscribed_names),
+                                                  static_cast<size_t>(options.max_queued_bytes)});
+  if (options.xds_auth_plaintext && !server->token_authenticator_) {
+    return absl::InvalidArgumentError("--xds-auth-plaintext needs a cluster to review tokens (not --config-dir)");
+  }
   if (server->token_authenticator_) {
-    server->ads_->RequireAuthenticationOnTls(
+    server->ads_->RequireAuthentication(
         [authenticator = server->token_authenticator_.get()](const std::multimap<std::string, std::string>& metadata)
-            -> absl::StatusOr<xds::ProxyIdentity> {
+            -> absl::StatusOr<model::ProxyIdentity> {
           auto caller = authenticator->Authenticate(metadata);
           if (!caller.ok()) return caller.status();
-          return xds::ProxyIdentity{caller->ns, caller->service_account};
-        });
+          return model::ProxyIdentity{caller->ns, caller->service_account};
+        },
+        options.xds_auth_plaintext ? xds::AdsServer::AuthenticatedPorts::kAll : xds::AdsServer::AuthenticatedPorts::kTls);
   }
   DiscoveryServer* self = server.get();
   server->debouncer_ = std::make_unique<xds::Debouncer>(

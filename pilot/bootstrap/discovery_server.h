@@ -22,6 +22,7 @@
 #include "pilot/xds/debouncer.h"
 #include "pkg/grpc/guarded_listener.h"
 #include "pkg/http/http_server.h"
+#include "pkg/kube/access_review.h"
 #include "pkg/kube/kube_client.h"
 
 namespace keel::pilot::config {
@@ -66,6 +67,7 @@ class DiscoveryServer {
 
   const Options options_;
   kube::KubeClientPtr kube_client_;  // when watching a cluster
+  std::unique_ptr<kube::AccessReviewer> access_reviewer_;  // SDS: who may read Secrets; with a cluster
   model::ConfigStore store_;
   std::unique_ptr<config::MeshWatcher> mesh_;  // the mesh config; updated by full pushes (PushNow)
   model::ConfigSourcePtr source_;

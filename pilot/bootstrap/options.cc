@@ -60,6 +60,13 @@ Flags:
   --max-connections-per-ip N
                             connections one peer IP may hold open on each gRPC port; the one
                             past it is closed at once (default 2048; 0: no cap)
+  --max-subscribed-names N  resource names one xDS stream may subscribe to, all types together; a
+                            request past it closes the stream (RESOURCE_EXHAUSTED; default 100000)
+  --max-queued-bytes N      response bytes one xDS stream may have waiting for a slow reader; a
+                            response past it closes the stream (RESOURCE_EXHAUSTED; default
+                            134217728 = 128 MiB)
+  --xds-auth-plaintext      plaintext xDS streams must authenticate too, as on the TLS port
+                            (istiod's XDS_AUTH_PLAINTEXT; needs a cluster to review tokens)
   --secure-grpc-addr HOST:PORT
                             xDS and the CA (istio.v1.auth.IstioCertificateService) over TLS,
                             serving certificate from Keel's own CA (default 0.0.0.0:15012; off)
@@ -155,6 +162,8 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
       {"--push-throttle", int_setter(&o.push_throttle, 0)},
       {"--drain-timeout-s", int_setter(&o.drain_timeout_s, 0)},
       {"--max-connections-per-ip", int_setter(&o.max_connections_per_ip, 0)},
+      {"--max-subscribed-names", int_setter(&o.max_subscribed_names, 1)},
+      {"--max-queued-bytes", int_setter(&o.max_queued_bytes, 65536)},
   };
   for (size_t i = 0; i < args.size(); ++i) {
     std::string flag = args[i];
@@ -173,6 +182,10 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
     }
     if (flag == "--disable-ca") {
       o.disable_ca = true;
+      continue;
+    }
+    if (flag == "--xds-auth-plaintext") {
+      o.xds_auth_plaintext = true;
       continue;
     }
     auto it = valued.find(flag);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -13,6 +14,13 @@ class Node;
 namespace keel::pilot::model {
 
 enum class ProxyType { kSidecar, kRouter };
+
+// Who a proxy is by the credential on its stream (the Kubernetes service account
+// its token was issued to): istiod's Proxy.VerifiedIdentity.
+struct ProxyIdentity {
+  std::string ns;
+  std::string service_account;
+};
 
 struct Proxy {
   ProxyType type = ProxyType::kSidecar;
@@ -26,6 +34,10 @@ struct Proxy {
   std::string cluster_id;      // metadata CLUSTER_ID
   std::string istio_version;   // metadata ISTIO_VERSION
   std::string region, zone, sub_zone;
+  // Set on streams that authenticated (the TLS port, or every port with
+  // --xds-auth-plaintext), always of namespace `ns`; unset: the node id is all
+  // Keel knows, and no credential is served to it.
+  std::optional<ProxyIdentity> verified_identity;
 };
 
 // Parses node id `TYPE~IP~POD.NS~NS.svc.DOMAIN` (TYPE sidecar or router) and

@@ -27,8 +27,9 @@ void AdsServer::Enqueue(const std::shared_ptr<XdsConnection>& connection, Connec
   push_queue_->Enqueue(connection, std::move(request));
 }
 
-void AdsServer::RequireAuthenticationOnTls(StreamAuthenticator authenticator) {
+void AdsServer::RequireAuthentication(StreamAuthenticator authenticator, AuthenticatedPorts ports) {
   authenticator_ = std::move(authenticator);
+  authenticated_ports_ = ports;
   // Token reviews are calls to the API server: two at a time; a burst of new
   // streams beyond the queue is refused (UNAVAILABLE: the proxy retries).
   auth_executor_ = std::make_unique<concurrency::BoundedExecutor>(/*workers=*/2, /*max_queued=*/4096);
@@ -39,7 +40,7 @@ Stream* AdsServer::Open(grpc::CallbackServerContext* context) {
   const uint64_t n = ++streams_opened_;
   auto connection = std::make_shared<Stream>(this, absl::StrCat("ads-", n), context->peer());
   Stream* raw = connection.get();
-  if (authenticator_ && grpcutil::ArrivedOverTls(*context)) {
+  if (authenticator_ && (authenticated_ports_ == AuthenticatedPorts::kAll || grpcutil::ArrivedOverTls(*context))) {
     raw->RequireAuthentication(grpcutil::ClientMetadata(*context));
   }
   {

@@ -47,11 +47,18 @@ class AdsServer final : public RawAdsService {
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* DeltaAggregatedResources(
       grpc::CallbackServerContext* context) override;
 
-  // Streams on a TLS port must authenticate (istiod's XDS_AUTH): `authenticator`
-  // reviews their metadata before their first request is handled, on this
-  // server's own workers. Plaintext streams are trusted by their node id, as on
-  // istiod's 15010. Call before serving.
-  void RequireAuthenticationOnTls(StreamAuthenticator authenticator);
+  // Which streams must authenticate.
+  enum class AuthenticatedPorts {
+    kTls,  // istiod's XDS_AUTH: plaintext streams are trusted by their node id (15010)
+    kAll,  // istiod's XDS_AUTH_PLAINTEXT too: every stream
+  };
+  // Those streams must authenticate: `authenticator` reviews their metadata
+  // before their first request is handled, on this server's own workers; the
+  // identity becomes the proxy's verified_identity. Call before serving.
+  void RequireAuthentication(StreamAuthenticator authenticator, AuthenticatedPorts ports = AuthenticatedPorts::kTls);
+  // Bounds every stream opened from now on. Call before serving.
+  void SetStreamLimits(const StreamLimits& limits) { limits_ = limits; }
+  const StreamLimits& limits() const { return limits_; }
   // Finishes the reviews in progress and drops the queued ones (after the gRPC
   // server has shut down). Idempotent.
   void StopAuthentication();
@@ -102,7 +109,9 @@ class AdsServer final : public RawAdsService {
   std::map<XdsConnection*, std::shared_ptr<XdsConnection>> connections_ ABSL_GUARDED_BY(connections_mu_);
   std::atomic<uint64_t> streams_opened_{0};
 
+  StreamLimits limits_;
   StreamAuthenticator authenticator_;
+  AuthenticatedPorts authenticated_ports_ = AuthenticatedPorts::kTls;
   // Destroyed (its workers joined) before what their pushes use.
   std::unique_ptr<PushQueue> push_queue_;
   // Last: destroyed (its workers joined) before what their reviews use (the push queue too).

@@ -6,6 +6,7 @@
 #include "pilot/xds/ads_server.h"
 #include "pilot/xds/monitoring.h"
 #include "pilot/xds/resource_types.h"
+#include "pkg/log/log_limiter.h"
 
 namespace keel::pilot::xds {
 namespace {
@@ -20,7 +21,7 @@ constexpr char kWildcard[] = "*";
 void DeltaConnection::HandleRequestLocked(const DeltaDiscoveryRequest& request) {
   const std::string& type = request.type_url();
   if (!server_->generators().count(type)) {
-    spdlog::warn("ADS: delta connection {} asked for unsupported type {}", connection_id_, type);
+    KEEL_WARN_LIMITED("ADS: delta connection {} asked for unsupported type {}", connection_id_, type);
     return;
   }
   WatchState& w = watches_[type];

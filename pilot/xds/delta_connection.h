@@ -34,6 +34,9 @@ class DeltaConnection final : public XdsStream<envoy::service::discovery::v3::De
   // to a first request). `work.forced` is ignored: the proxy already holds every
   // unchanged resource.
   bool SendLocked(const TypeWork& work, const model::PushContext& push) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ForgetSubscriptionsLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::map<std::string, std::map<std::string, std::string>>().swap(held_);
+  }
 
   // Per type: resource name -> the version the proxy holds.
   std::map<std::string, std::map<std::string, std::string>> held_ ABSL_GUARDED_BY(mu_);

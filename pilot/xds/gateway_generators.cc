@@ -1,15 +1,13 @@
 // Gateway (router) generation: istio-ingressgateway and friends. Listeners and
 // routes come from the Gateways selecting the proxy, merged per port; clusters
 // and endpoints are the shared outbound ones (sidecar_generators.cc); secrets
-// are the credentialName Secrets of the proxy's namespace (served to any Envoy
-// proxy that asks, as istiod's SecretGen).
+// (credentialName) are SdsGenerator's.
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
 #include "pilot/networking/gateway/listener_builder.h"
 #include "pilot/networking/gateway/merged_gateway.h"
 #include "pilot/networking/gateway/route_builder.h"
-#include "pilot/networking/gateway/secret_builder.h"
 #include "pilot/xds/proxy_generators.h"
 
 namespace keel::pilot::xds {
@@ -55,22 +53,6 @@ std::vector<NamedResource> GenerateGatewayRoutes(const model::Proxy& proxy, cons
   std::vector<std::string> names(watch.names.begin(), watch.names.end());
   return GenerateCached(cache, names, GatewayKey("RDS", proxy, push, *merged), merged_deps, push, [&](const std::string& name) {
     return std::optional(gateway::BuildGatewayRouteConfiguration(name, *merged, proxy, push));
-  });
-}
-
-std::vector<NamedResource> GenerateSecrets(const model::Proxy& proxy, const model::PushContext& push,
-                                           const WatchedResource& watch) {
-  std::vector<std::string> names(watch.names.begin(), watch.names.end());
-  // A secret depends only on its name and the proxy's namespace.
-  using Secret = envoy::extensions::transport_sockets::tls::v3::Secret;
-  const std::string scope = absl::StrCat("SDS|", proxy.ns);
-  return GenerateNamed(names, scope, push, [&](const std::string& name) -> std::optional<Secret> {
-    auto secret = gateway::BuildSecret(name, proxy, push);
-    if (!secret.ok()) {
-      spdlog::warn("SDS: {} for {}: {}", name, proxy.id, std::string(secret.status().message()));
-      return std::nullopt;
-    }
-    return *std::move(secret);
   });
 }
 

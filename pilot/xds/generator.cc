@@ -26,13 +26,13 @@ XdsCacheKey GrpcCacheKey(const std::string& type, const model::Proxy& proxy, con
   return key;
 }
 
-GeneratorMap MakeGenerators(XdsCache* cache) {
+GeneratorMap MakeGenerators(XdsCache* cache, SecretAuthorizer secret_authorizer) {
   GeneratorMap out;
   out[kListenerType] = std::make_unique<LdsGenerator>();
   out[kRouteType] = std::make_unique<RdsGenerator>(cache);
   out[kClusterType] = std::make_unique<CdsGenerator>(cache);
   out[kEndpointType] = std::make_unique<EdsGenerator>(cache);
-  out[kSecretType] = std::make_unique<SdsGenerator>();
+  out[kSecretType] = std::make_unique<SdsGenerator>(std::move(secret_authorizer));
   return out;
 }
 

@@ -3,12 +3,14 @@
 // apart from the caches (the PushContext's per-push one, the XdsCache).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "pilot/model/push_context.h"
 #include "pilot/xds/xds_cache.h"
 
@@ -93,8 +95,13 @@ XdsCacheKey GrpcCacheKey(const std::string& type, const model::Proxy& proxy, con
 // Type URL -> generator.
 using GeneratorMap = std::map<std::string, XdsGeneratorPtr>;
 
+// OK when a proxy's verified identity may read the Secrets of its namespace
+// (sds_generator.h).
+using SecretAuthorizer = std::function<absl::Status(const model::ProxyIdentity& identity)>;
+
 // The generators for every type Keel serves, sharing `cache` across pushes (null:
-// each push builds afresh, sharing only within the push).
-GeneratorMap MakeGenerators(XdsCache* cache = nullptr);
+// each push builds afresh, sharing only within the push). `secret_authorizer`
+// decides who gets private keys over SDS (null: nobody).
+GeneratorMap MakeGenerators(XdsCache* cache = nullptr, SecretAuthorizer secret_authorizer = nullptr);
 
 }  // namespace keel::pilot::xds

@@ -42,6 +42,9 @@ constexpr char kBuildsHelp[] =
     "PushContexts built, by kind: full (from the whole config) or endpoints (the previous one with the endpoints "
     "of some services recomputed).";
 constexpr char kGenerationsHelp[] = "xDS generations (one proxy, one type), whether a response followed or not.";
+constexpr char kSdsErrorsHelp[] = "Total number of failures to fetch SDS key and certificate.";
+constexpr char kStreamLimitHelp[] =
+    "xDS streams closed for passing a per-stream bound, by bound: subscribed_names or queued_bytes.";
 constexpr char kQueueHelp[] = "Connections waiting in the push queue.";
 
 }  // namespace
@@ -121,6 +124,10 @@ void RegisterMetrics() {
   r.GetCounter("keel_xds_generation_off_worker_total", kOffWorkerHelp);
   for (const char* kind : {"full", "endpoints"}) r.GetCounter("keel_pushcontext_builds_total", kBuildsHelp, {{"kind", kind}});
   RecordPushQueueLength(0);
+  r.GetCounter("pilot_sds_certificate_errors_total", kSdsErrorsHelp);
+  for (const char* bound : {"subscribed_names", "queued_bytes"}) {
+    r.GetCounter("keel_xds_streams_over_limit_total", kStreamLimitHelp, {{"bound", bound}});
+  }
 }
 
 namespace {
@@ -201,6 +208,14 @@ void RecordReject(const std::string& type_url, int grpc_code) {
   if (help) {
     r.GetGauge("pilot_xds_" + type + "_reject", help, {{"err", CodeName(grpc_code)}}).Add(1);
   }
+}
+
+void RecordSdsCertificateError() {
+  DefaultRegistry().GetCounter("pilot_sds_certificate_errors_total", kSdsErrorsHelp).Inc();
+}
+
+void RecordStreamOverLimit(const std::string& bound) {
+  DefaultRegistry().GetCounter("keel_xds_streams_over_limit_total", kStreamLimitHelp, {{"bound", bound}}).Inc();
 }
 
 void RecordExpiredNonce(const std::string& type_url) {

@@ -51,6 +51,14 @@ void RecordPush(const std::string& type_url, double seconds, size_t bytes);
 // (istiod's have a node label too; Keel's do not: see monitoring.cc).
 void RecordReject(const std::string& type_url, int grpc_code);
 
+// pilot_sds_certificate_errors_total: a credential asked for and not served
+// (unauthenticated stream, not authorized, not found, malformed Secret).
+void RecordSdsCertificateError();
+
+// keel_xds_streams_over_limit_total{bound}: a stream closed for passing a bound
+// (`bound`: subscribed_names or queued_bytes; xds_stream.h).
+void RecordStreamOverLimit(const std::string& bound);
+
 // A request whose response_nonce is not the last one sent: pilot_xds_expired_nonce{type}.
 void RecordExpiredNonce(const std::string& type_url);
 

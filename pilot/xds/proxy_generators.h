@@ -24,8 +24,5 @@ std::vector<NamedResource> GenerateGatewayListeners(const model::Proxy& proxy, c
                                                     const WatchedResource& watch);
 std::vector<NamedResource> GenerateGatewayRoutes(const model::Proxy& proxy, const model::PushContext& push,
                                                  const WatchedResource& watch, XdsCache* cache);
-// Gateway TLS credentials (credentialName) from Kubernetes Secrets.
-std::vector<NamedResource> GenerateSecrets(const model::Proxy& proxy, const model::PushContext& push,
-                                           const WatchedResource& watch);
 
 }  // namespace keel::pilot::xds

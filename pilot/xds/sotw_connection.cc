@@ -11,6 +11,7 @@
 #include "pilot/xds/ads_server.h"
 #include "pilot/xds/monitoring.h"
 #include "pilot/xds/resource_types.h"
+#include "pkg/log/log_limiter.h"
 
 namespace keel::pilot::xds {
 namespace {
@@ -50,7 +51,7 @@ bool SameNames(const google::protobuf::RepeatedPtrField<std::string>& names, con
 void SotwConnection::HandleRequestLocked(const DiscoveryRequest& request) {
   const std::string& type = request.type_url();
   if (!server_->generators().count(type)) {
-    spdlog::warn("ADS: connection {} asked for unsupported type {}", connection_id_, type);
+    KEEL_WARN_LIMITED("ADS: connection {} asked for unsupported type {}", connection_id_, type);
     return;
   }
   switch (AnswerLocked(request, request.version_info())) {

@@ -54,11 +54,17 @@ struct WatchState {
   HeldResources resources_sent;  // what the proxy holds after our last response
 };
 
-// Who a proxy is by the credential on its stream (the Kubernetes service account
-// its token was issued to).
-struct ProxyIdentity {
-  std::string ns;
-  std::string service_account;
+using model::ProxyIdentity;
+
+// What one stream may make Keel hold (istiod closes such streams too). Past a
+// bound the stream is closed with RESOURCE_EXHAUSTED naming it, its state freed.
+struct StreamLimits {
+  // Resource names subscribed, all types together (--max-subscribed-names).
+  size_t max_subscribed_names = 100000;
+  // Serialized responses queued behind the one being written, for a proxy that
+  // reads slower than Keel pushes (--max-queued-bytes). A response is always
+  // queued when nothing waits, however large.
+  size_t max_queued_bytes = 128u << 20;
 };
 
 // Reviews a stream's request metadata (lower-case names): the identity, or

@@ -9,6 +9,7 @@
 #include "pilot/xds/monitoring.h"
 #include "pilot/xds/push_worker.h"
 #include "pilot/xds/resource_types.h"
+#include "pkg/log/log_limiter.h"
 
 namespace keel::pilot::xds {
 namespace {
@@ -55,7 +56,7 @@ void XdsStream<Request, Response>::OnReadDone(bool ok) {
     Request& request = *google::protobuf::Arena::CreateMessage<Request>(&arena);
     if (!grpc::SerializationTraits<Request>::Deserialize(&reading_, &request).ok()) {
       const std::string why = absl::StrCat("the message is not a ", Request::descriptor()->full_name());
-      spdlog::warn("ADS: connection {} from {}: {}", connection_id_, peer_, why);
+      KEEL_WARN_LIMITED("ADS: connection {} from {}: {}", connection_id_, peer_, why);
       FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why));
       return;
     }
@@ -72,6 +73,10 @@ void XdsStream<Request, Response>::OnReadDone(bool ok) {
 template <typename Request, typename Response>
 std::optional<ConnectionRequest> XdsStream<Request, Response>::HandleAndTakeOwedLocked(const Request& request) {
   HandleRequestLocked(request);
+  if (OverSubscribedLocked()) {
+    owed_.reset();
+    return std::nullopt;
+  }
   std::optional<ConnectionRequest> owed = std::move(owed_);
   owed_.reset();
   if (owed) {
@@ -79,6 +84,28 @@ std::optional<ConnectionRequest> XdsStream<Request, Response>::HandleAndTakeOwed
     ++answers_owed_;
   }
   return owed;
+}
+
+template <typename Request, typename Response>
+bool XdsStream<Request, Response>::OverSubscribedLocked() {
+  size_t names = 0;
+  for (const auto& [type, w] : watches_) names += w.watch.names.size();
+  const size_t max = server_->limits().max_subscribed_names;
+  if (names <= max) return false;
+  FinishOverLimitLocked("subscribed_names", absl::StrCat("subscribed to ", names, " resource names, more than the ",
+                                                         max, " a stream may (--max-subscribed-names)"));
+  return true;
+}
+
+template <typename Request, typename Response>
+void XdsStream<Request, Response>::FinishOverLimitLocked(const char* bound, const std::string& why) {
+  monitoring::RecordStreamOverLimit(bound);
+  KEEL_WARN_LIMITED("ADS: connection {} for {} from {} closed: {}", connection_id_, proxy_ ? proxy_->id : "?", peer_,
+                    why);
+  FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, why));
+  // Nothing of it is read again: free it now rather than when gRPC is done.
+  std::map<std::string, WatchState>().swap(watches_);
+  ForgetSubscriptionsLocked();
 }
 
 template <typename Request, typename Response>
@@ -104,7 +131,7 @@ void XdsStream<Request, Response>::AuthenticateThenHandleLocked(const Request& f
       std::lock_guard<std::mutex> lock(mu_);
       if (finishing_) return;
       if (!identity.ok()) {
-        spdlog::warn("ADS: connection {} from {} not authenticated: {}", connection_id_, peer_,
+        KEEL_WARN_LIMITED("ADS: connection {} from {} not authenticated: {}", connection_id_, peer_,
                      std::string(identity.status().message()));
         const auto code = absl::IsUnavailable(identity.status()) ? grpc::StatusCode::UNAVAILABLE
                                                                   : grpc::StatusCode::UNAUTHENTICATED;
@@ -113,6 +140,7 @@ void XdsStream<Request, Response>::AuthenticateThenHandleLocked(const Request& f
       }
       identity_ = *identity;
       if (!IdentifyLocked(first) || !AuthorizeLocked()) return;
+      proxy_->verified_identity = identity_;
       owed = HandleAndTakeOwedLocked(first);
       if (!finishing_) this->StartRead(&reading_);
     }
@@ -133,7 +161,7 @@ bool XdsStream<Request, Response>::AuthorizeLocked() {
   const std::string why =
       absl::StrCat("authorization failed: the token is for ", identity_->ns, "/", identity_->service_account,
                    " but proxy ", proxy_->id, " is in namespace ", proxy_->ns);
-  spdlog::warn("ADS: connection {} from {}: {}", connection_id_, peer_, why);
+  KEEL_WARN_LIMITED("ADS: connection {} from {}: {}", connection_id_, peer_, why);
   FinishLocked(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, why));
   return false;
 }
@@ -146,7 +174,7 @@ bool XdsStream<Request, Response>::IdentifyLocked(const Request& request) {
   }
   auto proxy = model::ParseProxy(request.node());
   if (!proxy.ok()) {
-    spdlog::warn("ADS connection {} from {} rejected: {}", connection_id_, peer_, std::string(proxy.status().message()));
+    KEEL_WARN_LIMITED("ADS connection {} from {} rejected: {}", connection_id_, peer_, std::string(proxy.status().message()));
     FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(proxy.status().message())));
     return false;
   }
@@ -175,7 +203,7 @@ typename XdsStream<Request, Response>::Answer XdsStream<Request, Response>::Answ
     monitoring::RecordReject(type, request.error_detail().code());
     converging_since_.reset();  // this push will not converge on this proxy
     converging_types_.clear();
-    spdlog::warn("ADS: {} NACK from {} (connection {}), version {} nonce {}: {}", ShortTypeName(type), proxy_->id,
+    KEEL_WARN_LIMITED("ADS: {} NACK from {} (connection {}), version {} nonce {}: {}", ShortTypeName(type), proxy_->id,
                  connection_id_, w.version_sent, request.response_nonce(), w.last_nack);
     return Answer::kNack;
   }
@@ -363,6 +391,15 @@ void XdsStream<Request, Response>::QueueLocked(Response response) {
     FinishLocked(grpc::Status(grpc::StatusCode::INTERNAL, "cannot serialize a response"));
     return;
   }
+  const size_t size = bytes.Length();
+  const size_t max = server_->limits().max_queued_bytes;
+  if (!queue_.empty() && queued_bytes_ + size > max) {
+    FinishOverLimitLocked("queued_bytes", absl::StrCat("the proxy reads too slowly: ", queued_bytes_ + size,
+                                                       " response bytes would wait, more than the ", max,
+                                                       " a stream may (--max-queued-bytes)"));
+    return;
+  }
+  queued_bytes_ += size;
   queue_.push_back(std::move(bytes));
   MaybeWriteLocked();
 }
@@ -372,6 +409,7 @@ void XdsStream<Request, Response>::MaybeWriteLocked() {
   if (write_in_flight_ || finishing_ || queue_.empty()) return;
   writing_ = std::move(queue_.front());
   queue_.pop_front();
+  queued_bytes_ -= writing_.Length();
   write_in_flight_ = true;
   this->StartWrite(&writing_);
 }
@@ -398,6 +436,7 @@ void XdsStream<Request, Response>::FinishLocked(const grpc::Status& status) {
     finishing_ = true;
     finish_status_ = status;
     queue_.clear();
+    queued_bytes_ = 0;
   }
   if (!write_in_flight_) FinishNowLocked();  // else OnWriteDone finishes
 }

@@ -78,6 +78,8 @@ class XdsStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuf
   // Queues what the proxy lacks of `work` under `push`, as the stream's state is
   // now (InScopeLocked). True if a response was queued.
   virtual bool SendLocked(const TypeWork& work, const model::PushContext& push) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) = 0;
+  // Drops the variant's own per-subscription state (a stream closed over a limit).
+  virtual void ForgetSubscriptionsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {}
 
   // The request being handled must be answered for `type_url`; queued once the
   // handler returns and the lock is released.
@@ -142,6 +144,12 @@ class XdsStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuf
   // with EnqueueOwed once the lock is released.
   std::optional<ConnectionRequest> HandleAndTakeOwedLocked(const Request& request) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EnqueueOwed(std::optional<ConnectionRequest> owed);
+  // Closes the stream if it subscribed to more names than the server's
+  // StreamLimits allow; true if it did.
+  bool OverSubscribedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Closes the stream with RESOURCE_EXHAUSTED for passing `bound` (a metric
+  // label) with `why`, and drops what it holds.
+  void FinishOverLimitLocked(const char* bound, const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Process() but for the bookkeeping of answers owed (answers_owed_).
   void Serve(const ConnectionRequest& request);
   // The ClusterLoadAssignments the stream subscribed to of the clusters of `hosts`.
@@ -153,6 +161,7 @@ class XdsStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuf
   grpc::ByteBuffer reading_;  // the read in flight (reactor-owned)
   grpc::ByteBuffer writing_ ABSL_GUARDED_BY(mu_);
   std::deque<grpc::ByteBuffer> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // of queue_
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;

@@ -565,6 +565,7 @@ class TestInstall:
         assert yes("watch", "pods", "-A") and yes("list", "endpointslices.discovery.k8s.io", "-A")
         assert yes("watch", "virtualservices.networking.istio.io", "-A")
         assert yes("create", "tokenreviews.authentication.k8s.io")
+        assert yes("create", "subjectaccessreviews.authorization.k8s.io")
         assert yes("update", "configmaps/istio-ca-root-cert", "-n", "default")
         assert yes("get", "secrets/cacerts", "-n", NAMESPACE) and yes("update", "secrets/istio-ca-secret", "-n", NAMESPACE)
         assert yes("create", "leases.coordination.k8s.io", "-n", NAMESPACE)

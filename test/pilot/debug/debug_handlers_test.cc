@@ -152,7 +152,8 @@ xds::PushRequest Request(bool forced = false, std::chrono::steady_clock::duratio
 
 class DebugHandlersTest : public ::testing::Test {
  protected:
-  DebugHandlersTest() : ads_(xds::MakeGenerators()) { xds::monitoring::RegisterMetrics(); }
+  DebugHandlersTest()
+      : ads_(xds::MakeGenerators(nullptr, [](const model::ProxyIdentity&) { return absl::OkStatus(); })) { xds::monitoring::RegisterMetrics(); }
   ~DebugHandlersTest() override {
     if (server_) server_->Shutdown(std::chrono::system_clock::now() + 2s);
   }
@@ -625,6 +626,13 @@ TEST_F(DebugHandlersTest, ConfigDumpRedactsSdsPrivateKeysAsIstiod) {
   PushMesh(SecretsYaml());
   proxyless_ = false;
   const std::string node = "router~10.0.0.9~gw-0.default~default.svc.cluster.local";
+  // SDS keys go to authenticated proxies only: this one's stream authenticates
+  // (on the plaintext port, as with --xds-auth-plaintext) as default/gw.
+  ads_.RequireAuthentication(
+      [](const std::multimap<std::string, std::string>&) -> absl::StatusOr<model::ProxyIdentity> {
+        return model::ProxyIdentity{"default", "gw"};
+      },
+      xds::AdsServer::AuthenticatedPorts::kAll);
   Connect(node, "1.24.0");
   Send(xds::kSecretType, {"kubernetes://gw-cert"});
   DiscoveryResponse sent = Read();

@@ -16,6 +16,7 @@
 #include "pilot/networking/gateway/tls_context.h"
 #include "pilot/xds/generator.h"
 #include "pilot/xds/proxy_generators.h"
+#include "pilot/xds/sds_generator.h"
 #include "test/pilot/testing/configs.h"
 
 namespace keel::pilot::networking::gateway {
@@ -722,12 +723,61 @@ TEST(GatewayGeneratorsTest, ReplicasShareBuiltResourcesOthersDoNot) {
   rds.names = {"http.80", "http.9999"};
   auto routes = xds::GenerateGatewayRoutes(a, *push, rds, nullptr);
   ASSERT_THAT(routes, SizeIs(2));  // unknown names still get an (empty) RouteConfiguration
+}
 
+// SDS as istiod's SecretGen serves it: authenticated proxies only, Secrets of
+// their own namespace only, private keys only when the identity may read them.
+std::vector<std::string> Names(const std::vector<xds::NamedResource>& resources) {
+  std::vector<std::string> out;
+  for (const auto& r : resources) out.push_back(r.name);
+  return out;
+}
+
+xds::WatchedResource SecretsAsked() {
   xds::WatchedResource sds;
-  sds.names = {"kubernetes://tls-cred", "kubernetes://missing", "kubernetes://default/elsewhere"};
-  auto secrets = xds::GenerateSecrets(a, *push, sds);
-  ASSERT_THAT(secrets, SizeIs(1));
-  EXPECT_EQ(secrets[0].name, "kubernetes://tls-cred");
+  sds.names = {"kubernetes://tls-cred", "kubernetes://tls-cred-cacert", "kubernetes://missing",
+               "kubernetes://default/elsewhere", "kubernetes://istio-system/generic-cred"};
+  return sds;
+}
+
+TEST(SdsGeneratorTest, AnUnauthenticatedProxyGetsNothingAndIsNotReviewed) {
+  auto push = BuildPush(kSecrets);
+  int reviews = 0;
+  xds::SdsGenerator sds([&](const model::ProxyIdentity&) { return ++reviews, absl::OkStatus(); });
+  EXPECT_THAT(sds.Generate(Gateway(), *push, SecretsAsked()), IsEmpty());
+  EXPECT_EQ(reviews, 0);
+}
+
+TEST(SdsGeneratorTest, AnAuthorizedIdentityGetsItsOwnNamespacesSecretsReviewedOnce) {
+  auto push = BuildPush(kSecrets);
+  auto proxy = Gateway();
+  proxy.verified_identity = model::ProxyIdentity{"istio-system", "istio-ingressgateway"};
+  std::vector<std::string> reviewed;
+  xds::SdsGenerator sds([&](const model::ProxyIdentity& id) {
+    reviewed.push_back(id.ns + "/" + id.service_account);
+    return absl::OkStatus();
+  });
+  EXPECT_THAT(Names(sds.Generate(proxy, *push, SecretsAsked())),
+              ElementsAre("kubernetes://istio-system/generic-cred", "kubernetes://tls-cred",
+                          "kubernetes://tls-cred-cacert"))
+      << "missing is left out, and another namespace's Secret is never served";
+  EXPECT_THAT(reviewed, ElementsAre("istio-system/istio-ingressgateway"));
+}
+
+TEST(SdsGeneratorTest, ADeniedIdentityGetsOnlyCaCertificates) {
+  auto push = BuildPush(kSecrets);
+  auto proxy = Gateway();
+  proxy.verified_identity = model::ProxyIdentity{"istio-system", "app"};
+  xds::SdsGenerator sds([](const model::ProxyIdentity&) { return absl::PermissionDeniedError("no RBAC rule"); });
+  auto secrets = sds.Generate(proxy, *push, SecretsAsked());
+  ASSERT_THAT(Names(secrets), ElementsAre("kubernetes://tls-cred-cacert"));
+  tls::Secret ca;
+  ASSERT_TRUE(secrets[0].resource->any.UnpackTo(&ca));
+  EXPECT_FALSE(ca.has_tls_certificate());
+  EXPECT_EQ(ca.validation_context().trusted_ca().inline_bytes(), "SEPARATE-CA");
+  // Without an authorizer (no API server to ask) no key is served either.
+  xds::SdsGenerator none(nullptr);
+  EXPECT_THAT(Names(none.Generate(proxy, *push, SecretsAsked())), ElementsAre("kubernetes://tls-cred-cacert"));
 }
 
 }  // namespace

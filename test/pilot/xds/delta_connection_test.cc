@@ -297,5 +297,59 @@ TEST_F(DeltaTest, FirstRequestMustIdentifyTheProxy) {
   EXPECT_THAT(status.error_message(), ::testing::HasSubstr("node"));
 }
 
+// StreamLimits: a stream that subscribes past the bound, or leaves more
+// response bytes unread than it may, is closed with RESOURCE_EXHAUSTED naming
+// the flag; other streams go on.
+TEST_F(DeltaTest, SubscribingPastTheBoundClosesTheStream) {
+  ads_.SetStreamLimits(StreamLimits{/*max_subscribed_names=*/5, /*max_queued_bytes=*/128u << 20});
+  PushMesh(Service("reviews", 9080));
+  OpenStream();
+  Subscribe(kEndpointType, {kReviews, "made-up-1", "made-up-2"});
+  auto first = Read();
+  EXPECT_THAT(Names(first), ElementsAre(kReviews));
+  Subscribe(kEndpointType, {"made-up-1", "made-up-3"});  // 4 distinct names: within the bound
+  auto second = Read();
+  EXPECT_THAT(Removed(second), ElementsAre("made-up-3"));
+  Subscribe(kClusterType, {"made-up-4", "made-up-5"});  // 6 in all
+  DeltaDiscoveryResponse ignored;
+  EXPECT_FALSE(stream_->Read(&ignored)) << "the stream must end";
+  const grpc::Status status = stream_->Finish();
+  stream_.reset();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("subscribed to 6 resource names, more than the 5"));
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("--max-subscribed-names"));
+  // A stream within the bound is served as before.
+  OpenStream();
+  Subscribe(kEndpointType, {kReviews});
+  EXPECT_THAT(Names(Read()), ElementsAre(kReviews));
+}
+
+TEST_F(DeltaTest, AProxyThatDoesNotReadIsClosedPastTheQueuedBytes) {
+  ads_.SetStreamLimits(StreamLimits{/*max_subscribed_names=*/100000, /*max_queued_bytes=*/1u << 20});
+  std::string many;
+  for (int i = 0; i < 1500; ++i) many += Service("svc-" + std::to_string(i), 9080);
+  PushMesh(many);
+  OpenStream();
+  Subscribe(kClusterType, {});
+  ASSERT_TRUE(Eventually([&] { return ads_.ConnectionForProxy(kNode).ok(); }));
+  // Never read: every push from here adds 1500 clusters or their removal to what waits.
+  bool closed = false;
+  for (int i = 0; i < 40 && !closed; ++i) {
+    PushMesh(i % 2 ? many : Service("reviews", 9080));
+    std::this_thread::sleep_for(50ms);  // let the push workers queue it
+    // Closed: its subscriptions are dropped at once; the stream itself ends once
+    // the response gRPC is writing completes (when the proxy reads it).
+    closed = Connection().watches.empty();
+  }
+  ASSERT_TRUE(closed) << "the stream should have been closed";
+  DeltaDiscoveryResponse ignored;
+  while (stream_->Read(&ignored)) {
+  }
+  const grpc::Status status = stream_->Finish();
+  stream_.reset();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("--max-queued-bytes"));
+}
+
 }  // namespace
 }  // namespace keel::pilot::xds

@@ -180,11 +180,14 @@ absl::StatusOr<std::string> RenderProxy(const GoldenCase& c, const GoldenProxy& 
   }
   auto proxy = pilot::model::ParseProxy(node);
   if (!proxy.ok()) return proxy.status();
+  // Served as to a proxy authenticated as its namespace's gateway, allowed to read
+  // its Secrets (sds_generator.h; gateway_test covers the refusals).
+  proxy->verified_identity = pilot::model::ProxyIdentity{proxy->ns, "golden"};
 
   // Through the cross-push cache, as AdsServer serves (xds_cache_test compares it with a fresh build).
   pilot::xds::XdsCache cache;
   cache.BeginPush(*push, pilot::xds::PushRequest{});
-  const pilot::xds::GeneratorMap generators = pilot::xds::MakeGenerators(&cache);
+  const pilot::xds::GeneratorMap generators = pilot::xds::MakeGenerators(&cache, [](const pilot::model::ProxyIdentity&) { return absl::OkStatus(); });
   auto generate = [&](const std::string& type, const pilot::xds::WatchedResource& watch) {
     Value list;
     list.mutable_list_value();
