@@ -14,11 +14,17 @@ namespace {
 namespace gateway = networking::gateway;
 using Secret = envoy::extensions::transport_sockets::tls::v3::Secret;
 
+// At most three of `names`, for a log line.
+std::string FirstFew(const std::vector<std::string>& names) {
+  const size_t n = std::min<size_t>(names.size(), 3);
+  return absl::StrCat(absl::StrJoin(names.begin(), names.begin() + n, ", "), names.size() > n ? ", ..." : "");
+}
+
 // The names `proxy` may have, of `names` (parseable ones; the rest are left
 // for BuildSecret to explain). Logs and counts what it leaves out.
 std::vector<std::string> AuthorizedNames(const std::set<std::string>& names, const model::Proxy& proxy,
                                          const SecretAuthorizer& authorizer) {
-  std::vector<std::string> allowed, denied;
+  std::vector<std::string> allowed, elsewhere, unauthorized;
   if (!proxy.verified_identity) {
     monitoring::RecordSdsCertificateError();
     KEEL_WARN_LIMITED("SDS: proxy {} is not authenticated (connect over the TLS port with a token): no "
@@ -33,22 +39,29 @@ std::vector<std::string> AuthorizedNames(const std::set<std::string>& names, con
       allowed.push_back(name);  // not a credential: BuildSecret says why there is none
       continue;
     }
-    bool ok = parsed->ns == identity.ns;  // cross-namespace references are never served
-    if (ok && !parsed->ca_only) {
+    if (parsed->ns != identity.ns) {  // cross-namespace references are never served
+      elsewhere.push_back(name);
+      continue;
+    }
+    if (!parsed->ca_only) {
       if (!authorized) {
         authorized = authorizer ? authorizer(identity)
                                 : absl::PermissionDeniedError("no Kubernetes API server to authorize Secret reads");
       }
-      ok = authorized->ok();
+      if (!authorized->ok()) {
+        unauthorized.push_back(name);
+        continue;
+      }
     }
-    (ok ? allowed : denied).push_back(name);
+    allowed.push_back(name);
   }
-  if (!denied.empty()) {
+  if (!elsewhere.empty() || !unauthorized.empty()) {
     monitoring::RecordSdsCertificateError();
-    const std::string why = authorized && !authorized->ok() ? std::string(authorized->message())
-                                                            : "a Secret of another namespace";
-    KEEL_WARN_LIMITED("SDS: proxy {} ({}/{}) may not read {}: {}", proxy.id, identity.ns, identity.service_account,
-                      absl::StrJoin(denied.begin(), denied.begin() + std::min<size_t>(denied.size(), 3), ", "), why);
+    std::vector<std::string> why;
+    if (!unauthorized.empty()) why.push_back(absl::StrCat(FirstFew(unauthorized), ": ", authorized->message()));
+    if (!elsewhere.empty()) why.push_back(absl::StrCat(FirstFew(elsewhere), ": of another namespace"));
+    KEEL_WARN_LIMITED("SDS: proxy {} ({}/{}) may not read {}", proxy.id, identity.ns, identity.service_account,
+                      absl::StrJoin(why, "; "));
   }
   return allowed;
 }

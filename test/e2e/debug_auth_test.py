@@ -9,7 +9,9 @@ review runs off the monitoring server's handler pool (DebugAuth's own workers): 
 must not stall local ones.
 Keel runs with its CA on, in a system namespace of its own, so Secret istio-ca-secret
 (the CA root key) exists; a gateway TLS Secret and an Opaque Secret written by
-`kubectl apply` are there too, and a gateway proxy holds the TLS key over SDS. Neither
+`kubectl apply` are there too, and a gateway proxy holds the TLS key over SDS (its plaintext
+stream authenticates with --xds-auth-plaintext as gw, a service account allowed to list the
+namespace's Secrets). Neither
 /debug/configz nor /debug/config_dump may show any of them, locally or remotely.
 Tokens come from `kubectl create token` (the TokenRequest API); nothing is faked.
 Run (with the fixture up): KUBECONFIG=... KEEL_DISCOVERY_BIN=build/pilot/keel-discovery \
@@ -52,7 +54,7 @@ def get(url, token=None, timeout=10):
 class SdsClient:
     """A gateway proxy's ADS stream asking for one SDS Secret, held open until close()."""
 
-    def __init__(self, xds_addr, node_id, namespace, resource_name):
+    def __init__(self, xds_addr, node_id, namespace, resource_name, token):
         path = os.environ.get("KEEL_ENVOY_DESCRIPTORS")
         assert path and os.path.exists(path), "set KEEL_ENVOY_DESCRIPTORS to build/envoy_closure.pb"
         request_cls, response_cls, self.Secret = envoy_messages(
@@ -69,7 +71,8 @@ class SdsClient:
 
         self.channel = grpc.insecure_channel(xds_addr)
         self.call = self.channel.stream_stream(ADS_METHOD, request_serializer=request_cls.SerializeToString,
-                                               response_deserializer=response_cls.FromString)(requests(), timeout=60)
+                                               response_deserializer=response_cls.FromString)(
+            requests(), timeout=60, metadata=[("authorization", f"Bearer {token}")])
 
     def first_secret(self):
         response = next(self.call)
@@ -98,6 +101,10 @@ def env():
         kubectl("create", "namespace", n)
     kubectl("create", "serviceaccount", "istiod", "-n", system)
     kubectl("create", "serviceaccount", "nobody", "-n", ns)
+    # The gateway's service account may read its namespace's Secrets (SDS asks the API server).
+    kubectl("create", "serviceaccount", "gw", "-n", ns)
+    kubectl("create", "role", "secret-reader", "--verb=list", "--resource=secrets", "-n", ns)
+    kubectl("create", "rolebinding", "gw-reads", "--role=secret-reader", f"--serviceaccount={ns}:gw", "-n", ns)
     key, cert = os.path.join(tmp, "gw.key"), os.path.join(tmp, "gw.crt")
     subprocess.run([OPENSSL, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                     "-keyout", key, "-out", cert, "-subj", "/CN=gw.example.com", "-days", "1"],
@@ -110,8 +117,9 @@ def env():
     log_path = os.path.join(tmp, "keel.log")
     node = f"router~10.0.0.9~gw-0.{ns}~{ns}.svc.cluster.local"
     try:
+        # --xds-auth-plaintext: the gateway's plaintext stream authenticates, so SDS serves it its key.
         with keel_discovery(["--kubeconfig", kubeconfig, "--system-namespace", system, "--secure-grpc-addr", "off",
-                             "--sync-timeout-s", "20"], log_path, monitoring_host="0.0.0.0", ready_timeout=30) as keel:
+                             "--xds-auth-plaintext", "--sync-timeout-s", "20"], log_path, monitoring_host="0.0.0.0", ready_timeout=30) as keel:
             local = f"http://127.0.0.1:{keel.mon}"
 
             def listed(kind, namespace, name):
@@ -121,7 +129,8 @@ def env():
             # Keel's CA writes the root Secret at start; its Secret informer then sees it.
             wait_until(lambda: listed("Secret", system, "istio-ca-secret"), 20, "configz to list istio-ca-secret")
             assert listed("Secret", ns, "gw-cert") and listed("Secret", ns, "db")
-            sds = SdsClient(keel.xds_addr, node, ns, "kubernetes://gw-cert")
+            sds = SdsClient(keel.xds_addr, node, ns, "kubernetes://gw-cert",
+                            kubectl("create", "token", "gw", "-n", ns, "--audience", "istio-ca"))
             try:
                 yield {"local": local, "remote": f"http://{addr}:{keel.mon}", "ns": ns, "system": system,
                        "log": log_path, "node": node, "sds": sds, "key": open(key).read(), "cert": open(cert).read()}

@@ -483,6 +483,48 @@ def test_xds_over_tls(ctx):
         stranger.close()
 
 
+def test_sds_serves_keys_only_to_authenticated_service_accounts_allowed_to_read_secrets(ctx):
+    """istiod's SecretGen: a credential goes to a proxy whose stream authenticated, of
+    the proxy's own namespace, and its key only if a SubjectAccessReview says the
+    service account may list Secrets there; the CA part ("-cacert") needs no review."""
+    descriptors = os.environ.get("KEEL_ENVOY_DESCRIPTORS")
+    assert descriptors and os.path.exists(descriptors), "set KEEL_ENVOY_DESCRIPTORS to build/envoy_closure.pb"
+    envoy = Envoy(descriptors)
+    key, cert = self_signed_cert(ctx.tmp, "sds-cred")
+    kubectl("create", "secret", "generic", "sds-cred", "-n", ctx.ns, f"--from-file=key={key}",
+            f"--from-file=cert={cert}", f"--from-file=cacert={cert}")
+    kubectl("create", "serviceaccount", "reader", "-n", ctx.ns)
+    kubectl("create", "role", "secret-reader", "--verb=list", "--resource=secrets", "-n", ctx.ns)
+    kubectl("create", "rolebinding", "reader-reads", "--role=secret-reader", f"--serviceaccount={ctx.ns}:reader",
+            "-n", ctx.ns)
+    node = f"router~127.0.0.1~gw-0.{ctx.ns}~{ctx.ns}.svc.cluster.local"
+    meta = {"NAMESPACE": ctx.ns}
+    names = ["kubernetes://sds-cred", "kubernetes://sds-cred-cacert", "kubernetes://default/istio-ca-secret"]
+    before = ctx.keel.metrics().get("pilot_sds_certificate_errors", 0)
+
+    reader = create_token("reader", ctx.ns)
+    got = wait_until(lambda: envoy.fetch_secrets(ctx.tls, node, names, meta, timeout=5, token=reader) or None, 20,
+                     "the reader's SDS credential")
+    assert sorted(got) == ["kubernetes://sds-cred", "kubernetes://sds-cred-cacert"], sorted(got)
+    with open(key) as f:
+        assert got["kubernetes://sds-cred"].tls_certificate.private_key.inline_bytes.decode() == f.read()
+    with open(cert) as f:
+        assert got["kubernetes://sds-cred-cacert"].validation_context.trusted_ca.inline_bytes.decode() == f.read()
+
+    # A service account without the right: the public CA part only.
+    got = envoy.fetch_secrets(ctx.tls, node, names, meta, timeout=5, token=create_token("a", ctx.ns))
+    assert sorted(got) == ["kubernetes://sds-cred-cacert"], sorted(got)
+    assert not got["kubernetes://sds-cred-cacert"].HasField("tls_certificate")
+    log = ctx.keel.log()
+    assert (f"({ctx.ns}/a) may not read kubernetes://sds-cred: system:serviceaccount:{ctx.ns}:a may not list "
+            f"secrets in namespace {ctx.ns}: no RBAC rule allows it; kubernetes://default/istio-ca-secret: of another "
+            "namespace") in log, log
+    # The plaintext port trusts the node id, so it serves no credential at all.
+    assert envoy.fetch_secrets(ctx.plain, node, names, meta, timeout=5) == {}
+    assert f"SDS: proxy {node} is not authenticated" in ctx.keel.log()
+    assert ctx.keel.metrics()["pilot_sds_certificate_errors"] >= before + 2  # (the parser drops _total)
+
+
 # ---------------------------------------------------------------------------------------------
 # Bounds: a flood of junk tokens, thousands of NACK codes and node ids
 # ---------------------------------------------------------------------------------------------

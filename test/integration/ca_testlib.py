@@ -265,11 +265,13 @@ class Envoy:
     from (KEEL_ENVOY_DESCRIPTORS: build/envoy_closure.pb), in a pool of their own."""
 
     def __init__(self, descriptor_set_path):
-        self.DiscoveryRequest, self.DiscoveryResponse, self.Listener = envoy_messages(
+        self.DiscoveryRequest, self.DiscoveryResponse, self.Listener, self.Secret = envoy_messages(
             descriptor_set_path, "envoy.service.discovery.v3.DiscoveryRequest",
-            "envoy.service.discovery.v3.DiscoveryResponse", "envoy.config.listener.v3.Listener")
+            "envoy.service.discovery.v3.DiscoveryResponse", "envoy.config.listener.v3.Listener",
+            "envoy.extensions.transport_sockets.tls.v3.Secret")
 
     LISTENER_TYPE = "type.googleapis.com/envoy.config.listener.v3.Listener"
+    SECRET_TYPE = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
     CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
     ADS_METHOD = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources"
 
@@ -292,7 +294,16 @@ class Envoy:
     def fetch_listeners(self, channel, node_id, names, metadata, timeout=10, token=None):
         """One ADS stream (with `authorization: Bearer <token>` if given): asks for `names`
         (LDS) and returns the first response's Listener names."""
-        request = self.DiscoveryRequest(type_url=self.LISTENER_TYPE, resource_names=names)
+        return [l.name for l in self.fetch(self.LISTENER_TYPE, self.Listener, channel, node_id, names, metadata,
+                                           timeout, token)]
+
+    def fetch_secrets(self, channel, node_id, names, metadata, timeout=10, token=None):
+        """As fetch_listeners, for SDS: {name: Secret} of the first response."""
+        return {s.name: s for s in self.fetch(self.SECRET_TYPE, self.Secret, channel, node_id, names, metadata,
+                                              timeout, token)}
+
+    def fetch(self, type_url, message_cls, channel, node_id, names, metadata, timeout, token):
+        request = self.DiscoveryRequest(type_url=type_url, resource_names=names)
         request.node.id = node_id
         for k, v in metadata.items():
             request.node.metadata.fields[k].string_value = v
@@ -307,13 +318,13 @@ class Envoy:
             requests(), timeout=timeout, metadata=[("authorization", f"Bearer {token}")] if token else None)
         try:
             for response in call:
-                if response.type_url != self.LISTENER_TYPE:
+                if response.type_url != type_url:
                     continue
                 out = []
                 for any_ in response.resources:
-                    listener = self.Listener()
-                    listener.ParseFromString(any_.value)
-                    out.append(listener.name)
+                    message = message_cls()
+                    message.ParseFromString(any_.value)
+                    out.append(message)
                 return out
             return []
         finally:
