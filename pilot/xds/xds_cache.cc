@@ -34,6 +34,7 @@ bool XdsCache::Lookup(const XdsCacheKey& key, uint64_t version, model::ResourceP
 
 void XdsCache::Insert(const XdsCacheKey& key, uint64_t version, model::Dependencies deps,
                       model::ResourcePtr resource) {
+  if (!resource) return;  // see GetOrBuild
   std::lock_guard<std::mutex> lock(mu_);
   if (!has_version_ || version != version_) return;  // built from a push that is no longer current
   if (auto old = ids_.find(key); old != ids_.end()) EraseLocked(old->second);  // a parallel build won

@@ -83,10 +83,11 @@ class XdsCache {
   // Call before any generation against `push`.
   void BeginPush(const model::PushContext& push, const PushRequest& request);
 
-  // The resource under `key`, or `build()`'s result (null: "no such resource",
-  // cached as well) recorded with what it read plus `extra` dependencies (facts
-  // read before `build`, such as a gateway's merged servers). `build` runs
-  // without the cache's lock.
+  // The resource under `key`, or `build()`'s result recorded with what it read
+  // plus `extra` dependencies (facts read before `build`, such as a gateway's
+  // merged servers). `build` runs without the cache's lock. A null result ("no
+  // such resource") is not kept: a proxy naming made-up resources must not fill
+  // the cache and evict what others use (it costs a lookup to find it again).
   template <typename Fn>
   model::ResourcePtr GetOrBuild(const XdsCacheKey& key, const model::PushContext& push,
                                 const model::Dependencies& extra, Fn&& build) {
