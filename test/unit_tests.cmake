@@ -22,6 +22,7 @@ keel_add_gtest(endpoint_builder_test pilot/model/endpoint_builder_test.cc LIBS k
 keel_add_gtest(push_context_test pilot/model/push_context_test.cc LIBS keel_pilot_config)
 keel_add_gtest(endpoint_index_test pilot/model/endpoint_index_test.cc LIBS keel_pilot_xds keel_pilot_config)
 keel_add_gtest(sidecar_scope_test pilot/model/sidecar_scope_test.cc LIBS keel_pilot_config)
+keel_add_gtest(peer_authentication_test pilot/model/peer_authentication_test.cc LIBS keel_pilot_config)
 keel_add_gtest(unsupported_fields_test pilot/model/unsupported_fields_test.cc LIBS keel_pilot_config)
 
 # pilot/networking

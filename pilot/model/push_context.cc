@@ -63,13 +63,13 @@ std::string PortProtocol(const k8s::ServicePort& port) {
   return "TCP";
 }
 
-// Sort key: oldest first, then namespace/name (Istio's conflict resolution).
+
+}  // namespace
+
 bool OlderThan(const ConfigPtr& a, const ConfigPtr& b) {
   return std::tie(a->meta.creation_timestamp, a->key.ns, a->key.name) <
          std::tie(b->meta.creation_timestamp, b->key.ns, b->key.name);
 }
-
-}  // namespace
 
 std::shared_ptr<const PushContext> PushContext::Build(ConfigSnapshot configs, const MeshOptions& mesh,
                                                       uint64_t version) {
@@ -82,6 +82,7 @@ std::shared_ptr<const PushContext> PushContext::Build(ConfigSnapshot configs, co
   push->BuildVirtualServices();
   push->BuildDestinationRules();
   push->BuildSidecarVersions();
+  push->peer_authentications_ = PeerAuthenticationIndex(push->configs_, mesh.root_namespace());
   return push;
 }
 
@@ -175,6 +176,7 @@ std::shared_ptr<const PushContext> PushContext::UpdateEndpoints(const PushContex
   push->virtual_services_ = previous.virtual_services_;
   push->destination_rules_ = previous.destination_rules_;
   push->IndexDestinationRules();  // the index points into this push's own vector
+  push->peer_authentications_ = previous.peer_authentications_;  // config too
   push->sidecar_versions_ = previous.sidecar_versions_;  // Sidecars are config: unchanged by endpoint changes
   std::vector<const Service*> touched;
   for (const auto& host : hosts) {
@@ -268,6 +270,20 @@ const ProxyScope& PushContext::Scope(const ScopeKey& key) const {
   auto built = std::make_unique<const ProxyScope>(*this, key, sidecar);  // outside the lock: scopes build in parallel
   std::lock_guard<std::mutex> lock(scopes_mu_);
   return *scopes_.emplace(key, std::move(built)).first->second;
+}
+
+}  // namespace keel::pilot::model
+
+namespace keel::pilot::model {
+
+WorkloadMtls PushContext::PeerAuthenticationFor(const Proxy& proxy) const {
+  DependencyRecorder::AllOfKind(Kind::kPeerAuthentication);
+  return peer_authentications_.ForWorkload(proxy.ns, proxy.labels);
+}
+
+MtlsMode PushContext::NamespaceMtlsMode(const std::string& ns) const {
+  DependencyRecorder::AllOfKind(Kind::kPeerAuthentication);
+  return peer_authentications_.NamespaceMode(ns);
 }
 
 }  // namespace keel::pilot::model

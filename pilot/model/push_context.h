@@ -23,6 +23,7 @@
 #include "pilot/model/proxy.h"
 #include "pilot/model/proxy_scope.h"
 #include "pilot/model/mesh.h"
+#include "pilot/model/peer_authentication.h"
 #include "pilot/model/service.h"
 #include "pilot/model/sidecar_scope.h"
 
@@ -124,6 +125,12 @@ class PushContext {
   const std::vector<VirtualServiceEntry>& virtual_services() const { return virtual_services_; }
   // The DestinationRules whose resolved host is exactly `pattern`, or null.
   const DestinationRuleIndex* DestinationRulesWithHost(absl::string_view pattern) const;
+  // PeerAuthentication (peer_authentication.h), both recording a dependency on
+  // every PeerAuthentication: the composed policy of `proxy`'s workload (its
+  // namespace and labels), and the mode a client assumes of namespace `ns`'s servers.
+  WorkloadMtls PeerAuthenticationFor(const Proxy& proxy) const;
+  MtlsMode NamespaceMtlsMode(const std::string& ns) const;
+
   // services() and ServiceForHost without recording a dependency (for indexes).
   const std::vector<Service>& services_unrecorded() const { return services_; }
   const Service* ServiceForHostUnrecorded(absl::string_view hostname) const;
@@ -163,6 +170,7 @@ class PushContext {
   std::vector<VirtualServiceEntry> virtual_services_;      // sorted oldest first
   std::vector<DestinationRuleEntry> destination_rules_;    // sorted oldest first
   std::map<std::string, DestinationRuleIndex, std::less<>> destination_rules_by_host_;
+  PeerAuthenticationIndex peer_authentications_;
   std::map<ConfigKey, std::string> sidecar_versions_;  // every Sidecar's SidecarVersion, for ScopeKeys
 
   mutable std::mutex scopes_mu_;
@@ -178,6 +186,9 @@ using PushContextPtr = std::shared_ptr<const PushContext>;
 // True if `host` (a resolved VirtualService/DestinationRule host, maybe
 // "*.example.com" or "*") matches the service hostname `name`.
 bool HostMatches(absl::string_view pattern, absl::string_view name);
+
+// Istio's conflict resolution order: oldest first, then namespace/name.
+bool OlderThan(const ConfigPtr& a, const ConfigPtr& b);
 
 // True if every label of `selector` is in `labels`.
 bool LabelsMatch(const std::map<std::string, std::string>& selector,

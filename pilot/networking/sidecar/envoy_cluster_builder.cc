@@ -318,20 +318,23 @@ std::optional<tls::UpstreamTlsContext> UpstreamTlsContext(const networking::Clie
   }
 }
 
-// Istio's BestEffortInferServiceMTLSMode without PeerAuthentication: in-mesh
-// services are PERMISSIVE, except original-destination ones, which get mTLS only
-// when every endpoint runs a sidecar (label security.istio.io/tlsMode=istio).
+// Istio's BestEffortInferServiceMTLSMode, whether auto mTLS sends mTLS: not to
+// services outside the mesh; to original-destination ones only when every
+// endpoint runs a sidecar (label security.istio.io/tlsMode=istio); and not when
+// the service's namespace (or the mesh) PeerAuthentication is DISABLE (its
+// servers take plaintext only). Workload-selector policies are not consulted.
 bool AutoMtlsApplies(const model::Service& svc, const ClusterName& name, const model::PushContext& push,
                      bool passthrough) {
   if (svc.mesh_external) return false;
-  if (!passthrough) return true;
-  const auto& endpoints = push.Endpoints(svc.hostname, name.port);
-  if (endpoints.empty()) return false;
-  for (const auto& ep : endpoints) {
-    auto it = ep.labels.find("security.istio.io/tlsMode");
-    if (it == ep.labels.end() || it->second != "istio") return false;
+  if (passthrough) {
+    const auto& endpoints = push.Endpoints(svc.hostname, name.port);
+    if (endpoints.empty()) return false;
+    for (const auto& ep : endpoints) {
+      auto it = ep.labels.find("security.istio.io/tlsMode");
+      if (it == ep.labels.end() || it->second != "istio") return false;
+    }
   }
-  return true;
+  return push.NamespaceMtlsMode(svc.ns) != model::MtlsMode::kDisable;
 }
 
 // Istio's buildUpstreamTLSSettings + applyUpstreamTLSSettings.

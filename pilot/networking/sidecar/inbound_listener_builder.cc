@@ -1,6 +1,7 @@
 // virtualInbound (listener_builder.h).
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -37,9 +38,10 @@ struct ChainConfig {
   int target_port = 0;   // 0 for the passthrough chains (no destination_port match)
   std::string protocol;
   bool passthrough = false;
+  model::MtlsMode mtls = model::MtlsMode::kPermissive;  // the workload's PeerAuthentication for the port
 };
 
-// One FilterChainMatch option of a PERMISSIVE port (Istio FilterChainMatchOptions).
+// One FilterChainMatch option of an inbound port (Istio FilterChainMatchOptions).
 struct MatchOption {
   std::vector<std::string> alpns;
   std::string transport;
@@ -47,18 +49,28 @@ struct MatchOption {
   bool tls = false;  // terminate mTLS
 };
 
-// Istio getFilterChainMatchOptions for PERMISSIVE mTLS (no PeerAuthentication is
-// modelled, and PERMISSIVE is the mesh default).
-std::vector<MatchOption> PermissiveOptions(PortClass cls, bool passthrough) {
-  if (passthrough) {  // protocol unknown: sniff
-    return {{kMtlsHttpAlpns, "tls", true, true},
-            {kPlaintextHttpAlpns, "raw_buffer", true, false},
-            {kMtlsTcpAlpns, "tls", false, true},
-            {{}, "raw_buffer", false, false},
-            {{}, "tls", false, false}};
+// Istio getFilterChainMatchOptions: the chains of a port by its mTLS mode
+// (PeerAuthentication) and protocol; `passthrough` ports have none (sniffed).
+// STRICT has no plaintext chain, DISABLE no TLS one.
+std::vector<MatchOption> MatchOptions(model::MtlsMode mode, PortClass cls, bool passthrough) {
+  const bool strict = mode == model::MtlsMode::kStrict;
+  const bool permissive = mode == model::MtlsMode::kPermissive;
+  if (passthrough) {
+    if (strict) return {{kMtlsHttpAlpns, "tls", true, true}, {{}, "tls", false, true}};
+    if (permissive) {
+      return {{kMtlsHttpAlpns, "tls", true, true},
+              {kPlaintextHttpAlpns, "raw_buffer", true, false},
+              {kMtlsTcpAlpns, "tls", false, true},
+              {{}, "raw_buffer", false, false},
+              {{}, "tls", false, false}};
+    }
+    return {{kPlaintextHttpAlpns, "raw_buffer", true, false}, {{}, "raw_buffer", false, false}};
   }
-  if (cls == PortClass::kHttp) return {{kAllIstioMtlsAlpns, "tls", true, true}, {{}, "raw_buffer", true, false}};
-  return {{kAllIstioMtlsAlpns, "tls", false, true}, {{}, "raw_buffer", false, false}, {{}, "tls", false, false}};
+  const bool http = cls == PortClass::kHttp;
+  if (strict) return {{{}, "tls", http, true}};
+  if (!permissive) return {{{}, "raw_buffer", http, false}};
+  if (http) return {{kAllIstioMtlsAlpns, "tls", true, true}, {{}, "raw_buffer", true, false}};
+  return {{kAllIstioMtlsAlpns, "tls", false, true}, {{}, "tls", false, false}, {{}, "raw_buffer", false, false}};
 }
 
 std::string ChainName(const ChainConfig& cc, bool http, const std::string& wildcard) {
@@ -79,7 +91,7 @@ listener::Filter TcpProxyFilter(const std::string& cluster) {
 std::vector<listener::FilterChain> ChainsFor(const ChainConfig& cc, const std::string& wildcard) {
   std::vector<listener::FilterChain> out;
   const PortClass cls = ClassOf(cc.protocol);
-  for (const auto& opt : PermissiveOptions(cls, cc.passthrough)) {
+  for (const auto& opt : MatchOptions(cc.mtls, cls, cc.passthrough)) {
     listener::FilterChain fc;
     fc.set_name(ChainName(cc, opt.http, wildcard));
     auto* match = fc.mutable_filter_chain_match();
@@ -203,8 +215,35 @@ std::vector<ChainConfig> InboundChainConfigs(const model::Proxy& proxy, const mo
   } else {
     for (const auto& i : instances) add(i.target_port, i.port.protocol, i.service->hostname, i.port.port);
   }
+  const model::WorkloadMtls mtls = push.PeerAuthenticationFor(proxy);
   std::vector<ChainConfig> out;
-  for (auto& [port, cc] : by_port) out.push_back(std::move(cc));
+  for (auto& [port, cc] : by_port) {
+    cc.mtls = mtls.ForPort(static_cast<uint32_t>(port));
+    out.push_back(std::move(cc));
+  }
+  return out;
+}
+
+// Istio's ForPassthrough: the catch-all chains in the workload's mode, then, for
+// each portLevelMtls port no inbound chain config covers, chains on that port in
+// its own mode.
+std::vector<ChainConfig> PassthroughChainConfigs(const model::Proxy& proxy, const model::PushContext& push,
+                                                 const std::vector<ChainConfig>& inbound) {
+  const model::WorkloadMtls mtls = push.PeerAuthenticationFor(proxy);
+  ChainConfig all;
+  all.cluster = kInboundPassthroughCluster;
+  all.passthrough = true;
+  all.mtls = mtls.mode;
+  std::vector<ChainConfig> out = {all};
+  for (const auto& [port, mode] : mtls.per_port) {
+    const bool covered = std::any_of(inbound.begin(), inbound.end(),
+                                     [port = port](const ChainConfig& cc) { return cc.target_port == static_cast<int>(port); });
+    if (covered) continue;
+    ChainConfig one = all;
+    one.target_port = static_cast<int>(port);
+    one.mtls = mode;
+    out.push_back(one);
+  }
   return out;
 }
 
@@ -227,12 +266,11 @@ listener::Listener BuildVirtualInboundListener(const model::Proxy& proxy, const 
   blackhole->mutable_filter_chain_match()->mutable_destination_port()->set_value(kVirtualInboundPort);
   *blackhole->add_filters() = TcpProxyFilter(kBlackHoleCluster);
 
-  ChainConfig passthrough;
-  passthrough.cluster = kInboundPassthroughCluster;
-  passthrough.passthrough = true;
-  for (auto& fc : ChainsFor(passthrough, wildcard)) *l.add_filter_chains() = std::move(fc);
-
-  for (const auto& cc : InboundChainConfigs(proxy, push, instances)) {
+  const std::vector<ChainConfig> inbound = InboundChainConfigs(proxy, push, instances);
+  for (const auto& cc : PassthroughChainConfigs(proxy, push, inbound)) {
+    for (auto& fc : ChainsFor(cc, wildcard)) *l.add_filter_chains() = std::move(fc);
+  }
+  for (const auto& cc : inbound) {
     for (auto& fc : ChainsFor(cc, wildcard)) *l.add_filter_chains() = std::move(fc);
   }
   AddListenerFilters(&l);

@@ -74,9 +74,9 @@ spec:
   // The kind itself is what push_status reports for these.
   EXPECT_TRUE(Unsupported(R"(
 apiVersion: security.istio.io/v1
-kind: PeerAuthentication
+kind: AuthorizationPolicy
 metadata: {name: pa, namespace: default}
-spec: {mtls: {mode: STRICT}}
+spec: {action: DENY}
 )").empty());
 }
 

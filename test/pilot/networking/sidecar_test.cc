@@ -333,6 +333,106 @@ TEST_F(SidecarTest, AutoMtlsUsesTransportSocketMatches) {
   EXPECT_EQ(c->eds_cluster_config().service_name(), "outbound|9080|v1|reviews.default.svc.cluster.local");
 }
 
+// PeerAuthentication as istiod applies it: the workload's composed mode picks
+// the inbound chains (STRICT: mTLS only, DISABLE: plaintext only), portLevelMtls
+// overrides per workload port (and adds passthrough chains for ports no Service
+// has), and a namespace-wide DISABLE turns auto mTLS off for clients.
+std::map<uint32_t, std::vector<std::string>> TransportsByPort(const listener::Listener& l) {
+  std::map<uint32_t, std::vector<std::string>> out;
+  for (const auto& fc : l.filter_chains()) {
+    const auto& m = fc.filter_chain_match();
+    out[m.destination_port().value()].push_back(m.transport_protocol() +
+                                                (fc.has_transport_socket() ? "+mtls" : ""));
+  }
+  return out;
+}
+
+TEST_F(SidecarTest, PeerAuthenticationPicksTheInboundChains) {
+  const std::string mesh_strict = R"(
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: istio-system}
+spec: {mtls: {mode: STRICT}}
+)";
+  auto push = BuildPush(kMesh + mesh_strict);
+  auto chains = TransportsByPort(BuildVirtualInboundListener(proxy_, *push, ProxyServiceInstances(proxy_, *push)));
+  EXPECT_THAT(chains[8080], ElementsAre("tls+mtls")) << "STRICT: no plaintext chain";
+  EXPECT_THAT(chains[19090], ElementsAre("tls+mtls"));
+  EXPECT_THAT(chains[0], ElementsAre("tls+mtls", "tls+mtls")) << "passthrough: mTLS HTTP and TCP only";
+
+  const std::string workload = R"(
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: reviews, namespace: default}
+spec:
+  selector: {matchLabels: {app: reviews}}
+  portLevelMtls:
+    8080: {mode: DISABLE}
+    7070: {mode: PERMISSIVE}
+    19090: {}
+)";
+  push = BuildPush(kMesh + mesh_strict + workload);
+  chains = TransportsByPort(BuildVirtualInboundListener(proxy_, *push, ProxyServiceInstances(proxy_, *push)));
+  EXPECT_THAT(chains[8080], ElementsAre("raw_buffer")) << "DISABLE on the port: plaintext only";
+  EXPECT_THAT(chains[19090], ElementsAre("tls+mtls")) << "UNSET port: the workload's mode, inherited from the mesh";
+  EXPECT_THAT(chains[7070], ElementsAre("tls+mtls", "raw_buffer", "tls+mtls", "raw_buffer", "tls"))
+      << "a port no Service has gets passthrough chains of its own mode";
+  EXPECT_THAT(chains[0], ElementsAre("tls+mtls", "tls+mtls"));
+  // Another workload of the namespace is not selected.
+  model::Proxy ratings = MakeProxy("sidecar~10.0.0.3~ratings-v1.default~default.svc.cluster.local", {{"app", "ratings"}});
+  chains = TransportsByPort(BuildVirtualInboundListener(ratings, *push, ProxyServiceInstances(ratings, *push)));
+  EXPECT_THAT(chains[9080], ElementsAre("tls+mtls"));
+  EXPECT_EQ(chains.count(7070), 0u);
+
+  // A namespace-wide DISABLE overrides the mesh; the default (no policy) is PERMISSIVE.
+  push = BuildPush(kMesh + mesh_strict + R"(
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: off, namespace: default}
+spec: {mtls: {mode: DISABLE}}
+)");
+  chains = TransportsByPort(BuildVirtualInboundListener(proxy_, *push, ProxyServiceInstances(proxy_, *push)));
+  EXPECT_THAT(chains[8080], ElementsAre("raw_buffer"));
+  EXPECT_THAT(chains[0], ElementsAre("raw_buffer", "raw_buffer"));
+  chains = TransportsByPort(BuildVirtualInboundListener(proxy_, *push_, ProxyServiceInstances(proxy_, *push_)));
+  EXPECT_THAT(chains[8080], ElementsAre("tls+mtls", "raw_buffer"));
+}
+
+TEST_F(SidecarTest, NamespaceDisableTurnsAutoMtlsOffForClients) {
+  const ClusterName reviews{"outbound", 9080, "v1", "reviews.default.svc.cluster.local"};
+  auto push = BuildPush(kMesh + R"(
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: off, namespace: default}
+spec: {mtls: {mode: DISABLE}}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: strict-reviews, namespace: default}
+spec:
+  selector: {matchLabels: {app: reviews}}
+  mtls: {mode: STRICT}
+)");
+  auto c = BuildEnvoyOutboundCluster(reviews, proxy_, *push);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->transport_socket_matches_size(), 0) << "DISABLE: plaintext (workload policies are not consulted)";
+  EXPECT_FALSE(c->has_transport_socket());
+  push = BuildPush(kMesh + R"(
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: strict, namespace: default}
+spec: {mtls: {mode: STRICT}}
+)");
+  c = BuildEnvoyOutboundCluster(reviews, proxy_, *push);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->transport_socket_matches_size(), 2) << "STRICT and PERMISSIVE: auto mTLS as without a policy";
+}
+
 TEST_F(SidecarTest, DestinationRuleTlsModes) {
   // ISTIO_MUTUAL: always mTLS, one transport_socket.
   auto ratings = BuildEnvoyOutboundCluster(ClusterName{"outbound", 9080, "", "ratings.default.svc.cluster.local"},

@@ -1,0 +1,126 @@
+"""PeerAuthentication end to end: which inbound filter chain a connection gets.
+
+keel-discovery watches a copy of examples/bookinfo plus a file of PeerAuthentications;
+a SotW ADS client (grpcio, the build's Envoy messages) fetches virtualInbound as the
+reviews-v1 sidecar, and `filter_chain_for` picks the chain Envoy would, as Envoy's
+filter chain matching documents it (criteria in order: destination port, transport
+protocol, application protocols; at each level the most specific value present among
+the remaining chains wins, and only chains with that value go on; none left: the
+connection is closed). reviews listens on 9080:
+  - mesh-wide STRICT: a plaintext HTTP connection matches no chain, an mTLS one
+    matches 0.0.0.0_9080, which terminates mTLS;
+  - the file rewritten to a namespace-wide DISABLE (the watched directory pushes it):
+    the plaintext connection matches a plaintext chain, the mTLS one none;
+  - no policy at all: both match (PERMISSIVE, the default).
+Run: KEEL_DISCOVERY_BIN=... KEEL_ENVOY_DESCRIPTORS=build/envoy_closure.pb \
+    build/venv/bin/python -m pytest test/e2e/peer_authentication_test.py
+"""
+
+import os
+import shutil
+import tempfile
+
+import grpc
+import pytest
+from keeltest import LDS, envoy_messages, keel_discovery, wait_until, write_atomically
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+NODE = "sidecar~10.1.0.3~reviews-v1-0.default~default.svc.cluster.local"
+ADS = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources"
+PLAINTEXT_HTTP = ("raw_buffer", ["http/1.1"])  # what tls_inspector and http_inspector report
+MTLS_HTTP = ("tls", ["istio-http/1.1", "istio", "http/1.1"])  # an Istio sidecar's mTLS ALPNs
+
+MESH_STRICT = """apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: istio-system}
+spec: {mtls: {mode: STRICT}}
+"""
+NAMESPACE_DISABLE = """apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: off, namespace: default}
+spec: {mtls: {mode: DISABLE}}
+"""
+
+
+@pytest.fixture(scope="module")
+def keel():
+    tmp = tempfile.mkdtemp(prefix="keel-peer-authn-")
+    config_dir = os.path.join(tmp, "config")
+    shutil.copytree(os.path.join(ROOT, "examples", "bookinfo"), config_dir)
+    write_atomically(os.path.join(config_dir, "peer-authentication.yaml"), MESH_STRICT)
+    try:
+        with keel_discovery(["--config-dir", config_dir], os.path.join(tmp, "keel.log")) as k:
+            k.config_dir = config_dir
+            yield k
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def messages():
+    path = os.environ.get("KEEL_ENVOY_DESCRIPTORS")
+    assert path and os.path.exists(path), "set KEEL_ENVOY_DESCRIPTORS to build/envoy_closure.pb"
+    return envoy_messages(path, "envoy.service.discovery.v3.DiscoveryRequest",
+                          "envoy.service.discovery.v3.DiscoveryResponse", "envoy.config.listener.v3.Listener")
+
+
+def virtual_inbound(keel, messages):
+    request_cls, response_cls, listener_cls = messages
+    request = request_cls(type_url=LDS, resource_names=["virtualInbound"])
+    request.node.id = NODE
+    request.node.metadata.fields["NAMESPACE"].string_value = "default"
+    request.node.metadata.fields["LABELS"].struct_value.fields["app"].string_value = "reviews"
+    request.node.metadata.fields["LABELS"].struct_value.fields["version"].string_value = "v1"
+    with grpc.insecure_channel(keel.xds_addr) as channel:
+        call = channel.stream_stream(ADS, request_serializer=request_cls.SerializeToString,
+                                     response_deserializer=response_cls.FromString)(iter([request]), timeout=10)
+        response = next(call)
+        call.cancel()
+    assert len(response.resources) == 1, response
+    listener = listener_cls()
+    listener.ParseFromString(response.resources[0].value)
+    return listener
+
+
+def filter_chain_for(listener, port, transport, alpns):
+    """The chain Envoy picks for a connection to `port`, or None (closed)."""
+    chains = list(listener.filter_chains)
+
+    def narrow(value_of, matches):
+        nonlocal chains
+        specific = [c for c in chains if value_of(c) and matches(value_of(c))]
+        chains = specific if specific else [c for c in chains if not value_of(c)]
+
+    narrow(lambda c: c.filter_chain_match.destination_port.value if c.filter_chain_match.HasField("destination_port")
+           else None, lambda p: p == port)
+    narrow(lambda c: c.filter_chain_match.transport_protocol, lambda t: t == transport)
+    narrow(lambda c: list(c.filter_chain_match.application_protocols), lambda ps: any(a in ps for a in alpns))
+    assert len(chains) <= 1, [c.name for c in chains]
+    return chains[0] if chains else None
+
+
+def chains_for_9080(keel, messages):
+    listener = virtual_inbound(keel, messages)
+    return filter_chain_for(listener, 9080, *PLAINTEXT_HTTP), filter_chain_for(listener, 9080, *MTLS_HTTP)
+
+
+def test_strict_refuses_plaintext_and_takes_mtls(keel, messages):
+    plain, mtls = chains_for_9080(keel, messages)
+    assert plain is None, f"plaintext matched {plain.name}"
+    assert mtls is not None and mtls.name == "0.0.0.0_9080"
+    assert mtls.transport_socket.name == "envoy.transport_sockets.tls"
+
+
+def test_namespace_disable_takes_plaintext_only_once_pushed(keel, messages):
+    write_atomically(os.path.join(keel.config_dir, "peer-authentication.yaml"), MESH_STRICT + "---\n" + NAMESPACE_DISABLE)
+    wait_until(lambda: chains_for_9080(keel, messages)[0] is not None, 20, "a plaintext chain on 9080")
+    plain, mtls = chains_for_9080(keel, messages)
+    assert plain.name == "0.0.0.0_9080" and not plain.HasField("transport_socket")
+    assert mtls is None, f"mTLS matched {mtls.name}"
+
+
+def test_no_policy_is_permissive(keel, messages):
+    os.remove(os.path.join(keel.config_dir, "peer-authentication.yaml"))
+    wait_until(lambda: all(chains_for_9080(keel, messages)), 20, "both chains on 9080")
+    plain, mtls = chains_for_9080(keel, messages)
+    assert not plain.HasField("transport_socket") and mtls.HasField("transport_socket")
