@@ -250,6 +250,15 @@ class TestChart:
         docs = docs_by_kind_name(helm_template(henv, *values))
         assert (("PodDisruptionBudget", "istiod") in docs) == pdb
 
+    def test_global_mtls_enabled_renders_a_mesh_wide_strict_peer_authentication(self, henv):
+        assert ("PeerAuthentication", "default") not in docs_by_kind_name(helm_template(henv))
+        docs = docs_by_kind_name(helm_template(henv, "--set", "global.mtls.enabled=true"))
+        pa = docs[("PeerAuthentication", "default")]
+        assert pa["apiVersion"] == "security.istio.io/v1" and pa["metadata"]["namespace"] == NAMESPACE
+        assert pa["spec"] == {"mtls": {"mode": "STRICT"}}
+        docs = docs_by_kind_name(helm_template(henv, "--set", "global.mtls.enabled=true,meshConfig.rootNamespace=mesh-root"))
+        assert docs[("PeerAuthentication", "default")]["metadata"]["namespace"] == "mesh-root"
+
     @pytest.mark.parametrize(
         "values, message",
         [
