@@ -83,6 +83,7 @@ std::shared_ptr<const PushContext> PushContext::Build(ConfigSnapshot configs, co
   push->BuildDestinationRules();
   push->BuildSidecarVersions();
   push->peer_authentications_ = PeerAuthenticationIndex(push->configs_, mesh.root_namespace());
+  push->authorization_policies_ = AuthorizationPolicyIndex(push->configs_, mesh.root_namespace());
   return push;
 }
 
@@ -177,6 +178,7 @@ std::shared_ptr<const PushContext> PushContext::UpdateEndpoints(const PushContex
   push->destination_rules_ = previous.destination_rules_;
   push->IndexDestinationRules();  // the index points into this push's own vector
   push->peer_authentications_ = previous.peer_authentications_;  // config too
+  push->authorization_policies_ = previous.authorization_policies_;
   push->sidecar_versions_ = previous.sidecar_versions_;  // Sidecars are config: unchanged by endpoint changes
   std::vector<const Service*> touched;
   for (const auto& host : hosts) {
@@ -279,6 +281,11 @@ namespace keel::pilot::model {
 WorkloadMtls PushContext::PeerAuthenticationFor(const Proxy& proxy) const {
   DependencyRecorder::AllOfKind(Kind::kPeerAuthentication);
   return peer_authentications_.ForWorkload(proxy.ns, proxy.labels);
+}
+
+WorkloadAuthorizationPolicies PushContext::AuthorizationPoliciesFor(const Proxy& proxy) const {
+  DependencyRecorder::AllOfKind(Kind::kAuthorizationPolicy);
+  return authorization_policies_.ForWorkload(proxy.ns, proxy.labels);
 }
 
 MtlsMode PushContext::NamespaceMtlsMode(const std::string& ns) const {

@@ -23,6 +23,7 @@
 #include "pilot/model/proxy.h"
 #include "pilot/model/proxy_scope.h"
 #include "pilot/model/mesh.h"
+#include "pilot/model/authorization_policy.h"
 #include "pilot/model/peer_authentication.h"
 #include "pilot/model/service.h"
 #include "pilot/model/sidecar_scope.h"
@@ -129,6 +130,9 @@ class PushContext {
   // every PeerAuthentication: the composed policy of `proxy`'s workload (its
   // namespace and labels), and the mode a client assumes of namespace `ns`'s servers.
   WorkloadMtls PeerAuthenticationFor(const Proxy& proxy) const;
+  // The AuthorizationPolicies that apply to `proxy`'s workload
+  // (authorization_policy.h); records a dependency on every AuthorizationPolicy.
+  WorkloadAuthorizationPolicies AuthorizationPoliciesFor(const Proxy& proxy) const;
   MtlsMode NamespaceMtlsMode(const std::string& ns) const;
 
   // services() and ServiceForHost without recording a dependency (for indexes).
@@ -171,6 +175,7 @@ class PushContext {
   std::vector<DestinationRuleEntry> destination_rules_;    // sorted oldest first
   std::map<std::string, DestinationRuleIndex, std::less<>> destination_rules_by_host_;
   PeerAuthenticationIndex peer_authentications_;
+  AuthorizationPolicyIndex authorization_policies_;
   std::map<ConfigKey, std::string> sidecar_versions_;  // every Sidecar's SidecarVersion, for ScopeKeys
 
   mutable std::mutex scopes_mu_;

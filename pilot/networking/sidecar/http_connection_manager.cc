@@ -42,7 +42,9 @@ envoy::config::listener::v3::Filter BuildHttpConnectionManager(const HcmOptions&
     m.set_server_name("istio-envoy");
     if (options.http2) m.mutable_http2_protocol_options();
   }
-  // typed_per_filter_config on routes needs fault and cors; router is terminal.
+  // Authorization first (istiod: authn/authz before the rest); typed_per_filter_config
+  // on routes needs fault and cors; router is terminal.
+  for (const auto& f : options.authz_filters) *m.add_http_filters() = f;
   auto* fault = m.add_http_filters();
   fault->set_name(kFaultFilter);
   fault->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::fault::v3::HTTPFault());

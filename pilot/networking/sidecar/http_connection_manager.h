@@ -1,13 +1,15 @@
 // The HttpConnectionManager istiod puts on sidecar listeners (Istio
 // ListenerBuilder.buildHTTPConnectionManager), minus Istio's own proxy
-// extensions (see README): fault, cors, router (router last).
+// extensions (see README): RBAC (inbound), fault, cors, router (router last).
 #pragma once
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "envoy/config/listener/v3/listener_components.pb.h"
 #include "envoy/config/route/v3/route.pb.h"
+#include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 
 namespace keel::pilot::networking::sidecar {
 
@@ -18,6 +20,8 @@ struct HcmOptions {
   std::optional<envoy::config::route::v3::RouteConfiguration> route_config;
   bool inbound = false;  // server-side settings: XFCC, server name "istio-envoy"
   bool http2 = false;    // HTTP2/GRPC port: http2_protocol_options on inbound
+  // RBAC filters (authz_builder.h), first in the chain; inbound only.
+  std::vector<envoy::extensions::filters::network::http_connection_manager::v3::HttpFilter> authz_filters;
 };
 
 // The envoy.filters.network.http_connection_manager filter.

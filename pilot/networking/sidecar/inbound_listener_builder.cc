@@ -10,11 +10,13 @@
 #include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb.h"
 #include "envoy/extensions/filters/network/mongo_proxy/v3/mongo_proxy.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
+#include "pilot/networking/core/authz_builder.h"
 #include "pilot/networking/core/cluster_name.h"
 #include "pilot/networking/sidecar/common.h"
 #include "pilot/networking/sidecar/http_connection_manager.h"
 #include "pilot/networking/sidecar/listener_builder.h"
 #include "pilot/networking/sidecar/route_builder.h"
+#include "pkg/log/log_limiter.h"
 
 namespace keel::pilot::networking::sidecar {
 namespace {
@@ -88,7 +90,8 @@ listener::Filter TcpProxyFilter(const std::string& cluster) {
   return f;
 }
 
-std::vector<listener::FilterChain> ChainsFor(const ChainConfig& cc, const std::string& wildcard) {
+std::vector<listener::FilterChain> ChainsFor(const ChainConfig& cc, const std::string& wildcard,
+                                            const AuthzFilters& authz) {
   std::vector<listener::FilterChain> out;
   const PortClass cls = ClassOf(cc.protocol);
   for (const auto& opt : MatchOptions(cc.mtls, cls, cc.passthrough)) {
@@ -106,8 +109,10 @@ std::vector<listener::FilterChain> ChainsFor(const ChainConfig& cc, const std::s
       options.route_config = BuildInboundRouteConfiguration(cc.cluster, cc.hostname, cc.service_port);
       options.inbound = true;
       options.http2 = IsHttp2(cc.protocol);
+      options.authz_filters = authz.http;
       *fc.add_filters() = BuildHttpConnectionManager(options);
     } else {
+      for (const auto& f : authz.tcp) *fc.add_filters() = f;  // istiod: RBAC before the proxy filters
       if (IsMongo(cc.protocol)) {
         envoy::extensions::filters::network::mongo_proxy::v3::MongoProxy mongo;
         mongo.set_stat_prefix(cc.cluster);
@@ -267,11 +272,13 @@ listener::Listener BuildVirtualInboundListener(const model::Proxy& proxy, const 
   *blackhole->add_filters() = TcpProxyFilter(kBlackHoleCluster);
 
   const std::vector<ChainConfig> inbound = InboundChainConfigs(proxy, push, instances);
+  const AuthzFilters authz = BuildAuthzFilters(push.AuthorizationPoliciesFor(proxy));
+  for (const auto& note : authz.notes) KEEL_WARN_LIMITED("AuthorizationPolicy {} (for {})", note, proxy.id);
   for (const auto& cc : PassthroughChainConfigs(proxy, push, inbound)) {
-    for (auto& fc : ChainsFor(cc, wildcard)) *l.add_filter_chains() = std::move(fc);
+    for (auto& fc : ChainsFor(cc, wildcard, authz)) *l.add_filter_chains() = std::move(fc);
   }
   for (const auto& cc : inbound) {
-    for (auto& fc : ChainsFor(cc, wildcard)) *l.add_filter_chains() = std::move(fc);
+    for (auto& fc : ChainsFor(cc, wildcard, authz)) *l.add_filter_chains() = std::move(fc);
   }
   AddListenerFilters(&l);
   *l.mutable_listener_filters_timeout() = TimeUtil::SecondsToDuration(0);  // mesh protocolDetectionTimeout

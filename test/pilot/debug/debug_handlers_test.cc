@@ -356,10 +356,10 @@ TEST_F(DebugHandlersTest, PushStatusNamesWhatKeelDoesNotTranslate) {
 
   // Read from the store, not the push: objects of untranslated kinds push nothing.
   store.Apply(::keel::pilot::testing::Upserts(::keel::pilot::testing::ParseAll(R"(
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: deny-all, namespace: default}
-spec: {}
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: default}
+spec: {tracing: [{randomSamplingPercentage: 10}]}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -374,8 +374,8 @@ spec:
 )")));
   const Value status = Json(handler(Get("/debug/push_status")));
   const Value& unsupported = At(status, "keel_unsupported_config");
-  EXPECT_EQ(At(At(unsupported, "AuthorizationPolicy default/deny-all"), "message").string_value(),
-            "AuthorizationPolicy is not translated by Keel: stored and listed, no xDS built from it");
+  EXPECT_EQ(At(At(unsupported, "Telemetry default/mesh-default"), "message").string_value(),
+            "Telemetry is not translated by Keel: stored and listed, no xDS built from it");
   EXPECT_EQ(At(At(unsupported, "VirtualService default/mirrored"), "message").string_value(),
             "spec fields Keel does not translate (ignored): http.match.name, http.retries.backoff");
   EXPECT_FALSE(Has(unsupported, "VirtualService default/reviews"));

@@ -73,10 +73,10 @@ spec:
 )").empty());
   // The kind itself is what push_status reports for these.
   EXPECT_TRUE(Unsupported(R"(
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: pa, namespace: default}
-spec: {action: DENY}
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: t, namespace: default}
+spec: {tracing: [{randomSamplingPercentage: 10}]}
 )").empty());
 }
 
