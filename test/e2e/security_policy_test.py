@@ -1,4 +1,4 @@
-"""PeerAuthentication end to end: which inbound filter chain a connection gets.
+"""PeerAuthentication and AuthorizationPolicy end to end: which inbound filter chain a connection gets, and what it runs.
 
 keel-discovery watches a copy of examples/bookinfo plus a file of PeerAuthentications;
 a SotW ADS client (grpcio, the build's Envoy messages) fetches virtualInbound as the
@@ -11,9 +11,12 @@ connection is closed). reviews listens on 9080:
     matches 0.0.0.0_9080, which terminates mTLS;
   - the file rewritten to a namespace-wide DISABLE (the watched directory pushes it):
     the plaintext connection matches a plaintext chain, the mTLS one none;
-  - no policy at all: both match (PERMISSIVE, the default).
+  - no policy at all: both match (PERMISSIVE, the default);
+  - an AuthorizationPolicy written for reviews puts envoy.filters.http.rbac first in
+    that chain's HttpConnectionManager (and network RBAC before tcp_proxy on TCP
+    chains); removed, it is gone again (authz_test judges the rules themselves).
 Run: KEEL_DISCOVERY_BIN=... KEEL_ENVOY_DESCRIPTORS=build/envoy_closure.pb \
-    build/venv/bin/python -m pytest test/e2e/peer_authentication_test.py
+    build/venv/bin/python -m pytest test/e2e/security_policy_test.py
 """
 
 import os
@@ -124,3 +127,32 @@ def test_no_policy_is_permissive(keel, messages):
     wait_until(lambda: all(chains_for_9080(keel, messages)), 20, "both chains on 9080")
     plain, mtls = chains_for_9080(keel, messages)
     assert not plain.HasField("transport_socket") and mtls.HasField("transport_socket")
+
+
+AUTHZ = """apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: viewer, namespace: default}
+spec:
+  selector: {matchLabels: {app: reviews}}
+  rules: [{to: [{operation: {methods: [GET]}}]}]
+"""
+
+
+def first_http_filter(keel, messages, hcm_cls):
+    _, mtls = chains_for_9080(keel, messages)
+    hcm = hcm_cls()
+    hcm.ParseFromString(mtls.filters[-1].typed_config.value)
+    return hcm.http_filters[0].name
+
+
+def test_authorization_policy_reaches_the_inbound_chains(keel, messages):
+    (hcm_cls,) = envoy_messages(os.environ["KEEL_ENVOY_DESCRIPTORS"],
+                                "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager")
+    assert first_http_filter(keel, messages, hcm_cls) != "envoy.filters.http.rbac"
+    path = os.path.join(keel.config_dir, "authz.yaml")
+    write_atomically(path, AUTHZ)
+    wait_until(lambda: first_http_filter(keel, messages, hcm_cls) == "envoy.filters.http.rbac", 20,
+               "the RBAC filter on 0.0.0.0_9080")
+    os.remove(path)
+    wait_until(lambda: first_http_filter(keel, messages, hcm_cls) != "envoy.filters.http.rbac", 20,
+               "the RBAC filter gone")
