@@ -50,12 +50,14 @@ std::string VirtualOutboundScope(const model::Proxy& proxy, model::OutboundTraff
                       policy == model::OutboundTrafficPolicy::kRegistryOnly ? "|registry-only" : "");
 }
 //  - virtualInbound and inbound clusters: the proxy's own workload (its id names
-//    pod and IP), the services that select it, the scope (the Sidecar's ingress
-//    listeners);
+//    pod and IP; its labels select PeerAuthentications and AuthorizationPolicies),
+//    the services that select it, the scope (the Sidecar's ingress listeners);
 std::string InboundScope(const char* type, const model::Proxy& proxy, const model::PushContext& push,
                          const std::vector<sidecar::ProxyInstance>& instances) {
+  std::string labels;
+  for (const auto& [k, v] : proxy.labels) absl::StrAppend(&labels, "|", k, "=", v);
   return absl::StrCat(type, "|sidecar-inbound|", proxy.id, "|", ScopeOf(proxy, push).ToString(), "|",
-                      sidecar::InstancesKey(instances));
+                      sidecar::InstancesKey(instances), labels);
 }
 //  - routes: the scope, the DNS domain (short host names), labels (as listeners);
 XdsCacheKey RouteKey(const model::Proxy& proxy, const model::PushContext& push) {
