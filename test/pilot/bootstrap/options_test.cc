@@ -104,6 +104,24 @@ TEST(OptionsTest, BadIntegers) {
   }
 }
 
+TEST(OptionsTest, StreamBoundsAndPlaintextAuthentication) {
+  auto d = ParseOptions({});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->max_subscribed_names, 100000);
+  EXPECT_EQ(d->max_queued_bytes, 128 << 20);
+  EXPECT_FALSE(d->xds_auth_plaintext);
+  auto o = ParseOptions({"--max-subscribed-names=10", "--max-queued-bytes", "65536", "--xds-auth-plaintext"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->max_subscribed_names, 10);
+  EXPECT_EQ(o->max_queued_bytes, 65536);
+  EXPECT_TRUE(o->xds_auth_plaintext);
+  for (auto [flag, value] : {std::pair{"--max-subscribed-names", "0"}, std::pair{"--max-queued-bytes", "1000"}}) {
+    auto bad = ParseOptions({flag, value});
+    ASSERT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << flag;
+    EXPECT_THAT(bad.status().message(), HasSubstr(flag));
+  }
+}
+
 TEST(OptionsTest, DrainTimeoutAndConnectionCap) {
   auto o = ParseOptions({"--drain-timeout-s", "0", "--max-connections-per-ip=0"});
   ASSERT_TRUE(o.ok()) << o.status();
@@ -142,7 +160,8 @@ TEST(OptionsTest, UsageListsEveryFlag) {
   const std::string usage = Usage();
   for (const char* flag : {"--config-dir", "--grpc-addr", "--monitoring-addr", "--domain", "--log-level",
                            "--debounce-after-ms", "--debounce-max-ms", "--drain-timeout-s",
-                           "--max-connections-per-ip", "--help", "--version"}) {
+                           "--max-connections-per-ip", "--max-subscribed-names", "--max-queued-bytes",
+                           "--xds-auth-plaintext", "--help", "--version"}) {
     EXPECT_THAT(usage, HasSubstr(flag));
   }
 }
