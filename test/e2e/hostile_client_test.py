@@ -18,16 +18,13 @@ Run: KEEL_DISCOVERY_BIN=... KEEL_ENVOY_DESCRIPTORS=build/envoy_closure.pb KEEL_D
 import json
 import os
 import queue
-import shutil
 import subprocess
-import tempfile
 import time
 
 import grpc
 import pytest
-from keeltest import CDS, EDS, envoy_messages, keel_discovery, wait_until
+from keeltest import CDS, EDS, envoy_descriptors, envoy_messages, keel_on_bookinfo, wait_until
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NODE = "sidecar~10.1.0.9~productpage-v1-0.default~default.svc.cluster.local"
 ADS = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources"
 DELTA = "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources"
@@ -35,20 +32,13 @@ DELTA = "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedR
 
 @pytest.fixture(scope="module")
 def keel():
-    tmp = tempfile.mkdtemp(prefix="keel-hostile-client-")
-    config_dir = os.path.join(tmp, "config")
-    shutil.copytree(os.path.join(ROOT, "examples", "bookinfo"), config_dir)
-    try:
-        with keel_discovery(["--config-dir", config_dir], os.path.join(tmp, "keel.log")) as k:
-            yield k
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with keel_on_bookinfo("keel-hostile-client-") as k:
+        yield k
 
 
 @pytest.fixture(scope="module")
 def messages():
-    path = os.environ.get("KEEL_ENVOY_DESCRIPTORS")
-    assert path and os.path.exists(path), "set KEEL_ENVOY_DESCRIPTORS to build/envoy_closure.pb"
+    path = envoy_descriptors()
     names = ("DiscoveryRequest", "DiscoveryResponse", "DeltaDiscoveryRequest", "DeltaDiscoveryResponse")
     return dict(zip(names, envoy_messages(path, *(f"envoy.service.discovery.v3.{n}" for n in names))))
 

@@ -9,8 +9,10 @@ import base64
 import binascii
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -35,6 +37,13 @@ def envoy_messages(descriptor_set_path, *names):
     for fd in fds.file:
         pool.Add(fd)
     return [message_factory.GetMessageClass(pool.FindMessageTypeByName(n)) for n in names]
+
+
+def envoy_descriptors():
+    """The path of the build's Envoy FileDescriptorSet (KEEL_ENVOY_DESCRIPTORS, build/envoy_closure.pb)."""
+    path = os.environ.get("KEEL_ENVOY_DESCRIPTORS")
+    assert path and os.path.exists(path), "set KEEL_ENVOY_DESCRIPTORS to build/envoy_closure.pb"
+    return path
 
 
 def key_material(value, markers):
@@ -169,3 +178,21 @@ def keel_discovery(args, log_path, monitoring_host="127.0.0.1", ready_timeout=15
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@contextlib.contextmanager
+def keel_on_bookinfo(prefix, files=None, args=()):
+    """keel_discovery serving a copy of examples/bookinfo (plus `files`, name -> YAML)
+    in a temp dir removed afterwards; the Keel yielded has `config_dir` and `tmp`."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    config_dir = os.path.join(tmp, "config")
+    shutil.copytree(os.path.join(root, "examples", "bookinfo"), config_dir)
+    for name, text in (files or {}).items():
+        write_atomically(os.path.join(config_dir, name), text)
+    try:
+        with keel_discovery(["--config-dir", config_dir, *args], os.path.join(tmp, "keel.log")) as k:
+            k.config_dir, k.tmp = config_dir, tmp
+            yield k
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

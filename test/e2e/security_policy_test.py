@@ -20,14 +20,11 @@ Run: KEEL_DISCOVERY_BIN=... KEEL_ENVOY_DESCRIPTORS=build/envoy_closure.pb \
 """
 
 import os
-import shutil
-import tempfile
 
 import grpc
 import pytest
-from keeltest import LDS, envoy_messages, keel_discovery, wait_until, write_atomically
+from keeltest import LDS, envoy_descriptors, envoy_messages, keel_on_bookinfo, wait_until, write_atomically
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NODE = "sidecar~10.1.0.3~reviews-v1-0.default~default.svc.cluster.local"
 ADS = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources"
 PLAINTEXT_HTTP = ("raw_buffer", ["http/1.1"])  # what tls_inspector and http_inspector report
@@ -47,22 +44,13 @@ spec: {mtls: {mode: DISABLE}}
 
 @pytest.fixture(scope="module")
 def keel():
-    tmp = tempfile.mkdtemp(prefix="keel-peer-authn-")
-    config_dir = os.path.join(tmp, "config")
-    shutil.copytree(os.path.join(ROOT, "examples", "bookinfo"), config_dir)
-    write_atomically(os.path.join(config_dir, "peer-authentication.yaml"), MESH_STRICT)
-    try:
-        with keel_discovery(["--config-dir", config_dir], os.path.join(tmp, "keel.log")) as k:
-            k.config_dir = config_dir
-            yield k
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with keel_on_bookinfo("keel-security-policy-", {"peer-authentication.yaml": MESH_STRICT}) as k:
+        yield k
 
 
 @pytest.fixture(scope="module")
 def messages():
-    path = os.environ.get("KEEL_ENVOY_DESCRIPTORS")
-    assert path and os.path.exists(path), "set KEEL_ENVOY_DESCRIPTORS to build/envoy_closure.pb"
+    path = envoy_descriptors()
     return envoy_messages(path, "envoy.service.discovery.v3.DiscoveryRequest",
                           "envoy.service.discovery.v3.DiscoveryResponse", "envoy.config.listener.v3.Listener")
 
@@ -146,7 +134,7 @@ def first_http_filter(keel, messages, hcm_cls):
 
 
 def test_authorization_policy_reaches_the_inbound_chains(keel, messages):
-    (hcm_cls,) = envoy_messages(os.environ["KEEL_ENVOY_DESCRIPTORS"],
+    (hcm_cls,) = envoy_messages(envoy_descriptors(),
                                 "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager")
     assert first_http_filter(keel, messages, hcm_cls) != "envoy.filters.http.rbac"
     path = os.path.join(keel.config_dir, "authz.yaml")

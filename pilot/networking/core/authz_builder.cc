@@ -234,59 +234,65 @@ Status AppendField(const Field& f, Gen gen, bool strict, std::vector<Message>* a
   return absl::OkStatus();
 }
 
-rbac::Permission PermissionOr(const std::vector<rbac::Permission>& list) {
-  rbac::Permission p;
-  for (const auto& x : list) *p.mutable_or_rules()->add_rules() = x;
-  return p;
-}
-rbac::Permission PermissionNot(const rbac::Permission& x) {
-  rbac::Permission p;
-  *p.mutable_not_rule() = x;
-  return p;
-}
-rbac::Principal PrincipalOr(const std::vector<rbac::Principal>& list) {
-  rbac::Principal p;
-  for (const auto& x : list) *p.mutable_or_ids()->add_ids() = x;
-  return p;
-}
-rbac::Principal PrincipalNot(const rbac::Principal& x) {
-  rbac::Principal p;
-  *p.mutable_not_id() = x;
-  return p;
-}
+// The RBAC message a rule's fields make, by side: permissions (destination)
+// and principals (source) are built alike from their own generators and set
+// operations.
+struct PermissionSide {
+  using Message = rbac::Permission;
+  static PermissionOf Generator(const std::string& key, bool tcp) { return PermissionGenerator(key, tcp); }
+  static Message Or(const std::vector<Message>& list) {
+    Message m;
+    for (const auto& x : list) *m.mutable_or_rules()->add_rules() = x;
+    return m;
+  }
+  static Message Not(const Message& x) {
+    Message m;
+    *m.mutable_not_rule() = x;
+    return m;
+  }
+  static Message And(std::vector<Message> list) {
+    Message m;
+    auto* rules = m.mutable_and_rules();
+    if (list.empty()) rules->add_rules()->set_any(true);
+    for (auto& x : list) *rules->add_rules() = std::move(x);
+    return m;
+  }
+};
 
-absl::StatusOr<rbac::Permission> PermissionOfFields(const std::vector<Field>& fields, bool tcp, bool strict,
-                                                    std::vector<std::string>* notes) {
-  std::vector<rbac::Permission> and_list;
+struct PrincipalSide {
+  using Message = rbac::Principal;
+  static PrincipalOf Generator(const std::string& key, bool tcp) { return PrincipalGenerator(key, tcp); }
+  static Message Or(const std::vector<Message>& list) {
+    Message m;
+    for (const auto& x : list) *m.mutable_or_ids()->add_ids() = x;
+    return m;
+  }
+  static Message Not(const Message& x) {
+    Message m;
+    *m.mutable_not_id() = x;
+    return m;
+  }
+  static Message And(std::vector<Message> list) {
+    Message m;
+    auto* ids = m.mutable_and_ids();
+    if (list.empty()) ids->add_ids()->set_any(true);
+    for (auto& x : list) *ids->add_ids() = std::move(x);
+    return m;
+  }
+};
+
+// istiod's generatePermission / generatePrincipal: the AND of `fields` (any if none).
+template <typename Side>
+absl::StatusOr<typename Side::Message> AndOfFields(const std::vector<Field>& fields, bool tcp, bool strict,
+                                                   std::vector<std::string>* notes) {
+  std::vector<typename Side::Message> and_list;
   for (const auto& f : fields) {
-    if (Status st = AppendField(f, PermissionGenerator(f.key, tcp), strict, &and_list, notes, PermissionOr,
-                                PermissionNot);
+    if (Status st = AppendField(f, Side::Generator(f.key, tcp), strict, &and_list, notes, Side::Or, Side::Not);
         !st.ok()) {
       return st;
     }
   }
-  rbac::Permission out;
-  auto* rules = out.mutable_and_rules();
-  if (and_list.empty()) rules->add_rules()->set_any(true);
-  for (auto& p : and_list) *rules->add_rules() = std::move(p);
-  return out;
-}
-
-absl::StatusOr<rbac::Principal> PrincipalOfFields(const std::vector<Field>& fields, bool tcp, bool strict,
-                                                  std::vector<std::string>* notes) {
-  std::vector<rbac::Principal> and_list;
-  for (const auto& f : fields) {
-    if (Status st = AppendField(f, PrincipalGenerator(f.key, tcp), strict, &and_list, notes, PrincipalOr,
-                                PrincipalNot);
-        !st.ok()) {
-      return st;
-    }
-  }
-  rbac::Principal out;
-  auto* ids = out.mutable_and_ids();
-  if (and_list.empty()) ids->add_ids()->set_any(true);
-  for (auto& p : and_list) *ids->add_ids() = std::move(p);
-  return out;
+  return Side::And(std::move(and_list));
 }
 
 std::vector<std::string> Strings(const google::protobuf::RepeatedPtrField<std::string>& r) { return {r.begin(), r.end()}; }
@@ -306,11 +312,12 @@ absl::StatusOr<rbac::Policy> PolicyOfRule(const istio::security::v1beta1::Rule& 
         .push_back({when.key(), Strings(when.values()), Strings(when.not_values())});
   }
   rbac::Policy policy;
-  auto add_principal = [&](std::vector<Field> fields) -> Status {
-    fields.insert(fields.end(), base_principal.begin(), base_principal.end());
-    auto p = PrincipalOfFields(fields, tcp, strict, notes);
-    if (!p.ok()) return p.status();
-    *policy.add_principals() = *std::move(p);
+  // One principal per `from` (one for none), one permission per `to`, each with the `when` side appended.
+  auto add = [&](auto side, std::vector<Field> fields, const std::vector<Field>& base, auto* out) -> Status {
+    fields.insert(fields.end(), base.begin(), base.end());
+    auto m = AndOfFields<decltype(side)>(fields, tcp, strict, notes);
+    if (!m.ok()) return m.status();
+    *out->Add() = *std::move(m);
     return absl::OkStatus();
   };
   for (const auto& from : rule.from()) {
@@ -323,18 +330,13 @@ absl::StatusOr<rbac::Policy> PolicyOfRule(const istio::security::v1beta1::Rule& 
     AddIfSet(&fields, "source.namespace", s.namespaces(), s.not_namespaces());
     AddIfSet(&fields, "remote.ip", s.remote_ip_blocks(), s.not_remote_ip_blocks());
     AddIfSet(&fields, "source.ip", s.ip_blocks(), s.not_ip_blocks());
-    if (Status st = add_principal(std::move(fields)); !st.ok()) return st;
+    if (Status st = add(PrincipalSide{}, std::move(fields), base_principal, policy.mutable_principals()); !st.ok()) {
+      return st;
+    }
   }
   if (rule.from().empty()) {
-    if (Status st = add_principal({}); !st.ok()) return st;
+    if (Status st = add(PrincipalSide{}, {}, base_principal, policy.mutable_principals()); !st.ok()) return st;
   }
-  auto add_permission = [&](std::vector<Field> fields) -> Status {
-    fields.insert(fields.end(), base_permission.begin(), base_permission.end());
-    auto p = PermissionOfFields(fields, tcp, strict, notes);
-    if (!p.ok()) return p.status();
-    *policy.add_permissions() = *std::move(p);
-    return absl::OkStatus();
-  };
   for (const auto& to : rule.to()) {
     const auto& o = to.operation();
     std::vector<Field> fields;
@@ -342,10 +344,12 @@ absl::StatusOr<rbac::Policy> PolicyOfRule(const istio::security::v1beta1::Rule& 
     AddIfSet(&fields, "method", o.methods(), o.not_methods());
     AddIfSet(&fields, "path", o.paths(), o.not_paths());
     AddIfSet(&fields, "destination.port", o.ports(), o.not_ports());
-    if (Status st = add_permission(std::move(fields)); !st.ok()) return st;
+    if (Status st = add(PermissionSide{}, std::move(fields), base_permission, policy.mutable_permissions()); !st.ok()) {
+      return st;
+    }
   }
   if (rule.to().empty()) {
-    if (Status st = add_permission({}); !st.ok()) return st;
+    if (Status st = add(PermissionSide{}, {}, base_permission, policy.mutable_permissions()); !st.ok()) return st;
   }
   return policy;
 }
