@@ -19,7 +19,7 @@ import tempfile
 
 import grpc
 import pytest
-from keeltest import CDS, free_port, keel_discovery
+from keeltest import CDS, free_port, keel_discovery, process_rss
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NODE = "sidecar~10.1.0.9~productpage-v1-0.default~default.svc.cluster.local"
@@ -128,14 +128,6 @@ def test_monitoring_port_refuses_a_huge_header_and_body_then_serves(keel):
     assert process_rss(keel.process.pid) < rss_before + (64 << 20)
     assert keel.process.poll() is None
     assert keel.get("/ready")[0] == 200
-
-
-def process_rss(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def test_still_serving_a_real_xds_client(keel):

@@ -23,7 +23,7 @@ import time
 
 import grpc
 import pytest
-from keeltest import CDS, EDS, envoy_descriptors, envoy_messages, keel_on_bookinfo, wait_until
+from keeltest import CDS, EDS, envoy_descriptors, envoy_messages, keel_on_bookinfo, process_rss, wait_until
 
 NODE = "sidecar~10.1.0.9~productpage-v1-0.default~default.svc.cluster.local"
 ADS = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources"
@@ -77,14 +77,6 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def rss(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
 def test_a_nack_loop_is_counted_not_logged(keel, messages):
     request_cls, response_cls = messages["DiscoveryRequest"], messages["DiscoveryResponse"]
     nacks = 20000
@@ -121,7 +113,7 @@ def test_a_nack_loop_is_counted_not_logged(keel, messages):
 def test_a_subscription_flood_is_refused_past_the_bound_and_memory_returns(keel, messages):
     request_cls, response_cls = messages["DeltaDiscoveryRequest"], messages["DeltaDiscoveryResponse"]
     pid = keel.process.pid
-    rss_before = rss(pid)
+    rss_before = process_rss(pid)
     channel = grpc.insecure_channel(keel.xds_addr, options=[("grpc.max_send_message_length", 16 << 20)])
     stream = Stream(channel, DELTA, request_cls, response_cls)
     closed = None
@@ -136,7 +128,7 @@ def test_a_subscription_flood_is_refused_past_the_bound_and_memory_returns(keel,
             try:
                 response = next(stream.call)  # round 0: every name answered as removed (they do not exist)
                 assert len(response.removed_resources) == 100000, len(response.removed_resources)
-                print(f"round {round_}: 100,000 names answered as removed; RSS {rss(pid) >> 20} MiB")
+                print(f"round {round_}: 100,000 names answered as removed; RSS {process_rss(pid) >> 20} MiB")
             except grpc.RpcError as e:
                 closed = (round_, e.code(), e.details())
                 break
@@ -148,11 +140,11 @@ def test_a_subscription_flood_is_refused_past_the_bound_and_memory_returns(keel,
     assert round_ == 1 and code == grpc.StatusCode.RESOURCE_EXHAUSTED, closed
     assert "subscribed to 200000 resource names, more than the 100000" in details and "--max-subscribed-names" in details
     assert counter(keel, "keel_xds_streams_over_limit_total", bound="subscribed_names") == 1
-    at_close = rss(pid)
+    at_close = process_rss(pid)
     # Its state is dropped; what it made Keel cache is not kept (no such resources),
     # and the heap released every 2 s goes back to the OS.
-    wait_until(lambda: rss(pid) < rss_before + (32 << 20), 20, "RSS back near where it was")
-    print(f"RSS {rss_before >> 20} MiB before, {at_close >> 20} MiB at the close, {rss(pid) >> 20} MiB after")
+    wait_until(lambda: process_rss(pid) < rss_before + (32 << 20), 20, "RSS back near where it was")
+    print(f"RSS {rss_before >> 20} MiB before, {at_close >> 20} MiB at the close, {process_rss(pid) >> 20} MiB after")
 
 
 def test_a_real_client_is_served_afterwards(keel, tmp_path):

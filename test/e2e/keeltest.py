@@ -46,6 +46,15 @@ def envoy_descriptors():
     return path
 
 
+def process_rss(pid):
+    """Resident set size of process `pid`, in bytes (VmRSS)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 def key_material(value, markers):
     """The first JSON string in `value` holding one of `markers`, as text or as base64
     (Secret data and DataSource inline bytes are base64 in JSON), cut to 80
