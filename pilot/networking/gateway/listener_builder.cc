@@ -14,11 +14,13 @@
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "networking/v1alpha3/gateway.pb.h"
 #include "networking/v1alpha3/virtual_service.pb.h"
+#include "pilot/networking/core/authz_builder.h"
 #include "pilot/networking/core/http_route_translator.h"
 #include "pilot/networking/core/tcp_route_translator.h"
 #include "pilot/networking/core/tls_route_translator.h"
 #include "pilot/networking/gateway/gateway_hosts.h"
 #include "pilot/networking/gateway/tls_context.h"
+#include "pkg/log/log_limiter.h"
 
 namespace keel::pilot::networking::gateway {
 namespace {
@@ -40,7 +42,7 @@ struct ChainOpts {
 };
 
 // The HCM of a gateway HTTP filter chain (Istio's buildGatewayConnectionManager
-// + buildHTTPConnectionManager, without telemetry, tracing and authz filters).
+// + buildHTTPConnectionManager, without telemetry and tracing; AddAuthz adds RBAC).
 listener::Filter HttpConnectionManager(const std::string& stat_prefix, const std::string& route_name) {
   hcm::HttpConnectionManager m;
   m.set_stat_prefix(stat_prefix);
@@ -135,6 +137,25 @@ void TlsPassthroughChains(const GatewayServer& server, const model::Proxy& proxy
   }
 }
 
+// Puts `authz` in a chain: its HTTP filters first in the HttpConnectionManager,
+// or its network filters before a TCP chain's filters.
+void AddAuthz(const AuthzFilters& authz, std::vector<listener::Filter>* filters) {
+  if (filters->empty()) return;
+  listener::Filter& last = filters->back();
+  if (last.name() != kHttpConnectionManager) {
+    filters->insert(filters->begin(), authz.tcp.begin(), authz.tcp.end());
+    return;
+  }
+  if (authz.http.empty()) return;
+  hcm::HttpConnectionManager m;
+  if (!last.typed_config().UnpackTo(&m)) return;
+  google::protobuf::RepeatedPtrField<hcm::HttpFilter> rest;
+  rest.Swap(m.mutable_http_filters());
+  for (const auto& f : authz.http) *m.add_http_filters() = f;
+  for (auto& f : rest) *m.add_http_filters() = std::move(f);
+  last.mutable_typed_config()->PackFrom(m);
+}
+
 void AddServerPortChains(const ServerPort& sp, const MergedServers& ms, const std::string& listener_name,
                          const model::Proxy& proxy, const model::PushContext& push, std::set<std::string>* taken_sni,
                          std::vector<ChainOpts>* out) {
@@ -189,8 +210,12 @@ std::optional<listener::Listener> BuildGatewayListener(const std::string& name, 
   l.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
   l.mutable_max_connections_to_accept_per_socket_event()->set_value(1);
 
+  // AuthorizationPolicies selecting the gateway's pods: RBAC first on every chain.
+  const AuthzFilters authz = BuildAuthzFilters(push.AuthorizationPoliciesFor(proxy));
+  for (const auto& note : authz.notes) KEEL_WARN_LIMITED("AuthorizationPolicy {} (for {})", note, proxy.id);
   bool inspect_tls = false;
   for (auto& c : chains) {
+    AddAuthz(authz, &c.filters);
     auto* fc = l.add_filter_chains();
     const bool wildcard = std::find(c.sni_hosts.begin(), c.sni_hosts.end(), "*") != c.sni_hosts.end();
     if (!c.sni_hosts.empty() && !wildcard) {

@@ -564,6 +564,55 @@ spec:
   EXPECT_EQ(tls_listener->listener_filters(0).name(), kTlsInspector);
 }
 
+// AuthorizationPolicies that select the gateway's pods (its namespace's, or the
+// root namespace's) put RBAC first on its chains: in the HttpConnectionManager
+// of HTTP servers, before tcp_proxy on TCP ones.
+TEST(GatewayListenersTest, AuthorizationPoliciesSelectingTheGatewayAddRbac) {
+  const auto proxy = Gateway();
+  const std::string config = std::string(kServices) + kHttpGateway + kTwoVirtualServices + R"(
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: tcp, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 31400, name: tcp, protocol: TCP}, hosts: ["*"]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: tcp, namespace: default}
+spec:
+  hosts: ["*"]
+  gateways: [tcp]
+  tcp: [{route: [{destination: {host: productpage}}]}]
+)";
+  const std::string policy = R"(
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: office-only, namespace: istio-system}
+spec:
+  selector: {matchLabels: {istio: ingressgateway}}
+  rules: [{from: [{source: {remoteIpBlocks: [203.0.113.0/24]}}]}]
+)";
+  for (const bool with_policy : {false, true}) {
+    auto push = BuildPush(config + (with_policy ? policy : ""));
+    auto merged = MergeGateways(proxy, *push);
+    auto http = BuildGatewayListener("0.0.0.0_80", merged, proxy, *push);
+    ASSERT_TRUE(http.has_value());
+    hcm::HttpConnectionManager m;
+    ASSERT_TRUE(http->filter_chains(0).filters(0).typed_config().UnpackTo(&m));
+    EXPECT_EQ(m.http_filters(0).name() == kHttpRbacFilter, with_policy);
+    EXPECT_EQ(m.http_filters(m.http_filters_size() - 1).name(), kRouterFilter);
+    auto tcp_listener = BuildGatewayListener("0.0.0.0_31400", merged, proxy, *push);
+    ASSERT_TRUE(tcp_listener.has_value());
+    const auto& filters = tcp_listener->filter_chains(0).filters();
+    ASSERT_EQ(filters.size(), with_policy ? 2 : 1);
+    if (with_policy) EXPECT_EQ(filters[0].name(), kNetworkRbacFilter);
+    EXPECT_EQ(filters[filters.size() - 1].name(), kTcpProxy);
+  }
+}
+
 TEST(GatewayListenersTest, Ipv6ProxyListensOnTheIpv6Wildcard) {
   const auto proxy = Gateway({{"istio", "ingressgateway"}}, "istio-system", "fd00::5");
   auto push = BuildPush(std::string(kHttpGateway));
