@@ -11,13 +11,10 @@ Run: KEEL_DISCOVERY_BIN=... build/venv/bin/python -m pytest test/e2e/hostile_yam
 
 import json
 import os
-import shutil
-import tempfile
 
 import pytest
-from keeltest import keel_discovery, wait_until, write_atomically
+from keeltest import keel_on_bookinfo, process_rss, wait_until, write_atomically
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 HOSTILE = {
     "cycle.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: cycle}\nspec: &x\n  ports: [*x]\n",
@@ -33,18 +30,8 @@ HOSTILE = {
 
 @pytest.fixture(scope="module")
 def keel():
-    tmp = tempfile.mkdtemp(prefix="keel-hostile-yaml-")
-    config_dir = os.path.join(tmp, "config")
-    shutil.copytree(os.path.join(ROOT, "examples", "bookinfo"), config_dir)
-    for name, text in HOSTILE.items():
-        with open(os.path.join(config_dir, name), "w") as f:
-            f.write(text)
-    try:
-        with keel_discovery(["--config-dir", config_dir, "--disable-ca"], os.path.join(tmp, "keel.log")) as k:
-            k.config_dir = config_dir
-            yield k
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with keel_on_bookinfo("keel-hostile-yaml-", HOSTILE, ["--disable-ca"]) as k:
+        yield k
 
 
 def invalid_config(keel):
@@ -68,6 +55,9 @@ def test_hostile_files_at_startup_are_refused_naming_file_and_line(keel):
         "line 6, column 11: number 99999999999999999999... (40000 characters) is too large for a double"), errors
     assert "aliases expand to more than 100000 nodes" in errors["laughs.yaml"]["message"], errors
     assert "nested more than 100 levels deep" in errors["deep.yaml"]["message"], errors
+    rss = process_rss(keel.process.pid)
+    print(f"RSS with the hostile files refused: {rss >> 20} MiB")
+    assert rss < 100 << 20, f"{rss >> 20} MiB"  # the billion laughs alone would be gigabytes
     assert errors["loop.yaml"]["message"].startswith(
         "line 1, column 4: the YAML parser stopped making progress here"), errors
     log = keel.log()
