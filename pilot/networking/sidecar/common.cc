@@ -1,5 +1,7 @@
 #include "pilot/networking/sidecar/common.h"
 
+#include <algorithm>
+
 #include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/ascii.h"
@@ -93,7 +95,7 @@ envoy::config::core::v3::TransportSocket RawBufferSocket() {
   return socket;
 }
 
-tls::DownstreamTlsContext InboundMtlsContext(bool tcp) {
+tls::DownstreamTlsContext InboundMtlsContext(bool tcp, const model::MeshOptions& mesh) {
   tls::DownstreamTlsContext out;
   out.mutable_require_client_certificate()->set_value(true);
   auto* common = out.mutable_common_tls_context();
@@ -106,7 +108,15 @@ tls::DownstreamTlsContext InboundMtlsContext(bool tcp) {
   params->set_tls_maximum_protocol_version(tls::TlsParameters::TLSv1_3);
   *common->add_tls_certificate_sds_secret_configs() = AgentSdsSecret(kSdsDefault);
   auto* combined = common->mutable_combined_validation_context();
-  combined->mutable_default_validation_context();
+  // Peers of the mesh's trust domain and its aliases only (istiod's
+  // TrustDomainsForValidation): a certificate from the same root for another
+  // domain is refused.
+  auto* validation = combined->mutable_default_validation_context();
+  std::vector<std::string> domains = {mesh.trust_domain()};
+  for (const auto& alias : mesh.config->trust_domain_aliases()) {
+    if (std::find(domains.begin(), domains.end(), alias) == domains.end()) domains.push_back(alias);
+  }
+  for (const auto& td : domains) validation->add_match_subject_alt_names()->set_prefix("spiffe://" + td + "/");
   *combined->mutable_validation_context_sds_secret_config() = AgentSdsSecret(kSdsRoot);
   return out;
 }

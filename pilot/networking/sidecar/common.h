@@ -10,6 +10,7 @@
 #include "envoy/extensions/transport_sockets/tls/v3/common.pb.h"
 #include "envoy/extensions/transport_sockets/tls/v3/secret.pb.h"
 #include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
+#include "pilot/model/mesh.h"
 #include "pilot/model/proxy.h"
 #include "pilot/networking/core/well_known_names.h"
 
@@ -51,7 +52,9 @@ envoy::config::core::v3::TransportSocket RawBufferSocket();
 
 // The server-side mTLS context of an inbound filter chain (Istio
 // BuildInboundTLS): the workload certificate, peers validated against ROOTCA,
-// client certificate required; ALPN h2/http1.1, plus istio-peer-exchange for TCP.
-envoy::extensions::transport_sockets::tls::v3::DownstreamTlsContext InboundMtlsContext(bool tcp);
+// client certificate required and its SAN under spiffe://TD/ for the mesh trust
+// domain and each alias; ALPN h2/http1.1, plus istio-peer-exchange for TCP.
+envoy::extensions::transport_sockets::tls::v3::DownstreamTlsContext InboundMtlsContext(bool tcp,
+                                                                       const model::MeshOptions& mesh);
 
 }  // namespace keel::pilot::networking::sidecar

@@ -91,7 +91,7 @@ listener::Filter TcpProxyFilter(const std::string& cluster) {
 }
 
 std::vector<listener::FilterChain> ChainsFor(const ChainConfig& cc, const std::string& wildcard,
-                                            const AuthzFilters& authz) {
+                                            const AuthzFilters& authz, const model::MeshOptions& mesh) {
   std::vector<listener::FilterChain> out;
   const PortClass cls = ClassOf(cc.protocol);
   for (const auto& opt : MatchOptions(cc.mtls, cls, cc.passthrough)) {
@@ -101,7 +101,7 @@ std::vector<listener::FilterChain> ChainsFor(const ChainConfig& cc, const std::s
     if (cc.target_port > 0) match->mutable_destination_port()->set_value(cc.target_port);
     match->set_transport_protocol(opt.transport);
     for (const auto& a : opt.alpns) match->add_application_protocols(a);
-    if (opt.tls) *fc.mutable_transport_socket() = DownstreamTlsSocket(InboundMtlsContext(!opt.http));
+    if (opt.tls) *fc.mutable_transport_socket() = DownstreamTlsSocket(InboundMtlsContext(!opt.http, mesh));
     if (opt.http) {
       HcmOptions options;
       options.stat_prefix =
@@ -275,10 +275,10 @@ listener::Listener BuildVirtualInboundListener(const model::Proxy& proxy, const 
   const AuthzFilters authz = BuildAuthzFilters(push.AuthorizationPoliciesFor(proxy));
   for (const auto& note : authz.notes) KEEL_WARN_LIMITED("AuthorizationPolicy {} (for {})", note, proxy.id);
   for (const auto& cc : PassthroughChainConfigs(proxy, push, inbound)) {
-    for (auto& fc : ChainsFor(cc, wildcard, authz)) *l.add_filter_chains() = std::move(fc);
+    for (auto& fc : ChainsFor(cc, wildcard, authz, push.mesh())) *l.add_filter_chains() = std::move(fc);
   }
   for (const auto& cc : inbound) {
-    for (auto& fc : ChainsFor(cc, wildcard, authz)) *l.add_filter_chains() = std::move(fc);
+    for (auto& fc : ChainsFor(cc, wildcard, authz, push.mesh())) *l.add_filter_chains() = std::move(fc);
   }
   AddListenerFilters(&l);
   *l.mutable_listener_filters_timeout() = TimeUtil::SecondsToDuration(0);  // mesh protocolDetectionTimeout

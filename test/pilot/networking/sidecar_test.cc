@@ -272,6 +272,10 @@ TEST_F(SidecarTest, InboundChainsCoverTheProxysOwnPorts) {
   EXPECT_EQ(ctx.common_tls_context().tls_certificate_sds_secret_configs(0).name(), "default");
   EXPECT_EQ(ctx.common_tls_context().combined_validation_context().validation_context_sds_secret_config().name(),
             "ROOTCA");
+  const auto& peer_sans = ctx.common_tls_context().combined_validation_context().default_validation_context();
+  ASSERT_EQ(peer_sans.match_subject_alt_names_size(), 1);
+  EXPECT_EQ(peer_sans.match_subject_alt_names(0).prefix(), "spiffe://cluster.local/")
+      << "peers of the mesh's trust domain only (istiod's TrustDomainsForValidation)";
   for (const auto* fc : by_port[8080]) {
     const hcm::HttpConnectionManager m = Hcm(fc->filters(fc->filters_size() - 1));
     EXPECT_EQ(m.route_config().name(), "inbound|8080||");
