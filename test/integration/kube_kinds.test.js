@@ -110,7 +110,7 @@ S.step('/debug/push_status names every untranslated kind and the untranslated fi
   }
   assert.equal(
     (unsupported[`VirtualService ${NS}/kinds-vs`] || {}).message,
-    'spec fields Keel does not translate (ignored): http.retries.backoff',
+    'spec fields Keel does not translate (ignored): http.retries.retryRemoteLocalities',
   );
   for (const k of ['Gateway', 'DestinationRule', 'ServiceEntry', 'Sidecar']) {
     const o = OBJECTS.find((x) => x.kind === k);

@@ -32,14 +32,14 @@ route::RetryPolicy::RetryHostPredicate PreviousHosts() {
 bool IsHttpStatus(int code) { return code >= 100 && code <= 599; }
 
 // Istio retry.ConvertPolicy: the mesh default (2 attempts on connect failures,
-// refused streams, unavailable, cancelled and 503) unless the route says
-// otherwise; attempts 0 disables retries.
+// refused streams, unavailable and cancelled; "retriable-status-codes" with no
+// codes, so no status is retried) unless the route says otherwise; attempts 0
+// disables retries.
 std::optional<route::RetryPolicy> ConvertRetryPolicy(const networking::HTTPRetry* in, bool consistent_hash) {
   route::RetryPolicy out;
   out.mutable_num_retries()->set_value(2);
   out.set_retry_on("connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes");
   out.set_host_selection_retry_max_attempts(5);
-  out.add_retriable_status_codes(503);
   if (!consistent_hash) *out.add_retry_host_predicate() = PreviousHosts();
   if (!in) return out;
   if (in->attempts() <= 0) return std::nullopt;
@@ -64,6 +64,11 @@ std::optional<route::RetryPolicy> ConvertRetryPolicy(const networking::HTTPRetry
     out.set_retry_on(retry_on);
   }
   if (in->has_per_try_timeout()) *out.mutable_per_try_timeout() = in->per_try_timeout();
+  if (in->has_retry_ignore_previous_hosts()) {
+    out.clear_retry_host_predicate();
+    if (in->retry_ignore_previous_hosts().value()) *out.add_retry_host_predicate() = PreviousHosts();
+  }
+  if (in->has_backoff()) *out.mutable_retry_back_off()->mutable_base_interval() = in->backoff();
   return out;
 }
 

@@ -370,14 +370,14 @@ spec:
   - match: [{name: all}]
     route: [{destination: {host: ratings}}]
     mirror: {host: ratings-shadow}
-    retries: {attempts: 3, backoff: 2s}
+    retries: {attempts: 3, retryRemoteLocalities: true}
 )")));
   const Value status = Json(handler(Get("/debug/push_status")));
   const Value& unsupported = At(status, "keel_unsupported_config");
   EXPECT_EQ(At(At(unsupported, "Telemetry default/mesh-default"), "message").string_value(),
             "Telemetry is not translated by Keel: stored and listed, no xDS built from it");
   EXPECT_EQ(At(At(unsupported, "VirtualService default/mirrored"), "message").string_value(),
-            "spec fields Keel does not translate (ignored): http.match.name, http.retries.backoff");
+            "spec fields Keel does not translate (ignored): http.match.name, http.retries.retryRemoteLocalities");
   EXPECT_FALSE(Has(unsupported, "VirtualService default/reviews"));
 }
 

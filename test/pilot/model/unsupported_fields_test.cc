@@ -40,9 +40,9 @@ spec:
     mirror: {host: shadow, port: {number: 80}}
   - match: [{name: second}]
     route: [{destination: {host: ratings}}]
-    retries: {attempts: 3, backoff: 2s}
+    retries: {attempts: 3, retryRemoteLocalities: true}
 )"),
-              ElementsAre("http.match.name", "http.retries.backoff"));
+              ElementsAre("http.match.name", "http.retries.retryRemoteLocalities"));
 
   // A whole untranslated message is named once, not field by field; the same field
   // under the translated trafficPolicy's four places is covered at each.

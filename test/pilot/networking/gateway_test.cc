@@ -396,7 +396,7 @@ spec:
   http:
   - match: [{uri: {prefix: /reviews}}]
     timeout: 3s
-    retries: {attempts: 4, retryOn: "gateway-error,502"}
+    retries: {attempts: 4, retryOn: "gateway-error,502", retryIgnorePreviousHosts: true, backoff: 0.25s}
     route: [{destination: {host: reviews}}]
   - match: [{uri: {exact: /once}}]
     retries: {attempts: 0}
@@ -418,13 +418,17 @@ spec:
   EXPECT_THAT(reviews.retry_policy().retriable_status_codes(), ElementsAre(502));
   ASSERT_EQ(reviews.hash_policy_size(), 1);
   EXPECT_EQ(reviews.hash_policy(0).header().header_name(), "x-user");
-  EXPECT_THAT(reviews.retry_policy().retry_host_predicate(), IsEmpty()) << "hashing: retry the same host";
+  ASSERT_EQ(reviews.retry_policy().retry_host_predicate_size(), 1)
+      << "retryIgnorePreviousHosts: true overrides hashing's same-host retries";
+  EXPECT_EQ(reviews.retry_policy().retry_back_off().base_interval().nanos(), 250000000);
 
   EXPECT_FALSE(routes[1].route().has_retry_policy()) << "attempts: 0 turns retries off";
 
   const auto& fallback = routes[2].route().retry_policy();
   EXPECT_EQ(fallback.num_retries().value(), 2u) << "the mesh default";
   EXPECT_EQ(fallback.retry_on(), "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes");
+  EXPECT_THAT(fallback.retriable_status_codes(), IsEmpty()) << "istiod's default retries no status (not 503)";
+  EXPECT_FALSE(fallback.has_retry_back_off());
   ASSERT_EQ(fallback.retry_host_predicate_size(), 1);
   EXPECT_EQ(fallback.retry_host_predicate(0).name(), "envoy.retry_host_predicates.previous_hosts");
   EXPECT_EQ(routes[2].metadata().filter_metadata().at("istio").fields().at("config").string_value(),
