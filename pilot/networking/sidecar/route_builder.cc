@@ -104,6 +104,10 @@ route::VirtualHost AllowAnyVirtualHost() {
 
 std::vector<std::string> SidecarVirtualHostDomains(const model::Service& service, const model::Proxy& proxy) {
   std::vector<std::string> out{service.hostname};
+  // The absolute FQDN too (istiod's PILOT_ENABLE_ABSOLUTE_FQDN_VHOST_DOMAIN, on by
+  // default): a Host header "reviews.default.svc.cluster.local." matches.
+  const bool ip = service.hostname.find_first_not_of("0123456789.:") == std::string::npos;
+  if (!ip) out.push_back(service.hostname + ".");
   for (auto& alt : AltHosts(service.hostname, proxy.dns_domain)) out.push_back(std::move(alt));
   if (service.resolution == model::Resolution::kPassthrough && service.source.kind == model::Kind::kService) {
     const size_t n = out.size();

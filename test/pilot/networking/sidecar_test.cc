@@ -530,10 +530,12 @@ TEST_F(SidecarTest, RoutesHaveServiceHostsThenAllowAny) {
                                  "reviews.default.svc.cluster.local:9080", "allow_any"));
   // Short names as Kubernetes DNS resolves them from the proxy's namespace.
   EXPECT_THAT(rc.virtual_hosts(0).domains(),
-              ElementsAre("legacy.other.svc.cluster.local", "legacy.other", "legacy.other.svc", "10.96.0.13"));
+              ElementsAre("legacy.other.svc.cluster.local", "legacy.other.svc.cluster.local.", "legacy.other",
+                          "legacy.other.svc", "10.96.0.13"))
+      << "the absolute FQDN (trailing dot) too, as istiod";
   EXPECT_THAT(rc.virtual_hosts(1).domains(),
-              ElementsAre("ratings.default.svc.cluster.local", "ratings", "ratings.default.svc", "ratings.default",
-                          "10.96.0.11"));
+              ElementsAre("ratings.default.svc.cluster.local", "ratings.default.svc.cluster.local.", "ratings",
+                          "ratings.default.svc", "ratings.default", "10.96.0.11"));
   const auto& allow_any = rc.virtual_hosts(3);
   EXPECT_THAT(allow_any.domains(), ElementsAre("*"));
   EXPECT_EQ(allow_any.routes(0).route().cluster(), "PassthroughCluster");
