@@ -458,6 +458,13 @@ std::optional<cluster::Cluster> BuildEnvoyOutboundCluster(const ClusterName& nam
   if (http_pool.h2_upgrade_policy() == networking::ConnectionPoolSettings::HTTPSettings::UPGRADE) w.SetHttp2();
   if (policy.has_outlier_detection()) ApplyEnvoyOutlierDetection(policy.outlier_detection(), &w.c);
   ApplyLoadBalancer(policy.load_balancer(), &w.c);
+  // istiod's applyLoadBalancer: panic routing off unless outlier detection's
+  // minHealthPercent set it (Envoy's default, 50%, would send traffic to ejected
+  // hosts once half are out). Not for cluster-provided balancing.
+  if (w.c.type() != cluster::Cluster::ORIGINAL_DST && w.c.lb_policy() != cluster::Cluster::CLUSTER_PROVIDED &&
+      !w.c.common_lb_config().has_healthy_panic_threshold()) {
+    w.c.mutable_common_lb_config()->mutable_healthy_panic_threshold()->set_value(0);
+  }
   ApplyTls(policy, name, *svc, proxy, push, DrHasSelector(dr), &w);
   if (w.c.type() == cluster::Cluster::ORIGINAL_DST) w.c.set_lb_policy(cluster::Cluster::CLUSTER_PROVIDED);
   if (w.c.type() == cluster::Cluster::EDS) SetEdsConfig(&w.c);

@@ -333,6 +333,8 @@ TEST_F(SidecarTest, AutoMtlsUsesTransportSocketMatches) {
 
   // Istio's defaults for Envoy clusters (proxyless clients keep theirs).
   EXPECT_EQ(c->lb_policy(), cluster::Cluster::LEAST_REQUEST);
+  ASSERT_TRUE(c->common_lb_config().has_healthy_panic_threshold()) << "panic routing off, as istiod";
+  EXPECT_EQ(c->common_lb_config().healthy_panic_threshold().value(), 0);
   EXPECT_EQ(c->circuit_breakers().thresholds(0).max_requests().value(), 4294967295u);
   EXPECT_EQ(c->eds_cluster_config().service_name(), "outbound|9080|v1|reviews.default.svc.cluster.local");
 }
