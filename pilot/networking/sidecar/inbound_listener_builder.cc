@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "envoy/extensions/filters/listener/http_inspector/v3/http_inspector.pb.h"
 #include "envoy/extensions/filters/listener/original_dst/v3/original_dst.pb.h"
@@ -106,7 +107,8 @@ std::vector<listener::FilterChain> ChainsFor(const ChainConfig& cc, const std::s
       HcmOptions options;
       options.stat_prefix =
           cc.passthrough ? cc.cluster : absl::StrCat("inbound_", ListenerName(wildcard, cc.target_port));
-      options.route_config = BuildInboundRouteConfiguration(cc.cluster, cc.hostname, cc.service_port);
+      options.route_config = BuildInboundRouteConfiguration(cc.cluster, cc.hostname, cc.service_port,
+                                                            absl::AsciiStrToUpper(cc.protocol) == "GRPC");
       options.inbound = true;
       options.http2 = IsHttp2(cc.protocol);
       options.authz_filters = authz.http;

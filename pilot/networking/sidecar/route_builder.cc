@@ -163,7 +163,7 @@ route::RouteConfiguration BuildSidecarRouteConfiguration(const std::string& name
 }
 
 route::RouteConfiguration BuildInboundRouteConfiguration(const std::string& cluster, const std::string& hostname,
-                                                         int service_port) {
+                                                         int service_port, bool grpc) {
   route::RouteConfiguration rc;
   rc.set_name(cluster);
   rc.mutable_validate_clusters()->set_value(false);
@@ -180,6 +180,12 @@ route::RouteConfiguration BuildInboundRouteConfiguration(const std::string& clus
   auto* msd = action->mutable_max_stream_duration();
   *msd->mutable_max_stream_duration() = TimeUtil::SecondsToDuration(0);
   *msd->mutable_grpc_timeout_header_max() = TimeUtil::SecondsToDuration(0);
+  // istiod's BuildDefaultHTTPInboundRoute: retry a request the local app reset
+  // before reading it (not for gRPC, whose streams it breaks).
+  if (!grpc) {
+    action->mutable_retry_policy()->set_retry_on("reset-before-request");
+    action->mutable_retry_policy()->mutable_num_retries()->set_value(2);
+  }
   return rc;
 }
 

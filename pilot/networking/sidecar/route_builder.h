@@ -29,9 +29,10 @@ std::vector<std::string> SidecarVirtualHostDomains(const model::Service& service
 
 // The inline route configuration of an inbound HTTP chain: "inbound|PORT||" (or
 // InboundPassthroughCluster for the passthrough chains), one "*" virtual host
-// "inbound|http|SERVICE_PORT" with a default route to `cluster`.
+// "inbound|http|SERVICE_PORT" with a default route to `cluster`, retried twice on
+// reset-before-request unless `grpc`.
 envoy::config::route::v3::RouteConfiguration BuildInboundRouteConfiguration(const std::string& cluster,
                                                                            const std::string& hostname,
-                                                                           int service_port);
+                                                                           int service_port, bool grpc);
 
 }  // namespace keel::pilot::networking::sidecar

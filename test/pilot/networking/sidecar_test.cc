@@ -280,9 +280,13 @@ TEST_F(SidecarTest, InboundChainsCoverTheProxysOwnPorts) {
     const hcm::HttpConnectionManager m = Hcm(fc->filters(fc->filters_size() - 1));
     EXPECT_EQ(m.route_config().name(), "inbound|8080||");
     EXPECT_EQ(m.route_config().virtual_hosts(0).routes(0).route().cluster(), "inbound|8080||");
+    EXPECT_EQ(m.route_config().virtual_hosts(0).routes(0).route().retry_policy().retry_on(), "reset-before-request");
     EXPECT_EQ(m.http_filters(m.http_filters_size() - 1).name(), "envoy.filters.http.router");
     EXPECT_EQ(m.stat_prefix(), "inbound_0.0.0.0_8080");
   }
+  EXPECT_FALSE(BuildInboundRouteConfiguration("inbound|9090||", "grpc.default.svc.cluster.local", 9090, /*grpc=*/true)
+                   .virtual_hosts(0).routes(0).route().has_retry_policy())
+      << "gRPC: no reset-before-request retries (they break streams)";
   EXPECT_EQ(by_port[15006].size(), 1u);  // the blackhole chain
   EXPECT_EQ(TcpProxyOf(*by_port[15006][0]).cluster(), "BlackHoleCluster");
   // Passthrough chains (no destination port) go to InboundPassthroughCluster.
