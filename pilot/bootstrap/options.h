@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "pilot/xds/xds_connection.h"
 
 namespace keel::pilot::bootstrap {
 
@@ -25,8 +26,10 @@ struct Options {
   int push_throttle = 0;                    // --push-throttle (istiod PILOT_PUSH_THROTTLE): push worker threads; 0 = cores, at least 2
   int drain_timeout_s = 5;                  // --drain-timeout-s: on SIGTERM, streams get this long, then are cancelled
   int max_connections_per_ip = 2048;        // --max-connections-per-ip: per peer IP on each gRPC port; 0 = no cap
-  int max_subscribed_names = 100000;        // --max-subscribed-names: per xDS stream, all types together
-  int max_queued_bytes = 128 << 20;         // --max-queued-bytes: unsent response bytes per xDS stream
+  // --max-subscribed-names (per xDS stream, all types together) and --max-queued-bytes
+  // (unsent response bytes per xDS stream): xds::StreamLimits' defaults.
+  int max_subscribed_names = static_cast<int>(xds::StreamLimits{}.max_subscribed_names);
+  int max_queued_bytes = static_cast<int>(xds::StreamLimits{}.max_queued_bytes);
   bool xds_auth_plaintext = false;          // --xds-auth-plaintext (istiod XDS_AUTH_PLAINTEXT)
   // Citadel (the CA).
   std::string secure_grpc_addr = "0.0.0.0:15012";  // --secure-grpc-addr: xDS + CA over TLS; "off" disables

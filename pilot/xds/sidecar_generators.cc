@@ -21,13 +21,15 @@ namespace sidecar = networking::sidecar;
 
 std::string IpFamily(const model::Proxy& proxy) { return proxy.ip.find(':') != std::string::npos ? "v6" : "v4"; }
 
-// The proxy's labels, for the keys of what its labels can change: routes and
-// outbound listeners, where a visible VirtualService matches on sourceLabels.
-std::string Labels(const model::Proxy& proxy, const model::PushContext& push) {
+// The proxy's labels, for the keys of what its labels can change.
+std::string AllLabels(const model::Proxy& proxy) {
   std::string out;
-  if (!push.ScopeFor(proxy).matches_source_labels()) return out;
   for (const auto& [k, v] : proxy.labels) absl::StrAppend(&out, "|", k, "=", v);
   return out;
+}
+// Routes and outbound listeners: only where a visible VirtualService matches on sourceLabels.
+std::string Labels(const model::Proxy& proxy, const model::PushContext& push) {
+  return push.ScopeFor(proxy).matches_source_labels() ? AllLabels(proxy) : "";
 }
 
 // The proxy's ScopeKey: its namespace and the Sidecar selecting it (identity
@@ -54,10 +56,8 @@ std::string VirtualOutboundScope(const model::Proxy& proxy, model::OutboundTraff
 //    the services that select it, the scope (the Sidecar's ingress listeners);
 std::string InboundScope(const char* type, const model::Proxy& proxy, const model::PushContext& push,
                          const std::vector<sidecar::ProxyInstance>& instances) {
-  std::string labels;
-  for (const auto& [k, v] : proxy.labels) absl::StrAppend(&labels, "|", k, "=", v);
   return absl::StrCat(type, "|sidecar-inbound|", proxy.id, "|", ScopeOf(proxy, push).ToString(), "|",
-                      sidecar::InstancesKey(instances), labels);
+                      sidecar::InstancesKey(instances), AllLabels(proxy));
 }
 //  - routes: the scope, the DNS domain (short host names), labels (as listeners);
 XdsCacheKey RouteKey(const model::Proxy& proxy, const model::PushContext& push) {

@@ -82,7 +82,6 @@ struct ConnectionSnapshot {
   std::chrono::system_clock::time_point connected_at;
   google::protobuf::Struct node_metadata;  // as the proxy sent it in its first request
   bool delta = false;                      // a DeltaAggregatedResources stream
-  std::optional<ProxyIdentity> identity;   // authenticated streams (the TLS port)
 };
 
 // What one connection owes its proxy, as it waits in the PushQueue: a push

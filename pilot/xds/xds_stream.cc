@@ -60,7 +60,7 @@ void XdsStream<Request, Response>::OnReadDone(bool ok) {
       FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why));
       return;
     }
-    if (!proxy_ && auth_metadata_ && !identity_) {
+    if (!proxy_ && auth_metadata_) {  // the first request of a stream that must authenticate
       AuthenticateThenHandleLocked(request);
       return;
     }
@@ -138,9 +138,9 @@ void XdsStream<Request, Response>::AuthenticateThenHandleLocked(const Request& f
         FinishLocked(grpc::Status(code, std::string(identity.status().message())));
         return;
       }
-      identity_ = *identity;
-      if (!IdentifyLocked(first) || !AuthorizeLocked()) return;
-      proxy_->verified_identity = identity_;
+      if (!IdentifyLocked(first)) return;
+      proxy_->verified_identity = *identity;
+      if (!AuthorizeLocked()) return;
       owed = HandleAndTakeOwedLocked(first);
       if (!finishing_) this->StartRead(&reading_);
     }
@@ -157,9 +157,10 @@ void XdsStream<Request, Response>::AuthenticateThenHandleLocked(const Request& f
 
 template <typename Request, typename Response>
 bool XdsStream<Request, Response>::AuthorizeLocked() {
-  if (!identity_ || identity_->ns == proxy_->ns) return true;
+  const std::optional<ProxyIdentity>& identity = proxy_->verified_identity;
+  if (!identity || identity->ns == proxy_->ns) return true;
   const std::string why =
-      absl::StrCat("authorization failed: the token is for ", identity_->ns, "/", identity_->service_account,
+      absl::StrCat("authorization failed: the token is for ", identity->ns, "/", identity->service_account,
                    " but proxy ", proxy_->id, " is in namespace ", proxy_->ns);
   KEEL_WARN_LIMITED("ADS: connection {} from {}: {}", connection_id_, peer_, why);
   FinishLocked(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, why));
@@ -467,7 +468,7 @@ void XdsStream<Request, Response>::OnDone() {
 template <typename Request, typename Response>
 ConnectionSnapshot XdsStream<Request, Response>::Snapshot() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return ConnectionSnapshot{connection_id_, peer_, proxy_, watches_, connected_at_, node_metadata_, delta_, identity_};
+  return ConnectionSnapshot{connection_id_, peer_, proxy_, watches_, connected_at_, node_metadata_, delta_};
 }
 
 template class XdsStream<envoy::service::discovery::v3::DiscoveryRequest,

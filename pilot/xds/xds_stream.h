@@ -167,7 +167,6 @@ class XdsStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuf
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
   std::optional<std::multimap<std::string, std::string>> auth_metadata_;  // set before Start(), then read-only
-  std::optional<ProxyIdentity> identity_ ABSL_GUARDED_BY(mu_);
   google::protobuf::Struct node_metadata_ ABSL_GUARDED_BY(mu_);
   // Pushes sent and not yet fully ACKed (pilot_proxy_convergence_time): when the
   // earliest of them started, and the types whose last response awaits an ACK.

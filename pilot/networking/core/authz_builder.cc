@@ -1,5 +1,6 @@
 #include "pilot/networking/core/authz_builder.h"
 
+#include <algorithm>
 #include <optional>
 
 #include "absl/status/statusor.h"
@@ -414,11 +415,9 @@ AuthzFilters BuildAuthzFilters(const model::WorkloadAuthorizationPolicies& polic
       {&policies.audit, rbac::RBAC::LOG},
       {&policies.deny, rbac::RBAC::DENY},
       {&policies.allow, rbac::RBAC::ALLOW}};
-  if (!policies.custom.empty()) {
-    for (const auto& c : policies.custom) {
-      out.notes.push_back(absl::StrCat(c->key.ns, "/", c->key.name,
-                                       ": CUSTOM needs an ext_authz provider, which Keel does not support: its rules deny"));
-    }
+  for (const auto& c : policies.custom) {
+    out.notes.push_back(absl::StrCat(c->key.ns, "/", c->key.name,
+                                     ": CUSTOM needs an ext_authz provider, which Keel does not support: its rules deny"));
   }
   for (const auto& [list, action] : order) {
     std::vector<std::string> http_notes;

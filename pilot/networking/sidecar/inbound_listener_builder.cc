@@ -202,8 +202,10 @@ void AddListenerFilters(listener::Listener* l) {
 // ports of the Services selecting the proxy (and carry istiod's synthetic
 // telemetry host "<sidecar>.<namespace>"); otherwise one per workload port, the
 // first Service (ProxyServiceInstances order) winning a shared port, as in Istio.
+// Each is in the mTLS mode `mtls` gives its port.
 std::vector<ChainConfig> InboundChainConfigs(const model::Proxy& proxy, const model::PushContext& push,
-                                             const std::vector<ProxyInstance>& instances) {
+                                             const std::vector<ProxyInstance>& instances,
+                                             const model::WorkloadMtls& mtls) {
   std::map<int, ChainConfig> by_port;
   auto add = [&](int port, const std::string& protocol, const std::string& hostname, int service_port) {
     if (port == kVirtualInboundPort || port == kVirtualOutboundPort) return;  // Istio skips static listener ports
@@ -222,7 +224,6 @@ std::vector<ChainConfig> InboundChainConfigs(const model::Proxy& proxy, const mo
   } else {
     for (const auto& i : instances) add(i.target_port, i.port.protocol, i.service->hostname, i.port.port);
   }
-  const model::WorkloadMtls mtls = push.PeerAuthenticationFor(proxy);
   std::vector<ChainConfig> out;
   for (auto& [port, cc] : by_port) {
     cc.mtls = mtls.ForPort(static_cast<uint32_t>(port));
@@ -234,9 +235,8 @@ std::vector<ChainConfig> InboundChainConfigs(const model::Proxy& proxy, const mo
 // Istio's ForPassthrough: the catch-all chains in the workload's mode, then, for
 // each portLevelMtls port no inbound chain config covers, chains on that port in
 // its own mode.
-std::vector<ChainConfig> PassthroughChainConfigs(const model::Proxy& proxy, const model::PushContext& push,
+std::vector<ChainConfig> PassthroughChainConfigs(const model::WorkloadMtls& mtls,
                                                  const std::vector<ChainConfig>& inbound) {
-  const model::WorkloadMtls mtls = push.PeerAuthenticationFor(proxy);
   ChainConfig all;
   all.cluster = kInboundPassthroughCluster;
   all.passthrough = true;
@@ -273,10 +273,11 @@ listener::Listener BuildVirtualInboundListener(const model::Proxy& proxy, const 
   blackhole->mutable_filter_chain_match()->mutable_destination_port()->set_value(kVirtualInboundPort);
   *blackhole->add_filters() = TcpProxyFilter(kBlackHoleCluster);
 
-  const std::vector<ChainConfig> inbound = InboundChainConfigs(proxy, push, instances);
+  const model::WorkloadMtls mtls = push.PeerAuthenticationFor(proxy);
+  const std::vector<ChainConfig> inbound = InboundChainConfigs(proxy, push, instances, mtls);
   const AuthzFilters authz = BuildAuthzFilters(push.AuthorizationPoliciesFor(proxy));
   for (const auto& note : authz.notes) KEEL_WARN_LIMITED("AuthorizationPolicy {} (for {})", note, proxy.id);
-  for (const auto& cc : PassthroughChainConfigs(proxy, push, inbound)) {
+  for (const auto& cc : PassthroughChainConfigs(mtls, inbound)) {
     for (auto& fc : ChainsFor(cc, wildcard, authz, push.mesh())) *l.add_filter_chains() = std::move(fc);
   }
   for (const auto& cc : inbound) {
