@@ -93,10 +93,11 @@ fetch_kube() {
   PATH="$PATH:/usr/local/go/bin" test/harness/kube-harness.sh build
 }
 
-# Istio's own delta xDS client (istio.io/istio/pkg/adsc) for e2e.delta_xds, built
-# with Go from test/e2e/delta_client's pinned go.mod (cached: ~6 minutes cold).
-fetch_delta_client() {
-  PATH="$PATH:/usr/local/go/bin" test/e2e/delta_client/build.sh "$TOOLS/istio-delta-client"
+# Istio's own programs the tests run (its delta xDS client over pkg/adsc and
+# pilot-agent), one `go build` from test/e2e/istio_tools' pinned go.mod (cached:
+# ~10 minutes cold), linked into $TOOLS.
+fetch_istio_tools() {
+  PATH="$PATH:/usr/local/go/bin" test/e2e/istio_tools/build.sh "$TOOLS"
 }
 
 setup() {
@@ -122,7 +123,7 @@ case "${1:-}" in
     shift
     setup
     fetch_kube
-    fetch_delta_client
+    fetch_istio_tools
     log "running the test suite"
     cd "$BUILD"
     exec ctest --output-on-failure --timeout 600 "$@"

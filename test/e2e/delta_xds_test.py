@@ -1,7 +1,7 @@
 """End to end over Delta xDS with Istio's own delta ADS client.
 
-test/e2e/delta_client is a small command over istio.io/istio/pkg/adsc (the client
-istiod's own tests use), built by test/e2e/delta_client/build.sh. It subscribes
+test/e2e/istio_tools/delta_client is a small command over istio.io/istio/pkg/adsc (the client
+istiod's own tests use), built by test/e2e/istio_tools/build.sh. It subscribes
 as an Envoy sidecar of Bookinfo would (wildcard CDS and LDS, EDS and RDS by
 name), ACKs as Istio's client does, and writes the names it holds per type; with
 --then-wait-for it stays connected until a name appears or one is removed, so an
@@ -36,7 +36,7 @@ spec:
 def keel():
     client = os.environ.get("KEEL_DELTA_CLIENT")
     assert client and os.access(client, os.X_OK), (
-        "set KEEL_DELTA_CLIENT to the binary test/e2e/delta_client/build.sh makes (scripts/dev.sh test does)")
+        "set KEEL_DELTA_CLIENT to the binary test/e2e/istio_tools/build.sh makes (scripts/dev.sh test does)")
     tmp = tempfile.mkdtemp(prefix="keel-delta-")
     config_dir = os.path.join(tmp, "config")
     shutil.copytree(os.path.join(ROOT, "examples", "bookinfo"), config_dir)

@@ -3,7 +3,7 @@
 keel-discovery watches a config directory with services in `default`,
 `istio-system` and `other`, and a Sidecar in `default` whose egress hosts are
 "./*" and "istio-system/*". Two sidecars connect with Istio's pkg/adsc delta
-client (test/e2e/delta_client): one in `default` (the Sidecar applies), one in
+client (test/e2e/istio_tools/delta_client): one in `default` (the Sidecar applies), one in
 `plain` (no Sidecar: it sees every service). Then:
   - the scoped one holds exactly the clusters and listeners of `default` and
     `istio-system` services (plus the static ones), nothing of `other`;
@@ -163,7 +163,7 @@ def read_json(path):
 def keel():
     client = os.environ.get("KEEL_DELTA_CLIENT")
     assert client and os.access(client, os.X_OK), (
-        "set KEEL_DELTA_CLIENT to the binary test/e2e/delta_client/build.sh makes (scripts/dev.sh test does)")
+        "set KEEL_DELTA_CLIENT to the binary test/e2e/istio_tools/build.sh makes (scripts/dev.sh test does)")
     tmp = tempfile.mkdtemp(prefix="keel-sidecar-")
     config_dir = os.path.join(tmp, "config")
     os.mkdir(config_dir)

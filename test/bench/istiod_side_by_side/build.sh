@@ -4,7 +4,7 @@
 # most packages):
 #   loadclient       N simulated sidecars on ADS (./loadclient)
 #   pilot-discovery  Istio's istiod, istio.io/istio/pilot/cmd/pilot-discovery at the
-#                    version go.mod pins (the same as test/e2e/delta_client)
+#                    version go.mod pins (the same as test/e2e/istio_tools)
 # Only the Go module proxy is needed. Cold: ~1 GB of modules and 15-25 minutes
 # on 2 busy cores; instant when cached. Prints the directory holding both.
 #

@@ -2,9 +2,14 @@
 // drives Istio's own delta ADS client (istio.io/istio/pkg/adsc, adsc.NewDelta)
 // over plaintext gRPC and reports the resource names it holds per type URL.
 //
-//	delta_client --addr HOST:PORT --node-id ID [--meta KEY=VALUE ...]
+//	delta_client --addr HOST:PORT|unix:PATH (--node-id ID [--meta KEY=VALUE ...] | --node-from-bootstrap FILE)
 //	    --watch TYPE_URL[=name1,name2] ... --expect-json OUT.json --timeout 20s
-//	    [--then-wait-for NAME_SUBSTRING] [--hold]
+//	    [--resources-json OUT.json] [--then-wait-for NAME_SUBSTRING] [--hold]
+//
+// --node-from-bootstrap takes the node (id, metadata, locality) from an Envoy bootstrap
+// JSON file, such as the envoy-rev.json pilot-agent writes, so the client presents itself
+// as that Envoy would. --resources-json also writes the held resources themselves
+// ({type URL: {name: resource as protojson}}) each time the names file is written.
 //
 // A --meta VALUE that starts with "{" is a JSON object (LABELS={"istio":"ingressgateway"});
 // any other is a string. --hold keeps the stream open after the last write until
@@ -35,6 +40,7 @@ import (
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -58,8 +64,8 @@ func fail(code int, format string, args ...any) {
 type state struct {
 	mu       sync.Mutex
 	changed  chan struct{}              // receives a token after each fully processed response
-	held     map[string]map[string]bool // working state, written by handlers
-	done     map[string]map[string]bool // copy of held after the last fully processed response
+	held     map[string]map[string]proto.Message // working state, written by handlers
+	done     map[string]map[string]proto.Message // copy of held after the last fully processed response
 	seen     map[string]bool            // type URLs that got at least one processed response
 	pending  *discovery.DeltaDiscoveryResponse
 	streamEr error
@@ -76,13 +82,13 @@ func (s *state) setErr(err error) {
 	s.notify()
 }
 
-func (s *state) apply(typeURL, name string, ev adsc.Event) {
+func (s *state) apply(typeURL, name string, resource proto.Message, ev adsc.Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ev == adsc.EventDelete {
 		delete(s.held[typeURL], name)
 	} else {
-		s.held[typeURL][name] = true
+		s.held[typeURL][name] = resource
 	}
 }
 
@@ -108,6 +114,24 @@ func (s *state) snapshot() map[string][]string {
 	return out
 }
 
+// resources is the held resources of the last fully processed response, as protojson.
+func (s *state) resources() (map[string]map[string]json.RawMessage, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]map[string]json.RawMessage{}
+	for t, held := range s.done {
+		out[t] = map[string]json.RawMessage{}
+		for n, r := range held {
+			b, err := protojson.Marshal(r)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: %v", t, n, err)
+			}
+			out[t][n] = b
+		}
+	}
+	return out, nil
+}
+
 // stream wraps the ADS client stream so we can see every raw delta response
 // (nonce, removed names) and stream errors, which the adsc.Client keeps private.
 type stream struct {
@@ -129,9 +153,9 @@ func (w *stream) RecvMsg(m any) error {
 	if p := w.s.pending; p != nil {
 		w.s.seen[p.TypeUrl] = true
 		for t, names := range w.s.held {
-			w.s.done[t] = make(map[string]bool, len(names))
-			for n := range names {
-				w.s.done[t][n] = true
+			w.s.done[t] = make(map[string]proto.Message, len(names))
+			for n, r := range names {
+				w.s.done[t][n] = r
 			}
 		}
 		w.s.pending = nil
@@ -166,8 +190,8 @@ func entry[T proto.Message]() (string, typeEntry) {
 	url := typePrefix + string(zero.ProtoReflect().Descriptor().FullName())
 	return url, typeEntry{
 		register: func(s *state) adsc.Option {
-			return adsc.Register(func(_ adsc.HandlerContext, name, _ string, _ T, ev adsc.Event) {
-				s.apply(url, name, ev)
+			return adsc.Register(func(_ adsc.HandlerContext, name, _ string, resource T, ev adsc.Event) {
+				s.apply(url, name, resource, ev)
 			})
 		},
 		watch: adsc.Watch[T],
@@ -213,19 +237,46 @@ func configureNode(cfg *adsc.Config, s *state, id string) {
 	s.nodeID = id
 }
 
+// nodeFromBootstrap reads the node of an Envoy bootstrap JSON file.
+func nodeFromBootstrap(path string) (*core.Node, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Node json.RawMessage `json:"node"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	if len(doc.Node) == 0 {
+		return nil, fmt.Errorf("%s has no node", path)
+	}
+	node := &core.Node{}
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(doc.Node, node); err != nil {
+		return nil, fmt.Errorf("%s: node: %v", path, err)
+	}
+	if node.Id == "" {
+		return nil, fmt.Errorf("%s: node has no id", path)
+	}
+	return node, nil
+}
+
 func main() {
 	var metas, watches listFlag
-	addr := flag.String("addr", "", "xDS server HOST:PORT (plaintext gRPC)")
+	addr := flag.String("addr", "", "xDS server HOST:PORT or unix:PATH (plaintext gRPC)")
 	nodeID := flag.String("node-id", "", "node id")
+	bootstrap := flag.String("node-from-bootstrap", "", "Envoy bootstrap JSON whose node (id, metadata, locality) to send")
 	out := flag.String("expect-json", "", "output JSON file")
+	resourcesOut := flag.String("resources-json", "", "also write the held resources ({type: {name: protojson}}) here")
 	timeout := flag.Duration("timeout", 20*time.Second, "bound for each wait")
 	thenWait := flag.String("then-wait-for", "", "after the first write, wait for a held name containing this, or a removal")
 	hold := flag.Bool("hold", false, "after the last write, stay connected until stdin is closed")
 	flag.Var(&metas, "meta", "node metadata KEY=VALUE (repeatable)")
 	flag.Var(&watches, "watch", "TYPE_URL[=name1,name2] (repeatable; no names = wildcard)")
 	flag.Parse()
-	if *addr == "" || *nodeID == "" || *out == "" || len(watches) == 0 || flag.NArg() != 0 {
-		fail(2, "usage: delta_client --addr HOST:PORT --node-id ID [--meta KEY=VALUE ...] --watch TYPE_URL[=n1,n2] ... --expect-json OUT.json --timeout 20s [--then-wait-for SUBSTR] [--hold]")
+	if *addr == "" || (*nodeID == "") == (*bootstrap == "") || *out == "" || len(watches) == 0 || flag.NArg() != 0 {
+		fail(2, "usage: delta_client --addr HOST:PORT|unix:PATH (--node-id ID [--meta KEY=VALUE ...] | --node-from-bootstrap FILE) --watch TYPE_URL[=n1,n2] ... --expect-json OUT.json --timeout 20s [--resources-json OUT.json] [--then-wait-for SUBSTR] [--hold]")
 	}
 
 	// Istio's log package writes to stdout by default; send it to stderr, and
@@ -248,8 +299,19 @@ func main() {
 		sc.SetOutputLevel(level)
 	}
 
-	s := &state{changed: make(chan struct{}, 1), held: map[string]map[string]bool{}, done: map[string]map[string]bool{}, seen: map[string]bool{}}
+	s := &state{changed: make(chan struct{}, 1), held: map[string]map[string]proto.Message{}, done: map[string]map[string]proto.Message{}, seen: map[string]bool{}}
 	meta := &structpb.Struct{Fields: map[string]*structpb.Value{}}
+	var locality *core.Locality
+	if *bootstrap != "" {
+		node, err := nodeFromBootstrap(*bootstrap)
+		if err != nil {
+			fail(2, "--node-from-bootstrap: %v", err)
+		}
+		*nodeID, locality = node.Id, node.Locality
+		if node.Metadata != nil {
+			meta = node.Metadata
+		}
+	}
 	for _, kv := range metas {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
@@ -284,7 +346,7 @@ func main() {
 			fail(2, "unsupported --watch type %q (supported: %s)", t, strings.Join(l, " "))
 		}
 		if _, dup := s.held[t]; !dup {
-			s.held[t] = map[string]bool{}
+			s.held[t] = map[string]proto.Message{}
 			opts = append(opts, e.register(s))
 		}
 		if names == "" {
@@ -300,6 +362,7 @@ func main() {
 	cfg := &adsc.DeltaADSConfig{Config: adsc.Config{
 		ClientName: "delta_client",
 		Meta:       meta,
+		Locality:   locality,
 		GrpcOpts: []grpc.DialOption{
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
 			// Wait for the server to come up (bounded by --timeout) instead of failing fast.
@@ -363,18 +426,28 @@ func main() {
 			}
 		}
 	}
-	write := func(snap map[string][]string) {
+	writeJSON := func(path string, v any) {
 		// Atomically: a test polls for the file and reads it at once.
-		b, err := json.MarshalIndent(snap, "", "  ")
+		b, err := json.MarshalIndent(v, "", "  ")
 		if err == nil {
-			err = os.WriteFile(*out+".tmp", append(b, '\n'), 0o644)
+			err = os.WriteFile(path+".tmp", append(b, '\n'), 0o644)
 		}
 		if err == nil {
-			err = os.Rename(*out+".tmp", *out)
+			err = os.Rename(path+".tmp", path)
 		}
 		if err != nil {
-			fail(2, "write %s: %v", *out, err)
+			fail(2, "write %s: %v", path, err)
 		}
+	}
+	write := func(snap map[string][]string) {
+		if *resourcesOut != "" { // first: a test that sees the names file finds the resources too
+			res, err := s.resources()
+			if err != nil {
+				fail(2, "encode resources: %v", err)
+			}
+			writeJSON(*resourcesOut, res)
+		}
+		writeJSON(*out, snap)
 	}
 
 	wait("a first response for every watched type", func() bool {
@@ -392,7 +465,7 @@ func main() {
 		wait(fmt.Sprintf("a name containing %q or a removal", *thenWait), func() bool {
 			for t, names := range first {
 				for _, n := range names {
-					if !s.done[t][n] {
+					if _, ok := s.done[t][n]; !ok {
 						return true
 					}
 				}
