@@ -205,3 +205,19 @@ def keel_on_bookinfo(prefix, files=None, args=()):
             yield k
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def pick_filter_chain(chains, port, transport, alpns):
+    """The chain Envoy's filter-chain matcher picks for a connection to `port` with this
+    transport protocol ("tls", "raw_buffer") and ALPN list, or None (no chain: closed).
+    `chains`: (chain, destination port or None, transport protocol or "", [ALPNs]) per
+    filter chain, so the same matcher serves decoded protos and protojson dicts. Each
+    criterion, in Envoy's order, keeps the chains that name a matching value if any do,
+    else those that name none."""
+    candidates = list(chains)
+    for index, matches in ((1, lambda p: p == port), (2, lambda t: t == transport),
+                           (3, lambda ps: any(a in ps for a in alpns))):
+        specific = [c for c in candidates if c[index] and matches(c[index])]
+        candidates = specific if specific else [c for c in candidates if not c[index]]
+    assert len(candidates) <= 1, f"{len(candidates)} filter chains match port {port} {transport} {alpns}"
+    return candidates[0][0] if candidates else None

@@ -23,7 +23,8 @@ import os
 
 import grpc
 import pytest
-from keeltest import LDS, envoy_descriptors, envoy_messages, keel_on_bookinfo, wait_until, write_atomically
+from keeltest import (LDS, envoy_descriptors, envoy_messages, keel_on_bookinfo, pick_filter_chain, wait_until,
+                      write_atomically)
 
 NODE = "sidecar~10.1.0.3~reviews-v1-0.default~default.svc.cluster.local"
 ADS = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources"
@@ -75,19 +76,10 @@ def virtual_inbound(keel, messages):
 
 def filter_chain_for(listener, port, transport, alpns):
     """The chain Envoy picks for a connection to `port`, or None (closed)."""
-    chains = list(listener.filter_chains)
-
-    def narrow(value_of, matches):
-        nonlocal chains
-        specific = [c for c in chains if value_of(c) and matches(value_of(c))]
-        chains = specific if specific else [c for c in chains if not value_of(c)]
-
-    narrow(lambda c: c.filter_chain_match.destination_port.value if c.filter_chain_match.HasField("destination_port")
-           else None, lambda p: p == port)
-    narrow(lambda c: c.filter_chain_match.transport_protocol, lambda t: t == transport)
-    narrow(lambda c: list(c.filter_chain_match.application_protocols), lambda ps: any(a in ps for a in alpns))
-    assert len(chains) <= 1, [c.name for c in chains]
-    return chains[0] if chains else None
+    chains = [(c, c.filter_chain_match.destination_port.value if c.filter_chain_match.HasField("destination_port")
+               else None, c.filter_chain_match.transport_protocol, list(c.filter_chain_match.application_protocols))
+              for c in listener.filter_chains]
+    return pick_filter_chain(chains, port, transport, alpns)
 
 
 def chains_for_9080(keel, messages):

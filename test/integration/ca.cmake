@@ -7,6 +7,9 @@
 #                           keys), workload mTLS, root ConfigMaps, metrics, xDS over TLS,
 #                           bounds (junk-token flood, NACK codes), restart
 #   integration.ca_plugged  Secret cacerts (root -> intermediate) in its own system namespace
+#   integration.pilot_agent Istio's own pilot-agent (test/e2e/istio_tools) as a sidecar's
+#                           and a gateway's istio-proxy: certificate from Keel's CA over
+#                           its SDS socket, config through its xDS proxy, STRICT mTLS
 #
 # Both EXCLUSIVE: each runs a Keel whose CA writes ConfigMap istio-ca-root-cert into
 # every namespace; another Keel with another root at the same time would fight over them.
@@ -34,3 +37,10 @@ add_test(NAME integration.ca_replicas
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(integration.ca_replicas PROPERTIES ENVIRONMENT "${_keel_ca_env}" TIMEOUT 180)
 keel_kube_test(integration.ca_replicas EXCLUSIVE)
+
+add_test(NAME integration.pilot_agent
+         COMMAND ${KEEL_PYTHON} -m pytest -p no:cacheprovider -q ${CMAKE_CURRENT_LIST_DIR}/pilot_agent_test.py
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(integration.pilot_agent PROPERTIES TIMEOUT 240 ENVIRONMENT
+                     "${_keel_ca_env};KEEL_PILOT_AGENT=${CMAKE_BINARY_DIR}/tools/bin/pilot-agent;KEEL_DELTA_CLIENT=${CMAKE_BINARY_DIR}/tools/bin/istio-delta-client")
+keel_kube_test(integration.pilot_agent EXCLUSIVE)

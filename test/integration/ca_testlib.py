@@ -274,6 +274,7 @@ class Envoy:
     SECRET_TYPE = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
     CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
     ADS_METHOD = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources"
+    SDS_METHOD = "/envoy.service.secret.v3.SecretDiscoveryService/StreamSecrets"  # SDS on its own, as Envoy's sds-grpc
 
     def request(self, type_url, node_id=None, metadata=None, nonce="", error_code=None):
         """A DiscoveryRequest; with `error_code` a NACK of `nonce` (error_detail.code)."""
@@ -297,12 +298,12 @@ class Envoy:
         return [l.name for l in self.fetch(self.LISTENER_TYPE, self.Listener, channel, node_id, names, metadata,
                                            timeout, token)]
 
-    def fetch_secrets(self, channel, node_id, names, metadata, timeout=10, token=None):
+    def fetch_secrets(self, channel, node_id, names, metadata, timeout=10, token=None, method=ADS_METHOD):
         """As fetch_listeners, for SDS: {name: Secret} of the first response."""
         return {s.name: s for s in self.fetch(self.SECRET_TYPE, self.Secret, channel, node_id, names, metadata,
-                                              timeout, token)}
+                                              timeout, token, method)}
 
-    def fetch(self, type_url, message_cls, channel, node_id, names, metadata, timeout, token):
+    def fetch(self, type_url, message_cls, channel, node_id, names, metadata, timeout, token, method=ADS_METHOD):
         request = self.DiscoveryRequest(type_url=type_url, resource_names=names)
         request.node.id = node_id
         for k, v in metadata.items():
@@ -313,7 +314,7 @@ class Envoy:
             yield request
             done.wait(timeout)
 
-        call = channel.stream_stream(self.ADS_METHOD, request_serializer=self.DiscoveryRequest.SerializeToString,
+        call = channel.stream_stream(method, request_serializer=self.DiscoveryRequest.SerializeToString,
                                      response_deserializer=self.DiscoveryResponse.FromString)(
             requests(), timeout=timeout, metadata=[("authorization", f"Bearer {token}")] if token else None)
         try:

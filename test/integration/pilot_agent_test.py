@@ -1,0 +1,358 @@
+"""Istio's own data-plane agent against Keel: pilot-agent (the agent of Istio's proxyv2
+image, built from the pinned istio.io/istio module by test/e2e/istio_tools/build.sh),
+run as the injected `istio-proxy` container runs it, against a keel-discovery on the
+real kube-apiserver of the `kube` fixture.
+
+Each agent runs in a "pod root" of its own (its working directory): the files injection
+mounts are there at the relative paths pilot-agent uses (./var/run/secrets/tokens/
+istio-token from a TokenRequest with audience istio-ca, ./var/run/secrets/istio/
+root-cert.pem from the namespace's ConfigMap istio-ca-root-cert that Keel publishes,
+./etc/istio/pod/labels and annotations as the downward API writes them), with the env
+of Istio's injection template. Envoy is a stand-in (ProxyConfig binaryPath,
+testdata/envoy-standin.sh: no Envoy binary exists here); the test plays Envoy on the
+agent's sockets: Istio's delta ADS client on ./etc/istio/proxy/XDS with the node of the
+bootstrap the agent wrote, and a grpcio SDS client on the workload SDS socket.
+
+Differences from a pod, all for the test machine: discoveryAddress is Keel's 127.0.0.1
+port (with ISTIOD_SAN naming the serving certificate's DNS name, as istiod's remote
+installs do), and the annotation status.sidecar.istio.io/port: "0" turns the agent's
+status server off (it would listen on every interface).
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+
+import grpc
+import pytest
+
+from ca_testlib import (Envoy, Keel, apply, cert_sans, create_token, ensure_namespace, kubectl, root_from_configmap,
+                        split_pem, suffix, verify_chain, wait_until, write)
+from keeltest import pick_filter_chain
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+STANDIN = os.path.join(HERE, "testdata", "envoy-standin.sh")
+SYSTEM_NS = "istio-system"
+CDS = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
+LDS = "type.googleapis.com/envoy.config.listener.v3.Listener"
+RDS = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
+MTLS_HTTP = ("tls", ["istio-http/1.1", "istio"])
+PLAINTEXT_HTTP = ("raw_buffer", ["http/1.1"])
+
+
+def tool(env, name):
+    path = os.environ.get(env)
+    assert path and os.access(path, os.X_OK), (
+        f"set {env} to the {name} test/e2e/istio_tools/build.sh makes (scripts/dev.sh test does)")
+    return path
+
+
+class Agent:
+    """pilot-agent `proxy KIND` in a pod root of its own, as the injected istio-proxy container."""
+
+    def __init__(self, tmp, keel, pod, ns, sa, ip, labels, kind="sidecar", ports=()):
+        self.binary = tool("KEEL_PILOT_AGENT", "pilot-agent")
+        self.root = os.path.join(tmp, pod)  # short: the socket paths under it must fit sun_path
+        self.keel, self.pod, self.ns, self.sa, self.ip, self.labels, self.kind = keel, pod, ns, sa, ip, labels, kind
+        self.ports = list(ports)
+        self.proc = None
+
+    def path(self, rel):
+        return os.path.join(self.root, rel)
+
+    def write_pod_files(self):
+        # The volumes of Istio's injection template, at the paths pilot-agent reads.
+        for d in ("etc/istio/proxy", "etc/istio/pod", "var/lib/istio/envoy", "var/run/secrets/tokens", "var/run/secrets/istio",
+                  "var/run/secrets/workload-spiffe-uds", "var/run/secrets/credential-uds",
+                  "var/run/secrets/workload-spiffe-credentials"):
+            os.makedirs(self.path(d), exist_ok=True)
+        # The proxyv2 image's bootstrap template (build.sh puts it beside pilot-agent).
+        shutil.copy(os.path.join(os.path.dirname(os.path.realpath(self.binary)), "envoy_bootstrap_tmpl.json"),
+                    self.path("var/lib/istio/envoy/envoy_bootstrap_tmpl.json"))
+        write(self.path("var/run/secrets/tokens/istio-token"), create_token(self.sa, self.ns, "istio-ca", "--duration",
+                                                                             "1h"))
+        write(self.path("var/run/secrets/istio/root-cert.pem"), root_from_configmap(self.ns))
+        # The downward API's format: key="value" per line.
+        write(self.path("etc/istio/pod/labels"), "".join(f'{k}="{v}"\n' for k, v in sorted(self.labels.items())))
+        write(self.path("etc/istio/pod/annotations"), 'status.sidecar.istio.io/port="0"\n')
+
+    def env(self):
+        workload = self.pod.rsplit("-", 1)[0]
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TMPDIR")}
+        env.update({
+            "PILOT_CERT_PROVIDER": "istiod",
+            "POD_NAME": self.pod,
+            "POD_NAMESPACE": self.ns,
+            "INSTANCE_IP": self.ip,
+            "SERVICE_ACCOUNT": self.sa,
+            "HOST_IP": "127.0.0.1",
+            "ISTIOD_SAN": f"istiod.{SYSTEM_NS}.svc",
+            "PROXY_CONFIG": json.dumps({"discoveryAddress": f"127.0.0.1:{self.keel.secure_port}",
+                                        "binaryPath": STANDIN}),
+            "ISTIO_META_POD_PORTS": json.dumps([{"name": n, "containerPort": p, "protocol": "TCP"}
+                                                for n, p in self.ports]),
+            "ISTIO_META_APP_CONTAINERS": workload,
+            "ISTIO_META_CLUSTER_ID": "Kubernetes",
+            "ISTIO_META_NODE_NAME": "node-1",
+            "ISTIO_META_INTERCEPTION_MODE": "REDIRECT",
+            "ISTIO_META_WORKLOAD_NAME": workload,
+            "ISTIO_META_OWNER": f"kubernetes://apis/apps/v1/namespaces/{self.ns}/deployments/{workload}",
+            "ISTIO_META_MESH_ID": "cluster.local",
+            "TRUST_DOMAIN": "cluster.local",
+        })
+        return env
+
+    def start(self):
+        self.write_pod_files()
+        args = [self.binary, "proxy", self.kind, "--domain", f"{self.ns}.svc.cluster.local",
+                "--proxyLogLevel=warning", "--log_output_level=default:info"]
+        self.log_path = self.path("agent.log")
+        self.proc = subprocess.Popen(args, cwd=self.root, env=self.env(), stdout=open(self.log_path, "w"),
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        wait_until(lambda: self.running() and os.path.exists(self.path("envoy-args")) and
+                   os.path.exists(self.path("etc/istio/proxy/XDS")), 30, f"pilot-agent {self.pod} to start Envoy")
+
+    def running(self):
+        assert self.proc.poll() is None, f"pilot-agent exited ({self.proc.returncode}):\n{self.log()}"
+        return True
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGKILL)  # the agent and the stand-in with it
+        self.proc.wait(10)
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def envoy_args(self):
+        with open(self.path("envoy-args")) as f:
+            return f.read().splitlines()
+
+    def bootstrap_path(self):
+        args = self.envoy_args()
+        return self.path(args[args.index("-c") + 1])
+
+    def xds(self, *watches, timeout=30):
+        """Plays Envoy on the agent's XDS socket: Istio's delta ADS client with the bootstrap's
+        node. Returns ({type: [names]}, {type: {name: resource as JSON}}) of its first state."""
+        client = tool("KEEL_DELTA_CLIENT", "istio-delta-client")
+        names, resources = self.path("names.json"), self.path("resources.json")
+        args = [client, "--addr", "unix:" + self.path("etc/istio/proxy/XDS"), "--node-from-bootstrap",
+                self.bootstrap_path(), "--expect-json", names, "--resources-json", resources,
+                "--timeout", f"{timeout}s"]
+        for w in watches:
+            args += ["--watch", w]
+        run = subprocess.run(args, capture_output=True, text=True, timeout=timeout + 30)
+        assert run.returncode == 0, f"delta client: {run.stderr}\nagent log:\n{self.log()}"
+        with open(names) as f, open(resources) as g:
+            return json.load(f), json.load(g)
+
+    def secrets(self, envoy, names):
+        """Plays Envoy's SDS client on the agent's workload socket (SotW, as Envoy's bootstrap)."""
+        with grpc.insecure_channel("unix:" + self.path("var/run/secrets/workload-spiffe-uds/socket")) as channel:
+            with open(self.bootstrap_path()) as f:
+                node = json.load(f)["node"]
+            return envoy.fetch_secrets(channel, node["id"], names, {}, timeout=20, method=envoy.SDS_METHOD)
+
+
+class Ctx:
+    pass
+
+
+def pod(ns, name, sa, ip, labels, ports):
+    apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns, "labels": labels},
+           "spec": {"serviceAccountName": sa, "containers": [{
+               "name": name.rsplit("-", 1)[0], "image": "example.invalid/app",
+               "ports": [{"name": n, "containerPort": p} for n, p in ports]}]}})
+    status = {"status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
+                         "conditions": [{"type": "Ready", "status": "True"}]}}
+    kubectl("-n", ns, "patch", "pod", name, "--subresource=status", "--type=merge", "-p", json.dumps(status))
+
+
+def service(ns, name, selector, ports, ip):
+    apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
+           "spec": {"selector": selector, "ports": [{"name": n, "port": p, "targetPort": t} for n, p, t in ports]}})
+    # No controller-manager runs: the EndpointSlice is written as its controller would.
+    apply({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+           "metadata": {"name": f"{name}-1", "namespace": ns, "labels": {"kubernetes.io/service-name": name}},
+           "addressType": "IPv4", "ports": [{"name": n, "port": t, "protocol": "TCP"} for n, _, t in ports],
+           "endpoints": [{"addresses": [ip], "conditions": {"ready": True}}]})
+
+
+def istio_crds():
+    crds = os.environ.get("KEEL_ISTIO_CRDS")
+    assert crds and os.path.exists(crds), "KEEL_ISTIO_CRDS: the chart's crd-all.gen.yaml (keel_kube_test sets it)"
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", crds, timeout=90)
+    wait_until(lambda: kubectl("get", "peerauthentications.security.istio.io", "-A", check=False).returncode == 0,
+               30, "the Istio CRDs to be served")
+
+
+@pytest.fixture(scope="module")
+def ctx(request):
+    c = Ctx()
+    c.tmp = tempfile.mkdtemp(prefix="keel-pa-")
+    c.ns = f"agent-{suffix()}"
+    ensure_namespace(SYSTEM_NS)
+    ensure_namespace(c.ns)
+    istio_crds()
+    for ns, sa in ((c.ns, "bookinfo-productpage"), (SYSTEM_NS, "istio-ingressgateway")):
+        kubectl("create", "serviceaccount", sa, "-n", ns, check=False)
+    pod(c.ns, "productpage-v1-7d4", "bookinfo-productpage", "10.60.0.2", {"app": "productpage", "version": "v1"},
+        [("http", 9080)])
+    service(c.ns, "productpage", {"app": "productpage"}, [("http", 9080, 9080)], "10.60.0.2")
+    pod(SYSTEM_NS, "istio-ingressgateway-5c9", "istio-ingressgateway", "10.60.0.3",
+        {"istio": "ingressgateway", "app": "istio-ingressgateway"}, [("http2", 8080)])
+    service(SYSTEM_NS, f"istio-ingressgateway-{c.ns}", {"istio": "ingressgateway"}, [("http2", 80, 8080)], "10.60.0.3")
+    c.keel = Keel(c.tmp)
+    c.keel.start()
+    wait_until(lambda: kubectl("get", "configmap", "istio-ca-root-cert", "-n", c.ns, check=False).returncode == 0,
+               20, f"ConfigMap {c.ns}/istio-ca-root-cert")
+    c.envoy = Envoy(os.environ["KEEL_ENVOY_DESCRIPTORS"])
+    c.agents = []
+    yield c
+    failed = request.session.testsfailed > 0
+    for a in c.agents:
+        a.stop()
+    c.keel.stop()
+    for kind in ("peerauthentication", "gateway", "virtualservice"):
+        kubectl("delete", kind, "--all", "-n", SYSTEM_NS, "--ignore-not-found", check=False)
+    kubectl("delete", "pod,service,endpointslice", "istio-ingressgateway-5c9", f"istio-ingressgateway-{c.ns}",
+            f"istio-ingressgateway-{c.ns}-1", "-n", SYSTEM_NS, "--ignore-not-found", check=False)
+    kubectl("delete", "namespace", c.ns, "--wait=false", check=False)
+    if not failed:
+        shutil.rmtree(c.tmp, ignore_errors=True)
+    else:
+        print(f"kept {c.tmp} (keel and agent logs, pod roots)")
+
+
+@pytest.fixture(scope="module")
+def sidecar(ctx):
+    a = Agent(ctx.tmp, ctx.keel, "productpage-v1-7d4", ctx.ns, "bookinfo-productpage", "10.60.0.2",
+              {"app": "productpage", "version": "v1"}, ports=[("http", 9080)])
+    ctx.agents.append(a)
+    a.start()
+    return a
+
+
+def test_the_agent_runs_envoy_with_a_bootstrap_pointing_at_its_own_xds_proxy(sidecar):
+    args = sidecar.envoy_args()
+    assert "-c" in args and args[args.index("-c") + 1].endswith("envoy-rev.json"), args
+    with open(sidecar.bootstrap_path()) as f:
+        bootstrap = json.load(f)
+    assert bootstrap["node"]["id"] == f"sidecar~10.60.0.2~productpage-v1-7d4.{sidecar.ns}~{sidecar.ns}.svc.cluster.local"
+    xds = next(c for c in bootstrap["static_resources"]["clusters"] if c["name"] == "xds-grpc")
+    socket = xds["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["pipe"]["path"]
+    assert socket == "./etc/istio/proxy/XDS"
+
+
+def test_the_workload_certificate_comes_from_keels_ca_for_the_pods_service_account(ctx, sidecar):
+    secrets = sidecar.secrets(ctx.envoy, ["default", "ROOTCA"])
+    assert set(secrets) == {"default", "ROOTCA"}, sorted(secrets)
+    chain = secrets["default"].tls_certificate.certificate_chain.inline_bytes.decode()
+    assert secrets["default"].tls_certificate.private_key.inline_bytes  # the agent's own key, never Keel's
+    leaf = split_pem(chain)[0]
+    assert cert_sans(leaf) == [f"URI:spiffe://cluster.local/ns/{ctx.ns}/sa/bookinfo-productpage"]
+    root = root_from_configmap(ctx.ns)
+    assert verify_chain(ctx.tmp, split_pem(chain), root).returncode == 0
+    trusted = secrets["ROOTCA"].validation_context.trusted_ca.inline_bytes.decode()
+    assert split_pem(trusted) == split_pem(root)
+    assert ctx.keel.metrics().get("citadel_server_success_cert_issuance_count", 0) >= 1
+
+
+def connected(ctx, proxy_id):
+    status, body = ctx.keel.http_get("/debug/connections")
+    assert status == 200, body
+    return [c for c in json.loads(body)["clients"] if c.get("proxyID") == proxy_id]
+
+
+def test_the_agents_xds_proxy_brings_the_sidecar_its_config_authenticated_by_its_token(ctx, sidecar):
+    names, _ = sidecar.xds(CDS, LDS)
+    assert {"outbound|9080||productpage.%s.svc.cluster.local" % ctx.ns, "inbound|9080||",
+            "PassthroughCluster", "BlackHoleCluster"} <= set(names[CDS]), names[CDS]
+    assert {"virtualOutbound", "virtualInbound", "0.0.0.0_9080"} <= set(names[LDS]), names[LDS]
+    with open(sidecar.bootstrap_path()) as f:
+        node_id = json.load(f)["node"]["id"]
+    # The stream Keel sees comes through the agent, over TLS, with the pod's token.
+    out = os.path.join(sidecar.root, "hold.json")
+    hold = subprocess.Popen([tool("KEEL_DELTA_CLIENT", "istio-delta-client"), "--addr",
+                             "unix:" + sidecar.path("etc/istio/proxy/XDS"), "--node-from-bootstrap",
+                             sidecar.bootstrap_path(), "--watch", CDS, "--expect-json", out, "--timeout", "30s",
+                             "--hold"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_until(lambda: connected(ctx, node_id), 30, f"{node_id} in /debug/connections")
+        [client] = connected(ctx, node_id)
+        assert client["identity"] == f"ns/{ctx.ns}/sa/bookinfo-productpage", client
+        assert client["namespace"] == ctx.ns
+    finally:
+        hold.stdin.close()
+        hold.wait(30)
+
+
+def inbound_chains(sidecar):
+    _, resources = sidecar.xds(f"{LDS}=virtualInbound")
+    listener = resources[LDS]["virtualInbound"]
+    return [(c, c.get("filterChainMatch", {}).get("destinationPort"), c.get("filterChainMatch", {}).get(
+        "transportProtocol", ""), c.get("filterChainMatch", {}).get("applicationProtocols", []))
+            for c in listener["filterChains"]]
+
+
+def test_a_mesh_wide_strict_peer_authentication_reaches_the_agents_envoy(ctx, sidecar):
+    chains = inbound_chains(sidecar)
+    assert pick_filter_chain(chains, 9080, *PLAINTEXT_HTTP) is not None, "PERMISSIVE before the policy"
+    apply({"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+           "metadata": {"name": "default", "namespace": SYSTEM_NS}, "spec": {"mtls": {"mode": "STRICT"}}})
+    wait_until(lambda: pick_filter_chain(inbound_chains(sidecar), 9080, *PLAINTEXT_HTTP) is None, 30,
+               "the plaintext chain on 9080 to go")
+    mtls = pick_filter_chain(inbound_chains(sidecar), 9080, *MTLS_HTTP)
+    assert mtls is not None and mtls["name"] == "0.0.0.0_9080"
+    tls = mtls["transportSocket"]
+    assert tls["name"] == "envoy.transport_sockets.tls"
+    assert tls["typedConfig"]["requireClientCertificate"] is True
+    kubectl("delete", "peerauthentication", "default", "-n", SYSTEM_NS)
+
+
+@pytest.fixture(scope="module")
+def gateway(ctx):
+    a = Agent(ctx.tmp, ctx.keel, "istio-ingressgateway-5c9", SYSTEM_NS, "istio-ingressgateway", "10.60.0.3",
+              {"istio": "ingressgateway", "app": "istio-ingressgateway"}, kind="router", ports=[("http2", 8080)])
+    ctx.agents.append(a)
+    a.start()
+    return a
+
+
+def test_a_gateway_agent_gets_the_bookinfo_gateways_listener_and_route(ctx, gateway):
+    apply({"apiVersion": "networking.istio.io/v1", "kind": "Gateway",
+           "metadata": {"name": "bookinfo-gateway", "namespace": ctx.ns},
+           "spec": {"selector": {"istio": "ingressgateway"},
+                    "servers": [{"port": {"number": 8080, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}]}})
+    apply({"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+           "metadata": {"name": "bookinfo", "namespace": ctx.ns},
+           "spec": {"hosts": ["*"], "gateways": ["bookinfo-gateway"],
+                    "http": [{"match": [{"uri": {"exact": "/productpage"}}],
+                              "route": [{"destination": {"host": "productpage", "port": {"number": 9080}}}]}]}})
+
+    def has_route():
+        names, resources = gateway.xds(LDS, f"{RDS}=http.8080")
+        return "0.0.0.0_8080" in names[LDS] and "http.8080" in names.get(RDS, []) and resources
+
+    resources = wait_until(has_route, 30, "the gateway's 0.0.0.0_8080 and route http.8080")
+    route = resources[RDS]["http.8080"]
+    clusters = [r["route"]["cluster"] for vh in route["virtualHosts"] for r in vh["routes"] if "route" in r]
+    assert f"outbound|9080||productpage.{ctx.ns}.svc.cluster.local" in clusters, route
+    with open(gateway.bootstrap_path()) as f:
+        assert json.load(f)["node"]["id"].startswith("router~10.60.0.3~istio-ingressgateway-5c9.istio-system~")
+
+
+def test_neither_agent_logged_an_error_or_a_rejection(ctx, sidecar, gateway):
+    # Runs last: everything above went through both agents. An "error" or "warn" line of
+    # the agent's xDS proxy, SDS server or CA client means Keel answered something it did
+    # not take (a NACK is logged as a warning); Keel's log has no NACK either.
+    for agent in (sidecar, gateway):
+        bad = [l for l in agent.log().splitlines() if "\terror\t" in l or ("\twarn\t" in l and "concurrency" not in l)]
+        assert bad == [], "\n".join(bad)
+    assert "NACK" not in ctx.keel.log()
