@@ -9,7 +9,8 @@
 #   integration.ca_plugged  Secret cacerts (root -> intermediate) in its own system namespace
 #   integration.pilot_agent Istio's own pilot-agent (test/e2e/istio_tools) as a sidecar's
 #                           and a gateway's istio-proxy: certificate from Keel's CA over
-#                           its SDS socket, config through its xDS proxy, STRICT mTLS
+#                           its SDS socket, config through its xDS proxy, STRICT mTLS,
+#                           and the proxyless grpc-agent mode routing a grpcio client
 #
 # Both EXCLUSIVE: each runs a Keel whose CA writes ConfigMap istio-ca-root-cert into
 # every namespace; another Keel with another root at the same time would fight over them.

@@ -24,14 +24,16 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
+from concurrent import futures
 
 import grpc
 import pytest
 
 from ca_testlib import (Envoy, Keel, apply, cert_sans, create_token, ensure_namespace, kubectl, root_from_configmap,
                         split_pem, suffix, verify_chain, wait_until, write)
-from keeltest import pick_filter_chain
+from keeltest import free_port, pick_filter_chain
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STANDIN = os.path.join(HERE, "testdata", "envoy-standin.sh")
@@ -53,11 +55,14 @@ def tool(env, name):
 class Agent:
     """pilot-agent `proxy KIND` in a pod root of its own, as the injected istio-proxy container."""
 
-    def __init__(self, tmp, keel, pod, ns, sa, ip, labels, kind="sidecar", ports=()):
+    def __init__(self, tmp, keel, pod, ns, sa, ip, labels, kind="sidecar", ports=(), proxyless=False):
+        """proxyless: the `grpc-agent` injection template's agent (no Envoy; a gRPC xDS
+        bootstrap for the app, certificates written to OUTPUT_CERTS)."""
         self.binary = tool("KEEL_PILOT_AGENT", "pilot-agent")
         self.root = os.path.join(tmp, pod)  # short: the socket paths under it must fit sun_path
         self.keel, self.pod, self.ns, self.sa, self.ip, self.labels, self.kind = keel, pod, ns, sa, ip, labels, kind
         self.ports = list(ports)
+        self.proxyless = proxyless
         self.proc = None
 
     def path(self, rel):
@@ -65,7 +70,7 @@ class Agent:
 
     def write_pod_files(self):
         # The volumes of Istio's injection template, at the paths pilot-agent reads.
-        for d in ("etc/istio/proxy", "etc/istio/pod", "var/lib/istio/envoy", "var/run/secrets/tokens", "var/run/secrets/istio",
+        for d in ("etc/istio/proxy", "etc/istio/pod", "var/lib/istio/envoy", "var/lib/istio/data", "var/run/secrets/tokens", "var/run/secrets/istio",
                   "var/run/secrets/workload-spiffe-uds", "var/run/secrets/credential-uds",
                   "var/run/secrets/workload-spiffe-credentials"):
             os.makedirs(self.path(d), exist_ok=True)
@@ -82,6 +87,13 @@ class Agent:
     def env(self):
         workload = self.pod.rsplit("-", 1)[0]
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TMPDIR")}
+        proxy_config = {"discoveryAddress": f"127.0.0.1:{self.keel.secure_port}", "binaryPath": STANDIN}
+        if self.proxyless:
+            # The app reads the gRPC bootstrap, whose server_uri is unix:///<configPath>/XDS: in a pod
+            # /etc/istio/proxy, here the pod root's, so the path must be absolute.
+            proxy_config["configPath"] = self.path("etc/istio/proxy")
+            env.update({"ISTIO_META_GENERATOR": "grpc", "OUTPUT_CERTS": self.path("var/lib/istio/data"),
+                        "ISTIO_META_DNS_CAPTURE": "false", "DISABLE_ENVOY": "true"})
         env.update({
             "PILOT_CERT_PROVIDER": "istiod",
             "POD_NAME": self.pod,
@@ -90,8 +102,7 @@ class Agent:
             "SERVICE_ACCOUNT": self.sa,
             "HOST_IP": "127.0.0.1",
             "ISTIOD_SAN": f"istiod.{SYSTEM_NS}.svc",
-            "PROXY_CONFIG": json.dumps({"discoveryAddress": f"127.0.0.1:{self.keel.secure_port}",
-                                        "binaryPath": STANDIN}),
+            "PROXY_CONFIG": json.dumps(proxy_config),
             "ISTIO_META_POD_PORTS": json.dumps([{"name": n, "containerPort": p, "protocol": "TCP"}
                                                 for n, p in self.ports]),
             "ISTIO_META_APP_CONTAINERS": workload,
@@ -112,8 +123,9 @@ class Agent:
         self.log_path = self.path("agent.log")
         self.proc = subprocess.Popen(args, cwd=self.root, env=self.env(), stdout=open(self.log_path, "w"),
                                      stderr=subprocess.STDOUT, start_new_session=True)
-        wait_until(lambda: self.running() and os.path.exists(self.path("envoy-args")) and
-                   os.path.exists(self.path("etc/istio/proxy/XDS")), 30, f"pilot-agent {self.pod} to start Envoy")
+        started = self.path("etc/istio/proxy/grpc-bootstrap.json" if self.proxyless else "envoy-args")
+        wait_until(lambda: self.running() and os.path.exists(started) and
+                   os.path.exists(self.path("etc/istio/proxy/XDS")), 30, f"pilot-agent {self.pod} to start")
 
     def running(self):
         assert self.proc.poll() is None, f"pilot-agent exited ({self.proc.returncode}):\n{self.log()}"
@@ -174,9 +186,13 @@ def pod(ns, name, sa, ip, labels, ports):
     kubectl("-n", ns, "patch", "pod", name, "--subresource=status", "--type=merge", "-p", json.dumps(status))
 
 
-def service(ns, name, selector, ports, ip):
+def service(ns, name, selector, ports, ip=None):
+    """A Service; with `ip`, its EndpointSlice too (the API server refuses loopback addresses in
+    EndpointSlices, so backends on 127.0.0.x are found through their Pods)."""
     apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
            "spec": {"selector": selector, "ports": [{"name": n, "port": p, "targetPort": t} for n, p, t in ports]}})
+    if ip is None:
+        return
     # No controller-manager runs: the EndpointSlice is written as its controller would.
     apply({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
            "metadata": {"name": f"{name}-1", "namespace": ns, "labels": {"kubernetes.io/service-name": name}},
@@ -348,11 +364,64 @@ def test_a_gateway_agent_gets_the_bookinfo_gateways_listener_and_route(ctx, gate
         assert json.load(f)["node"]["id"].startswith("router~10.60.0.3~istio-ingressgateway-5c9.istio-system~")
 
 
-def test_neither_agent_logged_an_error_or_a_rejection(ctx, sidecar, gateway):
-    # Runs last: everything above went through both agents. An "error" or "warn" line of
+ECHO_CLIENT = """
+import sys, grpc
+channel = grpc.insecure_channel(sys.argv[1])
+call = channel.unary_unary("/keel.test.Echo/Who", request_serializer=lambda b: b, response_deserializer=lambda b: b)
+print(" ".join(call(b"", timeout=10, wait_for_ready=True).decode() for _ in range(5)))
+"""
+
+
+def echo_server(address, name):
+    handler = grpc.method_handlers_generic_handler(
+        "keel.test.Echo", {"Who": grpc.unary_unary_rpc_method_handler(lambda req, ctx: name.encode())})
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    server.add_generic_rpc_handlers((handler,))
+    server.add_insecure_port(address)
+    server.start()
+    return server
+
+
+def test_a_proxyless_grpc_client_routes_through_the_grpc_agents_bootstrap(ctx):
+    port = free_port("127.0.0.2")
+    server = echo_server(f"127.0.0.2:{port}", "echo-v1")
+    try:
+        kubectl("create", "serviceaccount", "echo", "-n", ctx.ns)
+        pod(ctx.ns, "echo-v1-0", "echo", "127.0.0.2", {"app": "echo"}, [("grpc-echo", port)])
+        service(ctx.ns, "echo", {"app": "echo"}, [("grpc-echo", port, port)])
+        kubectl("create", "serviceaccount", "echo-client", "-n", ctx.ns)
+        agent = Agent(ctx.tmp, ctx.keel, "echo-client-0", ctx.ns, "echo-client", "10.60.0.4", {"app": "echo-client"},
+                      proxyless=True)
+        ctx.agents.append(agent)
+        agent.start()
+        bootstrap_path = agent.path("etc/istio/proxy/grpc-bootstrap.json")
+        with open(bootstrap_path) as f:
+            bootstrap = json.load(f)
+        assert bootstrap["xds_servers"][0]["server_uri"] == "unix:///" + agent.path("etc/istio/proxy/XDS")
+        assert bootstrap["node"]["metadata"]["GENERATOR"] == "grpc"
+        # The app: a grpcio channel to xds:///, with the agent's bootstrap, in a process of its own.
+        env = dict(os.environ, GRPC_XDS_BOOTSTRAP=bootstrap_path)
+        run = subprocess.run([sys.executable, "-c", ECHO_CLIENT, f"xds:///echo.{ctx.ns}.svc.cluster.local:{port}"],
+                             env=env, capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, f"{run.stderr}\nagent log:\n{agent.log()}"
+        assert run.stdout.split() == ["echo-v1"] * 5
+        # The certificates the grpc-agent template's OUTPUT_CERTS names, for the app's xDS credentials.
+        certs = agent.path("var/lib/istio/data")
+        wait_until(lambda: os.path.exists(os.path.join(certs, "cert-chain.pem")), 20, "the agent's cert-chain.pem")
+        with open(os.path.join(certs, "cert-chain.pem")) as f:
+            assert cert_sans(split_pem(f.read())[0]) == [f"URI:spiffe://cluster.local/ns/{ctx.ns}/sa/echo-client"]
+        assert {"key.pem", "root-cert.pem"} <= set(os.listdir(certs))
+    finally:
+        server.stop(0)
+
+
+def test_no_agent_logged_an_error_or_a_rejection(ctx, sidecar, gateway):
+    # Runs last: everything above went through the agents. An "error" or "warn" line of
     # the agent's xDS proxy, SDS server or CA client means Keel answered something it did
     # not take (a NACK is logged as a warning); Keel's log has no NACK either.
-    for agent in (sidecar, gateway):
+    assert len(ctx.agents) == 3  # the sidecar, the gateway and the proxyless client's
+    for agent in ctx.agents:
         bad = [l for l in agent.log().splitlines() if "\terror\t" in l or ("\twarn\t" in l and "concurrency" not in l)]
         assert bad == [], "\n".join(bad)
     assert "NACK" not in ctx.keel.log()
+
