@@ -221,3 +221,16 @@ def pick_filter_chain(chains, port, transport, alpns):
         candidates = specific if specific else [c for c in candidates if not c[index]]
     assert len(candidates) <= 1, f"{len(candidates)} filter chains match port {port} {transport} {alpns}"
     return candidates[0][0] if candidates else None
+
+
+def echo_server(address, name):
+    """A started grpcio server on `address` whose /keel.test.Echo/Who answers `name`."""
+    import grpc  # here, not at the top: most users of this module need no grpcio
+    from concurrent import futures
+    handler = grpc.method_handlers_generic_handler(
+        "keel.test.Echo", {"Who": grpc.unary_unary_rpc_method_handler(lambda req, ctx: name.encode())})
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    server.add_generic_rpc_handlers((handler,))
+    server.add_insecure_port(address)
+    server.start()
+    return server

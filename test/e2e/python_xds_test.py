@@ -10,23 +10,12 @@ import json
 import os
 import tempfile
 import urllib.parse
-from concurrent import futures
 
 import grpc
 import pytest
-from keeltest import free_port, keel_discovery, wait_until, write_atomically
+from keeltest import echo_server, free_port, keel_discovery, wait_until, write_atomically
 
 METHOD = "/keel.test.Echo/Who"
-
-
-def echo_server(address, name):
-    handler = grpc.method_handlers_generic_handler(
-        "keel.test.Echo", {"Who": grpc.unary_unary_rpc_method_handler(lambda req, ctx: name.encode())})
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    server.add_generic_rpc_handlers((handler,))
-    server.add_insecure_port(address)
-    server.start()
-    return server
 
 
 CONFIG = """

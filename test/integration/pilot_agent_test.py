@@ -26,14 +26,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-from concurrent import futures
 
 import grpc
 import pytest
 
 from ca_testlib import (Envoy, Keel, apply, cert_sans, create_token, ensure_namespace, kubectl, root_from_configmap,
                         split_pem, suffix, verify_chain, wait_until, write)
-from keeltest import free_port, pick_filter_chain
+from keeltest import echo_server, free_port, pick_filter_chain
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STANDIN = os.path.join(HERE, "testdata", "envoy-standin.sh")
@@ -225,25 +224,30 @@ def ctx(request):
         {"istio": "ingressgateway", "app": "istio-ingressgateway"}, [("http2", 8080)])
     service(SYSTEM_NS, f"istio-ingressgateway-{c.ns}", {"istio": "ingressgateway"}, [("http2", 80, 8080)], "10.60.0.3")
     c.keel = Keel(c.tmp)
-    c.keel.start()
-    wait_until(lambda: kubectl("get", "configmap", "istio-ca-root-cert", "-n", c.ns, check=False).returncode == 0,
-               20, f"ConfigMap {c.ns}/istio-ca-root-cert")
-    c.envoy = Envoy(os.environ["KEEL_ENVOY_DESCRIPTORS"])
     c.agents = []
-    yield c
-    failed = request.session.testsfailed > 0
-    for a in c.agents:
-        a.stop()
-    c.keel.stop()
-    for kind in ("peerauthentication", "gateway", "virtualservice"):
-        kubectl("delete", kind, "--all", "-n", SYSTEM_NS, "--ignore-not-found", check=False)
-    kubectl("delete", "pod,service,endpointslice", "istio-ingressgateway-5c9", f"istio-ingressgateway-{c.ns}",
-            f"istio-ingressgateway-{c.ns}-1", "-n", SYSTEM_NS, "--ignore-not-found", check=False)
-    kubectl("delete", "namespace", c.ns, "--wait=false", check=False)
-    if not failed:
-        shutil.rmtree(c.tmp, ignore_errors=True)
-    else:
-        print(f"kept {c.tmp} (keel and agent logs, pod roots)")
+    ok = False
+    try:
+        # 90 s: a CA Lease holder that died without releasing it (another test's Keel) is
+        # waited out for its 30 s term before this Keel may create the root and be ready.
+        c.keel.start(timeout=90)
+        wait_until(lambda: kubectl("get", "configmap", "istio-ca-root-cert", "-n", c.ns, check=False).returncode == 0,
+                   20, f"ConfigMap {c.ns}/istio-ca-root-cert")
+        c.envoy = Envoy(os.environ["KEEL_ENVOY_DESCRIPTORS"])
+        yield c
+        ok = request.session.testsfailed == 0
+    finally:  # also when the set-up above failed: no Keel or agent outlives this module
+        for a in c.agents:
+            a.stop()
+        c.keel.stop()
+        for kind in ("peerauthentication", "gateway", "virtualservice"):
+            kubectl("delete", kind, "--all", "-n", SYSTEM_NS, "--ignore-not-found", check=False)
+        kubectl("delete", "pod,service,endpointslice", "istio-ingressgateway-5c9", f"istio-ingressgateway-{c.ns}",
+                f"istio-ingressgateway-{c.ns}-1", "-n", SYSTEM_NS, "--ignore-not-found", check=False)
+        kubectl("delete", "namespace", c.ns, "--wait=false", check=False)
+        if ok:
+            shutil.rmtree(c.tmp, ignore_errors=True)
+        else:
+            print(f"kept {c.tmp} (keel and agent logs, pod roots)")
 
 
 @pytest.fixture(scope="module")
@@ -367,19 +371,10 @@ def test_a_gateway_agent_gets_the_bookinfo_gateways_listener_and_route(ctx, gate
 ECHO_CLIENT = """
 import sys, grpc
 channel = grpc.insecure_channel(sys.argv[1])
-call = channel.unary_unary("/keel.test.Echo/Who", request_serializer=lambda b: b, response_deserializer=lambda b: b)
+call = channel.unary_unary("/keel.test.Echo/Who",  # keeltest.echo_server's method
+    request_serializer=lambda b: b, response_deserializer=lambda b: b)
 print(" ".join(call(b"", timeout=10, wait_for_ready=True).decode() for _ in range(5)))
 """
-
-
-def echo_server(address, name):
-    handler = grpc.method_handlers_generic_handler(
-        "keel.test.Echo", {"Who": grpc.unary_unary_rpc_method_handler(lambda req, ctx: name.encode())})
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    server.add_generic_rpc_handlers((handler,))
-    server.add_insecure_port(address)
-    server.start()
-    return server
 
 
 def test_a_proxyless_grpc_client_routes_through_the_grpc_agents_bootstrap(ctx):
