@@ -239,8 +239,9 @@ def ctx(request):
         for a in c.agents:
             a.stop()
         c.keel.stop()
-        for kind in ("peerauthentication", "gateway", "virtualservice"):
-            kubectl("delete", kind, "--all", "-n", SYSTEM_NS, "--ignore-not-found", check=False)
+        # Only what this module made: the mesh-wide policy (if its case stopped half-way); the
+        # Gateway and VirtualService go with the namespace.
+        kubectl("delete", "peerauthentication", "default", "-n", SYSTEM_NS, "--ignore-not-found", check=False)
         kubectl("delete", "pod,service,endpointslice", "istio-ingressgateway-5c9", f"istio-ingressgateway-{c.ns}",
                 f"istio-ingressgateway-{c.ns}-1", "-n", SYSTEM_NS, "--ignore-not-found", check=False)
         kubectl("delete", "namespace", c.ns, "--wait=false", check=False)
