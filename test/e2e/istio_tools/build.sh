@@ -7,8 +7,8 @@
 #                       proxyv2 image (integration.pilot_agent)
 # and, beside them, envoy_bootstrap_tmpl.json: the Envoy bootstrap template that image
 # holds at /var/lib/istio/envoy/ (tools/packaging/common/envoy_bootstrap.json of the
-# same module), which pilot-agent renders into the bootstrap it gives Envoy.
-# into the binary cache, keyed by go.mod, go.sum and our sources, and links each into
+# same module), which pilot-agent renders into the bootstrap it gives Envoy. It builds
+# them into the binary cache, keyed by go.mod, go.sum and our sources, and links each into
 # OUT_DIR. Cold: about 10 minutes and 600 MB of modules; instant when cached.
 #
 #   test/e2e/istio_tools/build.sh OUT_DIR

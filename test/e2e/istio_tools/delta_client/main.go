@@ -63,14 +63,15 @@ func fail(code int, format string, args ...any) {
 // add/delete events Istio's client hands to the registered handlers.
 type state struct {
 	mu       sync.Mutex
-	changed  chan struct{}              // receives a token after each fully processed response
+	changed  chan struct{}                       // receives a token after each fully processed response
 	held     map[string]map[string]proto.Message // working state, written by handlers
 	done     map[string]map[string]proto.Message // copy of held after the last fully processed response
-	seen     map[string]bool            // type URLs that got at least one processed response
+	seen     map[string]bool                     // type URLs that got at least one processed response
 	pending  *discovery.DeltaDiscoveryResponse
 	streamEr error
 	streams  int
-	nodeID   string // non-empty: override Node.Id in outgoing requests
+	nodeID   string          // non-empty: override Node.Id in outgoing requests
+	unacked  map[string]bool // nonces received whose ACK/NACK has not been sent yet
 }
 
 func (s *state) setErr(err error) {
@@ -132,6 +133,24 @@ func (s *state) resources() (map[string]map[string]json.RawMessage, error) {
 	return out, nil
 }
 
+// leave returns once every response received has been answered (ACK or NACK sent), and
+// then a little later: an Envoy stays connected, and a client that leaves right after its
+// last ACK races a forwarding proxy (pilot-agent's xDS proxy logs "send error ... EOF" when
+// the downstream goes while it still forwards that ACK upstream). Bounded: 2 s, then 300 ms.
+func leave(s *state) {
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		s.mu.Lock()
+		n := len(s.unacked)
+		s.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+}
+
 // stream wraps the ADS client stream so we can see every raw delta response
 // (nonce, removed names) and stream errors, which the adsc.Client keeps private.
 type stream struct {
@@ -143,7 +162,13 @@ func (w *stream) SendMsg(m any) error {
 	if req, ok := m.(*discovery.DeltaDiscoveryRequest); ok && w.s.nodeID != "" && req.Node != nil {
 		req.Node.Id = w.s.nodeID
 	}
-	return w.ClientStream.SendMsg(m)
+	err := w.ClientStream.SendMsg(m)
+	if req, ok := m.(*discovery.DeltaDiscoveryRequest); ok && err == nil && req.ResponseNonce != "" {
+		w.s.mu.Lock()
+		delete(w.s.unacked, req.ResponseNonce)
+		w.s.mu.Unlock()
+	}
+	return err
 }
 
 func (w *stream) RecvMsg(m any) error {
@@ -174,6 +199,7 @@ func (w *stream) RecvMsg(m any) error {
 			r.TypeUrl, len(r.Resources), strings.Join(r.RemovedResources, ","), r.Nonce)
 		w.s.mu.Lock()
 		w.s.pending = r
+		w.s.unacked[r.Nonce] = true
 		w.s.mu.Unlock()
 	}
 	return nil
@@ -299,7 +325,7 @@ func main() {
 		sc.SetOutputLevel(level)
 	}
 
-	s := &state{changed: make(chan struct{}, 1), held: map[string]map[string]proto.Message{}, done: map[string]map[string]proto.Message{}, seen: map[string]bool{}}
+	s := &state{changed: make(chan struct{}, 1), held: map[string]map[string]proto.Message{}, done: map[string]map[string]proto.Message{}, seen: map[string]bool{}, unacked: map[string]bool{}}
 	meta := &structpb.Struct{Fields: map[string]*structpb.Value{}}
 	var locality *core.Locality
 	if *bootstrap != "" {
@@ -484,6 +510,7 @@ func main() {
 	if *hold {
 		_, _ = io.Copy(io.Discard, os.Stdin) // until the test closes stdin
 	}
+	leave(s)
 	cancel()
 	client.Close()
 }
