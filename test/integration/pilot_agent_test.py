@@ -240,9 +240,12 @@ def ctx(request):
         for a in c.agents:
             a.stop()
         c.keel.stop()
-        # Only what this module made: the mesh-wide policy (if its case stopped half-way); the
-        # Gateway and VirtualService go with the namespace.
+        # Only what this module made. The harness runs no namespace controller, so deleting the
+        # namespace leaves its objects: the Gateway and VirtualService go by name, or a later run
+        # on the same apiserver sees two VirtualServices bound to gateways selecting its gateway.
         kubectl("delete", "peerauthentication", "default", "-n", SYSTEM_NS, "--ignore-not-found", check=False)
+        kubectl("delete", "gateways.networking.istio.io,virtualservices.networking.istio.io", "bookinfo-gateway",
+                "bookinfo", "-n", c.ns, "--ignore-not-found", check=False)
         kubectl("delete", "pod,service,endpointslice", "istio-ingressgateway-5c9", f"istio-ingressgateway-{c.ns}",
                 f"istio-ingressgateway-{c.ns}-1", "-n", SYSTEM_NS, "--ignore-not-found", check=False)
         kubectl("delete", "namespace", c.ns, "--wait=false", check=False)
