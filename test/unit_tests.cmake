@@ -10,6 +10,7 @@ keel_add_gtest(json_scan_test pkg/json/json_scan_test.cc LIBS keel_pkg_json)
 keel_add_gtest(bounded_executor_test pkg/concurrency/bounded_executor_test.cc LIBS keel_pkg_concurrency)
 keel_add_gtest(metrics_registry_test pkg/metrics/registry_test.cc LIBS keel_pkg_metrics)
 keel_add_gtest(http_server_test pkg/http/http_server_test.cc LIBS keel_pkg_http)
+keel_add_gtest(https_server_test pkg/http/https_server_test.cc LIBS keel_pkg_http keel_pkg_crypto OpenSSL::SSL OpenSSL::Crypto)
 keel_add_gtest(guarded_listener_test pkg/grpc/guarded_listener_test.cc LIBS keel_pkg_grpc)
 
 # pilot/config

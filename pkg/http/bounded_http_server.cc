@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -31,6 +33,8 @@ constexpr size_t kLingerBytes = 1024 * 1024;
 constexpr std::chrono::milliseconds kStopDrainTime{1000};
 // accept() failing for want of file descriptors: retried after this.
 constexpr std::chrono::milliseconds kAcceptPause{100};
+// Plain TCP only (a TLS connection over the cap is closed: a plaintext answer
+// would be garbage to it, and a handshake is what the cap saves).
 constexpr char kOverCapacity[] =
     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 21\r\n"
     "Connection: close\r\n\r\ntoo many connections\n";
@@ -72,6 +76,17 @@ std::string PeerAddress(const sockaddr_storage& addr) {
   return text;
 }
 
+// The I/O thread blocks SIGPIPE: OpenSSL writes to the socket with write(),
+// which, to a peer that has gone, raises SIGPIPE (the default kills the
+// process); blocked, the write fails with EPIPE instead. (Plain sends use
+// MSG_NOSIGNAL.)
+void BlockSigpipeInThisThread() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
 int PollTimeoutMs(std::chrono::steady_clock::time_point now, std::chrono::steady_clock::time_point next) {
   if (next == std::chrono::steady_clock::time_point::max()) return -1;
   if (next <= now) return 0;
@@ -87,12 +102,33 @@ BoundedHttpServer::BoundedHttpServer(std::string host, int port, HttpServerOptio
 BoundedHttpServer::~BoundedHttpServer() { Stop(); }
 
 void BoundedHttpServer::HandleAsync(const std::string& path, AsyncHttpHandler handler) {
-  handlers_[path] = std::move(handler);
+  routes_[path].get = std::move(handler);
+}
+
+void BoundedHttpServer::HandlePost(const std::string& path, AsyncHttpHandler handler) {
+  routes_[path].post = std::move(handler);
+}
+
+const AsyncHttpHandler* BoundedHttpServer::Route::For(const std::string& method) const {
+  const AsyncHttpHandler* handler = nullptr;
+  if (method == "GET" || method == "HEAD") handler = &get;
+  if (method == "POST") handler = &post;
+  return handler != nullptr && *handler ? handler : nullptr;
+}
+
+std::string BoundedHttpServer::Route::Allow() const {
+  if (get && post) return "GET, HEAD, POST";
+  return get ? "GET, HEAD" : "POST";
 }
 
 absl::Status BoundedHttpServer::Start() {
   std::lock_guard<std::mutex> lock(stop_mu_);
   if (started_) return absl::FailedPreconditionError("HTTP server already started");
+  if (options_.tls) {  // before binding: a server that cannot serve TLS does not listen
+    auto tls = ReloadingTlsContext::Create(*options_.tls);
+    if (!tls.ok()) return tls.status();
+    tls_ = std::move(*tls);
+  }
   const std::string where = absl::StrCat(host_, ":", requested_port_);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -151,6 +187,7 @@ void BoundedHttpServer::Stop() {
 }
 
 void BoundedHttpServer::Loop() {
+  BlockSigpipeInThisThread();
   std::vector<pollfd> fds;
   std::vector<uint64_t> ids;  // ids[i] is the connection of fds[i + first_connection]
   auto drain_deadline = Clock::time_point::max();
@@ -176,10 +213,12 @@ void BoundedHttpServer::Loop() {
       }
     }
     for (auto& [id, c] : connections_) {
-      if (c.fd >= 0 && c.input_ready && !stopping_) {
+      if (c.fd < 0 || stopping_) continue;
+      if (c.input_ready) {
         c.input_ready = false;
         ProcessInput(c, now);
       }
+      if (c.fd >= 0 && ReadableWithoutPoll(c)) OnReadable(c, now);
     }
     for (auto it = connections_.begin(); it != connections_.end();) {
       it = it->second.fd < 0 ? connections_.erase(it) : std::next(it);
@@ -195,9 +234,10 @@ void BoundedHttpServer::Loop() {
     auto next = drain_deadline;
     if (listen_fd_ >= 0 && !accepting) next = std::min(next, accept_paused_until_);
     for (auto& [id, c] : connections_) {
-      if (c.input_ready && !stopping_) next = now;
+      if ((c.input_ready || ReadableWithoutPoll(c)) && !stopping_) next = now;
       if (c.state == State::kHandling) continue;
-      fds.push_back({c.fd, static_cast<short>(c.state == State::kWriting ? POLLOUT : POLLIN), 0});
+      const short events = c.wait_for != 0 ? c.wait_for : c.state == State::kWriting ? POLLOUT : POLLIN;
+      fds.push_back({c.fd, events, 0});
       ids.push_back(id);
       next = std::min(next, c.deadline);
     }
@@ -216,16 +256,7 @@ void BoundedHttpServer::Loop() {
       auto it = connections_.find(ids[i]);
       if (it == connections_.end() || it->second.fd < 0) continue;
       Connection& c = it->second;
-      const short revents = fds[first_connection + i].revents;
-      if (revents & (POLLIN | POLLHUP | POLLERR)) {
-        if (c.state == State::kWriting) {
-          Flush(c, now);  // sees the error
-        } else {
-          OnReadable(c, now);
-        }
-      } else if (revents & POLLOUT) {
-        Flush(c, now);
-      }
+      if (fds[first_connection + i].revents & (POLLIN | POLLOUT | POLLHUP | POLLERR)) OnReady(c, now);
       if (c.fd >= 0 && c.state != State::kHandling && now >= c.deadline) OnDeadline(c, now);
     }
   }
@@ -253,43 +284,102 @@ void BoundedHttpServer::AcceptSome(Clock::time_point now) {
       return;
     }
     if (connections_.size() >= static_cast<size_t>(options_.max_connections)) {
-      ssize_t ignored = send(fd, kOverCapacity, sizeof(kOverCapacity) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-      (void)ignored;
+      if (!tls_) {
+        ssize_t ignored = send(fd, kOverCapacity, sizeof(kOverCapacity) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        (void)ignored;
+      }
       close(fd);
       spdlog::debug("HTTP connection from {} refused: {} connections open", PeerAddress(addr),
                     connections_.size());
+      continue;
+    }
+    std::unique_ptr<Transport> transport = NewTransport(fd, now);
+    if (!transport) {
+      spdlog::warn("HTTP connection from {} closed: cannot set up TLS: {}", PeerAddress(addr), OpenSslErrors());
+      close(fd);
       continue;
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     Connection& c = connections_[next_connection_id_++];
     c.fd = fd;
+    c.transport = std::move(transport);
+    c.state = tls_ ? State::kHandshaking : State::kReadingHead;
     c.peer = PeerAddress(addr);
-    c.deadline = now + options_.request_timeout;
+    c.deadline = now + options_.request_timeout;  // covers the handshake too
+  }
+}
+
+std::unique_ptr<Transport> BoundedHttpServer::NewTransport(int fd, Clock::time_point now) {
+  if (!tls_) return NewPlainTransport(fd);
+  return NewTlsServerTransport(fd, tls_->Current(now));  // Current() picks up renewed files
+}
+
+bool BoundedHttpServer::ReadableWithoutPoll(const Connection& c) {
+  const bool reading = c.state == State::kReadingHead || c.state == State::kReadingBody ||
+                       c.state == State::kLingering;
+  return c.fd >= 0 && reading && c.transport->HasPending();
+}
+
+void BoundedHttpServer::NoteWait(Connection& c, Transport::Status status) {
+  c.wait_for = status == Transport::Status::kWantRead ? POLLIN : status == Transport::Status::kWantWrite ? POLLOUT : 0;
+}
+
+void BoundedHttpServer::OnReady(Connection& c, Clock::time_point now) {
+  switch (c.state) {
+    case State::kHandshaking:
+      ContinueHandshake(c, now);
+      break;
+    case State::kReadingHead:
+    case State::kReadingBody:
+    case State::kLingering:
+      OnReadable(c, now);
+      break;
+    case State::kWriting:
+      Flush(c, now);  // sees an error too
+      break;
+    case State::kHandling:
+      break;  // not polled
+  }
+}
+
+void BoundedHttpServer::ContinueHandshake(Connection& c, Clock::time_point now) {
+  Transport::Status status = c.transport->Handshake();
+  NoteWait(c, status);
+  if (status == Transport::Status::kOk) {
+    c.state = State::kReadingHead;  // the request deadline keeps running from accept
+  } else if (status == Transport::Status::kClosed) {
+    spdlog::debug("HTTP connection from {} closed: TLS handshake failed: {}", c.peer, c.transport->error());
+    CloseConnection(c);
   }
 }
 
 void BoundedHttpServer::OnReadable(Connection& c, Clock::time_point now) {
   char buf[kReadChunk];
-  ssize_t n = recv(c.fd, buf, sizeof(buf), 0);
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
-  if (n <= 0) {  // EOF or reset: the client is gone (a half-closed client gets no response)
+  Transport::Result read = c.transport->Read(buf, sizeof(buf));
+  NoteWait(c, read.status);
+  if (read.status == Transport::Status::kClosed) {
+    // EOF, reset or a TLS error: the client is gone (a half-closed client gets no response)
     CloseConnection(c);
     return;
   }
-  absl::string_view data(buf, static_cast<size_t>(n));
+  if (read.status != Transport::Status::kOk) return;  // wait for the socket
+  absl::string_view data(buf, read.bytes);
   if (c.state == State::kLingering) {
     c.lingered += data.size();
     if (c.lingered > kLingerBytes) CloseConnection(c);
     return;
   }
-  if (c.state == State::kReadingBody) {
-    size_t take = std::min(c.body_left, data.size());
-    c.body_left -= take;
-    data.remove_prefix(take);
-  }
+  if (c.state == State::kReadingBody) data.remove_prefix(TakeBody(c, data));
   c.in.append(data.data(), data.size());
   ProcessInput(c, now);
+}
+
+size_t BoundedHttpServer::TakeBody(Connection& c, absl::string_view data) {
+  size_t take = std::min(c.body_left, data.size());
+  if (c.keep_body) c.body.append(data.data(), take);
+  c.body_left -= take;
+  return take;
 }
 
 void BoundedHttpServer::ProcessInput(Connection& c, Clock::time_point now) {
@@ -325,12 +415,13 @@ void BoundedHttpServer::ProcessInput(Connection& c, Clock::time_point now) {
     }
     c.head = std::move(parsed.head);
     c.body_left = c.head->content_length;
+    auto route = routes_.find(c.head->request.path);
+    c.keep_body = c.head->request.method == "POST" && route != routes_.end() && route->second.post;
+    c.body.clear();
     c.state = State::kReadingBody;
   }
   if (c.state == State::kReadingBody) {
-    size_t take = std::min(c.body_left, c.in.size());
-    c.in.erase(0, take);
-    c.body_left -= take;
+    c.in.erase(0, TakeBody(c, c.in));
     if (c.body_left == 0) Dispatch(c, now);
   }
 }
@@ -338,22 +429,29 @@ void BoundedHttpServer::ProcessInput(Connection& c, Clock::time_point now) {
 void BoundedHttpServer::Dispatch(Connection& c, Clock::time_point now) {
   HttpRequest request = std::move(c.head->request);
   request.remote_address = c.peer;
+  request.body = std::move(c.body);  // empty unless kept for a POST handler
+  c.body.clear();
+  c.keep_body = false;
   c.keep_alive = c.head->keep_alive;
   c.head_method = request.method == "HEAD";
   c.head.reset();
   c.state = State::kHandling;
-  if (request.method != "GET" && request.method != "HEAD") {
-    StartResponse(c, {405, "text/plain", "only GET is supported\n"}, now);
+  auto route = routes_.find(request.path);
+  if (route == routes_.end()) {
+    StartResponse(c, {404, "text/plain", absl::StrCat("no handler for ", request.path, "\n")}, now);
     return;
   }
-  auto handler = handlers_.find(request.path);
-  if (handler == handlers_.end()) {
-    StartResponse(c, {404, "text/plain", absl::StrCat("no handler for ", request.path, "\n")}, now);
+  const AsyncHttpHandler* run = route->second.For(request.method);
+  if (run == nullptr) {
+    const std::string allow = route->second.Allow();
+    StartResponse(c,
+                  {405, "text/plain", absl::StrCat(request.method, " is not allowed for ", request.path,
+                                                   " (allowed: ", allow, ")\n")},
+                  now, absl::StrCat("Allow: ", allow, "\r\n"));
     return;
   }
   c.request_id = next_request_id_++;
   auto once = std::make_shared<ReplyOnce>(replies_, c.request_id);
-  const AsyncHttpHandler* run = &handler->second;
   bool queued = executor_->Submit(
       [run, request = std::move(request), once]() mutable {
         try {
@@ -391,11 +489,13 @@ void BoundedHttpServer::Fail(Connection& c, int status, const std::string& reaso
   StartResponse(c, {status, "text/plain", absl::StrCat(reason, "\n")}, now);
 }
 
-void BoundedHttpServer::StartResponse(Connection& c, const HttpResponse& response, Clock::time_point now) {
+void BoundedHttpServer::StartResponse(Connection& c, const HttpResponse& response, Clock::time_point now,
+                                      absl::string_view extra_headers) {
   c.close_after_write = !c.keep_alive || stopping_;
   c.out = absl::StrCat("HTTP/1.1 ", response.status, " ", ReasonPhrase(response.status),
                        "\r\nContent-Type: ", response.content_type, "\r\nContent-Length: ", response.body.size(),
-                       c.close_after_write ? "\r\nConnection: close" : "\r\nConnection: keep-alive", "\r\n\r\n");
+                       c.close_after_write ? "\r\nConnection: close" : "\r\nConnection: keep-alive", "\r\n",
+                       extra_headers, "\r\n");
   if (!c.head_method) c.out += response.body;
   c.out_sent = 0;
   c.state = State::kWriting;
@@ -405,14 +505,15 @@ void BoundedHttpServer::StartResponse(Connection& c, const HttpResponse& respons
 
 void BoundedHttpServer::Flush(Connection& c, Clock::time_point now) {
   while (c.out_sent < c.out.size()) {
-    ssize_t n = send(c.fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // wait for POLLOUT
-    if (n <= 0) {
+    // A retry after kWant* passes the same bytes: `out` does not change until it is sent.
+    Transport::Result written = c.transport->Write(c.out.data() + c.out_sent, c.out.size() - c.out_sent);
+    NoteWait(c, written.status);
+    if (written.status == Transport::Status::kClosed) {
       CloseConnection(c);
       return;
     }
-    c.out_sent += static_cast<size_t>(n);
+    if (written.status != Transport::Status::kOk) return;  // wait for the socket
+    c.out_sent += written.bytes;
     c.deadline = now + options_.write_timeout;
   }
   c.out.clear();
@@ -422,7 +523,7 @@ void BoundedHttpServer::Flush(Connection& c, Clock::time_point now) {
       CloseConnection(c);
       return;
     }
-    shutdown(c.fd, SHUT_WR);
+    c.transport->Shutdown();  // TLS: close_notify first
     c.state = State::kLingering;
     c.in.clear();
     c.deadline = now + kLingerTime;
@@ -440,15 +541,21 @@ void BoundedHttpServer::OnDeadline(Connection& c, Clock::time_point now) {
     Fail(c, 408, absl::StrCat("request not received within ", options_.request_timeout.count(), " ms"), now);
     return;
   }
+  if (c.state == State::kHandshaking) {
+    spdlog::debug("HTTP connection from {} closed: no TLS handshake within {} ms", c.peer,
+                  options_.request_timeout.count());
+  }
   CloseConnection(c);  // idle, silent, a client that does not read, or done lingering
 }
 
 void BoundedHttpServer::CloseConnection(Connection& c) {
   if (c.fd < 0) return;
+  c.transport.reset();  // frees the SSL (it does not close the fd)
   close(c.fd);
   c.fd = -1;
   c.in.clear();
   c.out.clear();
+  c.body.clear();
 }
 
 }  // namespace keel::http::internal

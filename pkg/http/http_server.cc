@@ -13,6 +13,12 @@ void HttpServer::Handle(const std::string& path, HttpHandler handler) {
   });
 }
 
+void HttpServer::HandlePost(const std::string& path, HttpHandler handler) {
+  HandlePost(path, AsyncHttpHandler([handler = std::move(handler)](const HttpRequest& request, HttpReply reply) {
+               reply(handler(request));
+             }));
+}
+
 bool IsLoopbackAddress(const std::string& address) {
   std::string text = address;
   if (text.size() > 2 && text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
@@ -34,6 +40,9 @@ absl::StatusOr<HttpServerPtr> CreateHttpServer(const std::string& host, int port
       options.write_timeout.count() <= 0) {
     return absl::InvalidArgumentError(
         "HTTP server options: max_header_bytes, max_connections, handler_threads and the timeouts must be positive");
+  }
+  if (options.tls && (options.tls->cert_chain_path.empty() || options.tls->key_path.empty())) {
+    return absl::InvalidArgumentError("HTTP server options: tls needs both cert_chain_path and key_path");
   }
   return std::make_unique<internal::BoundedHttpServer>(host, port, options);
 }

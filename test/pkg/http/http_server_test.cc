@@ -23,109 +23,19 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "test/pkg/http/http_test_client.h"
 
 namespace keel::http {
 namespace {
 
 using namespace std::chrono_literals;
 
-struct Response {
-  int status = 0;
-  std::map<std::string, std::string> headers;  // names lower-case
-  std::string body;
-};
-
-// A raw HTTP/1.1 client: what it sends is exactly what the test writes.
-class Client {
- public:
-  explicit Client(int port) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-    timeval tv{5, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  }
-  ~Client() { close(fd_); }
-  Client(const Client&) = delete;
-  Client& operator=(const Client&) = delete;
-
-  bool connected() const { return connected_; }
-  int fd() const { return fd_; }
-
-  bool Send(std::string_view data) {
-    while (!data.empty()) {
-      ssize_t n = send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      data.remove_prefix(static_cast<size_t>(n));
-    }
-    return true;
-  }
-
-  // One response (its body per Content-Length; none for HEAD); nullopt if the
-  // connection ends first or nothing comes within 5 s.
-  std::optional<Response> Read(bool head_request = false) {
-    size_t end;
-    while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
-      if (!Fill()) return std::nullopt;
-    }
-    Response r;
-    std::vector<std::string> lines = absl::StrSplit(buf_.substr(0, end), "\r\n");
-    std::vector<std::string> status_line = absl::StrSplit(lines[0], absl::MaxSplits(' ', 2));
-    if (status_line.size() < 2 || !absl::SimpleAtoi(status_line[1], &r.status)) return std::nullopt;
-    for (size_t i = 1; i < lines.size(); ++i) {
-      size_t colon = lines[i].find(':');
-      r.headers[absl::AsciiStrToLower(lines[i].substr(0, colon))] =
-          std::string(absl::StripAsciiWhitespace(lines[i].substr(colon + 1)));
-    }
-    buf_.erase(0, end + 4);
-    size_t length = 0;
-    if (!head_request && r.headers.count("content-length")) {
-      if (!absl::SimpleAtoi(r.headers["content-length"], &length)) return std::nullopt;
-    }
-    while (buf_.size() < length) {
-      if (!Fill()) return std::nullopt;
-    }
-    r.body = buf_.substr(0, length);
-    buf_.erase(0, length);
-    return r;
-  }
-
-  std::optional<Response> Get(const std::string& target, const std::string& extra_headers = "") {
-    if (!Send(absl::StrCat("GET ", target, " HTTP/1.1\r\nHost: test\r\n", extra_headers, "\r\n"))) return std::nullopt;
-    return Read();
-  }
-
-  // True if the server closes the connection (EOF or reset) within 5 s, with
-  // nothing more to read before that.
-  bool ClosedByPeer() {
-    char c;
-    ssize_t n = recv(fd_, &c, 1, 0);
-    return n == 0 || (n < 0 && errno == ECONNRESET);
-  }
-
- private:
-  bool Fill() {
-    char chunk[4096];
-    ssize_t n = recv(fd_, chunk, sizeof(chunk), 0);
-    if (n <= 0) return false;
-    buf_.append(chunk, static_cast<size_t>(n));
-    return true;
-  }
-
-  int fd_;
-  bool connected_ = false;
-  std::string buf_;
-};
-
 // The request as the handler saw it, as text.
 HttpResponse Echo(const HttpRequest& r) {
   std::string out = absl::StrCat("method=", r.method, "\npath=", r.path, "\nremote=", r.remote_address, "\n");
   for (const auto& [k, v] : r.query) absl::StrAppend(&out, "query[", k, "]=", v, "\n");
   for (const auto& [k, v] : r.headers) absl::StrAppend(&out, "header[", k, "]=", v, "\n");
+  absl::StrAppend(&out, "body=", r.body, "\n");
   return {200, "text/plain", out};
 }
 
@@ -136,12 +46,18 @@ class HttpServerTest : public ::testing::Test {
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     server_->Handle("/echo", Echo);
+    server_->HandlePost("/post", Echo);  // POST only
+    server_->Handle("/both", [](const HttpRequest&) { return HttpResponse{200, "text/plain", "get\n"}; });
+    server_->HandlePost("/both",
+                        [](const HttpRequest& r) { return HttpResponse{200, "text/plain", "post " + r.body}; });
     for (const auto& [path, handler] : async_handlers_) server_->HandleAsync(path, handler);
+    for (const auto& [path, handler] : async_post_handlers_) server_->HandlePost(path, handler);
     ASSERT_TRUE(server_->Start().ok());
     ASSERT_GT(server_->port(), 0);
   }
 
   std::map<std::string, AsyncHttpHandler> async_handlers_;
+  std::map<std::string, AsyncHttpHandler> async_post_handlers_;
   HttpServerPtr server_;
 };
 
@@ -267,6 +183,119 @@ TEST_F(HttpServerTest, RefusesWhatItDoesNotServeWithTheRightStatus) {
   auto r = after.Get("/echo");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(HttpServerTest, APostHandlerGetsTheBodyAndTheConnectionStaysInStep) {
+  std::thread replier;
+  async_post_handlers_["/review"] = [&](const HttpRequest& r, HttpReply reply) {
+    replier = std::thread([reply, body = r.body] { reply({200, "application/json", "{\"got\":" + body + "}"}); });
+  };
+  StartServer();
+  Client client(server_->port());
+  const std::string review = R"({"kind":"AdmissionReview","request":{"uid":"u1"}})";
+  auto r = client.Post("/post?dryRun=1", review);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("method=POST\npath=/post\n"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("query[dryRun]=1\n"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("header[content-type]=application/json\n"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("\nbody=" + review + "\n"), std::string::npos) << r->body;
+
+  auto async = client.Post("/review", "[1,2]");  // the asynchronous overload, replying from another thread
+  ASSERT_TRUE(async);
+  EXPECT_EQ(async->status, 200);
+  EXPECT_EQ(async->headers["content-type"], "application/json");
+  EXPECT_EQ(async->body, "{\"got\":[1,2]}");
+  replier.join();
+
+  // Any bytes, a head terminator among them; and an empty body.
+  const std::string binary("a\r\n\r\nGET /x HTTP/1.1\r\n\r\n\0\xff", 26);
+  auto both = client.Post("/both", binary);
+  ASSERT_TRUE(both);
+  EXPECT_EQ(both->body, "post " + binary);
+  auto empty = client.Post("/both", "");
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->body, "post ");
+
+  // Pipelined: a POST, then a GET with a body (read and discarded, the handler sees none).
+  ASSERT_TRUE(client.Send("POST /both HTTP/1.1\r\nContent-Length: 3\r\n\r\none"
+                          "GET /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"
+                          "GET /both HTTP/1.1\r\n\r\n"));
+  auto p1 = client.Read(), p2 = client.Read(), p3 = client.Read();
+  ASSERT_TRUE(p1 && p2 && p3);
+  EXPECT_EQ(p1->body, "post one");
+  EXPECT_NE(p2->body.find("method=GET\n"), std::string::npos) << p2->body;
+  EXPECT_NE(p2->body.find("\nbody=\n"), std::string::npos) << p2->body;
+  EXPECT_EQ(p3->body, "get\n");
+}
+
+TEST_F(HttpServerTest, AMethodThePathHasNoHandlerForIs405WithAllow) {
+  StartServer();
+  Client client(server_->port());
+  auto post_to_get = client.Post("/echo", "{}");
+  ASSERT_TRUE(post_to_get);
+  EXPECT_EQ(post_to_get->status, 405);
+  EXPECT_EQ(post_to_get->body, "POST is not allowed for /echo (allowed: GET, HEAD)\n");
+  EXPECT_EQ(post_to_get->headers["allow"], "GET, HEAD");
+  EXPECT_EQ(post_to_get->headers["connection"], "keep-alive") << "the body was read: the connection is in step";
+
+  auto get_to_post = client.Get("/post");
+  ASSERT_TRUE(get_to_post);
+  EXPECT_EQ(get_to_post->status, 405);
+  EXPECT_EQ(get_to_post->body, "GET is not allowed for /post (allowed: POST)\n");
+  EXPECT_EQ(get_to_post->headers["allow"], "POST");
+
+  ASSERT_TRUE(client.Send("HEAD /post HTTP/1.1\r\n\r\n"));
+  auto head = client.Read(/*head_request=*/true);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 405);
+
+  ASSERT_TRUE(client.Send("PUT /both HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi"));
+  auto put = client.Read();
+  ASSERT_TRUE(put);
+  EXPECT_EQ(put->status, 405);
+  EXPECT_EQ(put->headers["allow"], "GET, HEAD, POST");
+
+  auto missing = client.Post("/nothing", "{}");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+
+  auto get = client.Get("/both");
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->body, "get\n");
+}
+
+TEST_F(HttpServerTest, APostBodyOverTheLimitIs413BeforeItIsReadAndOneAtTheLimitIsDelivered) {
+  HttpServerOptions options;
+  options.max_body_bytes = 64 * 1024;
+  StartServer(options);
+  {
+    Client client(server_->port());
+    ASSERT_TRUE(client.Send("POST /both HTTP/1.1\r\nContent-Length: 65537\r\n\r\n"));  // no body sent
+    auto r = client.Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 413);
+    EXPECT_EQ(r->body, "request body larger than 65536 bytes\n");
+    EXPECT_TRUE(client.ClosedByPeer());
+  }
+  {
+    Client client(server_->port());
+    ASSERT_TRUE(client.Send("POST /both HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"));
+    auto r = client.Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 411);
+    EXPECT_TRUE(client.ClosedByPeer());
+  }
+  {
+    Client client(server_->port());
+    std::string body(64 * 1024, 'x');
+    body.front() = '<';
+    body.back() = '>';
+    auto r = client.Post("/both", body);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "post " + body);
+  }
 }
 
 size_t ResidentBytes() {
