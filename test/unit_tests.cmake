@@ -18,6 +18,10 @@ keel_add_gtest(config_parser_test pilot/config/config_parser_test.cc LIBS keel_p
 keel_add_gtest(file_source_test pilot/config/file_source_test.cc LIBS keel_pilot_config)
 keel_add_gtest(mesh_watcher_test pilot/config/mesh_watcher_test.cc LIBS keel_pilot_config)
 
+# pilot/inject
+keel_add_gtest(sidecar_injector_test pilot/inject/sidecar_injector_test.cc LIBS keel_pilot_inject)
+keel_add_gtest(injection_webhook_test pilot/inject/webhook_test.cc LIBS keel_pilot_inject)
+
 # pilot/model
 keel_add_gtest(endpoint_builder_test pilot/model/endpoint_builder_test.cc LIBS keel_pilot_config)
 keel_add_gtest(push_context_test pilot/model/push_context_test.cc LIBS keel_pilot_config)

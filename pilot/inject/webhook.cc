@@ -1,0 +1,92 @@
+#include "pilot/inject/webhook.h"
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "pilot/inject/sidecar_injector.h"
+
+namespace keel::pilot::inject {
+namespace {
+
+WebhookReply BadRequest(int status, const std::string& reason) {
+  return {status, reason + "\n", "bad request: " + reason};
+}
+
+// The member `key` of `object` as JSON text, "" when absent.
+std::string MemberJson(const JsonObject& object, const std::string& key) {
+  const JsonValue* v = Member(object, key);
+  return v == nullptr ? "" : ToJson(*v);
+}
+
+void AppendPatchOps(const JsonObject& original, const JsonObject& injected, const std::string& prefix,
+                    std::vector<std::string>& ops) {
+  for (const auto& [key, value] : injected.fields()) {
+    if (MemberJson(original, key) == ToJson(value)) continue;
+    // RFC 6901: "~" is "~0", "/" is "~1" (keys here are Kubernetes field names).
+    ops.push_back(absl::StrCat("{\"op\":\"add\",\"path\":", ToJson(Str(prefix + key)), ",\"value\":", ToJson(value), "}"));
+  }
+}
+
+}  // namespace
+
+std::string InjectionPatch(const JsonObject& original, const JsonObject& injected) {
+  std::vector<std::string> ops;
+  if (Member(original, "metadata") == nullptr) {
+    ops.push_back(absl::StrCat("{\"op\":\"add\",\"path\":\"/metadata\",\"value\":{}}"));
+  }
+  AppendPatchOps(ObjectAt(original, "metadata"), ObjectAt(injected, "metadata"), "/metadata/", ops);
+  AppendPatchOps(ObjectAt(original, "spec"), ObjectAt(injected, "spec"), "/spec/", ops);
+  return absl::StrCat("[", absl::StrJoin(ops, ","), "]");
+}
+
+WebhookReply HandleInjectionReview(absl::string_view content_type, absl::string_view body,
+                                   const InjectionConfig& config) {
+  if (body.empty()) return BadRequest(400, "no body found");
+  if (!absl::StartsWith(content_type, "application/json")) {
+    return BadRequest(415, absl::StrCat("invalid Content-Type \"", content_type, "\", want application/json"));
+  }
+  auto review = ParseObject(body);
+  if (!review.ok()) return BadRequest(400, absl::StrCat("AdmissionReview: ", review.status().message()));
+  const std::string api_version = StringAt(*review, "apiVersion");
+  if (StringAt(*review, "kind") != "AdmissionReview" ||
+      (api_version != "admission.k8s.io/v1" && api_version != "admission.k8s.io/v1beta1")) {
+    return BadRequest(400, absl::StrCat("kind/apiVersion: want AdmissionReview of admission.k8s.io/v1 or v1beta1, got \"",
+                                        StringAt(*review, "kind"), "\" of \"", api_version, "\""));
+  }
+  const JsonObject& request = ObjectAt(*review, "request");
+  const std::string uid = StringAt(request, "uid");
+  if (uid.empty()) return BadRequest(400, "request.uid: required");
+  const JsonValue* object = Member(request, "object");
+  if (object == nullptr || !object->has_struct_value()) return BadRequest(400, "request.object: must be an object");
+  const JsonObject& kind = ObjectAt(request, "kind");
+  if (!StringAt(kind, "kind").empty() && StringAt(kind, "kind") != "Pod") {
+    return BadRequest(400, absl::StrCat("request.kind: want Pod, got ", StringAt(kind, "kind")));
+  }
+
+  JsonObject response;
+  auto& fields = *response.mutable_fields();
+  fields["uid"] = Str(uid);
+  std::string outcome;
+  auto injected = InjectSidecar(object->struct_value(), StringAt(request, "namespace"), config);
+  if (!injected.ok()) {
+    fields["allowed"] = Bool(false);
+    fields["status"] = Obj({{"message", Str(injected.status().message())}});
+    outcome = absl::StrCat("error: ", injected.status().message());
+  } else if (!injected->injected) {
+    fields["allowed"] = Bool(true);
+    outcome = absl::StrCat("skipped: ", injected->skip_reason);
+  } else {
+    fields["allowed"] = Bool(true);
+    fields["patchType"] = Str("JSONPatch");
+    fields["patch"] = Str(absl::Base64Escape(InjectionPatch(object->struct_value(), injected->pod)));
+    outcome = "injected";
+  }
+  JsonObject reply;
+  (*reply.mutable_fields())["apiVersion"] = Str(api_version);
+  (*reply.mutable_fields())["kind"] = Str("AdmissionReview");
+  (*reply.mutable_fields())["response"] = Obj(std::move(response));
+  return {200, ToJson(reply), outcome};
+}
+
+}  // namespace keel::pilot::inject
