@@ -62,6 +62,8 @@ class Citadel {
   grpc::Service* service() { return service_.get(); }
   std::shared_ptr<grpc::ServerCredentials> ServingCredentials() const { return serving_->Credentials(); }
   const ca::IstioCa& ca() const { return manager_->ca(); }
+  // The TLS identity of Keel's ports (15012, the webhooks' 15017): its files on disk.
+  const server::ServingCert& serving_cert() const { return *serving_; }
   // Null in file mode (no cluster).
   const kube::LeaderElector* elector() const { return elector_.get(); }
 

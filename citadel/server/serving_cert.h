@@ -41,6 +41,8 @@ class ServingCert {
   absl::StatusOr<bool> MaybeRenew(absl::Time now);
 
   const std::string& root_cert_path() const { return root_path_; }
+  const std::string& cert_chain_path() const { return chain_path_; }
+  const std::string& key_path() const { return key_path_; }
 
  private:
   ServingCert(const ca::CertSigner* signer, ServingCertOptions options);

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "pilot/bootstrap/webhook_server.h"
 #include "pilot/config/file_source.h"
 #include "pilot/config/kube_source.h"
 #include "pilot/config/mesh_watcher.h"
@@ -106,10 +107,26 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
     const std::string ns = options.system_namespace;
     ca.serving.dns_names = {absl::StrCat("istiod.", ns, ".svc"), absl::StrCat("istiod.", ns, ".svc.", options.domain),
                             absl::StrCat("istiod.", ns), "istiod"};
+    for (absl::string_view host : absl::StrSplit(options.custom_host, ',', absl::SkipEmpty())) {
+      ca.serving.dns_names.emplace_back(host);
+    }
     ca.authenticator = server->token_authenticator_.get();
     auto citadel = citadel::Citadel::Create(ca, server->kube_client_.get());
     if (!citadel.ok()) return absl::InvalidArgumentError(absl::StrCat("CA: ", citadel.status().message()));
     server->citadel_ = std::move(*citadel);
+  }
+
+  if (options.webhook_addr != "off" && server->citadel_) {
+    WebhookServerOptions webhook;
+    webhook.addr = options.webhook_addr;
+    webhook.cert_chain_path = server->citadel_->serving_cert().cert_chain_path();
+    webhook.key_path = server->citadel_->serving_cert().key_path();
+    webhook.config = [self = server.get()] { return InjectionConfigFor(self->options_, *self->mesh_->Current()); };
+    auto webhook_server = CreateWebhookServer(webhook);
+    if (!webhook_server.ok()) return webhook_server.status();
+    server->webhook_server_ = std::move(*webhook_server);
+  } else if (options.webhook_addr != "off") {
+    spdlog::info("webhook port off: it serves HTTPS with the CA's serving certificate, and the CA is off");
   }
 
   std::string host;
@@ -343,6 +360,13 @@ absl::Status DiscoveryServer::Start() {
     }
   }
 
+  if (webhook_server_) {
+    if (auto st = webhook_server_->Start(); !st.ok()) {
+      return absl::Status(st.code(), absl::StrCat("webhooks on ", options_.webhook_addr, ": ", st.message()));
+    }
+    spdlog::info("admission webhooks (HTTPS) listening on {} (port {}; /inject)", options_.webhook_addr,
+                 webhook_server_->port());
+  }
   RegisterMonitoringHandlers();
   if (auto st = http_server_->Start(); !st.ok()) return st;
   spdlog::info("xDS (ADS, plaintext gRPC) listening on {} (port {})", options_.grpc_addr, grpc_port_);
@@ -418,6 +442,7 @@ std::string DiscoveryServer::NotReadyReason() const {
 void DiscoveryServer::Stop() {
   if (debug_auth_) debug_auth_->Shutdown();  // answers queued remote debug requests before the listener closes
   if (http_server_) http_server_->Stop();
+  if (webhook_server_) webhook_server_->Stop();
   // No new connections; then streams get the drain timeout to end, and are
   // cancelled after it (every stream finishes on cancel: xds_stream.h).
   if (plain_listener_) plain_listener_->Stop();

@@ -46,6 +46,8 @@ class DiscoveryServer {
 
   int grpc_port() const { return grpc_port_; }
   int secure_grpc_port() const { return secure_grpc_port_; }
+  // The admission webhooks' HTTPS port after Start(); 0 when not served.
+  int webhook_port() const { return webhook_server_ ? webhook_server_->port() : 0; }
   // Empty when ready; else what is missing (config not synced, no push yet, a
   // gRPC listener not accepting connections: out of file descriptors).
   std::string NotReadyReason() const;
@@ -81,6 +83,7 @@ class DiscoveryServer {
   std::unique_ptr<grpcutil::GuardedListener> plain_listener_;
   std::unique_ptr<grpcutil::GuardedListener> secure_listener_;
   http::HttpServerPtr http_server_;
+  http::HttpServerPtr webhook_server_;  // with the CA (its serving certificate) and --webhook-addr not off
   std::unique_ptr<debug::DebugAuth> debug_auth_;
   std::unique_ptr<citadel::Citadel> citadel_;  // null with --disable-ca
   std::atomic<uint64_t> push_version_{0};

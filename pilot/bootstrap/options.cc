@@ -70,7 +70,11 @@ Flags:
   --secure-grpc-addr HOST:PORT
                             xDS and the CA (istio.v1.auth.IstioCertificateService) over TLS,
                             serving certificate from Keel's own CA (default 0.0.0.0:15012; off)
-  --disable-ca              run no CA (and no TLS port)
+  --disable-ca              run no CA (and no TLS port, no webhook port)
+  --webhook-addr HOST:PORT  HTTPS admission webhooks: POST /inject, the sidecar injector (serving
+                            certificate from Keel's own CA; default 0.0.0.0:15017; off)
+  --custom-host LIST        more DNS names for the serving certificate, comma-separated (istiod's
+                            ISTIOD_CUSTOM_HOST), e.g. the host a webhook configuration's url names
   --trust-domain DOMAIN     SPIFFE trust domain when the mesh config sets no trustDomain
                             (default cluster.local)
   --ca-key-type TYPE        rsa2048 or ecdsa-p256, for a self-signed root (default rsa2048)
@@ -99,8 +103,10 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
       return absl::OkStatus();
     };
   };
-  auto addr_setter = [](std::string* target) {
-    return [target](const std::string& v) -> absl::Status {
+  // HOST:PORT; with `off_allowed`, also "off" (the port is not served).
+  auto addr_setter = [](std::string* target, bool off_allowed = false) {
+    return [target, off_allowed](const std::string& v) -> absl::Status {
+      if (off_allowed && v == "off") return *target = v, absl::OkStatus();
       std::string host;
       int port;
       if (auto st = SplitHostPort(v, &host, &port); !st.ok()) return st;
@@ -137,14 +143,9 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
       {"--domain", string_setter(&o.domain)},
       {"--log-level", string_setter(&o.log_level)},
       {"--debounce-after-ms", int_setter(&o.debounce_after_ms, 0)},
-      {"--secure-grpc-addr", [&o](const std::string& v) -> absl::Status {
-         if (v == "off") return o.secure_grpc_addr = v, absl::OkStatus();
-         std::string host;
-         int port;
-         if (auto st = SplitHostPort(v, &host, &port); !st.ok()) return st;
-         o.secure_grpc_addr = v;
-         return absl::OkStatus();
-       }},
+      {"--secure-grpc-addr", addr_setter(&o.secure_grpc_addr, /*off_allowed=*/true)},
+      {"--webhook-addr", addr_setter(&o.webhook_addr, /*off_allowed=*/true)},
+      {"--custom-host", string_setter(&o.custom_host)},
       {"--trust-domain", string_setter(&o.trust_domain)},
       {"--revision", string_setter(&o.revision)},
       {"--ca-key-type", [&o](const std::string& v) -> absl::Status {

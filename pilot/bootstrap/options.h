@@ -41,6 +41,8 @@ struct Options {
   std::string workload_cert_ttl = "24h";    // --workload-cert-ttl (istiod DEFAULT_WORKLOAD_CERT_TTL)
   std::string max_workload_cert_ttl = "2160h";  // --max-workload-cert-ttl (istiod MAX_WORKLOAD_CERT_TTL)
   std::string serving_cert_dir;             // --serving-cert-dir: where the TLS port's cert lives (default: a temp dir)
+  std::string custom_host;                  // --custom-host: more DNS names for that cert, comma-separated (istiod ISTIOD_CUSTOM_HOST)
+  std::string webhook_addr = "0.0.0.0:15017";  // --webhook-addr: HTTPS admission webhooks (/inject); "off" disables
   std::string leader_lease_duration = "30s";  // --leader-lease-duration: the singleton-work Lease's term
   bool help = false;                        // --help
   bool version = false;                     // --version

@@ -11,8 +11,11 @@
 #                           and a gateway's istio-proxy: certificate from Keel's CA over
 #                           its SDS socket, config through its xDS proxy, STRICT mTLS,
 #                           and the proxyless grpc-agent mode routing a grpcio client
+#   integration.injection   the API server calling Keel's /inject through a
+#                           MutatingWebhookConfiguration: stored pods carry the sidecar,
+#                           opt-outs stay untouched, bad pods are refused, failurePolicy Fail
 #
-# Both EXCLUSIVE: each runs a Keel whose CA writes ConfigMap istio-ca-root-cert into
+# All EXCLUSIVE: each runs a Keel whose CA writes ConfigMap istio-ca-root-cert into
 # every namespace; another Keel with another root at the same time would fight over them.
 
 set(_keel_ca_env
@@ -45,3 +48,9 @@ add_test(NAME integration.pilot_agent
 set_tests_properties(integration.pilot_agent PROPERTIES TIMEOUT 240 ENVIRONMENT
                      "${_keel_ca_env};KEEL_PILOT_AGENT=${CMAKE_BINARY_DIR}/tools/bin/pilot-agent;KEEL_DELTA_CLIENT=${CMAKE_BINARY_DIR}/tools/bin/istio-delta-client")
 keel_kube_test(integration.pilot_agent EXCLUSIVE)
+
+add_test(NAME integration.injection
+         COMMAND ${KEEL_PYTHON} -m pytest -p no:cacheprovider -q ${CMAKE_CURRENT_LIST_DIR}/injection_test.py
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(integration.injection PROPERTIES ENVIRONMENT "${_keel_ca_env}" TIMEOUT 240)
+keel_kube_test(integration.injection EXCLUSIVE)

@@ -1,0 +1,237 @@
+"""Sidecar injection through the real kube-apiserver: a MutatingWebhookConfiguration
+as istiod's chart writes it (namespaceSelector istio-injection=enabled, objectSelector
+sidecar.istio.io/inject NotIn false, failurePolicy Fail), pointing at Keel's webhook
+port over HTTPS with Keel's root as its caBundle. The API server calls Keel, applies
+its JSONPatch, validates the result and stores it: what `kubectl get pod` returns is
+what a kubelet would run. No scheduler or kubelet runs, so pods stay Pending.
+
+Policy cases use `kubectl create --dry-run=server`, which runs admission (the webhook
+declares sideEffects None) without storing anything.
+"""
+
+import base64
+import http.client
+import json
+import os
+import shutil
+import socket
+import ssl
+import tempfile
+
+import pytest
+
+from ca_testlib import Keel, ensure_namespace, free_port, kubectl, kubectl_json, suffix, wait_until
+
+
+class Ctx:
+    pass
+
+
+def webhook_configuration(name, port, ca_pem, selector_value):
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+        "metadata": {"name": name},
+        "webhooks": [{
+            "name": "namespace.sidecar-injector.istio.io",
+            "clientConfig": {"url": f"https://localhost:{port}/inject",
+                             "caBundle": base64.b64encode(ca_pem.encode()).decode()},
+            "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}],
+            "namespaceSelector": {"matchLabels": {"istio-injection": "enabled", "keel-injection-test": selector_value}},
+            "objectSelector": {"matchExpressions": [
+                {"key": "sidecar.istio.io/inject", "operator": "NotIn", "values": ["false"]}]},
+            "sideEffects": "None", "admissionReviewVersions": ["v1", "v1beta1"], "failurePolicy": "Fail",
+            "reinvocationPolicy": "Never", "timeoutSeconds": 10,
+        }],
+    }
+
+
+def pod(name, labels=None, annotations=None, host_network=False, owner=None, generate_name=False):
+    metadata = {"labels": labels or {"app": "reviews", "version": "v1"}, "annotations": annotations or {}}
+    if generate_name:
+        metadata["generateName"] = name
+    else:
+        metadata["name"] = name
+    if owner:
+        metadata["ownerReferences"] = [owner]
+    spec = {"serviceAccountName": "bookinfo-reviews", "containers": [{
+        "name": "reviews", "image": "docker.io/istio/examples-bookinfo-reviews-v1:1.20.2",
+        "ports": [{"containerPort": 9080, "protocol": "TCP"}],
+        "readinessProbe": {"httpGet": {"path": "/health", "port": 9080}, "periodSeconds": 5}}]}
+    if host_network:
+        spec["hostNetwork"] = True
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
+
+
+def create(ns, obj, dry_run=False, check=True):
+    args = ["create", "-n", ns, "-f", "-", "-o", "json"] + (["--dry-run=server"] if dry_run else [])
+    p = kubectl(*args, input=json.dumps(obj), check=check)
+    return json.loads(p.stdout) if p.returncode == 0 else p
+
+
+def names(items):
+    return [i["name"] for i in items or []]
+
+
+def env_of(container):
+    return {e["name"]: e.get("value") for e in container.get("env", [])}
+
+
+def post_inject(ctx, body, content_type="application/json"):
+    """POST /inject over TLS, verifying Keel's serving certificate for "localhost"."""
+    tls = ssl.create_default_context(cafile=ctx.root_path)
+    conn = http.client.HTTPSConnection("localhost", ctx.webhook_port, context=tls, timeout=10)
+    try:
+        conn.request("POST", "/inject", body=body, headers={"Content-Type": content_type})
+        r = conn.getresponse()
+        return r.status, r.read().decode()
+    finally:
+        conn.close()
+
+
+def injection_metrics(ctx):
+    m = ctx.keel.metrics()  # prometheus_client names a counter's family without its _total
+    return {k: m[f"sidecar_injection_{k}"] for k in ("requests", "success", "skip", "failure")}
+
+
+@pytest.fixture(scope="module")
+def ctx(request):
+    c = Ctx()
+    c.tmp = tempfile.mkdtemp(prefix="keel-inject-")
+    c.sfx = suffix()
+    c.ns = f"inject-{c.sfx}"       # labelled istio-injection=enabled (and this run's selector label)
+    c.plain = f"plain-{c.sfx}"     # not labelled: never sent to the webhook
+    c.webhook_port = free_port()
+    c.webhook = f"keel-sidecar-injector-{c.sfx}"
+    ensure_namespace("istio-system")
+    for ns in (c.ns, c.plain):
+        ensure_namespace(ns)
+    kubectl("label", "namespace", c.ns, "istio-injection=enabled", f"keel-injection-test={c.sfx}")
+    c.keel = Keel(c.tmp, extra=["--webhook-addr", f"127.0.0.1:{c.webhook_port}", "--custom-host", "localhost"])
+    ok = False
+    try:
+        # 90 s: a CA Lease holder that died without releasing it (another test's Keel) is
+        # waited out for its 30 s term before this Keel may create the root and be ready.
+        c.keel.start(timeout=90)
+        c.root_path = os.path.join(c.tmp, "serving-istio-system", "root-cert.pem")
+        with open(c.root_path) as f:
+            root = f.read()
+        kubectl("apply", "-f", "-", input=json.dumps(webhook_configuration(c.webhook, c.webhook_port, root, c.sfx)))
+        # The API server picks a new webhook configuration up within about a second.
+        wait_until(lambda: "istio-proxy" in names(create(c.ns, pod("probe"), dry_run=True)["spec"]["containers"]),
+                   30, "the API server to call Keel's webhook")
+        yield c
+        ok = request.session.testsfailed == 0
+    finally:
+        c.keel.stop()
+        kubectl("delete", "mutatingwebhookconfiguration", c.webhook, "--ignore-not-found", check=False)
+        kubectl("delete", "pods", "--all", "-n", c.ns, "--wait=false", check=False)
+        for ns in (c.ns, c.plain):
+            kubectl("delete", "namespace", ns, "--wait=false", check=False)
+        if ok:
+            shutil.rmtree(c.tmp, ignore_errors=True)
+        else:
+            print(f"kept {c.tmp} (keel logs)")
+
+
+def test_a_pod_in_a_labelled_namespace_is_stored_with_istios_sidecar(ctx):
+    stored = create(ctx.ns, pod("reviews-v1"))
+    stored = kubectl_json("get", "pod", "reviews-v1", "-n", ctx.ns)  # what the API server kept
+    spec, meta = stored["spec"], stored["metadata"]
+    assert names(spec["containers"]) == ["reviews", "istio-proxy"]
+    assert names(spec["initContainers"]) == ["istio-init"]
+    assert {"istio-envoy", "istio-data", "istio-podinfo", "istio-token", "istiod-ca-cert"} <= set(names(spec["volumes"]))
+    token = next(v for v in spec["volumes"] if v["name"] == "istio-token")
+    assert token["projected"]["sources"][0]["serviceAccountToken"]["audience"] == "istio-ca"
+    proxy = spec["containers"][1]
+    assert proxy["image"] == "docker.io/istio/proxyv2:1.31.0"
+    assert proxy["args"][:2] == ["proxy", "sidecar"]
+    env = env_of(proxy)
+    assert env["CA_ADDR"] == "istiod.istio-system.svc:15012"
+    assert json.loads(env["PROXY_CONFIG"])["discoveryAddress"] == "istiod.istio-system.svc:15012"
+    assert env["ISTIO_META_WORKLOAD_NAME"] == "reviews-v1"
+    assert proxy["readinessProbe"]["httpGet"] == {"path": "/healthz/ready", "port": 15021, "scheme": "HTTP"}
+    # The app's probe goes through the agent, which keeps what it probed.
+    app = spec["containers"][0]
+    assert app["readinessProbe"]["httpGet"]["path"] == "/app-health/reviews/readyz"
+    assert app["readinessProbe"]["httpGet"]["port"] == 15020
+    assert json.loads(env["ISTIO_KUBE_APP_PROBERS"])["/app-health/reviews/readyz"]["httpGet"]["port"] == 9080
+    init_args = spec["initContainers"][0]["args"]
+    assert init_args[:9] == ["istio-iptables", "-p", "15001", "-z", "15006", "-u", "1337", "-m", "REDIRECT"]
+    assert meta["labels"]["security.istio.io/tlsMode"] == "istio"
+    assert meta["labels"]["service.istio.io/canonical-name"] == "reviews"
+    assert meta["labels"]["service.istio.io/canonical-revision"] == "v1"
+    status = json.loads(meta["annotations"]["sidecar.istio.io/status"])
+    assert status["containers"] == ["istio-proxy"] and status["initContainers"] == ["istio-init"]
+    assert meta["annotations"]["prometheus.io/port"] == "15020"
+
+
+def test_a_controllers_pod_without_a_name_names_its_deployment(ctx):
+    owner = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "ratings-v1-6d8b5c", "controller": True,
+             "uid": "0b1f7a52-6a3b-4a0e-9a55-7f0e4e6c1d21"}
+    stored = create(ctx.ns, pod("ratings-v1-6d8b5c-", {"app": "ratings", "version": "v1", "pod-template-hash": "6d8b5c"},
+                                owner=owner, generate_name=True))
+    env = env_of(stored["spec"]["containers"][1])
+    assert env["ISTIO_META_WORKLOAD_NAME"] == "ratings-v1"
+    assert env["ISTIO_META_OWNER"] == f"kubernetes://apis/apps/v1/namespaces/{ctx.ns}/deployments/ratings-v1"
+
+
+@pytest.mark.parametrize("case", ["unlabelled-namespace", "label-false", "annotation-false", "host-network"])
+def test_pods_that_opt_out_are_stored_untouched(ctx, case):
+    ns, p = ctx.ns, pod(f"skip-{case}")
+    if case == "unlabelled-namespace":
+        ns = ctx.plain
+    elif case == "label-false":
+        p["metadata"]["labels"]["sidecar.istio.io/inject"] = "false"
+    elif case == "annotation-false":
+        p["metadata"]["annotations"]["sidecar.istio.io/inject"] = "false"
+    else:
+        p["spec"]["hostNetwork"] = True
+    before = injection_metrics(ctx)
+    stored = create(ns, p, dry_run=True)
+    assert names(stored["spec"]["containers"]) == ["reviews"]
+    assert "initContainers" not in stored["spec"]
+    assert "sidecar.istio.io/status" not in stored["metadata"].get("annotations", {})
+    after = injection_metrics(ctx)
+    # The selectors keep the first two from Keel; the others reach it and are skipped there.
+    called = case in ("annotation-false", "host-network")
+    assert after["skip"] - before["skip"] == (1 if called else 0), (before, after)
+    assert after["success"] == before["success"]
+
+
+def test_a_pod_keel_cannot_inject_is_refused_with_the_reason(ctx):
+    before = injection_metrics(ctx)
+    p = create(ctx.ns, pod("bad-port", annotations={"status.sidecar.istio.io/port": "fifteen"}), check=False)
+    assert not isinstance(p, dict), "the API server stored a pod Keel refused"
+    assert "denied the request" in p.stderr, p.stderr
+    assert f"Pod {ctx.ns}/bad-port: annotation status.sidecar.istio.io/port" in p.stderr, p.stderr
+    assert injection_metrics(ctx)["failure"] == before["failure"] + 1
+
+
+def test_garbage_on_the_webhook_port_is_refused_and_keel_keeps_serving(ctx):
+    assert post_inject(ctx, "{not json")[0] == 400
+    assert post_inject(ctx, json.dumps({"kind": "AdmissionReview", "apiVersion": "admission.k8s.io/v1"}))[0] == 400
+    assert post_inject(ctx, "x=1", content_type="application/x-www-form-urlencoded")[0] == 415
+    status, body = post_inject(ctx, json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                                                "request": {"uid": "u1", "namespace": "x", "object": []}}))
+    assert status == 400 and "request.object" in body, body
+    # Plaintext bytes on the TLS port: the handshake fails and the connection is closed.
+    with socket.create_connection(("127.0.0.1", ctx.webhook_port), timeout=5) as s:
+        s.sendall(b"POST /inject HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        s.settimeout(5)
+        try:
+            data = s.recv(4096)
+        except ConnectionResetError:
+            data = b""
+        assert not data.startswith(b"HTTP/"), data
+    assert ctx.keel.http_get("/ready")[0] == 200
+    assert "istio-proxy" in names(create(ctx.ns, pod("after-garbage"), dry_run=True)["spec"]["containers"])
+
+
+def test_with_keel_down_pod_creation_fails_closed_and_resumes_after_restart(ctx):
+    ctx.keel.stop()
+    p = create(ctx.ns, pod("while-down"), dry_run=True, check=False)
+    assert not isinstance(p, dict), "a pod was admitted without its sidecar while the injector was down"
+    assert "failed calling webhook" in p.stderr, p.stderr
+    ctx.keel.start(timeout=90)
+    wait_until(lambda: "istio-proxy" in names(create(ctx.ns, pod("after-restart"), dry_run=True)["spec"]["containers"]),
+               30, "the webhook to answer again after Keel's restart")
