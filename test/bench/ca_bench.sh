@@ -66,7 +66,7 @@ echo "== machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d:
 echo "== over gRPC (keel-discovery + kube-apiserver TokenReview on the same machine), ${SECS}s per run, concurrency $CONC"
 for ca_key in rsa2048 ecdsa-p256; do
   GP=$(free_port); SP=$(free_port); MP=$(free_port)
-  "$KEEL" --kubeconfig "$KUBECONFIG" --grpc-addr 127.0.0.1:$GP --secure-grpc-addr 127.0.0.1:$SP \
+  "$KEEL" --kubeconfig "$KUBECONFIG" --grpc-addr 127.0.0.1:$GP --secure-grpc-addr 127.0.0.1:$SP --webhook-addr off \
     --monitoring-addr 127.0.0.1:$MP --system-namespace istio-system --ca-dir "$WORK/ca-$ca_key" \
     --ca-key-type $ca_key --serving-cert-dir "$WORK/serving-$ca_key" --log-level error > "$WORK/keel-$ca_key.log" 2>&1 &
   KEEL_PID=$!

@@ -118,7 +118,7 @@ def env():
     node = f"router~10.0.0.9~gw-0.{ns}~{ns}.svc.cluster.local"
     try:
         # --xds-auth-plaintext: the gateway's plaintext stream authenticates, so SDS serves it its key.
-        with keel_discovery(["--kubeconfig", kubeconfig, "--system-namespace", system, "--secure-grpc-addr", "off",
+        with keel_discovery(["--kubeconfig", kubeconfig, "--system-namespace", system, "--secure-grpc-addr", "off", "--webhook-addr", "off",
                              "--xds-auth-plaintext", "--sync-timeout-s", "20"], log_path, monitoring_host="0.0.0.0", ready_timeout=30) as keel:
             local = f"http://127.0.0.1:{keel.mon}"
 

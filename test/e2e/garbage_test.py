@@ -34,7 +34,7 @@ def keel():
     shutil.copytree(os.path.join(ROOT, "examples", "bookinfo"), config_dir)
     secure = free_port()
     args = ["--config-dir", config_dir, "--ca-dir", os.path.join(tmp, "ca"), "--secure-grpc-addr",
-            f"127.0.0.1:{secure}", "--serving-cert-dir", os.path.join(tmp, "serving")]
+            f"127.0.0.1:{secure}", "--webhook-addr", "127.0.0.1:0", "--serving-cert-dir", os.path.join(tmp, "serving")]
     try:
         with keel_discovery(args, os.path.join(tmp, "keel.log")) as k:
             k.secure_addr = f"127.0.0.1:{secure}"

@@ -182,6 +182,8 @@ class TestChart:
         assert flag(c, "grpc-addr") == "0.0.0.0:15010"
         assert flag(c, "secure-grpc-addr") == "0.0.0.0:15012"
         assert flag(c, "monitoring-addr") == "0.0.0.0:15014"
+        assert flag(c, "webhook-addr") == "0.0.0.0:15017"
+        assert {p["name"]: p["containerPort"] for p in c["ports"]}["https-webhooks"] == 15017
         assert flag(c, "domain") == "cluster.local"
         assert flag(c, "trust-domain") == "cluster.local"
         assert flag(c, "system-namespace") == NAMESPACE
@@ -362,7 +364,7 @@ class Keel:
         self.log_path = Path(log_path)
         self.log = open(self.log_path, "w")
         args = [KEEL, "--kubeconfig", kubeconfig, "--grpc-addr", "127.0.0.1:0", "--secure-grpc-addr", "127.0.0.1:0",
-                "--monitoring-addr", f"127.0.0.1:{self.port}", "--system-namespace", NAMESPACE, "--log-level", "debug",
+                "--webhook-addr", "127.0.0.1:0", "--monitoring-addr", f"127.0.0.1:{self.port}", "--system-namespace", NAMESPACE, "--log-level", "debug",
                 *extra]
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
 

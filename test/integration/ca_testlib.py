@@ -407,6 +407,7 @@ class Keel:
         self.system_namespace = system_namespace
         self.extra = list(extra)
         self.grpc_port, self.secure_port, self.mon_port = free_port(), free_port(), free_port()
+        self.webhook_port = free_port()  # HTTPS /inject; kept across restarts like the others
         self.proc = None
         self.starts = 0
         self.log_path = None
@@ -414,7 +415,8 @@ class Keel:
     def args(self):
         return [self.binary, "--kubeconfig", self.kubeconfig, "--grpc-addr", f"127.0.0.1:{self.grpc_port}",
                 "--secure-grpc-addr", f"127.0.0.1:{self.secure_port}", "--monitoring-addr",
-                f"127.0.0.1:{self.mon_port}", "--system-namespace", self.system_namespace,
+                f"127.0.0.1:{self.mon_port}", "--webhook-addr", f"127.0.0.1:{self.webhook_port}",
+                "--system-namespace", self.system_namespace,
                 "--serving-cert-dir", os.path.join(self.tmp, f"serving-{self.system_namespace}"), *self.extra]
 
     def start(self, timeout=30):

@@ -20,7 +20,7 @@ import tempfile
 
 import pytest
 
-from ca_testlib import Keel, ensure_namespace, free_port, kubectl, kubectl_json, suffix, wait_until
+from ca_testlib import Keel, ensure_namespace, kubectl, kubectl_json, suffix, wait_until
 
 
 class Ctx:
@@ -100,13 +100,13 @@ def ctx(request):
     c.sfx = suffix()
     c.ns = f"inject-{c.sfx}"       # labelled istio-injection=enabled (and this run's selector label)
     c.plain = f"plain-{c.sfx}"     # not labelled: never sent to the webhook
-    c.webhook_port = free_port()
     c.webhook = f"keel-sidecar-injector-{c.sfx}"
     ensure_namespace("istio-system")
     for ns in (c.ns, c.plain):
         ensure_namespace(ns)
     kubectl("label", "namespace", c.ns, "istio-injection=enabled", f"keel-injection-test={c.sfx}")
-    c.keel = Keel(c.tmp, extra=["--webhook-addr", f"127.0.0.1:{c.webhook_port}", "--custom-host", "localhost"])
+    c.keel = Keel(c.tmp, extra=["--custom-host", "localhost"])
+    c.webhook_port = c.keel.webhook_port
     ok = False
     try:
         # 90 s: a CA Lease holder that died without releasing it (another test's Keel) is
