@@ -19,6 +19,10 @@ std::optional<JsonValue> Prober(const JsonObject& probe, const std::map<std::str
     if (a == nullptr || !a->has_struct_value()) continue;
     if (is_lifecycle && std::string(action) == "grpc") return std::nullopt;
     JsonObject act = a->struct_value();
+    if (std::string(action) == "grpc" && Member(act, "service") == nullptr) {
+      // Go's corev1.GRPCAction marshals an unset service as null (no omitempty).
+      (*act.mutable_fields())["service"].set_null_value(google::protobuf::NULL_VALUE);
+    }
     if (std::string(action) != "grpc") {
       const JsonValue* port = Member(act, "port");
       if (port != nullptr && port->kind_case() == JsonValue::kStringValue) {
@@ -102,7 +106,10 @@ std::string RewriteAppProbes(JsonObject& spec, int status_port) {
       }
     }
   }
-  return probers.fields().empty() ? "" : ToJson(probers);
+  // The field order of Go's inject.Prober and corev1's HTTPGetAction, TCPSocketAction, GRPCAction.
+  static const auto* kGoFieldOrder = new std::vector<std::string>{
+      "httpGet", "tcpSocket", "grpc", "timeoutSeconds", "path", "port", "host", "scheme", "httpHeaders", "service"};
+  return probers.fields().empty() ? "" : ToJsonInOrder(probers, *kGoFieldOrder);
 }
 
 }  // namespace keel::pilot::inject

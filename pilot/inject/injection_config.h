@@ -13,9 +13,11 @@
 
 namespace keel::pilot::inject {
 
-struct ProxyResources {  // global.proxy.resources
+// global.proxy.resources (values.yaml: 100m, 128Mi, 2000m, 1024Mi), in the
+// canonical form Kubernetes' resource.Quantity gives them in istiod's patch.
+struct ProxyResources {
   std::string requests_cpu = "100m", requests_memory = "128Mi";
-  std::string limits_cpu = "2000m", limits_memory = "1024Mi";
+  std::string limits_cpu = "2", limits_memory = "1Gi";
 };
 
 struct InjectionConfig {

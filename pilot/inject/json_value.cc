@@ -114,33 +114,42 @@ void AppendNumber(double n, std::string& out) {
   }
 }
 
-void Append(const JsonValue& value, std::string& out);
+// Member ranks: a key listed in `order` comes before any other, in list order.
+using KeyRanks = std::map<std::string, size_t>;
 
-void Append(const JsonObject& object, std::string& out) {
+void Append(const JsonValue& value, const KeyRanks& ranks, std::string& out);
+
+void Append(const JsonObject& object, const KeyRanks& ranks, std::string& out) {
   std::vector<const std::string*> keys;
   keys.reserve(object.fields().size());
   for (const auto& [key, unused] : object.fields()) keys.push_back(&key);
-  std::sort(keys.begin(), keys.end(), [](const std::string* a, const std::string* b) { return *a < *b; });
+  auto rank = [&ranks](const std::string& key) {
+    auto it = ranks.find(key);
+    return it == ranks.end() ? ranks.size() : it->second;
+  };
+  std::sort(keys.begin(), keys.end(), [&rank](const std::string* a, const std::string* b) {
+    return std::make_pair(rank(*a), *a) < std::make_pair(rank(*b), *b);
+  });
   out += '{';
   for (size_t i = 0; i < keys.size(); ++i) {
     if (i > 0) out += ',';
     absl::StrAppend(&out, "\"", keel::yaml::JsonEscape(*keys[i]), "\":");
-    Append(object.fields().at(*keys[i]), out);
+    Append(object.fields().at(*keys[i]), ranks, out);
   }
   out += '}';
 }
 
-void Append(const JsonValue& value, std::string& out) {
+void Append(const JsonValue& value, const KeyRanks& ranks, std::string& out) {
   switch (value.kind_case()) {
     case JsonValue::kStringValue: absl::StrAppend(&out, "\"", keel::yaml::JsonEscape(value.string_value()), "\""); break;
     case JsonValue::kNumberValue: AppendNumber(value.number_value(), out); break;
     case JsonValue::kBoolValue: out += value.bool_value() ? "true" : "false"; break;
-    case JsonValue::kStructValue: Append(value.struct_value(), out); break;
+    case JsonValue::kStructValue: Append(value.struct_value(), ranks, out); break;
     case JsonValue::kListValue:
       out += '[';
       for (int i = 0; i < value.list_value().values_size(); ++i) {
         if (i > 0) out += ',';
-        Append(value.list_value().values(i), out);
+        Append(value.list_value().values(i), ranks, out);
       }
       out += ']';
       break;
@@ -152,13 +161,21 @@ void Append(const JsonValue& value, std::string& out) {
 
 std::string ToJson(const JsonValue& value) {
   std::string out;
-  Append(value, out);
+  Append(value, KeyRanks(), out);
   return out;
 }
 
 std::string ToJson(const JsonObject& object) {
   std::string out;
-  Append(object, out);
+  Append(object, KeyRanks(), out);
+  return out;
+}
+
+std::string ToJsonInOrder(const JsonObject& object, const std::vector<std::string>& order) {
+  KeyRanks ranks;
+  for (size_t i = 0; i < order.size(); ++i) ranks.emplace(order[i], i);
+  std::string out;
+  Append(object, ranks, out);
   return out;
 }
 

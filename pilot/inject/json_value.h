@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <google/protobuf/struct.pb.h>
 
@@ -47,5 +48,8 @@ absl::StatusOr<JsonObject> ParseYamlObject(absl::string_view text);
 // (protobuf's printer follows its map's order, which is not stable).
 std::string ToJson(const JsonValue& value);
 std::string ToJson(const JsonObject& object);
+// The same, but members whose key is in `order` come first, in that order, at every
+// level: text istiod writes by marshalling a Go struct has its fields' order.
+std::string ToJsonInOrder(const JsonObject& object, const std::vector<std::string>& order);
 
 }  // namespace keel::pilot::inject

@@ -18,6 +18,7 @@ inline constexpr int kDefaultProxyUid = 1337;
 // Annotations.
 inline constexpr char kSidecarInject[] = "sidecar.istio.io/inject";  // also a label (preferred)
 inline constexpr char kSidecarStatus[] = "sidecar.istio.io/status";
+inline constexpr char kProxyOverrides[] = "proxy.istio.io/overrides";
 inline constexpr char kInjectTemplates[] = "inject.istio.io/templates";
 inline constexpr char kProxyConfigAnnotation[] = "proxy.istio.io/config";
 inline constexpr char kProxyImage[] = "sidecar.istio.io/proxyImage";

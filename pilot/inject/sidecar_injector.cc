@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "pilot/inject/app_probe.h"
 #include "pilot/inject/names.h"
+#include "pilot/inject/proxy_config.h"
 
 namespace keel::pilot::inject {
 namespace {
@@ -181,25 +183,6 @@ std::string CanonicalName(std::string name) {
   return name.substr(b, e - b + 1);
 }
 
-// PROXY_CONFIG: the mesh's defaultConfig with the pod's proxy.istio.io/config over
-// it (top-level fields replaced, as mesh.ApplyProxyConfig merges), and istiod's
-// discoveryAddress when neither sets one.
-absl::StatusOr<std::string> ProxyConfigJson(const InjectionConfig& config, const Strings& annotations,
-                                            const std::string& discovery_address) {
-  auto mesh = ParseObject(config.default_proxy_config_json);
-  if (!mesh.ok()) return absl::InvalidArgumentError(absl::StrCat("meshConfig.defaultConfig: ", mesh.status().message()));
-  JsonObject merged = *mesh;
-  if (auto it = annotations.find(kProxyConfigAnnotation); it != annotations.end()) {
-    auto pod = ParseYamlObject(it->second);
-    if (!pod.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("annotation ", kProxyConfigAnnotation, ": ", pod.status().message()));
-    }
-    for (const auto& [k, v] : pod->fields()) (*merged.mutable_fields())[k] = v;
-  }
-  if (StringAt(merged, "discoveryAddress").empty()) (*merged.mutable_fields())["discoveryAddress"] = Str(discovery_address);
-  return ToJson(merged) + "\n";
-}
-
 // Moves the container named `name` in `list` to the front or the back.
 void MoveContainer(JsonList& list, const std::string& name, bool to_front) {
   auto* values = list.mutable_values();
@@ -218,22 +201,70 @@ void MoveContainer(JsonList& list, const std::string& name, bool to_front) {
   }
 }
 
-// Merges `injected` into `list` by name, as the strategic merge patch of the
-// template does: a container the pod already has (a user's istio-proxy with
-// overrides) keeps its own fields over the injected ones, except an image "auto".
-void MergeByName(JsonList& list, const JsonValue& injected) {
+// The member lists of a Container that a strategic merge patch merges by a key
+// (corev1's patchMergeKey); every other list is replaced.
+const char* MergeKeyOf(const std::string& list) {
+  if (list == "env") return "name";
+  if (list == "ports") return "containerPort";
+  if (list == "volumeMounts") return "mountPath";
+  return nullptr;
+}
+
+// A strategic merge of `overlay` onto `base`, as istiod applies a user's own
+// istio-proxy (or istio-init) container over the injected one: objects merge member
+// by member, keyed lists element by element, other values replace.
+void StrategicMerge(JsonObject& base, const JsonObject& overlay) {
+  for (const auto& [key, value] : overlay.fields()) {
+    JsonValue& target = (*base.mutable_fields())[key];
+    if (value.has_struct_value() && target.has_struct_value()) {
+      StrategicMerge(*target.mutable_struct_value(), value.struct_value());
+    } else if (const char* merge_key = MergeKeyOf(key); merge_key != nullptr && value.has_list_value() &&
+               target.has_list_value()) {
+      for (const auto& item : value.list_value().values()) {
+        JsonValue* match = nullptr;
+        for (auto& existing : *target.mutable_list_value()->mutable_values()) {
+          const JsonValue* a = Member(existing.struct_value(), merge_key);
+          const JsonValue* b = Member(item.struct_value(), merge_key);
+          if (a != nullptr && b != nullptr && ToJson(*a) == ToJson(*b)) match = &existing;
+        }
+        if (match != nullptr) {
+          StrategicMerge(*match->mutable_struct_value(), item.struct_value());
+        } else {
+          *target.mutable_list_value()->add_values() = item;
+        }
+      }
+    } else {
+      target = value;
+    }
+  }
+}
+
+// Go's corev1.Container field order, for the proxy.istio.io/overrides annotation.
+const std::vector<std::string>& ContainerFieldOrder() {
+  static const auto* kOrder = new std::vector<std::string>{
+      "name", "image", "command", "args", "workingDir", "ports", "envFrom", "env", "resources", "resizePolicy",
+      "restartPolicy", "restartPolicyRules", "volumeMounts", "volumeDevices", "livenessProbe", "readinessProbe",
+      "startupProbe", "lifecycle", "terminationMessagePath", "terminationMessagePolicy", "imagePullPolicy",
+      "securityContext", "stdin", "stdinOnce", "tty"};
+  return *kOrder;
+}
+
+// Merges `injected` into `list` by name. A container the pod already has (a user's
+// istio-proxy with overrides) is merged over the injected one (its image "auto"
+// dropped), and what it set is returned, for the overrides annotation.
+std::optional<JsonObject> MergeByName(JsonList& list, const JsonValue& injected) {
   const std::string name = StringAt(injected.struct_value(), "name");
   for (auto& existing : *list.mutable_values()) {
     if (StringAt(existing.struct_value(), "name") != name) continue;
+    JsonObject overlay = existing.struct_value();
+    if (StringAt(overlay, "image") == "auto") overlay.mutable_fields()->erase("image");
     JsonObject merged = injected.struct_value();
-    for (const auto& [k, v] : existing.struct_value().fields()) {
-      if (k == "image" && v.string_value() == "auto") continue;
-      (*merged.mutable_fields())[k] = v;
-    }
+    StrategicMerge(merged, overlay);
     *existing.mutable_struct_value() = std::move(merged);
-    return;
+    return overlay;
   }
   *list.add_values() = injected;
+  return std::nullopt;
 }
 
 JsonValue Mount(const std::string& name, const std::string& path) {
@@ -341,8 +372,13 @@ absl::StatusOr<InjectionOutcome> InjectSidecar(const JsonObject& original, const
   const std::string revision = config.revision.empty() ? "default" : config.revision;
   const std::string istiod =
       absl::StrCat("istiod", config.revision.empty() ? "" : "-" + config.revision, ".", config.istio_namespace, ".svc:15012");
-  auto proxy_config = ProxyConfigJson(config, annotations, istiod);
+  auto proxy_config = MergeProxyConfig(config.default_proxy_config_json, Get(annotations, kProxyConfigAnnotation), istiod);
   if (!proxy_config.ok()) return absl::InvalidArgumentError(absl::StrCat(where, ": ", proxy_config.status().message()));
+  // The template's `.ProxyConfig.HoldApplicationUntilProxyStarts or global.proxy.holdApplicationUntilProxyStarts`.
+  const bool hold_application =
+      proxy_config->hold_application_until_proxy_starts || config.hold_application_until_proxy_starts;
+  JsonList metadata_env;  // ProxyConfig.proxyMetadata: the agent reads its settings from env
+  for (const auto& [key, value] : proxy_config->proxy_metadata) *metadata_env.add_values() = Env(key, value);
   const std::string uid = std::to_string(kDefaultProxyUid);
   const std::string agent_log_level = Annotation(annotations, kAgentLogLevel, config.agent_log_level);
   const std::string pull_policy = config.image_pull_policy;
@@ -391,6 +427,7 @@ absl::StatusOr<InjectionOutcome> InjectSidecar(const JsonObject& original, const
                                {"runAsUser", Num(0)}})}})
                          .struct_value();
   if (!pull_policy.empty()) (*init.mutable_fields())["imagePullPolicy"] = Str(pull_policy);
+  if (metadata_env.values_size() > 0) (*init.mutable_fields())["env"] = List(metadata_env);
 
   // istio-proxy: pilot-agent running Envoy.
   JsonList env;
@@ -399,7 +436,7 @@ absl::StatusOr<InjectionOutcome> InjectSidecar(const JsonObject& original, const
                       FieldRefEnv("POD_NAME", "metadata.name"), FieldRefEnv("POD_NAMESPACE", "metadata.namespace"),
                       FieldRefEnv("INSTANCE_IP", "status.podIP"), FieldRefEnv("SERVICE_ACCOUNT", "spec.serviceAccountName"),
                       FieldRefEnv("HOST_IP", "status.hostIP"), ResourceRefEnv("ISTIO_CPU_LIMIT", "limits.cpu"),
-                      Env("PROXY_CONFIG", *proxy_config), Env("ISTIO_META_POD_PORTS", PodPortsJson(ListAt(spec, "containers"))),
+                      Env("PROXY_CONFIG", proxy_config->json), Env("ISTIO_META_POD_PORTS", PodPortsJson(ListAt(spec, "containers"))),
                       Env("ISTIO_META_APP_CONTAINERS", absl::StrJoin(app_containers, ",")),
                       ResourceRefEnv("GOMEMLIMIT", "limits.memory"), ResourceRefEnv("GOMAXPROCS", "limits.cpu"),
                       Env("ISTIO_META_CLUSTER_ID", config.cluster_name.empty() ? "Kubernetes" : config.cluster_name),
@@ -420,6 +457,7 @@ absl::StatusOr<InjectionOutcome> InjectSidecar(const JsonObject& original, const
     *env.add_values() = Env("ISTIO_META_MESH_ID", mesh_id);
   }
   if (!config.trust_domain.empty()) *env.add_values() = Env("TRUST_DOMAIN", config.trust_domain);
+  for (const auto& e : metadata_env.values()) *env.add_values() = e;
 
   JsonList proxy_args;
   for (const std::string& a : std::vector<std::string>{
@@ -456,23 +494,29 @@ absl::StatusOr<InjectionOutcome> InjectSidecar(const JsonObject& original, const
            {"volumeMounts", List(mounts)}})
           .struct_value();
   if (!pull_policy.empty()) (*proxy.mutable_fields())["imagePullPolicy"] = Str(pull_policy);
-  if (config.hold_application_until_proxy_starts) {
+  if (hold_application) {
     (*proxy.mutable_fields())["lifecycle"] =
         Obj({{"postStart", Obj({{"exec", Obj({{"command", List({Str("pilot-agent"), Str("wait")})}})}})}});
   }
   if (agent_status_port != 0) {
     if (config.startup_probe_enabled) {
       (*proxy.mutable_fields())["startupProbe"] =
-          Obj({{"httpGet", health}, {"initialDelaySeconds", Num(0)}, {"periodSeconds", Num(1)}, {"timeoutSeconds", Num(3)},
+          Obj({{"httpGet", health}, {"periodSeconds", Num(1)}, {"timeoutSeconds", Num(3)},
                {"failureThreshold", Num(config.startup_probe_failure_threshold)}});
     }
-    (*proxy.mutable_fields())["readinessProbe"] =
-        Obj({{"httpGet", health}, {"initialDelaySeconds", Num(*initial_delay)}, {"periodSeconds", Num(*period)},
-             {"timeoutSeconds", Num(3)}, {"failureThreshold", Num(*failure)}});
+    JsonObject readiness = Obj({{"httpGet", health}, {"periodSeconds", Num(*period)}, {"timeoutSeconds", Num(3)},
+                                {"failureThreshold", Num(*failure)}})
+                               .struct_value();
+    // Go's omitempty: istiod's patch leaves a zero delay out (the API server defaults it to 0).
+    if (*initial_delay != 0) (*readiness.mutable_fields())["initialDelaySeconds"] = Num(*initial_delay);
+    (*proxy.mutable_fields())["readinessProbe"] = Obj(std::move(readiness));
   }
 
   JsonList volumes;
-  for (JsonValue v : {EmptyDir("workload-socket"), EmptyDir("credential-socket"), EmptyDir("workload-certs"),
+  // The template's `emptyDir:` (null) for the three sockets' volumes: a volume with a
+  // name only, which the API server defaults to an emptyDir.
+  for (JsonValue v : {Obj({{"name", Str("workload-socket")}}), Obj({{"name", Str("credential-socket")}}),
+                      Obj({{"name", Str("workload-certs")}}),
                       EmptyDir("istio-envoy", /*memory=*/true), EmptyDir("istio-data"),
                       Obj({{"name", Str("istio-podinfo")},
                            {"downwardAPI",
@@ -501,8 +545,11 @@ absl::StatusOr<InjectionOutcome> InjectSidecar(const JsonObject& original, const
   // Merge into the pod.
   JsonList& containers = *(*spec.mutable_fields())["containers"].mutable_list_value();
   JsonList& init_containers = *(*spec.mutable_fields())["initContainers"].mutable_list_value();
-  MergeByName(init_containers, Obj(init));
-  MergeByName(containers, Obj(proxy));
+  // The user's own istio-init / istio-proxy, re-applied over the injected ones and
+  // recorded (as istiod's reapplyOverwrittenContainers) for a later re-injection.
+  std::vector<JsonValue> overridden_init, overridden;
+  if (auto o = MergeByName(init_containers, Obj(init))) overridden_init.push_back(Obj(*o));
+  if (auto o = MergeByName(containers, Obj(proxy))) overridden.push_back(Obj(*o));
   JsonList& pod_volumes = *(*spec.mutable_fields())["volumes"].mutable_list_value();
   for (const auto& v : volumes.values()) MergeByName(pod_volumes, v);
 
@@ -559,9 +606,24 @@ absl::StatusOr<InjectionOutcome> InjectSidecar(const JsonObject& original, const
     }
   }
   annotations[kSidecarStatus] = status;
+  if (!overridden.empty() || !overridden_init.empty()) {
+    JsonObject overrides;
+    for (auto [key, list] : {std::pair{"containers", &overridden}, {"initContainers", &overridden_init}}) {
+      if (list->empty()) continue;
+      JsonList& out = *(*overrides.mutable_fields())[key].mutable_list_value();
+      for (JsonValue c : *list) {
+        // Go marshals a Container's resources even when empty.
+        if (Member(c.struct_value(), "resources") == nullptr) {
+          (*c.mutable_struct_value()->mutable_fields())["resources"] = Obj(JsonObject());
+        }
+        *out.add_values() = std::move(c);
+      }
+    }
+    annotations[kProxyOverrides] = ToJsonInOrder(overrides, ContainerFieldOrder());
+  }
   for (const auto& [k, v] : config.injected_annotations) annotations[k] = v;
   JsonList& final_containers = *(*spec.mutable_fields())["containers"].mutable_list_value();
-  MoveContainer(final_containers, kProxyContainerName, config.hold_application_until_proxy_starts);
+  MoveContainer(final_containers, kProxyContainerName, hold_application);
   MoveContainer(*(*spec.mutable_fields())["initContainers"].mutable_list_value(), kInitContainerName, false);
 
   (*metadata.mutable_fields())["labels"] = StringMap(labels);

@@ -5,7 +5,11 @@
 #                       what it holds (e2e.delta_xds, the kube_* integration tests)
 #   pilot-agent         istio.io/istio/pilot/cmd/pilot-agent, the agent of Istio's
 #                       proxyv2 image (integration.pilot_agent)
-# and, beside them, envoy_bootstrap_tmpl.json: the Envoy bootstrap template that image
+#   istio-injector      ./injector: istiod's sidecar injection webhook (pkg/kube/inject)
+#                       on plain HTTP, configured from files (integration.injection)
+# and, beside them, istio-discovery/: istiod's own Helm chart (manifests/charts/
+# istio-control/istio-discovery of the same module), which renders the injector's
+# config, values and mesh config as istiod gets them; and envoy_bootstrap_tmpl.json: the Envoy bootstrap template that image
 # holds at /var/lib/istio/envoy/ (tools/packaging/common/envoy_bootstrap.json of the
 # same module), which pilot-agent renders into the bootstrap it gives Envoy. It builds
 # them into the binary cache, keyed by go.mod, go.sum and our sources, and links each into
@@ -21,21 +25,24 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=${1:?usage: build.sh OUT_DIR}
 CACHE=${KEEL_CACHE:-${HOME:-/root}/.cache/keel}
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
-PROGRAMS=(istio-delta-client pilot-agent envoy_bootstrap_tmpl.json)
+PROGRAMS=(istio-delta-client pilot-agent istio-injector istio-discovery envoy_bootstrap_tmpl.json)
 
-key=$(cat "$HERE/go.mod" "$HERE/go.sum" "$HERE"/delta_client/*.go | sha256sum | cut -c1-16)
+key=$(cat "$HERE/go.mod" "$HERE/go.sum" "$HERE"/delta_client/*.go "$HERE"/injector/*.go | sha256sum | cut -c1-16)
 dir="$CACHE/istio-tools-$key"
 built=1
 for p in "${PROGRAMS[@]}"; do [[ -e $dir/$p ]] || built=0; done
 if [[ $built == 0 ]]; then
-  echo "building Istio's delta xDS client and pilot-agent into $dir" >&2
+  echo "building Istio's delta xDS client, pilot-agent and injector into $dir" >&2
   rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
   (cd "$HERE" && GOWORK=off GOTOOLCHAIN=local GOFLAGS=-mod=readonly CGO_ENABLED=0 \
-    "$GO" build -o "$dir.tmp/" ./delta_client istio.io/istio/pilot/cmd/pilot-agent)
+    "$GO" build -o "$dir.tmp/" ./delta_client istio.io/istio/pilot/cmd/pilot-agent ./injector)
   mv "$dir.tmp/delta_client" "$dir.tmp/istio-delta-client"
+  mv "$dir.tmp/injector" "$dir.tmp/istio-injector"
   istio=$(cd "$HERE" && GOWORK=off GOTOOLCHAIN=local GOFLAGS=-mod=readonly "$GO" list -m -f '{{.Dir}}' istio.io/istio)
   cp "$istio/tools/packaging/common/envoy_bootstrap.json" "$dir.tmp/envoy_bootstrap_tmpl.json"
+  cp -r "$istio/manifests/charts/istio-control/istio-discovery" "$dir.tmp/istio-discovery"
+  chmod -R u+w "$dir.tmp/istio-discovery"  # the module cache is read-only
   rm -rf "$dir" && mv "$dir.tmp" "$dir"
 fi
 mkdir -p "$OUT"
-for p in "${PROGRAMS[@]}"; do ln -sf "$dir/$p" "$OUT/$p"; done
+for p in "${PROGRAMS[@]}"; do ln -sfn "$dir/$p" "$OUT/$p"; done  # -n: replace a link to a directory, not add one inside it

@@ -1,0 +1,272 @@
+"""Keel's /inject against Istio's own injector, pod by pod.
+
+The reference is istiod's webhook handler (istio.io/istio pkg/kube/inject, run by
+test/e2e/istio_tools/injector on a loopback port) configured exactly as istiod is by
+its Helm chart: Istio's own istio-discovery chart (from the pinned istio.io/istio
+module) rendered with the real `helm` gives ConfigMap istio-sidecar-injector (config,
+values) and ConfigMap istio (mesh). The only values set are the image's hub and tag,
+to Keel's defaults (the module's chart says registry.istio.io/testing:latest).
+
+Each pod shape is sent as the same AdmissionReview to both; each JSONPatch is applied
+(RFC 6902, the `jsonpatch` package) to the pod, and the two results must be equal,
+as must the decision (patched, skipped, denied).
+"""
+
+import base64
+import copy
+import difflib
+import http.client
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import tempfile
+
+import jsonpatch
+import pytest
+import yaml
+
+from keeltest import free_port, keel_discovery, wait_until
+
+TOOLS = os.environ.get("KEEL_TOOLS_DIR", "build/tools/bin")
+HELM = os.path.join(TOOLS, "helm")
+INJECTOR = os.path.join(TOOLS, "istio-injector")
+ISTIO_CHART = os.path.join(TOOLS, "istio-discovery")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def render_istiod_config(out_dir):
+    """config, values and mesh files from Istio's chart, as istiod reads them from its ConfigMaps."""
+    rendered = subprocess.run([HELM, "template", "istiod", ISTIO_CHART, "-n", "istio-system",
+                               "--set", "global.hub=docker.io/istio", "--set", "global.tag=1.31.0"],
+                              capture_output=True, text=True, check=True, timeout=60).stdout
+    files = {}
+    for doc in yaml.safe_load_all(rendered):
+        if not doc or doc.get("kind") != "ConfigMap":
+            continue
+        name, data = doc["metadata"]["name"], doc.get("data", {})
+        if name == "istio-sidecar-injector":
+            files["config"], files["values"] = data["config"], data["values"]
+        elif name == "istio":
+            files["mesh"] = data["mesh"]
+    assert set(files) == {"config", "values", "mesh"}, f"Istio's chart rendered no injector/mesh ConfigMaps: {set(files)}"
+    paths = {}
+    for key, text in files.items():
+        paths[key] = os.path.join(out_dir, key)
+        with open(paths[key], "w") as f:
+            f.write(text)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def injectors():
+    for tool in (HELM, INJECTOR):
+        assert os.access(tool, os.X_OK), f"{tool}: run test/e2e/istio_tools/build.sh (scripts/dev.sh test does)"
+    tmp = tempfile.mkdtemp(prefix="keel-inject-istio-")
+    os.mkdir(os.path.join(tmp, "istiod"))
+    paths = render_istiod_config(os.path.join(tmp, "istiod"))
+    istio_port = free_port()
+    env = dict(os.environ, ENABLE_NATIVE_SIDECARS="false")
+    istio_log = open(os.path.join(tmp, "istio-injector.log"), "w")
+    istio = subprocess.Popen([INJECTOR, "--config", paths["config"], "--values", paths["values"], "--mesh",
+                              paths["mesh"], "--addr", f"127.0.0.1:{istio_port}"], stdout=istio_log,
+                             stderr=subprocess.STDOUT, env=env)
+    webhook_port = free_port()
+    config_dir = os.path.join(tmp, "config")
+    args = ["--config-dir", config_dir, "--ca-dir", os.path.join(tmp, "ca"), "--secure-grpc-addr", "127.0.0.1:0",
+            "--webhook-addr", f"127.0.0.1:{webhook_port}", "--custom-host", "localhost",
+            "--serving-cert-dir", os.path.join(tmp, "serving")]
+    try:
+        shutil.copytree(os.path.join(ROOT, "examples", "bookinfo"), config_dir)
+        with keel_discovery(args, os.path.join(tmp, "keel.log")) as keel:
+            tls = ssl.create_default_context(cafile=os.path.join(tmp, "serving", "root-cert.pem"))
+
+            def post_keel(body):
+                return post(http.client.HTTPSConnection("localhost", webhook_port, context=tls, timeout=10), body)
+
+            def post_istio(body):
+                return post(http.client.HTTPConnection("127.0.0.1", istio_port, timeout=10), body)
+
+            wait_until(lambda: istio.poll() is not None or reachable(post_istio), 20, "Istio's injector")
+            assert istio.poll() is None, f"istio-injector exited:\n{open(istio_log.name).read()}"
+            yield {"keel": post_keel, "istio": post_istio, "keel_log": keel.log}
+    finally:
+        istio.terminate()
+        istio.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def post(conn, body):
+    try:
+        conn.request("POST", "/inject", body=body, headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        return r.status, r.read().decode()
+    finally:
+        conn.close()
+
+
+def reachable(post_fn):
+    try:
+        post_fn("{}")
+        return True
+    except OSError:
+        return False
+
+
+def review(pod, namespace):
+    return json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": "3c1d2a9e", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "resource": {"group": "", "version": "v1", "resource": "pods"}, "namespace": namespace,
+        "operation": "CREATE", "object": pod}})
+
+
+def outcome(pod, reply):
+    """("patched", pod after the patch) | ("allowed", pod) | ("denied", message)."""
+    status, body = reply
+    assert status == 200, body
+    response = json.loads(body)["response"]
+    if not response.get("allowed"):
+        return "denied", response.get("result", response.get("status", {})).get("message", "")
+    if "patch" not in response:
+        return "allowed", pod
+    return "patched", jsonpatch.apply_patch(pod, json.loads(base64.b64decode(response["patch"])))
+
+
+# ---------------------------------------------------------------------------------------------
+# Pod shapes
+# ---------------------------------------------------------------------------------------------
+def base_pod(name="reviews-v1-abc", labels=None, annotations=None, **spec_extra):
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": name, "namespace": "bookinfo", "labels": labels or {"app": "reviews", "version": "v1"}},
+           "spec": {"serviceAccountName": "bookinfo-reviews", "containers": [{
+               "name": "reviews", "image": "docker.io/istio/examples-bookinfo-reviews-v1:1.20.2",
+               "ports": [{"containerPort": 9080, "protocol": "TCP"}]}]}}
+    if annotations:
+        pod["metadata"]["annotations"] = annotations
+    pod["spec"].update(spec_extra)
+    return pod
+
+
+def with_app(pod, **fields):
+    pod["spec"]["containers"][0].update(fields)
+    return pod
+
+
+def deployment_pod():
+    pod = base_pod(labels={"app": "ratings", "version": "v1", "pod-template-hash": "6d8b5c"})
+    del pod["metadata"]["name"]
+    pod["metadata"]["generateName"] = "ratings-v1-6d8b5c-"
+    pod["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "ratings-v1-6d8b5c",
+                                           "controller": True, "uid": "9a1b"}]
+    return pod
+
+
+def cronjob_pod():
+    pod = base_pod(labels={"job-name": "backup-28912345"})
+    del pod["metadata"]["name"]
+    pod["metadata"]["generateName"] = "backup-28912345-"
+    pod["metadata"]["ownerReferences"] = [{"apiVersion": "batch/v1", "kind": "Job", "name": "backup-28912345",
+                                           "controller": True, "uid": "7c2d"}]
+    return pod
+
+
+def two_containers():
+    pod = base_pod()
+    pod["spec"]["containers"].append({"name": "logger", "image": "fluent/fluent-bit:3",
+                                      "ports": [{"name": "metrics", "containerPort": 2020}]})
+    pod["spec"]["initContainers"] = [{"name": "migrate", "image": "busybox", "command": ["true"]}]
+    return pod
+
+
+def user_istio_proxy():
+    pod = base_pod()
+    pod["spec"]["containers"].append({"name": "istio-proxy", "image": "auto",
+                                      "resources": {"limits": {"memory": "512Mi"}}})
+    return pod
+
+
+SHAPES = {
+    "plain": lambda: base_pod(),
+    "no_labels": lambda: base_pod(labels={}),
+    "deployment_replicaset": deployment_pod,
+    "cronjob": cronjob_pod,
+    "canonical_labels": lambda: base_pod(labels={"app.kubernetes.io/name": "reviews", "app.kubernetes.io/version": "2.1"}),
+    "two_containers_and_init": two_containers,
+    "http_readiness_probe": lambda: with_app(base_pod(), readinessProbe={"httpGet": {"path": "/health", "port": 9080},
+                                                                         "periodSeconds": 5, "timeoutSeconds": 2}),
+    "named_port_liveness": lambda: with_app(base_pod(), ports=[{"name": "http", "containerPort": 9080}],
+                                            livenessProbe={"httpGet": {"path": "/live", "port": "http",
+                                                                       "httpHeaders": [{"name": "X-A", "value": "b"}]}}),
+    "tcp_and_grpc_probes": lambda: with_app(base_pod(), livenessProbe={"tcpSocket": {"port": 9080}},
+                                            startupProbe={"grpc": {"port": 9090}}),
+    "no_probe_rewrite": lambda: with_app(base_pod(annotations={"sidecar.istio.io/rewriteAppHTTPProbers": "false"}),
+                                         readinessProbe={"httpGet": {"path": "/health", "port": 9080}}),
+    "resource_annotations": lambda: base_pod(annotations={"sidecar.istio.io/proxyCPU": "50m",
+                                                          "sidecar.istio.io/proxyMemory": "64Mi",
+                                                          "sidecar.istio.io/proxyCPULimit": "1",
+                                                          "sidecar.istio.io/proxyMemoryLimit": "256Mi"}),
+    "proxy_image": lambda: base_pod(annotations={"sidecar.istio.io/proxyImage": "my.registry/istio/proxyv2:1.31.0"}),
+    "traffic_annotations": lambda: base_pod(annotations={
+        "traffic.sidecar.istio.io/includeOutboundIPRanges": "10.0.0.0/8",
+        "traffic.sidecar.istio.io/excludeOutboundIPRanges": "10.96.0.1/32",
+        "traffic.sidecar.istio.io/excludeInboundPorts": "9999",
+        "traffic.sidecar.istio.io/includeInboundPorts": "9080",
+        "traffic.sidecar.istio.io/excludeOutboundPorts": "5432,6379"}),
+    "readiness_annotations": lambda: base_pod(annotations={
+        "readiness.status.sidecar.istio.io/initialDelaySeconds": "3",
+        "readiness.status.sidecar.istio.io/periodSeconds": "7",
+        "readiness.status.sidecar.istio.io/failureThreshold": "9"}),
+    "log_levels": lambda: base_pod(annotations={"sidecar.istio.io/logLevel": "debug",
+                                                "sidecar.istio.io/componentLogLevel": "upstream:debug",
+                                                "sidecar.istio.io/agentLogLevel": "default:debug"}),
+    "proxy_config_yaml": lambda: base_pod(annotations={
+        "proxy.istio.io/config": "concurrency: 2\nproxyMetadata:\n  ISTIO_META_DNS_CAPTURE: \"true\"\n"}),
+    "hold_application": lambda: base_pod(annotations={"proxy.istio.io/config": "holdApplicationUntilProxyStarts: true"}),
+    "prometheus_annotations": lambda: base_pod(annotations={"prometheus.io/scrape": "true", "prometheus.io/port": "9090",
+                                                            "prometheus.io/path": "/m"}),
+    "prometheus_merge_off": lambda: base_pod(annotations={"prometheus.io/scrape": "true",
+                                                          "prometheus.istio.io/merge-metrics": "false"}),
+    "user_istio_proxy_container": user_istio_proxy,
+    "inject_true_label": lambda: base_pod(labels={"app": "reviews", "sidecar.istio.io/inject": "true"}),
+    # Skipped by both.
+    "inject_false_annotation": lambda: base_pod(annotations={"sidecar.istio.io/inject": "false"}),
+    "host_network": lambda: base_pod(hostNetwork=True),
+    # Denied by both.
+    "bad_readiness_period": lambda: base_pod(annotations={"readiness.status.sidecar.istio.io/periodSeconds": "soon"}),
+}
+
+
+def as_the_api_server_sends(pod):
+    """The API server's JSON of a Pod always has each container's `resources` (a Go struct,
+    not omitted when empty); Istio's patch (a diff of two Go serialisations) relies on it."""
+    for key in ("containers", "initContainers"):
+        for c in pod["spec"].get(key, []):
+            c.setdefault("resources", {})
+    return pod
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_keel_injects_as_istios_injector(injectors, shape):
+    pod = as_the_api_server_sends(SHAPES[shape]())
+    body = review(pod, "bookinfo")
+    istio_kind, istio_result = outcome(copy.deepcopy(pod), injectors["istio"](body))
+    keel_kind, keel_result = outcome(copy.deepcopy(pod), injectors["keel"](body))
+    assert keel_kind == istio_kind, f"Istio: {istio_kind} {istio_result if istio_kind == 'denied' else ''}; " \
+                                    f"Keel: {keel_kind} {keel_result if keel_kind == 'denied' else ''}"
+    if istio_kind == "denied":
+        assert keel_result, "Keel denied without a reason"
+        return
+    a = json.dumps(istio_result, indent=1, sort_keys=True).splitlines()
+    b = json.dumps(keel_result, indent=1, sort_keys=True).splitlines()
+    diff = "\n".join(difflib.unified_diff(a, b, "istio", "keel", lineterm="", n=3))
+    assert not diff, f"the injected pods differ:\n{diff}"
+
+
+def test_the_shapes_cover_every_outcome(injectors):
+    """The comparison means something only if Istio patches some shapes, skips some and denies some."""
+    kinds = set()
+    for shape in SHAPES.values():
+        pod = as_the_api_server_sends(shape())
+        kinds.add(outcome(copy.deepcopy(pod), injectors["istio"](review(pod, "bookinfo")))[0])
+    assert kinds == {"patched", "allowed", "denied"}, kinds
