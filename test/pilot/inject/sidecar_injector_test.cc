@@ -76,13 +76,12 @@ TEST(SidecarInjector, InjectsADeploymentPodWithTheDefaultTemplate) {
             "kubernetes://apis/apps/v1/namespaces/default/deployments/reviews-v1");
   EXPECT_EQ(EnvValue(*proxy, "ISTIO_META_APP_CONTAINERS"), "reviews");
   EXPECT_EQ(EnvValue(*proxy, "TRUST_DOMAIN"), "cluster.local");
-  EXPECT_NE(EnvValue(*proxy, "PROXY_CONFIG").find("\"discoveryAddress\":\"istiod.istio-system.svc:15012\""),
-            std::string::npos)
-      << EnvValue(*proxy, "PROXY_CONFIG");
+  // istiod writes only what differs from Istio's built-in ProxyConfig defaults.
+  EXPECT_EQ(EnvValue(*proxy, "PROXY_CONFIG"), "{}\n");
   EXPECT_NE(EnvValue(*proxy, "ISTIO_META_POD_PORTS").find("\"containerPort\":9080"), std::string::npos);
   EXPECT_EQ(ToJson(*Member(*proxy, "readinessProbe")),
-            R"({"failureThreshold":4,"httpGet":{"path":"/healthz/ready","port":15021},"initialDelaySeconds":0,)"
-            R"("periodSeconds":15,"timeoutSeconds":3})");
+            R"({"failureThreshold":4,"httpGet":{"path":"/healthz/ready","port":15021},"periodSeconds":15,)"
+            R"("timeoutSeconds":3})");
 
   // The token the agent presents to the CA has istiod's audience.
   std::string volumes = ToJson(*Member(spec, "volumes"));
@@ -158,6 +157,20 @@ TEST(SidecarInjector, ProxyConfigAnnotationOverridesTheMeshDefault) {
   proxy_config = ParseObject(EnvValue(*Container(out.pod, "istio-proxy"), "PROXY_CONFIG"));
   ASSERT_TRUE(proxy_config.ok());
   EXPECT_EQ(Member(*proxy_config, "concurrency")->number_value(), 3);
+}
+
+TEST(SidecarInjector, ProxyConfigKeepsADiscoveryAddressOtherThanIstiosDefault) {
+  InjectionConfig config;
+  config.istio_namespace = "keel-system";
+  InjectionOutcome out = MustInject(DeploymentPod(), config);
+  EXPECT_EQ(EnvValue(*Container(out.pod, "istio-proxy"), "PROXY_CONFIG"),
+            "{\"discoveryAddress\":\"istiod.keel-system.svc:15012\"}\n");
+}
+
+TEST(SidecarInjector, AProxyConfigFieldIstioDoesNotKnowIsAnError) {
+  auto out = InjectSidecar(DeploymentPod("", R"({"proxy.istio.io/config":"concurency: 2"})"), "default", InjectionConfig());
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.status().message().find("annotation proxy.istio.io/config"), absl::string_view::npos) << out.status();
 }
 
 TEST(SidecarInjector, RevisionNamesTheDiscoveryAddressAndTheAnnotation) {
