@@ -153,21 +153,13 @@ def with_app(pod, **fields):
     return pod
 
 
-def deployment_pod():
-    pod = base_pod(labels={"app": "ratings", "version": "v1", "pod-template-hash": "6d8b5c"})
+def controller_pod(owner_kind, owner_api, owner_name, labels):
+    """A pod as a controller creates it: no name yet, generateName, a controller reference."""
+    pod = base_pod(labels=labels)
     del pod["metadata"]["name"]
-    pod["metadata"]["generateName"] = "ratings-v1-6d8b5c-"
-    pod["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "ratings-v1-6d8b5c",
+    pod["metadata"]["generateName"] = owner_name + "-"
+    pod["metadata"]["ownerReferences"] = [{"apiVersion": owner_api, "kind": owner_kind, "name": owner_name,
                                            "controller": True, "uid": "9a1b"}]
-    return pod
-
-
-def cronjob_pod():
-    pod = base_pod(labels={"job-name": "backup-28912345"})
-    del pod["metadata"]["name"]
-    pod["metadata"]["generateName"] = "backup-28912345-"
-    pod["metadata"]["ownerReferences"] = [{"apiVersion": "batch/v1", "kind": "Job", "name": "backup-28912345",
-                                           "controller": True, "uid": "7c2d"}]
     return pod
 
 
@@ -189,8 +181,9 @@ def user_istio_proxy():
 SHAPES = {
     "plain": lambda: base_pod(),
     "no_labels": lambda: base_pod(labels={}),
-    "deployment_replicaset": deployment_pod,
-    "cronjob": cronjob_pod,
+    "deployment_replicaset": lambda: controller_pod("ReplicaSet", "apps/v1", "ratings-v1-6d8b5c",
+                                                    {"app": "ratings", "version": "v1", "pod-template-hash": "6d8b5c"}),
+    "cronjob": lambda: controller_pod("Job", "batch/v1", "backup-28912345", {"job-name": "backup-28912345"}),
     "canonical_labels": lambda: base_pod(labels={"app.kubernetes.io/name": "reviews", "app.kubernetes.io/version": "2.1"}),
     "two_containers_and_init": two_containers,
     "http_readiness_probe": lambda: with_app(base_pod(), readinessProbe={"httpGet": {"path": "/health", "port": 9080},
