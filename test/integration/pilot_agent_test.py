@@ -361,14 +361,22 @@ def test_a_gateway_agent_gets_the_bookinfo_gateways_listener_and_route(ctx, gate
                     "http": [{"match": [{"uri": {"exact": "/productpage"}}],
                               "route": [{"destination": {"host": "productpage", "port": {"number": 9080}}}]}]}})
 
-    def has_route():
-        names, resources = gateway.xds(LDS, f"{RDS}=http.8080")
-        return "0.0.0.0_8080" in names[LDS] and "http.8080" in names.get(RDS, []) and resources
+    productpage = f"outbound|9080||productpage.{ctx.ns}.svc.cluster.local"
 
-    resources = wait_until(has_route, 30, "the gateway's 0.0.0.0_8080 and route http.8080")
-    route = resources[RDS]["http.8080"]
-    clusters = [r["route"]["cluster"] for vh in route["virtualHosts"] for r in vh["routes"] if "route" in r]
-    assert f"outbound|9080||productpage.{ctx.ns}.svc.cluster.local" in clusters, route
+    def route_clusters(route):
+        return [r["route"]["cluster"] for vh in route.get("virtualHosts", []) for r in vh.get("routes", [])
+                if "route" in r]
+
+    def has_route():
+        # The Gateway and the VirtualService may reach the agent in two pushes: until the
+        # second, http.8080 exists without the route to productpage.
+        names, resources = gateway.xds(LDS, f"{RDS}=http.8080")
+        if "0.0.0.0_8080" not in names[LDS] or "http.8080" not in names.get(RDS, []):
+            return None
+        return resources if productpage in route_clusters(resources[RDS]["http.8080"]) else None
+
+    resources = wait_until(has_route, 30, f"the gateway's 0.0.0.0_8080 and route http.8080 to {productpage}")
+    assert productpage in route_clusters(resources[RDS]["http.8080"])
     with open(gateway.bootstrap_path()) as f:
         assert json.load(f)["node"]["id"].startswith("router~10.60.0.3~istio-ingressgateway-5c9.istio-system~")
 
