@@ -3,7 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -38,26 +38,38 @@ bool BeingDeleted(const Struct& ns) {
   return ts != fields.end() && ts->second.has_string_value() && !ts->second.string_value().empty();
 }
 
-constexpr std::chrono::milliseconds kMinRetry{1000};
-constexpr std::chrono::milliseconds kMaxRetry{30000};
+// Istio leaves the Kubernetes system namespaces alone (inject.IgnoredNamespaces).
+bool Ignored(const std::string& ns) {
+  static const std::set<std::string> kIgnored = {"kube-system", "kube-public", "kube-node-lease",
+                                                 "local-path-storage"};
+  return kIgnored.count(ns) > 0;
+}
 
 }  // namespace
 
 RootCertPublisher::RootCertPublisher(kube::KubeClient* client, std::function<std::string()> roots,
                                      std::function<bool()> may_write, kube::InformerOptions informer_options)
-    : client_(client), roots_(std::move(roots)), may_write_(std::move(may_write)) {
+    : client_(client),
+      roots_(std::move(roots)),
+      may_write_(std::move(may_write)),
+      queue_(absl::StrCat("CA: publishing ", kRootCertConfigMap), [this](const std::string& ns) { return Reconcile(ns); }) {
   namespaces_ = std::make_unique<kube::Informer>(
       client_, kube::ResourceRef{"", {"v1"}, "namespaces"},
       [this](std::vector<kube::InformerEvent> events) {
-        std::lock_guard<std::mutex> lock(mu_);
         for (const auto& e : events) {
-          if (e.type == kube::EventType::kDeleted || BeingDeleted(e.object)) {
-            known_namespaces_.erase(e.name);
-            retry_at_.erase(e.name);
-            backoff_.erase(e.name);
+          const bool gone = e.type == kube::EventType::kDeleted || BeingDeleted(e.object);
+          {
+            absl::MutexLock lock(&mu_);
+            if (gone) {
+              known_namespaces_.erase(e.name);
+            } else {
+              known_namespaces_.insert(e.name);
+            }
+          }
+          if (gone) {
+            queue_.Forget(e.name);
           } else {
-            known_namespaces_.insert(e.name);
-            EnqueueLocked(e.name);
+            queue_.Add(e.name);
           }
         }
       },
@@ -65,7 +77,7 @@ RootCertPublisher::RootCertPublisher(kube::KubeClient* client, std::function<std
   configmaps_ = std::make_unique<kube::Informer>(
       client_, kube::ResourceRef{"", {"v1"}, "configmaps", "", absl::StrCat("metadata.name=", kRootCertConfigMap)},
       [this](std::vector<kube::InformerEvent> events) {
-        for (const auto& e : events) Enqueue(e.ns);
+        for (const auto& e : events) queue_.Add(e.ns);
       },
       informer_options);
 }
@@ -73,7 +85,7 @@ RootCertPublisher::RootCertPublisher(kube::KubeClient* client, std::function<std
 RootCertPublisher::~RootCertPublisher() { Stop(); }
 
 void RootCertPublisher::Start() {
-  worker_ = std::thread([this] { WorkLoop(); });
+  queue_.Start();
   namespaces_->Start();
   configmaps_->Start();
 }
@@ -81,88 +93,29 @@ void RootCertPublisher::Start() {
 void RootCertPublisher::Stop() {
   namespaces_->Stop();
   configmaps_->Stop();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (worker_.joinable()) worker_.join();
+  queue_.Stop();
 }
 
 void RootCertPublisher::RefreshAll() {
   std::set<std::string> all;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     all = known_namespaces_;
   }
-  for (const auto& ns : all) Enqueue(ns);
+  for (const auto& ns : all) queue_.Add(ns);
 }
 
 uint64_t RootCertPublisher::writes() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return writes_;
 }
 
-void RootCertPublisher::Enqueue(const std::string& ns) {
-  std::lock_guard<std::mutex> lock(mu_);
-  EnqueueLocked(ns);
-}
-
-void RootCertPublisher::EnqueueLocked(const std::string& ns) {
-  if (ns.empty() || !queued_.insert(ns).second) return;
-  queue_.push_back(ns);
-  cv_.notify_all();
-}
-
-void RootCertPublisher::WorkLoop() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (true) {
-    // Move due retries to the queue; sleep until there is work or the next retry is due.
-    const auto now = Clock::now();
-    auto next_retry = Clock::time_point::max();
-    for (auto it = retry_at_.begin(); it != retry_at_.end();) {
-      if (it->second <= now) {
-        EnqueueLocked(it->first);
-        it = retry_at_.erase(it);
-      } else {
-        next_retry = std::min(next_retry, it->second);
-        ++it;
-      }
-    }
-    if (stopping_) return;
-    if (queue_.empty()) {
-      if (next_retry == Clock::time_point::max()) {
-        cv_.wait(lock);
-      } else {
-        cv_.wait_until(lock, next_retry);
-      }
-      continue;
-    }
-    std::string ns = queue_.front();
-    queue_.pop_front();
-    queued_.erase(ns);
-    // Istio leaves the Kubernetes system namespaces alone (inject.IgnoredNamespaces).
-    static const std::set<std::string> kIgnored = {"kube-system", "kube-public", "kube-node-lease",
-                                                   "local-path-storage"};
-    const bool known = known_namespaces_.count(ns) > 0 && !kIgnored.count(ns);
-    lock.unlock();
-    const bool writer = !may_write_ || may_write_();  // not the leader: the leader does it
-    absl::Status st = known && writer ? Reconcile(ns) : absl::OkStatus();
-    lock.lock();
-    if (st.ok()) {
-      backoff_.erase(ns);
-      continue;
-    }
-    if (!known_namespaces_.count(ns)) continue;  // deleted meanwhile
-    auto& backoff = backoff_.try_emplace(ns, kMinRetry).first->second;
-    spdlog::warn("CA: publishing {} in {}: {}; retrying in {} ms", kRootCertConfigMap, ns, std::string(st.message()),
-                 backoff.count());
-    retry_at_[ns] = Clock::now() + backoff;
-    backoff = std::min(backoff * 2, kMaxRetry);
-  }
-}
-
 absl::Status RootCertPublisher::Reconcile(const std::string& ns) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!known_namespaces_.count(ns) || Ignored(ns)) return absl::OkStatus();  // gone, or not ours
+  }
+  if (may_write_ && !may_write_()) return absl::OkStatus();  // not the leader: the leader does it
   const std::string roots = roots_();
   if (roots.empty()) return absl::OkStatus();
   const std::string path = absl::StrCat("/api/v1/namespaces/", ns, "/configmaps");
@@ -178,7 +131,7 @@ absl::Status RootCertPublisher::Reconcile(const std::string& ns) {
       return absl::OkStatus();
     }
     if (created->status != 201) return kube::HttpStatusToStatus(created->status, created->body);
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     ++writes_;
     spdlog::info("CA: created {}/{}", ns, kRootCertConfigMap);
     return absl::OkStatus();
@@ -201,7 +154,7 @@ absl::Status RootCertPublisher::Reconcile(const std::string& ns) {
   if (!updated.ok()) return updated.status();
   if (updated->status == 409) return absl::AbortedError("conflict");  // retried
   if (updated->status != 200) return kube::HttpStatusToStatus(updated->status, updated->body);
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   ++writes_;
   spdlog::info("CA: repaired {}/{}", ns, kRootCertConfigMap);
   return absl::OkStatus();

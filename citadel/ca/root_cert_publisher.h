@@ -10,20 +10,16 @@
 // (1 s doubling to 30 s), never holding up the others.
 #pragma once
 
-#include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <functional>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
-#include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "pkg/kube/informer.h"
 #include "pkg/kube/kube_client.h"
+#include "pkg/kube/reconcile_queue.h"
 
 namespace keel::citadel::ca {
 
@@ -45,11 +41,6 @@ class RootCertPublisher {
   uint64_t writes() const;
 
  private:
-  using Clock = std::chrono::steady_clock;
-
-  void Enqueue(const std::string& ns);
-  void EnqueueLocked(const std::string& ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void WorkLoop();
   absl::Status Reconcile(const std::string& ns);
 
   kube::KubeClient* const client_;
@@ -57,18 +48,11 @@ class RootCertPublisher {
   const std::function<bool()> may_write_;
   std::unique_ptr<kube::Informer> namespaces_;
   std::unique_ptr<kube::Informer> configmaps_;
+  kube::ReconcileQueue queue_;  // keyed by namespace
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
-  std::set<std::string> queued_ ABSL_GUARDED_BY(mu_);
+  mutable absl::Mutex mu_;
   std::set<std::string> known_namespaces_ ABSL_GUARDED_BY(mu_);  // existing and not being deleted
-  // Failed namespaces: when to retry, and the next backoff.
-  std::map<std::string, Clock::time_point> retry_at_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::chrono::milliseconds> backoff_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t writes_ ABSL_GUARDED_BY(mu_) = 0;
-  std::thread worker_;
 };
 
 }  // namespace keel::citadel::ca
