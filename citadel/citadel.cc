@@ -106,6 +106,7 @@ void Citadel::RenewLoop() {
     } else if (*rotated) {
       UpdateRootMetric();
       if (publisher_) publisher_->RefreshAll();
+      for (const auto& listener : rotation_listeners_) listener();
     }
     lock.lock();
   }

@@ -66,6 +66,9 @@ class Citadel {
   const server::ServingCert& serving_cert() const { return *serving_; }
   // Null in file mode (no cluster).
   const kube::LeaderElector* elector() const { return elector_.get(); }
+  // Calls `listener` (on the renewal thread) after each root rotation, once the
+  // new roots are served. Only before Start().
+  void OnRootsRotated(std::function<void()> listener) { rotation_listeners_.push_back(std::move(listener)); }
 
  private:
   Citadel() = default;
@@ -80,6 +83,7 @@ class Citadel {
   std::unique_ptr<server::ServingCert> serving_;
   std::unique_ptr<kube::LeaderElector> elector_;
   std::unique_ptr<ca::RootCertPublisher> publisher_;
+  std::vector<std::function<void()>> rotation_listeners_;  // set before Start(), read by the renewer
 
   std::mutex mu_;
   std::condition_variable cv_;

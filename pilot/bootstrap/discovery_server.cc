@@ -125,6 +125,13 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
     auto webhook_server = CreateWebhookServer(webhook);
     if (!webhook_server.ok()) return webhook_server.status();
     server->webhook_server_ = std::move(*webhook_server);
+    if (server->kube_client_ && !options.injection_webhook_config_name.empty()) {
+      citadel::Citadel* ca = server->citadel_.get();
+      server->webhook_patcher_ = std::make_unique<inject::WebhookCertPatcher>(
+          server->kube_client_.get(), options.revision.empty() ? "default" : options.revision,
+          [ca] { return ca->ca().RootsPem(); });
+      ca->OnRootsRotated([patcher = server->webhook_patcher_.get()] { patcher->RefreshAll(); });
+    }
   } else if (options.webhook_addr != "off") {
     spdlog::info("webhook port off: it serves HTTPS with the CA's serving certificate, and the CA is off");
   }
@@ -367,6 +374,7 @@ absl::Status DiscoveryServer::Start() {
     spdlog::info("admission webhooks (HTTPS) listening on {} (port {}; /inject)", options_.webhook_addr,
                  webhook_server_->port());
   }
+  if (webhook_patcher_) webhook_patcher_->Start();
   RegisterMonitoringHandlers();
   if (auto st = http_server_->Start(); !st.ok()) return st;
   spdlog::info("xDS (ADS, plaintext gRPC) listening on {} (port {})", options_.grpc_addr, grpc_port_);
@@ -442,6 +450,7 @@ std::string DiscoveryServer::NotReadyReason() const {
 void DiscoveryServer::Stop() {
   if (debug_auth_) debug_auth_->Shutdown();  // answers queued remote debug requests before the listener closes
   if (http_server_) http_server_->Stop();
+  if (webhook_patcher_) webhook_patcher_->Stop();
   if (webhook_server_) webhook_server_->Stop();
   // No new connections; then streams get the drain timeout to end, and are
   // cancelled after it (every stream finishes on cancel: xds_stream.h).

@@ -16,6 +16,7 @@
 #include "pilot/debug/debug_auth.h"
 #include "pilot/bootstrap/options.h"
 #include "pilot/config/mesh_watcher.h"
+#include "pilot/inject/webhook_cert_patcher.h"
 #include "pilot/model/config_source.h"
 #include "pilot/model/config_store.h"
 #include "pilot/xds/ads_server.h"
@@ -84,6 +85,8 @@ class DiscoveryServer {
   std::unique_ptr<grpcutil::GuardedListener> secure_listener_;
   http::HttpServerPtr http_server_;
   http::HttpServerPtr webhook_server_;  // with the CA (its serving certificate) and --webhook-addr not off
+  // With the webhook server, a cluster and --injection-webhook-config-name set.
+  std::unique_ptr<inject::WebhookCertPatcher> webhook_patcher_;
   std::unique_ptr<debug::DebugAuth> debug_auth_;
   std::unique_ptr<citadel::Citadel> citadel_;  // null with --disable-ca
   std::atomic<uint64_t> push_version_{0};

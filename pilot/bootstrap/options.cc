@@ -73,6 +73,11 @@ Flags:
   --disable-ca              run no CA (and no TLS port, no webhook port)
   --webhook-addr HOST:PORT  HTTPS admission webhooks: POST /inject, the sidecar injector (serving
                             certificate from Keel's own CA; default 0.0.0.0:15017; off)
+  --injection-webhook-config-name NAME
+                            keep the caBundle of the injector's MutatingWebhookConfigurations
+                            (labelled istio.io/rev=REV or default) equal to the CA's roots, as
+                            istiod's INJECTION_WEBHOOK_CONFIG_NAME (default istio-sidecar-injector;
+                            "" turns it off)
   --custom-host LIST        more DNS names for the serving certificate, comma-separated (istiod's
                             ISTIOD_CUSTOM_HOST), e.g. the host a webhook configuration's url names
   --trust-domain DOMAIN     SPIFFE trust domain when the mesh config sets no trustDomain
@@ -146,6 +151,7 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
       {"--secure-grpc-addr", addr_setter(&o.secure_grpc_addr, /*off_allowed=*/true)},
       {"--webhook-addr", addr_setter(&o.webhook_addr, /*off_allowed=*/true)},
       {"--custom-host", string_setter(&o.custom_host)},
+      {"--injection-webhook-config-name", string_setter(&o.injection_webhook_config_name)},
       {"--trust-domain", string_setter(&o.trust_domain)},
       {"--revision", string_setter(&o.revision)},
       {"--ca-key-type", [&o](const std::string& v) -> absl::Status {

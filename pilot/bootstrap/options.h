@@ -43,6 +43,9 @@ struct Options {
   std::string serving_cert_dir;             // --serving-cert-dir: where the TLS port's cert lives (default: a temp dir)
   std::string custom_host;                  // --custom-host: more DNS names for that cert, comma-separated (istiod ISTIOD_CUSTOM_HOST)
   std::string webhook_addr = "0.0.0.0:15017";  // --webhook-addr: HTTPS admission webhooks (/inject); "off" disables
+  // --injection-webhook-config-name (istiod INJECTION_WEBHOOK_CONFIG_NAME): "" turns off patching
+  // the caBundle of the injector's MutatingWebhookConfigurations (those labelled istio.io/rev=<revision>).
+  std::string injection_webhook_config_name = "istio-sidecar-injector";
   std::string leader_lease_duration = "30s";  // --leader-lease-duration: the singleton-work Lease's term
   bool help = false;                        // --help
   bool version = false;                     // --version

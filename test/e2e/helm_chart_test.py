@@ -162,9 +162,10 @@ class TestChart:
             ("RoleBinding", "istiod"),
             ("Service", "istiod"),
             ("Deployment", "istiod"),
+            ("MutatingWebhookConfiguration", "istio-sidecar-injector"),
         }, "one pod: no PodDisruptionBudget, no HorizontalPodAutoscaler"
         for (kind, _), doc in docs.items():
-            if kind not in ("ClusterRole", "ClusterRoleBinding"):
+            if kind not in ("ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration"):
                 assert doc["metadata"]["namespace"] == NAMESPACE
 
         d = docs[("Deployment", "istiod")]
@@ -261,6 +262,29 @@ class TestChart:
         docs = docs_by_kind_name(helm_template(henv, "--set", "global.mtls.enabled=true,meshConfig.rootNamespace=mesh-root"))
         assert docs[("PeerAuthentication", "default")]["metadata"]["namespace"] == "mesh-root"
 
+    def test_injector_webhooks_call_the_istiod_service_without_a_ca_bundle(self, henv):
+        mwc = docs_by_kind_name(helm_template(henv))[("MutatingWebhookConfiguration", "istio-sidecar-injector")]
+        assert mwc["metadata"]["labels"]["istio.io/rev"] == "default", "what keel-discovery's patcher selects"
+        hooks = {h["name"]: h for h in mwc["webhooks"]}
+        assert list(hooks) == [f"{p}.sidecar-injector.istio.io" for p in ("rev.namespace", "rev.object", "namespace", "object")]
+        for h in hooks.values():
+            assert h["clientConfig"] == {"service": {"name": "istiod", "namespace": NAMESPACE, "path": "/inject", "port": 443}}
+            assert (h["failurePolicy"], h["sideEffects"], h["reinvocationPolicy"]) == ("Fail", "None", "Never")
+        assert hooks["namespace.sidecar-injector.istio.io"]["namespaceSelector"] == {
+            "matchExpressions": [{"key": "istio-injection", "operator": "In", "values": ["enabled"]}]}
+        # Cluster-scoped, so named for the namespace outside istio-system (as Istio's chart).
+        other = docs_by_kind_name(helm_template(henv, "--namespace", "mesh-b"))
+        assert ("MutatingWebhookConfiguration", "istio-sidecar-injector-mesh-b") in other
+
+    def test_injector_values_add_the_auto_webhook_and_reinvocation(self, henv):
+        docs = docs_by_kind_name(helm_template(
+            henv, "--set", "sidecarInjectorWebhook.enableNamespacesByDefault=true,sidecarInjectorWebhook.reinvocationPolicy=IfNeeded"))
+        hooks = {h["name"]: h for h in docs[("MutatingWebhookConfiguration", "istio-sidecar-injector")]["webhooks"]}
+        auto = hooks["auto.sidecar-injector.istio.io"]
+        assert {"key": "kubernetes.io/metadata.name", "operator": "NotIn",
+                "values": ["kube-system", "kube-public", "kube-node-lease", "local-path-storage"]} in auto["namespaceSelector"]["matchExpressions"]
+        assert {h["reinvocationPolicy"] for h in hooks.values()} == {"IfNeeded"}
+
     @pytest.mark.parametrize(
         "values, message",
         [
@@ -273,6 +297,7 @@ class TestChart:
             ({"meshConfig": {"trustDomain": "Example.ORG"}}, "at '/meshConfig/trustDomain'"),
             ({"resources": {"requests": {"cpu": "lots"}}}, "at '/resources/requests/cpu'"),
             ({"cpu": {"targetAverageUtilization": "high"}}, "at '/cpu/targetAverageUtilization'"),
+            ({"sidecarInjectorWebhook": {"reinvocationPolicy": "Always"}}, "at '/sidecarInjectorWebhook/reinvocationPolicy'"),
             (
                 {"autoscaleEnabled": True, "autoscaleMin": 5, "autoscaleMax": 2},
                 "autoscaleMin (5) must not be greater than autoscaleMax (2)",
@@ -534,6 +559,17 @@ class TestInstall:
         wait_for("Keel to repair the tampered root ConfigMap", root_cert, timeout=20, detail=keel.tail)
         assert "CA: repaired" in keel.output()
 
+        # The chart's injector webhooks get the CA's roots as their caBundle (update,
+        # patch on mutatingwebhookconfigurations), so the API server trusts port 15017.
+        def ca_bundles():
+            p = kubectl("get", "mutatingwebhookconfiguration", "istio-sidecar-injector", "-o",
+                        "jsonpath={.webhooks[*].clientConfig.caBundle}", check=False)
+            return p.stdout.split() if p.returncode == 0 else []
+
+        root = base64.b64encode(root_cert().encode()).decode()
+        wait_for("Keel to fill the injector webhooks' caBundle", lambda: ca_bundles() == [root] * 4, timeout=20,
+                 detail=keel.tail)
+
         assert not FORBIDDEN.search(keel.output()), f"keel-discovery was refused something:\n{keel.tail(80)}"
         assert keel.stop() == 0, keel.tail()
 
@@ -583,13 +619,16 @@ class TestInstall:
         assert yes("update", "leases.coordination.k8s.io/istio-namespace-controller-election", "-n", NAMESPACE)
         # RBAC cannot restrict create by name: any ConfigMap can be created (as for istiod).
         assert yes("create", "configmaps", "-n", "default")
+        assert yes("patch", "mutatingwebhookconfigurations.admissionregistration.k8s.io/istio-sidecar-injector")
         # And nothing more.
         for args in (("update", "configmaps/x", "-n", "default"), ("patch", "configmaps/istio-ca-root-cert", "-n", "default"),
                      ("update", "secrets/cacerts", "-n", NAMESPACE), ("create", "secrets", "-n", "default"),
                      ("create", "leases.coordination.k8s.io", "-n", "default"),
                      ("update", "leases.coordination.k8s.io/other", "-n", NAMESPACE), ("get", "nodes"),
                      ("create", "pods", "-n", "default"), ("get", "services", "-A"),
-                     ("create", "virtualservices.networking.istio.io", "-n", "default"), ("*", "*")):
+                     ("create", "virtualservices.networking.istio.io", "-n", "default"),
+                     ("delete", "mutatingwebhookconfigurations.admissionregistration.k8s.io/istio-sidecar-injector"),
+                     ("create", "validatingwebhookconfigurations.admissionregistration.k8s.io"), ("*", "*")):
             assert not yes(*args), f"the istiod token may {' '.join(args)}"
 
     def test_bad_values_create_nothing(self, cluster):
