@@ -129,9 +129,9 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
       return absl::OkStatus();
     };
   };
-  auto string_setter = [](std::string* target) {
-    return [target](const std::string& v) -> absl::Status {
-      if (v.empty()) return absl::InvalidArgumentError("must not be empty");
+  auto string_setter = [](std::string* target, bool empty_allowed = false) {
+    return [target, empty_allowed](const std::string& v) -> absl::Status {
+      if (v.empty() && !empty_allowed) return absl::InvalidArgumentError("must not be empty");
       *target = v;
       return absl::OkStatus();
     };
@@ -151,7 +151,7 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
       {"--secure-grpc-addr", addr_setter(&o.secure_grpc_addr, /*off_allowed=*/true)},
       {"--webhook-addr", addr_setter(&o.webhook_addr, /*off_allowed=*/true)},
       {"--custom-host", string_setter(&o.custom_host)},
-      {"--injection-webhook-config-name", string_setter(&o.injection_webhook_config_name)},
+      {"--injection-webhook-config-name", string_setter(&o.injection_webhook_config_name, /*empty_allowed=*/true)},
       {"--trust-domain", string_setter(&o.trust_domain)},
       {"--revision", string_setter(&o.revision)},
       {"--ca-key-type", [&o](const std::string& v) -> absl::Status {

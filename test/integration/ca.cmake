@@ -52,5 +52,6 @@ keel_kube_test(integration.pilot_agent EXCLUSIVE)
 add_test(NAME integration.injection
          COMMAND ${KEEL_PYTHON} -m pytest -p no:cacheprovider -q ${CMAKE_CURRENT_LIST_DIR}/injection_test.py
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-set_tests_properties(integration.injection PROPERTIES ENVIRONMENT "${_keel_ca_env}" TIMEOUT 240)
+set_tests_properties(integration.injection PROPERTIES TIMEOUT 240 ENVIRONMENT
+                     "${_keel_ca_env};KEEL_TOOLS_DIR=${KEEL_TOOLS_DIR};KEEL_CHART_DIR=${KEEL_CHART_DIR}")
 keel_kube_test(integration.injection EXCLUSIVE)

@@ -1,9 +1,15 @@
-"""Sidecar injection through the real kube-apiserver: a MutatingWebhookConfiguration
-as istiod's chart writes it (namespaceSelector istio-injection=enabled, objectSelector
-sidecar.istio.io/inject NotIn false, failurePolicy Fail), pointing at Keel's webhook
-port over HTTPS with Keel's root as its caBundle. The API server calls Keel, applies
-its JSONPatch, validates the result and stores it: what `kubectl get pod` returns is
-what a kubelet would run. No scheduler or kubelet runs, so pods stay Pending.
+"""Sidecar injection through the real kube-apiserver: the MutatingWebhookConfiguration
+the chart renders (templates/mutatingwebhook.yaml: Istio's four webhooks and their
+namespace/object selectors, failurePolicy Fail, no caBundle), pointed at Keel's webhook
+port over HTTPS. Keel fills the caBundle with its CA's roots itself (WebhookCertPatcher):
+until it does, the API server cannot call it, so the fixture's wait proves the patcher.
+The API server calls Keel, applies its JSONPatch, validates the result and stores it:
+what `kubectl get pod` returns is what a kubelet would run. No scheduler or kubelet runs,
+so pods stay Pending.
+
+The configuration carries this run's revision label (Keel runs with --revision) and every
+webhook's namespaceSelector also requires this run's `keel-injection-test` label, so
+other namespaces on the shared API server are never sent to it.
 
 Policy cases use `kubectl create --dry-run=server`, which runs admission (the webhook
 declares sideEffects None) without storing anything.
@@ -16,9 +22,12 @@ import os
 import shutil
 import socket
 import ssl
+import subprocess
 import tempfile
 
 import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from ca_testlib import Keel, ensure_namespace, kubectl, kubectl_json, suffix, wait_until
 
@@ -27,22 +36,27 @@ class Ctx:
     pass
 
 
-def webhook_configuration(name, port, ca_pem, selector_value):
-    return {
-        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
-        "metadata": {"name": name},
-        "webhooks": [{
-            "name": "namespace.sidecar-injector.istio.io",
-            "clientConfig": {"url": f"https://localhost:{port}/inject",
-                             "caBundle": base64.b64encode(ca_pem.encode()).decode()},
-            "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}],
-            "namespaceSelector": {"matchLabels": {"istio-injection": "enabled", "keel-injection-test": selector_value}},
-            "objectSelector": {"matchExpressions": [
-                {"key": "sidecar.istio.io/inject", "operator": "NotIn", "values": ["false"]}]},
-            "sideEffects": "None", "admissionReviewVersions": ["v1", "v1beta1"], "failurePolicy": "Fail",
-            "reinvocationPolicy": "Never", "timeoutSeconds": 10,
-        }],
-    }
+def chart_webhook_configuration(name, revision, port, selector_value):
+    """The chart's MutatingWebhookConfiguration, renamed and relabelled for this run, calling
+    Keel at https://localhost:<port>/inject instead of the istiod Service."""
+    helm = os.path.join(os.environ["KEEL_TOOLS_DIR"], "helm")
+    out = subprocess.run([helm, "template", "keel", os.environ["KEEL_CHART_DIR"], "-n", "istio-system",
+                          "-s", "templates/mutatingwebhook.yaml"], check=True, capture_output=True, text=True).stdout
+    config = yaml.safe_load(out)
+    config["metadata"]["name"] = name
+    config["metadata"]["labels"]["istio.io/rev"] = revision
+    for webhook in config["webhooks"]:
+        assert "caBundle" not in webhook["clientConfig"], webhook  # Keel's to fill
+        webhook["clientConfig"] = {"url": f"https://localhost:{port}/inject"}
+        webhook["namespaceSelector"]["matchExpressions"].append(
+            {"key": "keel-injection-test", "operator": "In", "values": [selector_value]})
+        webhook["timeoutSeconds"] = 10
+    return config
+
+
+def ca_bundles(name):
+    config = kubectl_json("get", "mutatingwebhookconfiguration", name)
+    return [w["clientConfig"].get("caBundle") for w in config["webhooks"]]
 
 
 def pod(name, labels=None, annotations=None, host_network=False, owner=None, generate_name=False):
@@ -101,29 +115,35 @@ def ctx(request):
     c.ns = f"inject-{c.sfx}"       # labelled istio-injection=enabled (and this run's selector label)
     c.plain = f"plain-{c.sfx}"     # not labelled: never sent to the webhook
     c.webhook = f"keel-sidecar-injector-{c.sfx}"
+    c.rev = f"rev-{c.sfx}"
+    c.other = f"keel-sidecar-injector-other-{c.sfx}"  # another revision's: Keel leaves it alone
     ensure_namespace("istio-system")
     for ns in (c.ns, c.plain):
         ensure_namespace(ns)
     kubectl("label", "namespace", c.ns, "istio-injection=enabled", f"keel-injection-test={c.sfx}")
-    c.keel = Keel(c.tmp, extra=["--custom-host", "localhost"])
+    c.keel = Keel(c.tmp, extra=["--custom-host", "localhost", "--revision", c.rev,
+                                "--injection-webhook-config-name", c.webhook])
     c.webhook_port = c.keel.webhook_port
     ok = False
     try:
+        # The other revision's selects no namespace: without a caBundle, its calls would fail.
+        for name, rev, selected in ((c.webhook, c.rev, c.sfx), (c.other, f"other-{c.sfx}", f"none-{c.sfx}")):
+            kubectl("apply", "-f", "-", input=json.dumps(chart_webhook_configuration(name, rev, c.webhook_port, selected)))
         # 90 s: a CA Lease holder that died without releasing it (another test's Keel) is
         # waited out for its 30 s term before this Keel may create the root and be ready.
         c.keel.start(timeout=90)
         c.root_path = os.path.join(c.tmp, "serving-istio-system", "root-cert.pem")
         with open(c.root_path) as f:
-            root = f.read()
-        kubectl("apply", "-f", "-", input=json.dumps(webhook_configuration(c.webhook, c.webhook_port, root, c.sfx)))
-        # The API server picks a new webhook configuration up within about a second.
+            c.root = f.read()
+        c.root_b64 = base64.b64encode(c.root.encode()).decode()
+        # The API server picks a new caBundle up within about a second.
         wait_until(lambda: "istio-proxy" in names(create(c.ns, pod("probe"), dry_run=True)["spec"]["containers"]),
-                   30, "the API server to call Keel's webhook")
+                   30, "Keel to fill the caBundle and the API server to call Keel's webhook")
         yield c
         ok = request.session.testsfailed == 0
     finally:
         c.keel.stop()
-        kubectl("delete", "mutatingwebhookconfiguration", c.webhook, "--ignore-not-found", check=False)
+        kubectl("delete", "mutatingwebhookconfiguration", c.webhook, c.other, "--ignore-not-found", check=False)
         kubectl("delete", "pods", "--all", "-n", c.ns, "--wait=false", check=False)
         for ns in (c.ns, c.plain):
             kubectl("delete", "namespace", ns, "--wait=false", check=False)
@@ -146,7 +166,7 @@ def test_a_pod_in_a_labelled_namespace_is_stored_with_istios_sidecar(ctx):
     assert proxy["image"] == "docker.io/istio/proxyv2:1.31.0"
     assert proxy["args"][:2] == ["proxy", "sidecar"]
     env = env_of(proxy)
-    assert env["CA_ADDR"] == "istiod.istio-system.svc:15012"
+    assert env["CA_ADDR"] == f"istiod-{ctx.rev}.istio-system.svc:15012"  # the revision's Service, as istiod
     assert env["PROXY_CONFIG"] == "{}\n"  # as istiod: only what differs from Istio's built-in defaults
     assert env["ISTIO_META_WORKLOAD_NAME"] == "reviews-v1"
     assert proxy["readinessProbe"]["httpGet"] == {"path": "/healthz/ready", "port": 15021, "scheme": "HTTP"}
@@ -163,6 +183,7 @@ def test_a_pod_in_a_labelled_namespace_is_stored_with_istios_sidecar(ctx):
     status = json.loads(meta["annotations"]["sidecar.istio.io/status"])
     assert status["containers"] == ["istio-proxy"] and status["initContainers"] == ["istio-init"]
     assert meta["annotations"]["prometheus.io/port"] == "15020"
+    assert meta["annotations"]["istio.io/rev"] == ctx.rev
 
 
 def test_a_controllers_pod_without_a_name_names_its_deployment(ctx):
@@ -235,3 +256,18 @@ def test_with_keel_down_pod_creation_fails_closed_and_resumes_after_restart(ctx)
     ctx.keel.start(timeout=90)
     wait_until(lambda: "istio-proxy" in names(create(ctx.ns, pod("after-restart"), dry_run=True)["spec"]["containers"]),
                30, "the webhook to answer again after Keel's restart")
+
+
+def test_keel_keeps_its_revisions_ca_bundle_and_leaves_other_revisions_alone(ctx):
+    assert ca_bundles(ctx.webhook) == [ctx.root_b64] * 4
+    assert ca_bundles(ctx.other) == [None] * 4
+    # Someone overwrites one webhook's caBundle: the watch brings the change and Keel repairs it.
+    tampered = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nnot ours\n-----END CERTIFICATE-----\n").decode()
+    kubectl("patch", "mutatingwebhookconfiguration", ctx.webhook, "--type=json",
+            "-p", json.dumps([{"op": "replace", "path": "/webhooks/2/clientConfig/caBundle", "value": tampered}]))
+    wait_until(lambda: ca_bundles(ctx.webhook) == [ctx.root_b64] * 4, 30, "Keel to restore the tampered caBundle")
+    assert ca_bundles(ctx.other) == [None] * 4
+    _, body = ctx.keel.http_get("/metrics")
+    attempts = [s.value for f in text_string_to_metric_families(body) for s in f.samples
+                if s.name == "webhook_patch_attempts_total" and s.labels == {"name": ctx.webhook}]
+    assert attempts and attempts[0] >= 1, attempts

@@ -57,6 +57,18 @@ TEST(OptionsTest, LaterFlagWins) {
   EXPECT_EQ(o->domain, "b.local");
 }
 
+TEST(OptionsTest, InjectionWebhookConfigNameDefaultsToIstiodsAndEmptyTurnsPatchingOff) {
+  auto defaults = ParseOptions({});
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->injection_webhook_config_name, "istio-sidecar-injector");
+  auto off = ParseOptions({"--injection-webhook-config-name="});
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(off->injection_webhook_config_name, "");
+  auto empty_domain = ParseOptions({"--domain="});
+  ASSERT_FALSE(empty_domain.ok()) << "other string flags still refuse an empty value";
+  EXPECT_THAT(empty_domain.status().message(), HasSubstr("--domain"));
+}
+
 TEST(OptionsTest, UnknownFlagIsInvalidArgumentNamingIt) {
   auto o = ParseOptions({"--grpc-addr", "127.0.0.1:1", "--bogus-flag", "x"});
   ASSERT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument);
