@@ -21,6 +21,7 @@ keel_add_gtest(mesh_watcher_test pilot/config/mesh_watcher_test.cc LIBS keel_pil
 
 # pilot/inject
 keel_add_gtest(sidecar_injector_test pilot/inject/sidecar_injector_test.cc LIBS keel_pilot_inject)
+keel_add_gtest(quantity_test pilot/inject/quantity_test.cc LIBS keel_pilot_inject)
 keel_add_gtest(injection_webhook_test pilot/inject/webhook_test.cc LIBS keel_pilot_inject)
 
 # pilot/model

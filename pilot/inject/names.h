@@ -51,6 +51,7 @@ inline constexpr char kDefaultContainer[] = "kubectl.kubernetes.io/default-conta
 
 // Labels.
 inline constexpr char kTlsModeLabel[] = "security.istio.io/tlsMode";
+inline constexpr char kNetworkLabel[] = "topology.istio.io/network";
 inline constexpr char kCanonicalNameLabel[] = "service.istio.io/canonical-name";
 inline constexpr char kCanonicalRevisionLabel[] = "service.istio.io/canonical-revision";
 inline constexpr char kWorkloadNameLabel[] = "service.istio.io/workload-name";

@@ -1,7 +1,7 @@
 // The sidecar injector: what istiod's webhook (pkg/kube/inject) does to a Pod,
-// for Istio's default `sidecar` template with the proxyv2 image (no CNI, REDIRECT
-// interception, no native sidecars): the policy check, then the template's
-// containers, volumes, labels and annotations merged into the pod, then istiod's
+// for Istio's `sidecar` and `gateway` templates with the proxyv2 image (templates.h;
+// no CNI, REDIRECT interception, no native sidecars): the policy check, then the
+// template's containers, volumes, labels and annotations merged into the pod, then istiod's
 // post-processing (probe rewrite to the agent's status port, Prometheus merge,
 // status annotation, container order). A pure function of (pod, config).
 #pragma once
@@ -23,8 +23,8 @@ struct InjectionOutcome {
 // `request_namespace` is the AdmissionRequest's namespace (a pod created by a
 // controller arrives without metadata.namespace and often without a name).
 // Errors: InvalidArgument naming the pod and the field that is malformed (an
-// annotation istiod validates, a spec that is not an object) or an unknown
-// template in inject.istio.io/templates.
+// annotation istiod validates, a spec that is not an object) or a template in
+// inject.istio.io/templates other than sidecar and gateway.
 absl::StatusOr<InjectionOutcome> InjectSidecar(const JsonObject& pod, const std::string& request_namespace,
                                                const InjectionConfig& config);
 

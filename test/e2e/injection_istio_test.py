@@ -15,6 +15,7 @@ as must the decision (patched, skipped, denied).
 import base64
 import copy
 import difflib
+import functools
 import http.client
 import json
 import os
@@ -33,6 +34,7 @@ TOOLS = os.environ.get("KEEL_TOOLS_DIR", "build/tools/bin")
 HELM = os.path.join(TOOLS, "helm")
 INJECTOR = os.path.join(TOOLS, "istio-injector")
 ISTIO_CHART = os.path.join(TOOLS, "istio-discovery")
+ISTIO_GATEWAY_CHART = os.path.join(TOOLS, "istio-gateway")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -178,6 +180,40 @@ def user_istio_proxy():
     return pod
 
 
+@functools.lru_cache(maxsize=None)
+def istio_gateway_pod_template(*values):
+    """The pod template of the Deployment Istio's own gateway chart renders (with `--set`
+    values), as JSON text: what the gateway injection template is written for."""
+    args = [HELM, "template", "istio-ingressgateway", ISTIO_GATEWAY_CHART, "-n", "istio-ingress"]
+    for v in values:
+        args += ["--set", v]
+    rendered = subprocess.run(args, capture_output=True, text=True, check=True, timeout=60).stdout
+    deployment = next(d for d in yaml.safe_load_all(rendered) if d and d.get("kind") == "Deployment")
+    return json.dumps(deployment["spec"]["template"])
+
+
+def gateway_chart_pod(*values):
+    """A pod of that Deployment as its ReplicaSet creates it; `env: null` dropped, as the
+    API server would."""
+    template = json.loads(istio_gateway_pod_template(*values))
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": template["metadata"], "spec": template["spec"]}
+    pod["metadata"]["namespace"] = "bookinfo"
+    pod["metadata"]["labels"]["pod-template-hash"] = "5d9c7f"
+    pod["metadata"]["generateName"] = "istio-ingressgateway-5d9c7f-"
+    pod["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "controller": True,
+                                           "name": "istio-ingressgateway-5d9c7f", "uid": "7c2d"}]
+    for c in pod["spec"]["containers"]:
+        if c.get("env") is None:
+            c.pop("env", None)
+    return pod
+
+
+def bare_gateway_pod():
+    """A gateway pod written by hand: the template alone, no istio-proxy of its own."""
+    return base_pod(name="my-gateway", labels={"istio": "ingressgateway", "sidecar.istio.io/inject": "true"},
+                    annotations={"inject.istio.io/templates": "gateway"})
+
+
 SHAPES = {
     "plain": lambda: base_pod(),
     "no_labels": lambda: base_pod(labels={}),
@@ -222,6 +258,14 @@ SHAPES = {
                                                           "prometheus.istio.io/merge-metrics": "false"}),
     "user_istio_proxy_container": user_istio_proxy,
     "inject_true_label": lambda: base_pod(labels={"app": "reviews", "sidecar.istio.io/inject": "true"}),
+    "network_label": lambda: base_pod(labels={"app": "reviews", "topology.istio.io/network": "net2"}),
+    # The gateway template.
+    "gateway_chart": lambda: gateway_chart_pod(),
+    "gateway_chart_env_labels_image": lambda: gateway_chart_pod(
+        "env.ISTIO_META_ROUTER_MODE=sni-dnat", "labels.version=v2", "networkGateway=net1",
+        "podAnnotations.sidecar\\.istio\\.io/proxyImage=my.registry/istio/proxyv2:1.31.0",
+        "podAnnotations.inject\\.istio\\.io/templates=gateway"),
+    "gateway_bare_pod": bare_gateway_pod,
     # Skipped by both.
     "inject_false_annotation": lambda: base_pod(annotations={"sidecar.istio.io/inject": "false"}),
     "host_network": lambda: base_pod(hostNetwork=True),

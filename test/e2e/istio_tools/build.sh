@@ -9,7 +9,8 @@
 #                       on plain HTTP, configured from files (integration.injection)
 # and, beside them, istio-discovery/: istiod's own Helm chart (manifests/charts/
 # istio-control/istio-discovery of the same module), which renders the injector's
-# config, values and mesh config as istiod gets them; and envoy_bootstrap_tmpl.json: the Envoy bootstrap template that image
+# config, values and mesh config as istiod gets them; istio-gateway/: Istio's gateway
+# chart, whose pods the gateway injection template is for; and envoy_bootstrap_tmpl.json: the Envoy bootstrap template that image
 # holds at /var/lib/istio/envoy/ (tools/packaging/common/envoy_bootstrap.json of the
 # same module), which pilot-agent renders into the bootstrap it gives Envoy. It builds
 # them into the binary cache, keyed by go.mod, go.sum and our sources, and links each into
@@ -44,5 +45,15 @@ if [[ $built == 0 ]]; then
   chmod -R u+w "$dir.tmp/istio-discovery"  # the module cache is read-only
   rm -rf "$dir" && mv "$dir.tmp" "$dir"
 fi
+# Istio's gateway chart (manifests/charts/gateway), whose Deployment's pod the gateway
+# injection template is for (e2e.injection_istio): copied, not built, so a cache
+# that predates it gains it without a rebuild.
+if [[ ! -e $dir/istio-gateway ]]; then
+  istio=$(cd "$HERE" && GOWORK=off GOTOOLCHAIN=local GOFLAGS=-mod=readonly "$GO" list -m -f '{{.Dir}}' istio.io/istio)
+  rm -rf "$dir/istio-gateway.tmp"
+  cp -r "$istio/manifests/charts/gateway" "$dir/istio-gateway.tmp"
+  chmod -R u+w "$dir/istio-gateway.tmp"
+  mv "$dir/istio-gateway.tmp" "$dir/istio-gateway"
+fi
 mkdir -p "$OUT"
-for p in "${PROGRAMS[@]}"; do ln -sfn "$dir/$p" "$OUT/$p"; done  # -n: replace a link to a directory, not add one inside it
+for p in "${PROGRAMS[@]}" istio-gateway; do ln -sfn "$dir/$p" "$OUT/$p"; done  # -n: replace a link to a directory, not add one inside it

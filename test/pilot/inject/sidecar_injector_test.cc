@@ -3,6 +3,7 @@
 // namespaces) and what an injected pod holds.
 #include "pilot/inject/sidecar_injector.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -269,7 +270,7 @@ TEST(SidecarInjector, MalformedAnnotationsAreErrorsNamingPodAndField) {
        {std::string(R"({"readiness.status.sidecar.istio.io/periodSeconds":"soon"})"),
         std::string(R"({"status.sidecar.istio.io/port":"-1"})"),
         std::string(R"({"proxy.istio.io/config":"{not json"})"),
-        std::string(R"({"inject.istio.io/templates":"gateway"})"),
+        std::string(R"({"inject.istio.io/templates":"waypoint"})"),
         std::string(R"({"sidecar.istio.io/interceptionMode":"TPROXY"})")}) {
     auto out = InjectSidecar(DeploymentPod("", annotations), "default", InjectionConfig());
     ASSERT_FALSE(out.ok()) << annotations;
@@ -278,6 +279,43 @@ TEST(SidecarInjector, MalformedAnnotationsAreErrorsNamingPodAndField) {
         << out.status();
     EXPECT_NE(out.status().message().find("annotation "), absl::string_view::npos) << out.status();
   }
+}
+
+// A pod of Istio's gateway chart: template "gateway", its own istio-proxy with image "auto".
+TEST(SidecarInjector, TheGatewayTemplateRunsTheAgentAsARouterWithoutIstioInit) {
+  JsonObject pod = Parse(R"({"metadata":{"generateName":"istio-ingressgateway-5d9c7-","namespace":"istio-ingress",
+      "labels":{"app":"istio-ingressgateway","istio":"ingressgateway","sidecar.istio.io/inject":"true",
+                "pod-template-hash":"5d9c7"},
+      "annotations":{"inject.istio.io/templates":"gateway","prometheus.io/port":"15020"},
+      "ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"istio-ingressgateway-5d9c7","controller":true}]},
+    "spec":{"serviceAccountName":"istio-ingressgateway","containers":[{"name":"istio-proxy","image":"auto",
+      "securityContext":{"runAsNonRoot":true},"ports":[{"containerPort":15090,"protocol":"TCP","name":"http-envoy-prom"}]}]}})");
+  InjectionOutcome out = MustInject(pod);
+  ASSERT_TRUE(out.injected);
+  const JsonObject& spec = ObjectAt(out.pod, "spec");
+  EXPECT_EQ(Names(ListAt(spec, "containers")), std::vector<std::string>{"istio-proxy"});
+  EXPECT_EQ(Member(spec, "initContainers"), nullptr);
+  const JsonObject* proxy = Container(out.pod, "istio-proxy");
+  ASSERT_NE(proxy, nullptr);
+  EXPECT_EQ(StringAt(*proxy, "image"), "docker.io/istio/proxyv2:1.31.0") << "image auto: the injector's";
+  EXPECT_EQ(ListAt(*proxy, "args").values(1).string_value(), "router");
+  EXPECT_EQ(ObjectAt(*proxy, "securityContext").fields().at("runAsUser").number_value(), 1337);
+  EXPECT_TRUE(ObjectAt(*proxy, "securityContext").fields().at("runAsNonRoot").bool_value()) << "the pod's own kept";
+  EXPECT_TRUE(ObjectAt(*proxy, "resources").fields().empty()) << "the template sets none";
+  EXPECT_EQ(Member(*proxy, "startupProbe"), nullptr);
+  EXPECT_EQ(EnvValue(*proxy, "ISTIO_META_WORKLOAD_NAME"), "istio-ingressgateway");
+  EXPECT_EQ(EnvValue(*proxy, "ISTIO_META_APP_CONTAINERS"), "");
+  std::vector<std::string> volumes = Names(ListAt(spec, "volumes"));
+  EXPECT_EQ(std::count(volumes.begin(), volumes.end(), "istio-ca-crl"), 0);
+  EXPECT_EQ(std::count(volumes.begin(), volumes.end(), "istio-token"), 1);
+  const JsonObject& sysctl = ListAt(ObjectAt(spec, "securityContext"), "sysctls").values(0).struct_value();
+  EXPECT_EQ(StringAt(sysctl, "name"), "net.ipv4.ip_unprivileged_port_start");
+  const auto labels = StringMapAt(ObjectAt(out.pod, "metadata"), "labels");
+  EXPECT_EQ(labels.count(kTlsModeLabel), 0u) << "only the sidecar template labels the mTLS mode";
+  EXPECT_EQ(labels.at(kCanonicalNameLabel), "istio-ingressgateway");
+  const auto annotations = StringMapAt(ObjectAt(out.pod, "metadata"), "annotations");
+  EXPECT_EQ(annotations.at(kSidecarStatus).rfind(R"({"initContainers":null,"containers":["istio-proxy"],)", 0), 0u)
+      << annotations.at(kSidecarStatus);
 }
 
 TEST(SidecarInjector, ASpecThatIsNotAnObjectIsAnError) {
