@@ -196,6 +196,32 @@ def test_a_controllers_pod_without_a_name_names_its_deployment(ctx):
     assert env["ISTIO_META_OWNER"] == f"kubernetes://apis/apps/v1/namespaces/{ctx.ns}/deployments/ratings-v1"
 
 
+def test_a_pod_of_istios_gateway_chart_is_stored_with_the_gateway_template(ctx):
+    """What a ReplicaSet of Istio's own gateway chart's Deployment would create (no
+    controller-manager runs here, so the test creates the pod from the template)."""
+    helm = os.path.join(os.environ["KEEL_TOOLS_DIR"], "helm")
+    chart = os.path.join(os.environ["KEEL_TOOLS_DIR"], "istio-gateway")
+    out = subprocess.run([helm, "template", "istio-ingressgateway", chart, "-n", ctx.ns], check=True,
+                         capture_output=True, text=True).stdout
+    deployment = next(d for d in yaml.safe_load_all(out) if d and d.get("kind") == "Deployment")
+    template = deployment["spec"]["template"]
+    template["metadata"]["name"] = "istio-ingressgateway-1"
+    template["spec"]["serviceAccountName"] = "default"  # the chart's ServiceAccount is not installed here
+    create(ctx.ns, {"apiVersion": "v1", "kind": "Pod", **template})
+    stored = kubectl_json("get", "pod", "istio-ingressgateway-1", "-n", ctx.ns)
+    spec, meta = stored["spec"], stored["metadata"]
+    assert names(spec["containers"]) == ["istio-proxy"]
+    assert "initContainers" not in spec
+    proxy = spec["containers"][0]
+    assert proxy["image"] == "docker.io/istio/proxyv2:1.31.0"  # the chart's "auto", filled in
+    assert proxy["args"][:2] == ["proxy", "router"]
+    assert env_of(proxy)["CA_ADDR"] == f"istiod-{ctx.rev}.istio-system.svc:15012"
+    assert proxy["securityContext"]["runAsUser"] == 1337 and proxy["securityContext"]["runAsNonRoot"] is True
+    assert {"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"} in spec["securityContext"]["sysctls"]
+    assert "security.istio.io/tlsMode" not in meta["labels"]
+    assert json.loads(meta["annotations"]["sidecar.istio.io/status"])["initContainers"] is None
+
+
 @pytest.mark.parametrize("case", ["unlabelled-namespace", "label-false", "annotation-false", "host-network"])
 def test_pods_that_opt_out_are_stored_untouched(ctx, case):
     ns, p = ctx.ns, pod(f"skip-{case}")
