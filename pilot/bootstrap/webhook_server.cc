@@ -47,10 +47,13 @@ absl::StatusOr<http::HttpServerPtr> CreateWebhookServer(const WebhookServerOptio
   auto server = http::CreateHttpServer(host, port, http_options);
   if (!server.ok()) return server.status();
   InjectionMetrics::Get();
-  (*server)->HandlePost("/inject", [config = options.config](const http::HttpRequest& request) {
+  auto handler = [config = options.config](const http::HttpRequest& request) {
     InjectionMetrics& m = InjectionMetrics::Get();
     m.requests.Inc();
-    inject::WebhookReply reply = inject::HandleInjectionReview(Header(request, "content-type"), request.body, config());
+    inject::InjectionConfig request_config = config();
+    request_config.path_envs = inject::InjectionPathEnvs(request.path);
+    inject::WebhookReply reply =
+        inject::HandleInjectionReview(Header(request, "content-type"), request.body, request_config);
     if (reply.outcome == "injected") {
       m.success.Inc();
       spdlog::debug("inject: {}", reply.outcome);
@@ -66,7 +69,11 @@ absl::StatusOr<http::HttpServerPtr> CreateWebhookServer(const WebhookServerOptio
     response.content_type = reply.http_status == 200 ? "application/json" : "text/plain";
     response.body = std::move(reply.body);
     return response;
-  });
+  };
+  // istiod's two routes: /inject, and /inject/<key>/<value>... setting proxy env
+  // (/inject/cluster/C/net/N, as a remote cluster's webhook configuration names).
+  (*server)->HandlePost("/inject", handler);
+  (*server)->HandlePost("/inject/", handler);
   return server;
 }
 

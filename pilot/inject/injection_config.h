@@ -66,6 +66,11 @@ struct InjectionConfig {
   // meshConfig.defaultConfig as JSON (ProxyConfig); discoveryAddress defaults to
   // istiod[-rev].<istio_namespace>.svc:15012 when it has none.
   std::string default_proxy_config_json = "{}";
+
+  // Per request: the env the webhook URL's path sets (/inject/cluster/C/net/N,
+  // InjectionPathEnvs; istiod's proxyEnvs). They replace the template's entries of the
+  // same names and come last in istio-proxy's env, sorted.
+  std::map<std::string, std::string> path_envs;
 };
 
 }  // namespace keel::pilot::inject

@@ -352,13 +352,17 @@ absl::StatusOr<InjectionOutcome> InjectSidecar(const JsonObject& original, const
     if (StringAt(c.struct_value(), "name") == kProxyContainerName) sidecar = c.mutable_struct_value();
   }
   JsonList& sidecar_env = *(*sidecar->mutable_fields())["env"].mutable_list_value();
-  // istiod's extractClusterAndNetwork + overwriteClusterInfo: the pod's network label wins
-  // over global.network, and the cluster and network env move to the end, sorted.
-  std::map<std::string, std::string> cluster_env;
-  if (!config.cluster_name.empty() && config.cluster_name != "Kubernetes") {
+  // istiod's extractClusterAndNetwork + overwriteClusterInfo: the URL's env, the
+  // cluster (values, else the URL's) and the network (values, the URL's, the pod's
+  // label: the last set wins) replace the template's entries and move to the end, sorted.
+  std::map<std::string, std::string> cluster_env = config.path_envs;
+  if (Get(cluster_env, "ISTIO_META_CLUSTER_ID").empty() && !config.cluster_name.empty() &&
+      config.cluster_name != "Kubernetes") {
     cluster_env["ISTIO_META_CLUSTER_ID"] = config.cluster_name;
   }
-  if (std::string network = FirstNonEmpty({Get(labels, kNetworkLabel), config.network}); !network.empty()) {
+  if (std::string network = FirstNonEmpty({Get(labels, kNetworkLabel), Get(config.path_envs, "ISTIO_META_NETWORK"),
+                                           config.network});
+      !network.empty()) {
     cluster_env["ISTIO_META_NETWORK"] = network;
     labels[kNetworkLabel] = network;
   }

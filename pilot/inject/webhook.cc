@@ -1,9 +1,15 @@
 #include "pilot/inject/webhook.h"
 
+#include <vector>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "pilot/inject/sidecar_injector.h"
 
 namespace keel::pilot::inject {
@@ -38,6 +44,32 @@ std::string InjectionPatch(const JsonObject& original, const JsonObject& injecte
   AppendPatchOps(ObjectAt(original, "metadata"), ObjectAt(injected, "metadata"), "/metadata/", ops);
   AppendPatchOps(ObjectAt(original, "spec"), ObjectAt(injected, "spec"), "/spec/", ops);
   return absl::StrCat("[", absl::StrJoin(ops, ","), "]");
+}
+
+std::map<std::string, std::string> InjectionPathEnvs(absl::string_view path) {
+  path = absl::StripSuffix(path, "/");
+  std::vector<std::string> parts = absl::StrSplit(path, absl::MaxSplits('/', 2));  // "", "inject", rest
+  std::vector<std::string> items;
+  if (parts.size() == 3) {
+    if (absl::StartsWith(parts[2], ":ENV:")) {
+      std::vector<std::string> pairs = absl::StrSplit(parts[2], ":ENV:");
+      for (size_t i = 1; i < pairs.size(); ++i) {
+        std::vector<std::string> kv = absl::StrSplit(pairs[i], absl::MaxSplits('=', 1));
+        if (kv.size() == 2 && !kv[0].empty()) items.insert(items.end(), kv.begin(), kv.end());
+      }
+    } else {
+      items = absl::StrSplit(parts[2], '/');
+      for (size_t i = 1; i < items.size(); i += 2) items[i] = absl::StrReplaceAll(items[i], {{"--slash--", "/"}});
+    }
+  }
+  std::map<std::string, std::string> envs;
+  for (size_t i = 0; i + 1 < items.size(); i += 2) {
+    std::string env = items[i] == "cluster" ? "ISTIO_META_CLUSTER_ID"
+                      : items[i] == "net"   ? "ISTIO_META_NETWORK"
+                                            : absl::AsciiStrToUpper(items[i]);
+    if (!env.empty()) envs[env] = items[i + 1];
+  }
+  return envs;
 }
 
 WebhookReply HandleInjectionReview(absl::string_view content_type, absl::string_view body,

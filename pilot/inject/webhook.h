@@ -3,6 +3,7 @@
 // Transport-free (pkg/http serves it); a pure function of the body and the config.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -24,6 +25,13 @@ struct WebhookReply {
 // webhook that does not answer). A pod that needs no injection: allowed, no patch.
 WebhookReply HandleInjectionReview(absl::string_view content_type, absl::string_view body,
                                    const InjectionConfig& config);
+
+// The proxy env a webhook URL's path sets after "/inject" (istiod's parseInjectEnvs):
+// "/inject/cluster/c1/net/n1" -> {ISTIO_META_CLUSTER_ID: c1, ISTIO_META_NETWORK: n1};
+// other keys are upper-cased into env names; "--slash--" in a value is "/"; a last
+// key without a value is ignored; the deprecated ":ENV:K=V" form is read too.
+// "/inject" and "/inject/": none.
+std::map<std::string, std::string> InjectionPathEnvs(absl::string_view path);
 
 // The RFC 6902 patch turning `original` into `injected`: one "add" (which replaces
 // an existing member) per top-level member of metadata and spec that changed.

@@ -109,6 +109,20 @@ void BoundedHttpServer::HandlePost(const std::string& path, AsyncHttpHandler han
   routes_[path].post = std::move(handler);
 }
 
+const BoundedHttpServer::Route* BoundedHttpServer::FindRoute(const std::string& path) const {
+  if (auto exact = routes_.find(path); exact != routes_.end()) return &exact->second;
+  // The longest registered subtree ("/inject/") the path is under, as Go's ServeMux.
+  const Route* best = nullptr;
+  size_t best_length = 0;
+  for (const auto& [pattern, route] : routes_) {
+    if (pattern.size() > best_length && !pattern.empty() && pattern.back() == '/' && path.rfind(pattern, 0) == 0) {
+      best = &route;
+      best_length = pattern.size();
+    }
+  }
+  return best;
+}
+
 const AsyncHttpHandler* BoundedHttpServer::Route::For(const std::string& method) const {
   const AsyncHttpHandler* handler = nullptr;
   if (method == "GET" || method == "HEAD") handler = &get;
@@ -415,8 +429,8 @@ void BoundedHttpServer::ProcessInput(Connection& c, Clock::time_point now) {
     }
     c.head = std::move(parsed.head);
     c.body_left = c.head->content_length;
-    auto route = routes_.find(c.head->request.path);
-    c.keep_body = c.head->request.method == "POST" && route != routes_.end() && route->second.post;
+    const Route* route = FindRoute(c.head->request.path);
+    c.keep_body = c.head->request.method == "POST" && route != nullptr && route->post;
     c.body.clear();
     c.state = State::kReadingBody;
   }
@@ -436,14 +450,14 @@ void BoundedHttpServer::Dispatch(Connection& c, Clock::time_point now) {
   c.head_method = request.method == "HEAD";
   c.head.reset();
   c.state = State::kHandling;
-  auto route = routes_.find(request.path);
-  if (route == routes_.end()) {
+  const Route* route = FindRoute(request.path);
+  if (route == nullptr) {
     StartResponse(c, {404, "text/plain", absl::StrCat("no handler for ", request.path, "\n")}, now);
     return;
   }
-  const AsyncHttpHandler* run = route->second.For(request.method);
+  const AsyncHttpHandler* run = route->For(request.method);
   if (run == nullptr) {
-    const std::string allow = route->second.Allow();
+    const std::string allow = route->Allow();
     StartResponse(c,
                   {405, "text/plain", absl::StrCat(request.method, " is not allowed for ", request.path,
                                                    " (allowed: ", allow, ")\n")},

@@ -116,6 +116,8 @@ class BoundedHttpServer final : public HttpServer {
   const int requested_port_;
   const HttpServerOptions options_;
   std::map<std::string, Route> routes_;  // written before Start(), then read-only
+  // The route for `path`: exact, else the longest registered subtree; nullptr: 404.
+  const Route* FindRoute(const std::string& path) const;
   std::atomic<int> bound_port_{0};
 
   std::mutex stop_mu_;  // serializes Start() and Stop()

@@ -92,11 +92,13 @@ class HttpServer {
  public:
   virtual ~HttpServer() = default;
 
-  // Serves `handler` for GET (and HEAD) requests to exactly `path`. Call before Start().
+  // Serves `handler` for GET (and HEAD) requests to exactly `path`; a `path` ending
+  // in "/" also serves every path under it no more specific route has (Go's ServeMux
+  // subtrees: "/inject/" serves "/inject/cluster/c1/net/n1"). Call before Start().
   void Handle(const std::string& path, HttpHandler handler);
   virtual void HandleAsync(const std::string& path, AsyncHttpHandler handler) = 0;
 
-  // Serves `handler` for POST requests to exactly `path`, with the body in
+  // Serves `handler` for POST requests to `path` (matched as Handle does), with the body in
   // HttpRequest::body. A path may have a GET and a POST handler; a method the
   // path has no handler for is answered 405 (with Allow). Call before Start().
   void HandlePost(const std::string& path, HttpHandler handler);

@@ -84,11 +84,11 @@ def injectors():
         with keel_discovery(args, os.path.join(tmp, "keel.log")) as keel:
             tls = ssl.create_default_context(cafile=os.path.join(tmp, "serving", "root-cert.pem"))
 
-            def post_keel(body):
-                return post(http.client.HTTPSConnection("localhost", webhook_port, context=tls, timeout=10), body)
+            def post_keel(body, path="/inject"):
+                return post(http.client.HTTPSConnection("localhost", webhook_port, context=tls, timeout=10), body, path)
 
-            def post_istio(body):
-                return post(http.client.HTTPConnection("127.0.0.1", istio_port, timeout=10), body)
+            def post_istio(body, path="/inject"):
+                return post(http.client.HTTPConnection("127.0.0.1", istio_port, timeout=10), body, path)
 
             wait_until(lambda: istio.poll() is not None or reachable(post_istio), 20, "Istio's injector")
             assert istio.poll() is None, f"istio-injector exited:\n{open(istio_log.name).read()}"
@@ -99,9 +99,9 @@ def injectors():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def post(conn, body):
+def post(conn, body, path="/inject"):
     try:
-        conn.request("POST", "/inject", body=body, headers={"Content-Type": "application/json"})
+        conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
         r = conn.getresponse()
         return r.status, r.read().decode()
     finally:
@@ -283,6 +283,13 @@ def as_the_api_server_sends(pod):
     return pod
 
 
+def assert_same_pods(istio_pod, keel_pod):
+    a = json.dumps(istio_pod, indent=1, sort_keys=True).splitlines()
+    b = json.dumps(keel_pod, indent=1, sort_keys=True).splitlines()
+    diff = "\n".join(difflib.unified_diff(a, b, "istio", "keel", lineterm="", n=3))
+    assert not diff, f"the injected pods differ:\n{diff}"
+
+
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_keel_injects_as_istios_injector(injectors, shape):
     pod = as_the_api_server_sends(SHAPES[shape]())
@@ -294,10 +301,22 @@ def test_keel_injects_as_istios_injector(injectors, shape):
     if istio_kind == "denied":
         assert keel_result, "Keel denied without a reason"
         return
-    a = json.dumps(istio_result, indent=1, sort_keys=True).splitlines()
-    b = json.dumps(keel_result, indent=1, sort_keys=True).splitlines()
-    diff = "\n".join(difflib.unified_diff(a, b, "istio", "keel", lineterm="", n=3))
-    assert not diff, f"the injected pods differ:\n{diff}"
+    assert_same_pods(istio_result, keel_result)
+
+
+@pytest.mark.parametrize("path", ["/inject/cluster/cluster2/net/network2",
+                                  "/inject/net/network2/my_setting/a--slash--b/",
+                                  "/inject/:ENV:cluster=cluster3:ENV:ISTIO_META_DNS_CAPTURE=true"])
+@pytest.mark.parametrize("shape", ["plain", "network_label", "gateway_chart"])
+def test_the_webhook_url_sets_proxy_env_as_istios(injectors, shape, path):
+    """istiod's /inject/<key>/<value>... (a remote cluster's webhook configuration names
+    its cluster and network this way)."""
+    pod = as_the_api_server_sends(SHAPES[shape]())
+    body = review(pod, "bookinfo")
+    istio_kind, istio_result = outcome(copy.deepcopy(pod), injectors["istio"](body, path))
+    keel_kind, keel_result = outcome(copy.deepcopy(pod), injectors["keel"](body, path))
+    assert istio_kind == keel_kind == "patched"
+    assert_same_pods(istio_result, keel_result)
 
 
 def test_the_shapes_cover_every_outcome(injectors):

@@ -128,3 +128,22 @@ TEST(InjectionPatch, AddsMetadataWhenThePodHasNone) {
 
 }  // namespace
 }  // namespace keel::pilot::inject
+
+namespace keel::pilot::inject {
+namespace {
+
+TEST(InjectionPathEnvs, ReadsIstiodsInjectUrlForms) {
+  using Envs = std::map<std::string, std::string>;
+  EXPECT_EQ(InjectionPathEnvs("/inject"), Envs());
+  EXPECT_EQ(InjectionPathEnvs("/inject/"), Envs());
+  EXPECT_EQ(InjectionPathEnvs("/inject/cluster/c1/net/n1"),
+            (Envs{{"ISTIO_META_CLUSTER_ID", "c1"}, {"ISTIO_META_NETWORK", "n1"}}));
+  EXPECT_EQ(InjectionPathEnvs("/inject/cluster/c1/net/n1/"),
+            (Envs{{"ISTIO_META_CLUSTER_ID", "c1"}, {"ISTIO_META_NETWORK", "n1"}}));
+  EXPECT_EQ(InjectionPathEnvs("/inject/my_env/a--slash--b/dangling"), (Envs{{"MY_ENV", "a/b"}}));
+  EXPECT_EQ(InjectionPathEnvs("/inject/:ENV:cluster=c2:ENV:=bad:ENV:EMPTY="), (Envs{{"ISTIO_META_CLUSTER_ID", "c2"},
+                                                                                  {"EMPTY", ""}}));
+}
+
+}  // namespace
+}  // namespace keel::pilot::inject

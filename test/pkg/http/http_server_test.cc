@@ -229,6 +229,33 @@ TEST_F(HttpServerTest, APostHandlerGetsTheBodyAndTheConnectionStaysInStep) {
   EXPECT_EQ(p3->body, "get\n");
 }
 
+TEST_F(HttpServerTest, APathEndingInASlashServesItsSubtreeAndTheLongestWins) {
+  async_post_handlers_["/tree/"] = [](const HttpRequest& r, HttpReply reply) {
+    reply({200, "text/plain", "tree " + r.path + " " + r.body});
+  };
+  async_post_handlers_["/tree/deeper/"] = [](const HttpRequest& r, HttpReply reply) {
+    reply({200, "text/plain", "deeper " + r.path});
+  };
+  StartServer();
+  Client client(server_->port());
+  auto under = client.Post("/tree/cluster/c1/net/n1?timeout=10s", "x");
+  ASSERT_TRUE(under);
+  EXPECT_EQ(under->status, 200);
+  EXPECT_EQ(under->body, "tree /tree/cluster/c1/net/n1 x") << "the body is kept for a subtree's POST handler";
+  auto deeper = client.Post("/tree/deeper/a", "");
+  ASSERT_TRUE(deeper);
+  EXPECT_EQ(deeper->body, "deeper /tree/deeper/a");
+  auto root = client.Post("/tree/", "y");
+  ASSERT_TRUE(root);
+  EXPECT_EQ(root->body, "tree /tree/ y");
+  auto outside = client.Post("/tree", "{}");  // not under "/tree/", and no exact route
+  ASSERT_TRUE(outside);
+  EXPECT_EQ(outside->status, 404);
+  auto exact_only = client.Post("/post/more", "{}");  // "/post" has no subtree
+  ASSERT_TRUE(exact_only);
+  EXPECT_EQ(exact_only->status, 404);
+}
+
 TEST_F(HttpServerTest, AMethodThePathHasNoHandlerForIs405WithAllow) {
   StartServer();
   Client client(server_->port());
