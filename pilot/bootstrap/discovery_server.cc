@@ -104,12 +104,7 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
       if (!mkdtemp(tmpl)) return absl::UnavailableError("cannot create a directory for the serving certificate");
       ca.serving.dir = tmpl;
     }
-    const std::string ns = options.system_namespace;
-    ca.serving.dns_names = {absl::StrCat("istiod.", ns, ".svc"), absl::StrCat("istiod.", ns, ".svc.", options.domain),
-                            absl::StrCat("istiod.", ns), "istiod"};
-    for (absl::string_view host : absl::StrSplit(options.custom_host, ',', absl::SkipEmpty())) {
-      ca.serving.dns_names.emplace_back(host);
-    }
+    ca.serving.dns_names = ServingCertDnsNames(options);
     ca.authenticator = server->token_authenticator_.get();
     auto citadel = citadel::Citadel::Create(ca, server->kube_client_.get());
     if (!citadel.ok()) return absl::InvalidArgumentError(absl::StrCat("CA: ", citadel.status().message()));

@@ -1,5 +1,6 @@
 #include "pilot/bootstrap/options.h"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <optional>
@@ -7,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 
 namespace keel::pilot::bootstrap {
@@ -221,6 +223,23 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
     return absl::InvalidArgumentError("--config-dir and --kubeconfig are exclusive");
   }
   return o;
+}
+
+std::vector<std::string> ServingCertDnsNames(const Options& options) {
+  const std::string& ns = options.system_namespace;
+  std::vector<std::string> names;
+  auto add = [&names](std::string name) {
+    if (!name.empty() && std::find(names.begin(), names.end(), name) == names.end()) names.push_back(std::move(name));
+  };
+  add(absl::StrCat("istiod.", ns, ".svc"));
+  add(absl::StrCat("istiod-remote.", ns, ".svc"));
+  add(absl::StrCat("istio-pilot.", ns, ".svc"));
+  if (!options.revision.empty() && options.revision != "default") add(absl::StrCat("istiod-", options.revision, ".", ns, ".svc"));
+  add(absl::StrCat("istiod.", ns, ".svc.", options.domain));
+  add(absl::StrCat("istiod.", ns));
+  add("istiod");
+  for (absl::string_view host : absl::StrSplit(options.custom_host, ',', absl::SkipEmpty())) add(std::string(host));
+  return names;
 }
 
 }  // namespace keel::pilot::bootstrap

@@ -59,6 +59,12 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args);
 // The --help text.
 std::string Usage();
 
+// The DNS names of the serving certificate (15012, 15017), as istiod's getDNSNames:
+// istiod, istiod-remote, istio-pilot and (with a revision other than default)
+// istiod-<rev> as <name>.<ns>.svc, istiod's short forms (istiod.<ns>.svc.<domain>,
+// istiod.<ns>, istiod), then --custom-host. No duplicates, in that order.
+std::vector<std::string> ServingCertDnsNames(const Options& options);
+
 // Splits "HOST:PORT" ("[::1]:15010" for IPv6). Errors: InvalidArgument.
 absl::Status SplitHostPort(const std::string& addr, std::string* host, int* port);
 

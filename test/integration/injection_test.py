@@ -29,7 +29,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from ca_testlib import Keel, ensure_namespace, kubectl, kubectl_json, suffix, wait_until
+from ca_testlib import Keel, cert_sans, ensure_namespace, kubectl, kubectl_json, suffix, wait_until
 
 
 class Ctx:
@@ -282,6 +282,15 @@ def test_with_keel_down_pod_creation_fails_closed_and_resumes_after_restart(ctx)
     ctx.keel.start(timeout=90)
     wait_until(lambda: "istio-proxy" in names(create(ctx.ns, pod("after-restart"), dry_run=True)["spec"]["containers"]),
                30, "the webhook to answer again after Keel's restart")
+
+
+def test_the_serving_certificate_names_the_revisions_service(ctx):
+    """A revision's webhook configuration calls istiod-<rev>.<ns>.svc (istiod's SANs)."""
+    with open(os.path.join(ctx.tmp, "serving-istio-system", "cert-chain.pem")) as f:
+        sans = cert_sans(f.read())
+    for name in (f"istiod-{ctx.rev}.istio-system.svc", "istiod.istio-system.svc", "istiod-remote.istio-system.svc",
+                 "istio-pilot.istio-system.svc", "localhost"):
+        assert f"DNS:{name}" in sans, sans
 
 
 def test_keel_keeps_its_revisions_ca_bundle_and_leaves_other_revisions_alone(ctx):

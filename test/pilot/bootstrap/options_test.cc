@@ -69,6 +69,24 @@ TEST(OptionsTest, InjectionWebhookConfigNameDefaultsToIstiodsAndEmptyTurnsPatchi
   EXPECT_THAT(empty_domain.status().message(), HasSubstr("--domain"));
 }
 
+TEST(ServingCertDnsNamesTest, IstiodsNamesTheRevisionsServiceAndCustomHosts) {
+  auto plain = ParseOptions({});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(ServingCertDnsNames(*plain),
+            (std::vector<std::string>{"istiod.istio-system.svc", "istiod-remote.istio-system.svc",
+                                      "istio-pilot.istio-system.svc", "istiod.istio-system.svc.cluster.local",
+                                      "istiod.istio-system", "istiod"}));
+  auto rev = ParseOptions({"--revision", "canary", "--system-namespace", "mesh", "--custom-host", "localhost,istiod"});
+  ASSERT_TRUE(rev.ok());
+  EXPECT_EQ(ServingCertDnsNames(*rev),
+            (std::vector<std::string>{"istiod.mesh.svc", "istiod-remote.mesh.svc", "istio-pilot.mesh.svc",
+                                      "istiod-canary.mesh.svc", "istiod.mesh.svc.cluster.local", "istiod.mesh",
+                                      "istiod", "localhost"}));
+  auto default_rev = ParseOptions({"--revision", "default"});
+  ASSERT_TRUE(default_rev.ok());
+  EXPECT_EQ(ServingCertDnsNames(*default_rev), ServingCertDnsNames(*plain));
+}
+
 TEST(OptionsTest, UnknownFlagIsInvalidArgumentNamingIt) {
   auto o = ParseOptions({"--grpc-addr", "127.0.0.1:1", "--bogus-flag", "x"});
   ASSERT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument);
