@@ -149,9 +149,17 @@ const std::vector<std::string>& ContainerFieldOrder() {
       "restartPolicy", "restartPolicyRules", "volumeMounts", "volumeDevices", "livenessProbe", "readinessProbe",
       "startupProbe", "lifecycle", "terminationMessagePath", "terminationMessagePolicy", "imagePullPolicy",
       "securityContext", "stdin", "stdinOnce", "tty",
-      // corev1.SecurityContext's, for a container's securityContext (no Container field has these names)
+      // The nested structs' own orders (no two of them share a member name with a different place):
+      // corev1.SecurityContext,
       "capabilities", "privileged", "seLinuxOptions", "windowsOptions", "runAsUser", "runAsGroup", "runAsNonRoot",
-      "readOnlyRootFilesystem", "allowPrivilegeEscalation", "procMount", "seccompProfile", "appArmorProfile"};
+      "readOnlyRootFilesystem", "allowPrivilegeEscalation", "procMount", "seccompProfile", "appArmorProfile",
+      // ContainerPort, EnvVar, VolumeMount,
+      "hostPort", "containerPort", "protocol", "hostIP", "value", "valueFrom", "readOnly", "recursiveReadOnly",
+      "mountPath", "subPath", "mountPropagation", "subPathExpr",
+      // Probe (ProbeHandler first) and HTTPGetAction.
+      "exec", "httpGet", "tcpSocket", "grpc", "initialDelaySeconds", "timeoutSeconds", "periodSeconds",
+      "successThreshold", "failureThreshold", "terminationGracePeriodSeconds", "path", "port", "host", "scheme",
+      "httpHeaders"};
   return *kOrder;
 }
 
@@ -261,13 +269,18 @@ absl::StatusOr<InjectionOutcome> InjectSidecar(const JsonObject& original, const
     }
   }
   const std::string template_name = Annotation(annotations, kInjectTemplates, "sidecar");
-  if (template_name != "sidecar" && template_name != "gateway") {
+  using Render = RenderedTemplate (*)(const TemplateInput&, const InjectionConfig&);
+  static const auto* kTemplates = new std::map<std::string, Render>{
+      {"sidecar", RenderSidecarTemplate}, {"gateway", RenderGatewayTemplate}, {"grpc-agent", RenderGrpcAgentTemplate}};
+  auto render = kTemplates->find(template_name);
+  if (render == kTemplates->end()) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": annotation ", kInjectTemplates, ": template \"",
-                                                   template_name, "\" is not one Keel knows (known: sidecar, gateway)"));
+                                                   template_name,
+                                                   "\" is not one Keel knows (known: sidecar, gateway, grpc-agent)"));
   }
-  const bool gateway = template_name == "gateway";
-  // The gateway template reads the interception mode from ProxyConfig only (REDIRECT).
-  const std::string interception = gateway ? "REDIRECT" : Annotation(annotations, kInterceptionMode, "REDIRECT");
+  // Only the sidecar template reads the interception annotation (the others: ProxyConfig's, REDIRECT).
+  const std::string interception =
+      template_name == "sidecar" ? Annotation(annotations, kInterceptionMode, "REDIRECT") : "REDIRECT";
   if (interception != "REDIRECT") {
     return absl::InvalidArgumentError(absl::StrCat(where, ": annotation ", kInterceptionMode, ": \"", interception,
                                                    "\" is not supported by Keel's injector yet (only REDIRECT)"));
@@ -301,7 +314,7 @@ absl::StatusOr<InjectionOutcome> InjectSidecar(const JsonObject& original, const
   in.readiness_initial_delay = *initial_delay;
   in.readiness_period = *period;
   in.readiness_failure = *failure;
-  const RenderedTemplate rendered = gateway ? RenderGatewayTemplate(in, config) : RenderSidecarTemplate(in, config);
+  const RenderedTemplate rendered = render->second(in, config);
   // istiod's reorderPod reads the hold setting whichever template ran.
   const bool hold_application =
       proxy_config->hold_application_until_proxy_starts || config.hold_application_until_proxy_starts;
@@ -309,9 +322,11 @@ absl::StatusOr<InjectionOutcome> InjectSidecar(const JsonObject& original, const
   // The sidecar.istio.io/status annotation lists what the template injected.
   std::vector<std::string> volume_names;
   for (const auto& v : rendered.volumes.values()) volume_names.push_back(ToJson(Str(StringAt(v.struct_value(), "name"))));
+  std::vector<std::string> container_names = {ToJson(Str(kProxyContainerName))};
+  for (const auto& patch : rendered.app_container_patches) container_names.push_back(ToJson(Str(StringAt(patch, "name"))));
   const std::string status = absl::StrCat(
       "{\"initContainers\":", rendered.init_container ? absl::StrCat("[\"", kInitContainerName, "\"]") : "null",
-      ",\"containers\":[\"", kProxyContainerName, "\"],\"volumes\":[", absl::StrJoin(volume_names, ","),
+      ",\"containers\":[", absl::StrJoin(container_names, ","), "],\"volumes\":[", absl::StrJoin(volume_names, ","),
       "],\"imagePullSecrets\":null,\"revision\":", ToJson(Str(revision)), "}");
 
   // Merge into the pod (istiod: the template as a strategic merge patch over the pod,
@@ -327,6 +342,11 @@ absl::StatusOr<InjectionOutcome> InjectSidecar(const JsonObject& original, const
   JsonObject proxy = rendered.proxy;
   (*proxy.mutable_fields())["env"] = List(rendered.env);
   if (auto o = MergeByName(containers, Obj(proxy))) overridden.push_back(Obj(*o));
+  // The template's app containers (grpc-agent) are the pod's own re-applied over the
+  // template's, so recorded as overrides too.
+  for (const auto& patch : rendered.app_container_patches) {
+    if (auto o = MergeByName(containers, Obj(patch))) overridden.push_back(Obj(*o));
+  }
   JsonList& pod_volumes = *(*spec.mutable_fields())["volumes"].mutable_list_value();
   for (const auto& v : rendered.volumes.values()) MergeByName(pod_volumes, v);
   if (rendered.pod_sysctls) {
@@ -340,6 +360,7 @@ absl::StatusOr<InjectionOutcome> InjectSidecar(const JsonObject& original, const
   labels[kCanonicalRevisionLabel] = FirstNonEmpty(
       {Get(labels, kCanonicalRevisionLabel), Get(labels, "app.kubernetes.io/version"), Get(labels, "version"), "latest"});
   annotations[kIstioRev] = revision;
+  for (const auto& [k, v] : rendered.annotations) annotations[k] = v;
   if (!in.app_containers.empty()) {
     annotations.emplace(kDefaultLogsContainer, in.app_containers[0]);
     annotations.emplace(kDefaultContainer, in.app_containers[0]);
@@ -377,7 +398,7 @@ absl::StatusOr<InjectionOutcome> InjectSidecar(const JsonObject& original, const
   bool merge = config.prometheus_merge;
   if (auto it = annotations.find(kPrometheusMergeMetrics); it != annotations.end()) merge = it->second != "false";
   if (Get(annotations, "prometheus.io/scrape") != "false" && merge &&
-      Get(annotations, "prometheus.io/port") != std::to_string(agent_status_port)) {
+      Get(annotations, "prometheus.io/port") != std::to_string(config.status_port)) {
     if (annotations.count("prometheus.io/scrape") || annotations.count("prometheus.io/path") ||
         annotations.count("prometheus.io/port")) {
       *sidecar_env.add_values() = Env("ISTIO_PROMETHEUS_ANNOTATIONS",
@@ -385,7 +406,8 @@ absl::StatusOr<InjectionOutcome> InjectSidecar(const JsonObject& original, const
                                                    ",\"path\":", ToJson(Str(Get(annotations, "prometheus.io/path"))),
                                                    ",\"port\":", ToJson(Str(Get(annotations, "prometheus.io/port"))), "}"));
     }
-    annotations["prometheus.io/port"] = std::to_string(agent_status_port);
+    // The mesh's status port, not the pod's annotation (istiod's applyPrometheusMerge).
+    annotations["prometheus.io/port"] = std::to_string(config.status_port);
     annotations["prometheus.io/path"] = "/stats/prometheus";
     annotations["prometheus.io/scrape"] = "true";
   }

@@ -121,7 +121,7 @@ std::string PodPortsJson(const JsonList& containers) {
   return out + "\n]";
 }
 
-enum class Flavor { kSidecar, kGateway };
+enum class Flavor { kSidecar, kGateway, kGrpcAgent };
 
 // istio-proxy's env, in the template's order. The two templates differ in where
 // ISTIO_META_APP_CONTAINERS sits, and the gateway's names its workload after its
@@ -164,10 +164,45 @@ JsonList ProxyEnv(const TemplateInput& in, const InjectionConfig& config, Flavor
   return env;
 }
 
+// The grpc-agent template's env: the agent without Envoy, serving the gRPC client.
+JsonList GrpcAgentEnv(const TemplateInput& in, const InjectionConfig& config) {
+  JsonList env;
+  auto add = [&env](JsonValue v) { *env.add_values() = std::move(v); };
+  add(Env("ISTIO_META_GENERATOR", "grpc"));
+  add(Env("OUTPUT_CERTS", "/var/lib/istio/data"));
+  add(Env("PILOT_CERT_PROVIDER", "istiod"));
+  add(Env("CA_ADDR", config.ca_address.empty() ? in.istiod : config.ca_address));
+  add(FieldRefEnv("POD_NAME", "metadata.name"));
+  add(FieldRefEnv("POD_NAMESPACE", "metadata.namespace"));
+  add(FieldRefEnv("INSTANCE_IP", "status.podIP"));
+  add(FieldRefEnv("SERVICE_ACCOUNT", "spec.serviceAccountName"));
+  add(FieldRefEnv("HOST_IP", "status.hostIP"));
+  add(Env("PROXY_CONFIG", in.proxy_config.json));
+  add(Env("ISTIO_META_POD_PORTS", PodPortsJson(ListAt(*in.spec, "containers"))));
+  add(Env("ISTIO_META_APP_CONTAINERS", absl::StrJoin(in.app_containers, ",")));
+  add(Env("ISTIO_META_CLUSTER_ID", config.cluster_name.empty() ? "Kubernetes" : config.cluster_name));
+  add(FieldRefEnv("ISTIO_META_NODE_NAME", "spec.nodeName"));
+  if (!config.network.empty()) add(Env("ISTIO_META_NETWORK", config.network));
+  if (!in.deploy.name.empty()) add(Env("ISTIO_META_WORKLOAD_NAME", in.deploy.name));
+  if (!in.deploy.api_version.empty() && !in.deploy.name.empty()) {
+    add(Env("ISTIO_META_OWNER", absl::StrCat("kubernetes://apis/", in.deploy.api_version, "/namespaces/",
+                                             in.ns.empty() ? "default" : in.ns, "/",
+                                             absl::AsciiStrToLower(in.deploy.kind), "s/", in.deploy.name)));
+  }
+  if (std::string mesh_id = FirstNonEmpty({config.mesh_id, config.trust_domain}); !mesh_id.empty()) {
+    add(Env("ISTIO_META_MESH_ID", mesh_id));
+  }
+  if (!config.trust_domain.empty()) add(Env("TRUST_DOMAIN", config.trust_domain));
+  for (const auto& [key, value] : in.proxy_config.proxy_metadata) add(Env(key, value));
+  add(Env("ISTIO_META_DNS_CAPTURE", "false"));  // gRPC resolves xds:/// names itself
+  add(Env("DISABLE_ENVOY", "true"));
+  return env;
+}
+
 JsonList ProxyArgs(const TemplateInput& in, const InjectionConfig& config, Flavor flavor) {
   JsonList args;
   for (const std::string& a : std::vector<std::string>{
-           "proxy", flavor == Flavor::kSidecar ? "sidecar" : "router", "--domain",
+           "proxy", flavor == Flavor::kGateway ? "router" : "sidecar", "--domain",
            "$(POD_NAMESPACE).svc." + config.cluster_domain,
            "--proxyLogLevel=" + Annotation(in.annotations, kProxyLogLevel, config.log_level),
            "--proxyComponentLogLevel=" + Annotation(in.annotations, kProxyComponentLogLevel, config.component_log_level),
@@ -177,10 +212,21 @@ JsonList ProxyArgs(const TemplateInput& in, const InjectionConfig& config, Flavo
   return args;
 }
 
-// The mounts both templates give istio-proxy; the sidecar's adds the CRL after the root.
+// The mounts the templates give istio-proxy; the sidecar's adds the CRL after the root;
+// the grpc-agent's has no credential socket and the xDS/SDS socket volume istio-xds.
 JsonList ProxyMounts(Flavor flavor) {
   JsonList mounts;
   auto add = [&mounts](JsonValue v) { *mounts.add_values() = std::move(v); };
+  if (flavor == Flavor::kGrpcAgent) {
+    add(Mount("workload-socket", "/var/run/secrets/workload-spiffe-uds"));
+    add(Mount("workload-certs", "/var/run/secrets/workload-spiffe-credentials"));
+    add(Mount("istiod-ca-cert", "/var/run/secrets/istio"));
+    add(Mount("istio-data", "/var/lib/istio/data"));
+    add(Mount("istio-xds", "/etc/istio/proxy"));
+    add(Mount("istio-token", "/var/run/secrets/tokens"));
+    add(Mount("istio-podinfo", "/etc/istio/pod"));
+    return mounts;
+  }
   add(Mount("workload-socket", "/var/run/secrets/workload-spiffe-uds"));
   add(Mount("credential-socket", "/var/run/secrets/credential-uds"));
   add(Mount("workload-certs", "/var/run/secrets/workload-spiffe-credentials"));
@@ -194,15 +240,21 @@ JsonList ProxyMounts(Flavor flavor) {
 }
 
 // The pod volumes: the sidecar's three socket volumes are `emptyDir:` (null), the
-// gateway's last two `emptyDir: {}`; only the sidecar's has the optional CRL.
+// gateway's last two `emptyDir: {}`; the grpc-agent's has istio-xds for istio-envoy and
+// no credential socket; only the sidecar's has the optional CRL.
 JsonList Volumes(const InjectionConfig& config, Flavor flavor) {
   const bool sidecar = flavor == Flavor::kSidecar;
   JsonList volumes;
   auto add = [&volumes](JsonValue v) { *volumes.add_values() = std::move(v); };
   add(NamedOnly("workload-socket"));
-  add(sidecar ? NamedOnly("credential-socket") : EmptyDir("credential-socket"));
-  add(sidecar ? NamedOnly("workload-certs") : EmptyDir("workload-certs"));
-  add(EmptyDir("istio-envoy", /*memory=*/true));
+  if (flavor == Flavor::kGrpcAgent) {
+    add(NamedOnly("workload-certs"));
+    add(EmptyDir("istio-xds", /*memory=*/true));
+  } else {
+    add(sidecar ? NamedOnly("credential-socket") : EmptyDir("credential-socket"));
+    add(sidecar ? NamedOnly("workload-certs") : EmptyDir("workload-certs"));
+    add(EmptyDir("istio-envoy", /*memory=*/true));
+  }
   add(EmptyDir("istio-data"));
   add(Obj({{"name", Str("istio-podinfo")},
            {"downwardAPI",
@@ -352,6 +404,45 @@ RenderedTemplate RenderGatewayTemplate(const TemplateInput& in, const InjectionC
   out.volumes = Volumes(config, Flavor::kGateway);
   // values gateways.securityContext unset: the sysctl that lets Envoy bind 80 and 443 unprivileged.
   out.pod_sysctls = List({Obj({{"name", Str("net.ipv4.ip_unprivileged_port_start")}, {"value", Str("0")}})});
+  return out;
+}
+
+RenderedTemplate RenderGrpcAgentTemplate(const TemplateInput& in, const InjectionConfig& config) {
+  RenderedTemplate out;
+  out.proxy = Obj({{"name", Str(kProxyContainerName)},
+                   {"image", Str(ImageRef(config, config.proxy_image, in.annotations))},
+                   {"ports", List({Obj({{"containerPort", Num(15020)},
+                                        {"protocol", Str("TCP")},
+                                        {"name", Str("mesh-metrics")}})})},
+                   {"args", List(ProxyArgs(in, config, Flavor::kGrpcAgent))},
+                   {"lifecycle", Obj({{"postStart", Obj({{"exec", Obj({{"command", List({Str("pilot-agent"), Str("wait"),
+                                                                                        Str("--url=http://localhost:15020/healthz/ready")})}})}})}})}})
+                  .struct_value();
+  auto& proxy = *out.proxy.mutable_fields();
+  if (!config.image_pull_policy.empty()) proxy["imagePullPolicy"] = Str(config.image_pull_policy);
+  // The template's `if` around the probe also holds the resources and the mounts.
+  if (in.agent_status_port != 0) {
+    JsonObject probe = ReadinessProbe(in.readiness_initial_delay, in.readiness_period, in.readiness_failure).struct_value();
+    (*probe.mutable_fields())["httpGet"] = Obj({{"path", Str("/healthz/ready")}, {"port", Num(15020)}});
+    proxy["readinessProbe"] = Obj(std::move(probe));
+    proxy["resources"] = Resources(config, in.annotations);
+    proxy["volumeMounts"] = List(ProxyMounts(Flavor::kGrpcAgent));
+  } else {
+    proxy["resources"] = Obj(JsonObject());  // Go marshals a Container's resources even when empty
+  }
+  out.env = GrpcAgentEnv(in, config);
+  out.volumes = Volumes(config, Flavor::kGrpcAgent);
+  // Each app container reads the agent's gRPC bootstrap and certificates.
+  for (const std::string& name : in.app_containers) {
+    out.app_container_patches.push_back(
+        Obj({{"name", Str(name)},
+             {"env", List({Env("GRPC_XDS_EXPERIMENTAL_SECURITY_SUPPORT", "true"),
+                           Env("GRPC_XDS_BOOTSTRAP", "/etc/istio/proxy/grpc-bootstrap.json")})},
+             {"volumeMounts", List({Mount("istio-data", "/var/lib/istio/data"), Mount("istio-xds", "/etc/istio/proxy"),
+                                    Mount("workload-certs", "/var/run/secrets/workload-spiffe-credentials")})}})
+            .struct_value());
+  }
+  out.annotations[kRewriteAppHttpProbers] = "false";
   return out;
 }
 

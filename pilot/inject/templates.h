@@ -5,6 +5,9 @@
 //   gateway  gateway-injection-template.yaml: istio-proxy `proxy router` only, for a
 //            gateway Deployment (Istio's gateway chart: inject.istio.io/templates:
 //            gateway, a container istio-proxy with image "auto")
+//   grpc-agent  grpc-agent.yaml: for proxyless gRPC pods, istio-proxy running the agent
+//            without Envoy (DISABLE_ENVOY, ISTIO_META_GENERATOR=grpc), which writes the
+//            gRPC bootstrap each app container is pointed at
 #pragma once
 
 #include <map>
@@ -54,9 +57,13 @@ struct RenderedTemplate {
   JsonList volumes;
   std::optional<JsonValue> pod_sysctls;      // spec.securityContext.sysctls (gateway)
   bool tls_mode_label = false;               // security.istio.io/tlsMode: istio (sidecar)
+  // Merged into the app containers of the same names (grpc-agent: env and mounts).
+  std::vector<JsonObject> app_container_patches;
+  Strings annotations;                       // set over the pod's (grpc-agent: no probe rewrite)
 };
 
 RenderedTemplate RenderSidecarTemplate(const TemplateInput& in, const InjectionConfig& config);
 RenderedTemplate RenderGatewayTemplate(const TemplateInput& in, const InjectionConfig& config);
+RenderedTemplate RenderGrpcAgentTemplate(const TemplateInput& in, const InjectionConfig& config);
 
 }  // namespace keel::pilot::inject

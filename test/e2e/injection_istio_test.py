@@ -259,6 +259,16 @@ SHAPES = {
     "user_istio_proxy_container": user_istio_proxy,
     "inject_true_label": lambda: base_pod(labels={"app": "reviews", "sidecar.istio.io/inject": "true"}),
     "network_label": lambda: base_pod(labels={"app": "reviews", "topology.istio.io/network": "net2"}),
+    # The grpc-agent template (proxyless gRPC), as Istio's docs annotate such a pod.
+    "grpc_agent": lambda: base_pod(annotations={"inject.istio.io/templates": "grpc-agent",
+                                                "proxy.istio.io/config": '{"holdApplicationUntilProxyStarts": true}'}),
+    "grpc_agent_env_probe_resources": lambda: with_app(
+        base_pod(annotations={"inject.istio.io/templates": "grpc-agent", "sidecar.istio.io/proxyCPU": "20m"}),
+        env=[{"name": "GRPC_GO_LOG_SEVERITY_LEVEL", "value": "info"}],
+        volumeMounts=[{"name": "config", "mountPath": "/etc/app"}],
+        readinessProbe={"httpGet": {"path": "/health", "port": 9080}}),
+    "grpc_agent_status_port_off": lambda: base_pod(annotations={"inject.istio.io/templates": "grpc-agent",
+                                                                "status.sidecar.istio.io/port": "0"}),
     # The gateway template.
     "gateway_chart": lambda: gateway_chart_pod(),
     "gateway_chart_env_labels_image": lambda: gateway_chart_pod(

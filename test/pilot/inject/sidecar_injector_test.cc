@@ -318,6 +318,28 @@ TEST(SidecarInjector, TheGatewayTemplateRunsTheAgentAsARouterWithoutIstioInit) {
       << annotations.at(kSidecarStatus);
 }
 
+TEST(SidecarInjector, TheGrpcAgentTemplatePointsTheAppAtTheAgentsBootstrapWithoutEnvoy) {
+  InjectionOutcome out = MustInject(DeploymentPod("", R"({"inject.istio.io/templates":"grpc-agent"})"));
+  ASSERT_TRUE(out.injected);
+  const JsonObject& spec = ObjectAt(out.pod, "spec");
+  EXPECT_EQ(Names(ListAt(spec, "containers")), (std::vector<std::string>{"reviews", "istio-proxy"}));
+  EXPECT_EQ(Member(spec, "initContainers"), nullptr);
+  const JsonObject* proxy = Container(out.pod, "istio-proxy");
+  ASSERT_NE(proxy, nullptr);
+  EXPECT_EQ(EnvValue(*proxy, "DISABLE_ENVOY"), "true");
+  EXPECT_EQ(EnvValue(*proxy, "ISTIO_META_GENERATOR"), "grpc");
+  EXPECT_EQ(EnvValue(*proxy, "OUTPUT_CERTS"), "/var/lib/istio/data");
+  const JsonObject* app = Container(out.pod, "reviews");
+  ASSERT_NE(app, nullptr);
+  EXPECT_EQ(EnvValue(*app, "GRPC_XDS_BOOTSTRAP"), "/etc/istio/proxy/grpc-bootstrap.json");
+  EXPECT_EQ(StringAt(ObjectAt(ObjectAt(*app, "readinessProbe"), "httpGet"), "path"), "/health")
+      << "the template turns the probe rewrite off";
+  const auto annotations = StringMapAt(ObjectAt(out.pod, "metadata"), "annotations");
+  EXPECT_EQ(annotations.at(kRewriteAppHttpProbers), "false");
+  EXPECT_NE(annotations.at(kSidecarStatus).find(R"("containers":["istio-proxy","reviews"])"), std::string::npos)
+      << annotations.at(kSidecarStatus);
+}
+
 TEST(SidecarInjector, ASpecThatIsNotAnObjectIsAnError) {
   auto out = InjectSidecar(Parse(R"({"metadata":{"name":"p"},"spec":"x"})"), "ns1", InjectionConfig());
   ASSERT_FALSE(out.ok());
