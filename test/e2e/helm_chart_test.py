@@ -285,6 +285,37 @@ class TestChart:
                 "values": ["kube-system", "kube-public", "kube-node-lease", "local-path-storage"]} in auto["namespaceSelector"]["matchExpressions"]
         assert {h["reinvocationPolicy"] for h in hooks.values()} == {"IfNeeded"}
 
+    def test_no_ingress_gateway_by_default(self, henv):
+        assert not [k for k in docs_by_kind_name(helm_template(henv)) if k[1] == "istio-ingressgateway"]
+
+    def test_the_ingress_gateway_is_shaped_as_istios_gateway_chart(self, henv):
+        """The pod template beside the one Istio's own gateway chart (from the pinned module,
+        staged in KEEL_TOOLS_DIR by test/e2e/istio_tools/build.sh) renders: what the injector
+        reads must be the same."""
+        docs = docs_by_kind_name(helm_template(henv, "--set", "gateways.istio-ingressgateway.enabled=true"))
+        kinds = {kind for kind, name in docs if name == "istio-ingressgateway"}
+        assert kinds == {"ServiceAccount", "Deployment", "Service", "Role", "RoleBinding"}, kinds
+        ours = docs[("Deployment", "istio-ingressgateway")]["spec"]["template"]
+        istio_chart = TOOLS / "istio-gateway"
+        assert istio_chart.is_dir(), f"{istio_chart}: run test/e2e/istio_tools/build.sh (scripts/dev.sh test does)"
+        istio = docs_by_kind_name(run([HELM, "template", "istio-ingressgateway", istio_chart, "-n", NAMESPACE],
+                                      env=henv).stdout)[("Deployment", "istio-ingressgateway")]["spec"]["template"]
+        for key in ("inject.istio.io/templates", "sidecar.istio.io/inject", "prometheus.io/port"):
+            assert ours["metadata"]["annotations"][key] == istio["metadata"]["annotations"][key], key
+        for key in ("sidecar.istio.io/inject", "istio", "app"):
+            assert ours["metadata"]["labels"][key] == istio["metadata"]["labels"][key], key
+        ours_proxy, istio_proxy = ours["spec"]["containers"][0], istio["spec"]["containers"][0]
+        for key in ("name", "image", "securityContext", "ports"):
+            assert ours_proxy[key] == istio_proxy[key], key
+        assert ours["spec"]["securityContext"]["sysctls"] == istio["spec"]["securityContext"]["sysctls"]
+        assert ours["spec"]["serviceAccountName"] == "istio-ingressgateway"
+        service = docs[("Service", "istio-ingressgateway")]["spec"]
+        assert service["type"] == "LoadBalancer"
+        assert service["selector"] == {"app": "istio-ingressgateway", "istio": "ingressgateway"}
+        assert [(p["port"], p["targetPort"]) for p in service["ports"]] == [(15021, 15021), (80, 8080), (443, 8443)]
+        role = docs[("Role", "istio-ingressgateway")]
+        assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "watch", "list"]}]
+
     @pytest.mark.parametrize(
         "values, message",
         [
@@ -298,6 +329,9 @@ class TestChart:
             ({"resources": {"requests": {"cpu": "lots"}}}, "at '/resources/requests/cpu'"),
             ({"cpu": {"targetAverageUtilization": "high"}}, "at '/cpu/targetAverageUtilization'"),
             ({"sidecarInjectorWebhook": {"reinvocationPolicy": "Always"}}, "at '/sidecarInjectorWebhook/reinvocationPolicy'"),
+            ({"gateways": {"istio-ingressgateway": {"type": "External"}}}, "at '/gateways/istio-ingressgateway/type'"),
+            ({"gateways": {"istio-ingressgateway": {"ports": [{"port": 80, "target": 8080}]}}},
+             "at '/gateways/istio-ingressgateway/ports/0'"),
             (
                 {"autoscaleEnabled": True, "autoscaleMin": 5, "autoscaleMax": 2},
                 "autoscaleMin (5) must not be greater than autoscaleMax (2)",

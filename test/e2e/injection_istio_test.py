@@ -208,6 +208,21 @@ def gateway_chart_pod(*values):
     return pod
 
 
+def keel_chart_gateway_pod():
+    """A pod of the ingress gateway Keel's own chart renders (gateways.istio-ingressgateway)."""
+    chart = os.environ.get("KEEL_CHART_DIR", os.path.join(ROOT, "build", "charts", "keel"))
+    rendered = subprocess.run([HELM, "template", "keel", chart, "-n", "istio-system", "-s", "templates/ingressgateway.yaml",
+                               "--set", "gateways.istio-ingressgateway.enabled=true"],
+                              capture_output=True, text=True, check=True, timeout=60).stdout
+    template = next(d for d in yaml.safe_load_all(rendered) if d and d.get("kind") == "Deployment")["spec"]["template"]
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": template["metadata"], "spec": template["spec"]}
+    pod["metadata"].update(namespace="istio-system", generateName="istio-ingressgateway-7f6d4-")
+    pod["metadata"]["labels"]["pod-template-hash"] = "7f6d4"
+    pod["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "controller": True,
+                                           "name": "istio-ingressgateway-7f6d4", "uid": "5e1a"}]
+    return pod
+
+
 def bare_gateway_pod():
     """A gateway pod written by hand: the template alone, no istio-proxy of its own."""
     return base_pod(name="my-gateway", labels={"istio": "ingressgateway", "sidecar.istio.io/inject": "true"},
@@ -276,6 +291,7 @@ SHAPES = {
         "podAnnotations.sidecar\\.istio\\.io/proxyImage=my.registry/istio/proxyv2:1.31.0",
         "podAnnotations.inject\\.istio\\.io/templates=gateway"),
     "gateway_bare_pod": bare_gateway_pod,
+    "gateway_of_keels_chart": keel_chart_gateway_pod,
     # Skipped by both.
     "inject_false_annotation": lambda: base_pod(annotations={"sidecar.istio.io/inject": "false"}),
     "host_network": lambda: base_pod(hostNetwork=True),
