@@ -46,7 +46,7 @@ add_test(NAME integration.pilot_agent
          COMMAND ${KEEL_PYTHON} -m pytest -p no:cacheprovider -q ${CMAKE_CURRENT_LIST_DIR}/pilot_agent_test.py
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(integration.pilot_agent PROPERTIES TIMEOUT 240 ENVIRONMENT
-                     "${_keel_ca_env};KEEL_PILOT_AGENT=${CMAKE_BINARY_DIR}/tools/bin/pilot-agent;KEEL_DELTA_CLIENT=${CMAKE_BINARY_DIR}/tools/bin/istio-delta-client")
+                     "${_keel_ca_env};KEEL_PILOT_AGENT=${CMAKE_BINARY_DIR}/tools/bin/pilot-agent;KEEL_DELTA_CLIENT=${CMAKE_BINARY_DIR}/tools/bin/istio-delta-client;KEEL_TOOLS_DIR=${KEEL_TOOLS_DIR};KEEL_CHART_DIR=${KEEL_CHART_DIR}")
 keel_kube_test(integration.pilot_agent EXCLUSIVE)
 
 add_test(NAME integration.injection

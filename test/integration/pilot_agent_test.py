@@ -1,24 +1,33 @@
 """Istio's own data-plane agent against Keel: pilot-agent (the agent of Istio's proxyv2
 image, built from the pinned istio.io/istio module by test/e2e/istio_tools/build.sh),
 run as the injected `istio-proxy` container runs it, against a keel-discovery on the
-real kube-apiserver of the `kube` fixture.
+real kube-apiserver of the `kube` fixture. Each agent's pod is first sent to Keel's own
+injector (/inject, the AdmissionReview the API server would send): the agent runs with
+the args and env of the istio-proxy container Keel injected, as the kubelet would start
+it (fieldRefs resolved, $(VAR) expanded), with the template each pod asks for: sidecar,
+gateway (the ingress gateway of Keel's own chart) and grpc-agent.
 
 Each agent runs in a "pod root" of its own (its working directory): the files injection
 mounts are there at the relative paths pilot-agent uses (./var/run/secrets/tokens/
 istio-token from a TokenRequest with audience istio-ca, ./var/run/secrets/istio/
 root-cert.pem from the namespace's ConfigMap istio-ca-root-cert that Keel publishes,
 ./etc/istio/pod/labels and annotations as the downward API writes them), with the env
-of Istio's injection template. Envoy is a stand-in (ProxyConfig binaryPath,
+Keel's injection gave. Envoy is a stand-in (ProxyConfig binaryPath,
 testdata/envoy-standin.sh: no Envoy binary exists here); the test plays Envoy on the
 agent's sockets: Istio's delta ADS client on ./etc/istio/proxy/XDS with the node of the
 bootstrap the agent wrote, and a grpcio SDS client on the workload SDS socket.
 
 Differences from a pod, all for the test machine: discoveryAddress is Keel's 127.0.0.1
-port (with ISTIOD_SAN naming the serving certificate's DNS name, as istiod's remote
-installs do), and the annotation status.sidecar.istio.io/port: "0" turns the agent's
-status server off (it would listen on every interface).
+port, and CA_ADDR (the same istiod.istio-system.svc:15012 in a pod) is unset so the
+agent takes the CA from there, with ISTIOD_SAN naming the serving certificate's DNS name
+(as istiod's remote installs do); ProxyConfig's binaryPath is the stand-in (and configPath, OUTPUT_CERTS
+absolute paths under the pod root), the resourceFieldRef env (GOMAXPROCS, ...) is left
+unset, and the annotation status.sidecar.istio.io/port: "0" turns the agent's status
+server off (it would listen on every interface).
 """
 
+import base64
+import http.client
 import json
 import os
 import re
@@ -29,7 +38,10 @@ import sys
 import tempfile
 
 import grpc
+import jsonpatch
 import pytest
+import ssl
+import yaml
 
 from ca_testlib import (Envoy, Keel, apply, cert_sans, create_token, ensure_namespace, kubectl, root_from_configmap,
                         split_pem, suffix, verify_chain, wait_until, write)
@@ -55,14 +67,17 @@ def tool(env, name):
 class Agent:
     """pilot-agent `proxy KIND` in a pod root of its own, as the injected istio-proxy container."""
 
-    def __init__(self, tmp, keel, pod, ns, sa, ip, labels, kind="sidecar", ports=(), proxyless=False):
-        """proxyless: the `grpc-agent` injection template's agent (no Envoy; a gRPC xDS
-        bootstrap for the app, certificates written to OUTPUT_CERTS)."""
+    def __init__(self, tmp, keel, injected_pod, ip):
+        """injected_pod: the Pod as Keel's injector returned it; ip: its status.podIP."""
         self.binary = tool("KEEL_PILOT_AGENT", "pilot-agent")
-        self.root = os.path.join(tmp, pod)  # short: the socket paths under it must fit sun_path
-        self.keel, self.pod, self.ns, self.sa, self.ip, self.labels, self.kind = keel, pod, ns, sa, ip, labels, kind
-        self.ports = list(ports)
-        self.proxyless = proxyless
+        meta = injected_pod["metadata"]
+        self.pod, self.ns, self.labels = meta["name"], meta["namespace"], meta["labels"]
+        self.root = os.path.join(tmp, self.pod)  # short: the socket paths under it must fit sun_path
+        self.keel, self.ip, self.spec = keel, ip, injected_pod["spec"]
+        self.sa = self.spec["serviceAccountName"]
+        self.proxy = next(c for c in self.spec["containers"] if c["name"] == "istio-proxy")
+        self.kind = self.proxy["args"][1]  # proxy sidecar | proxy router
+        self.proxyless = any(e["name"] == "DISABLE_ENVOY" and e.get("value") == "true" for e in self.proxy["env"])
         self.proc = None
 
     def path(self, rel):
@@ -84,44 +99,44 @@ class Agent:
         write(self.path("etc/istio/pod/labels"), "".join(f'{k}="{v}"\n' for k, v in sorted(self.labels.items())))
         write(self.path("etc/istio/pod/annotations"), 'status.sidecar.istio.io/port="0"\n')
 
+    def field(self, path):
+        """What the kubelet puts in an env var's fieldRef."""
+        return {"metadata.name": self.pod, "metadata.namespace": self.ns, "status.podIP": self.ip,
+                "spec.serviceAccountName": self.sa, "status.hostIP": "127.0.0.1", "spec.nodeName": "node-1"}[path]
+
     def env(self):
-        workload = self.pod.rsplit("-", 1)[0]
+        """istio-proxy's env as the kubelet would set it, with this machine's differences."""
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TMPDIR")}
-        proxy_config = {"discoveryAddress": f"127.0.0.1:{self.keel.secure_port}", "binaryPath": STANDIN}
+        for e in self.proxy["env"]:
+            if "valueFrom" not in e:
+                env[e["name"]] = e.get("value", "")
+            elif "fieldRef" in e["valueFrom"]:
+                env[e["name"]] = self.field(e["valueFrom"]["fieldRef"]["fieldPath"])
+        proxy_config = json.loads(env["PROXY_CONFIG"])
+        assert proxy_config.get("discoveryAddress", "istiod.istio-system.svc:15012") == "istiod.istio-system.svc:15012"
+        proxy_config.update(discoveryAddress=f"127.0.0.1:{self.keel.secure_port}", binaryPath=STANDIN)
         if self.proxyless:
             # The app reads the gRPC bootstrap, whose server_uri is unix:///<configPath>/XDS: in a pod
             # /etc/istio/proxy, here the pod root's, so the path must be absolute.
             proxy_config["configPath"] = self.path("etc/istio/proxy")
-            env.update({"ISTIO_META_GENERATOR": "grpc", "OUTPUT_CERTS": self.path("var/lib/istio/data"),
-                        "ISTIO_META_DNS_CAPTURE": "false", "DISABLE_ENVOY": "true"})
-        env.update({
-            "PILOT_CERT_PROVIDER": "istiod",
-            "POD_NAME": self.pod,
-            "POD_NAMESPACE": self.ns,
-            "INSTANCE_IP": self.ip,
-            "SERVICE_ACCOUNT": self.sa,
-            "HOST_IP": "127.0.0.1",
-            "ISTIOD_SAN": f"istiod.{SYSTEM_NS}.svc",
-            "PROXY_CONFIG": json.dumps(proxy_config),
-            "ISTIO_META_POD_PORTS": json.dumps([{"name": n, "containerPort": p, "protocol": "TCP"}
-                                                for n, p in self.ports]),
-            "ISTIO_META_APP_CONTAINERS": workload,
-            "ISTIO_META_CLUSTER_ID": "Kubernetes",
-            "ISTIO_META_NODE_NAME": "node-1",
-            "ISTIO_META_INTERCEPTION_MODE": "REDIRECT",
-            "ISTIO_META_WORKLOAD_NAME": workload,
-            "ISTIO_META_OWNER": f"kubernetes://apis/apps/v1/namespaces/{self.ns}/deployments/{workload}",
-            "ISTIO_META_MESH_ID": "cluster.local",
-            "TRUST_DOMAIN": "cluster.local",
-        })
+            env["OUTPUT_CERTS"] = self.path(env["OUTPUT_CERTS"].lstrip("/"))
+        env["PROXY_CONFIG"] = json.dumps(proxy_config)
+        # The CA is the discovery address, as in a pod; unset, the agent takes it from there
+        # and verifies it as ISTIOD_SAN (set, it would verify the address as given).
+        assert env.pop("CA_ADDR") == f"istiod.{SYSTEM_NS}.svc:15012"
+        env["ISTIOD_SAN"] = f"istiod.{SYSTEM_NS}.svc"
         return env
+
+    def args(self, env):
+        """The container's args with $(VAR) expanded, as the kubelet does."""
+        return [self.binary] + [re.sub(r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), a)
+                                for a in self.proxy["args"]]
 
     def start(self):
         self.write_pod_files()
-        args = [self.binary, "proxy", self.kind, "--domain", f"{self.ns}.svc.cluster.local",
-                "--proxyLogLevel=warning", "--log_output_level=default:info"]
+        env = self.env()
         self.log_path = self.path("agent.log")
-        self.proc = subprocess.Popen(args, cwd=self.root, env=self.env(), stdout=open(self.log_path, "w"),
+        self.proc = subprocess.Popen(self.args(env), cwd=self.root, env=env, stdout=open(self.log_path, "w"),
                                      stderr=subprocess.STDOUT, start_new_session=True)
         started = self.path("etc/istio/proxy/grpc-bootstrap.json" if self.proxyless else "envoy-args")
         wait_until(lambda: self.running() and os.path.exists(started) and
@@ -176,11 +191,49 @@ class Ctx:
     pass
 
 
+def app_pod(ns, name, sa, labels, ports, annotations=None):
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": ns, "labels": labels,
+                         "annotations": {"status.sidecar.istio.io/port": "0", **(annotations or {})}},
+            "spec": {"serviceAccountName": sa, "containers": [{
+                "name": name.rsplit("-", 1)[0], "image": "example.invalid/app", "resources": {},
+                "ports": [{"name": n, "containerPort": p} for n, p in ports]}]}}
+
+
+def chart_gateway_pod(name):
+    """A pod of the ingress gateway Keel's own chart renders (gateways.istio-ingressgateway)."""
+    helm = os.path.join(os.environ["KEEL_TOOLS_DIR"], "helm")
+    out = subprocess.run([helm, "template", "keel", os.environ["KEEL_CHART_DIR"], "-n", SYSTEM_NS,
+                          "-s", "templates/ingressgateway.yaml", "--set", "gateways.istio-ingressgateway.enabled=true"],
+                         check=True, capture_output=True, text=True).stdout
+    template = next(d for d in yaml.safe_load_all(out) if d and d.get("kind") == "Deployment")["spec"]["template"]
+    template["metadata"].update(name=name, namespace=SYSTEM_NS)
+    template["metadata"]["annotations"]["status.sidecar.istio.io/port"] = "0"
+    return {"apiVersion": "v1", "kind": "Pod", **template}
+
+
+def inject(keel, pod_obj):
+    """The pod as Keel's /inject patches it: the AdmissionReview the API server sends."""
+    review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": "agent-test", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "resource": {"group": "", "version": "v1", "resource": "pods"},
+        "namespace": pod_obj["metadata"]["namespace"], "operation": "CREATE", "object": pod_obj}}
+    tls = ssl.create_default_context(cafile=os.path.join(keel.tmp, f"serving-{SYSTEM_NS}", "root-cert.pem"))
+    conn = http.client.HTTPSConnection("localhost", keel.webhook_port, context=tls, timeout=10)
+    try:
+        conn.request("POST", "/inject", body=json.dumps(review), headers={"Content-Type": "application/json"})
+        reply = conn.getresponse()
+        body = reply.read().decode()
+    finally:
+        conn.close()
+    assert reply.status == 200, body
+    response = json.loads(body)["response"]
+    assert response["allowed"] and "patch" in response, response
+    return jsonpatch.apply_patch(pod_obj, json.loads(base64.b64decode(response["patch"])))
+
+
 def pod(ns, name, sa, ip, labels, ports):
-    apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns, "labels": labels},
-           "spec": {"serviceAccountName": sa, "containers": [{
-               "name": name.rsplit("-", 1)[0], "image": "example.invalid/app",
-               "ports": [{"name": n, "containerPort": p} for n, p in ports]}]}})
+    apply(app_pod(ns, name, sa, labels, ports))
     status = {"status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
                          "conditions": [{"type": "Ready", "status": "True"}]}}
     kubectl("-n", ns, "patch", "pod", name, "--subresource=status", "--type=merge", "-p", json.dumps(status))
@@ -224,7 +277,7 @@ def ctx(request):
     pod(SYSTEM_NS, "istio-ingressgateway-5c9", "istio-ingressgateway", "10.60.0.3",
         {"istio": "ingressgateway", "app": "istio-ingressgateway"}, [("http2", 8080)])
     service(SYSTEM_NS, f"istio-ingressgateway-{c.ns}", {"istio": "ingressgateway"}, [("http2", 80, 8080)], "10.60.0.3")
-    c.keel = Keel(c.tmp)
+    c.keel = Keel(c.tmp, extra=["--custom-host", "localhost"])  # the name inject() calls /inject by
     c.agents = []
     ok = False
     try:
@@ -257,8 +310,9 @@ def ctx(request):
 
 @pytest.fixture(scope="module")
 def sidecar(ctx):
-    a = Agent(ctx.tmp, ctx.keel, "productpage-v1-7d4", ctx.ns, "bookinfo-productpage", "10.60.0.2",
-              {"app": "productpage", "version": "v1"}, ports=[("http", 9080)])
+    injected = inject(ctx.keel, app_pod(ctx.ns, "productpage-v1-7d4", "bookinfo-productpage",
+                                        {"app": "productpage", "version": "v1"}, [("http", 9080)]))
+    a = Agent(ctx.tmp, ctx.keel, injected, "10.60.0.2")
     ctx.agents.append(a)
     a.start()
     return a
@@ -343,8 +397,9 @@ def test_a_mesh_wide_strict_peer_authentication_reaches_the_agents_envoy(ctx, si
 
 @pytest.fixture(scope="module")
 def gateway(ctx):
-    a = Agent(ctx.tmp, ctx.keel, "istio-ingressgateway-5c9", SYSTEM_NS, "istio-ingressgateway", "10.60.0.3",
-              {"istio": "ingressgateway", "app": "istio-ingressgateway"}, kind="router", ports=[("http2", 8080)])
+    injected = inject(ctx.keel, chart_gateway_pod("istio-ingressgateway-5c9"))
+    a = Agent(ctx.tmp, ctx.keel, injected, "10.60.0.3")
+    assert a.kind == "router"
     ctx.agents.append(a)
     a.start()
     return a
@@ -398,8 +453,13 @@ def test_a_proxyless_grpc_client_routes_through_the_grpc_agents_bootstrap(ctx):
         pod(ctx.ns, "echo-v1-0", "echo", "127.0.0.2", {"app": "echo"}, [("grpc-echo", port)])
         service(ctx.ns, "echo", {"app": "echo"}, [("grpc-echo", port, port)])
         kubectl("create", "serviceaccount", "echo-client", "-n", ctx.ns)
-        agent = Agent(ctx.tmp, ctx.keel, "echo-client-0", ctx.ns, "echo-client", "10.60.0.4", {"app": "echo-client"},
-                      proxyless=True)
+        injected = inject(ctx.keel, app_pod(ctx.ns, "echo-client-0", "echo-client", {"app": "echo-client"}, [],
+                                            {"inject.istio.io/templates": "grpc-agent"}))
+        agent = Agent(ctx.tmp, ctx.keel, injected, "10.60.0.4")
+        assert agent.proxyless
+        app = next(c for c in injected["spec"]["containers"] if c["name"] == "echo-client")
+        app_env = {e["name"]: e["value"] for e in app["env"]}
+        assert app_env["GRPC_XDS_BOOTSTRAP"] == "/etc/istio/proxy/grpc-bootstrap.json"  # what the app is given
         ctx.agents.append(agent)
         agent.start()
         bootstrap_path = agent.path("etc/istio/proxy/grpc-bootstrap.json")
