@@ -199,6 +199,28 @@ void CanonicalizeResources(JsonList& containers) {
   }
 }
 
+// istiod's adjustInitContainerUser (REDIRECT, no CNI): a user's own istio-proxy that
+// runs as another non-zero uid has istio-init exclude that uid's traffic instead (-u).
+void AdjustInitContainerUser(const JsonList& original_containers, JsonList& init_containers) {
+  double uid = 0;
+  for (const auto& c : original_containers.values()) {
+    if (StringAt(c.struct_value(), "name") != kProxyContainerName) continue;
+    const JsonValue* run_as = Member(ObjectAt(c.struct_value(), "securityContext"), "runAsUser");
+    if (run_as != nullptr && run_as->has_number_value()) uid = run_as->number_value();
+  }
+  if (uid == 0) return;
+  for (auto& c : *init_containers.mutable_values()) {
+    if (StringAt(c.struct_value(), "name") != kInitContainerName) continue;
+    auto& args = *(*c.mutable_struct_value()->mutable_fields())["args"].mutable_list_value()->mutable_values();
+    for (int i = 0; i + 1 < args.size(); ++i) {
+      if (args[i].string_value() == "-u") {
+        args[i + 1] = Str(std::to_string(static_cast<int64_t>(uid)));
+        return;
+      }
+    }
+  }
+}
+
 // A Job a CronJob made is named <cronjob>-<8 to 10 digits>: the CronJob's name, else "".
 std::string CronJobName(const std::string& job) {
   size_t dash = job.rfind('-');
@@ -337,6 +359,7 @@ absl::StatusOr<InjectionOutcome> InjectSidecar(const JsonObject& original, const
   if (rendered.init_container) {
     JsonList& init_containers = *(*spec.mutable_fields())["initContainers"].mutable_list_value();
     if (auto o = MergeByName(init_containers, Obj(*rendered.init_container))) overridden_init.push_back(Obj(*o));
+    AdjustInitContainerUser(ListAt(spec_value->struct_value(), "containers"), init_containers);
   }
   // The template's env first, then what the pod's own istio-proxy adds (a strategic merge keyed by name).
   JsonObject proxy = rendered.proxy;

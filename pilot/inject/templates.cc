@@ -123,13 +123,18 @@ std::string PodPortsJson(const JsonList& containers) {
 
 enum class Flavor { kSidecar, kGateway, kGrpcAgent };
 
-// istio-proxy's env, in the template's order. The two templates differ in where
-// ISTIO_META_APP_CONTAINERS sits, and the gateway's names its workload after its
-// controller only (the sidecar's lets label service.istio.io/workload-name win).
+// istio-proxy's env, in the template's order. The templates differ in where
+// ISTIO_META_APP_CONTAINERS sits; only the sidecar's lets label
+// service.istio.io/workload-name name the workload; the grpc-agent's runs the agent
+// without Envoy for a gRPC client (no CPU/memory limits or interception mode).
 JsonList ProxyEnv(const TemplateInput& in, const InjectionConfig& config, Flavor flavor) {
-  const bool sidecar = flavor == Flavor::kSidecar;
+  const bool sidecar = flavor == Flavor::kSidecar, grpc = flavor == Flavor::kGrpcAgent;
   JsonList env;
   auto add = [&env](JsonValue v) { *env.add_values() = std::move(v); };
+  if (grpc) {
+    add(Env("ISTIO_META_GENERATOR", "grpc"));
+    add(Env("OUTPUT_CERTS", "/var/lib/istio/data"));
+  }
   add(Env("PILOT_CERT_PROVIDER", "istiod"));
   add(Env("CA_ADDR", config.ca_address.empty() ? in.istiod : config.ca_address));
   add(FieldRefEnv("POD_NAME", "metadata.name"));
@@ -137,17 +142,19 @@ JsonList ProxyEnv(const TemplateInput& in, const InjectionConfig& config, Flavor
   add(FieldRefEnv("INSTANCE_IP", "status.podIP"));
   add(FieldRefEnv("SERVICE_ACCOUNT", "spec.serviceAccountName"));
   add(FieldRefEnv("HOST_IP", "status.hostIP"));
-  add(ResourceRefEnv("ISTIO_CPU_LIMIT", "limits.cpu"));
+  if (!grpc) add(ResourceRefEnv("ISTIO_CPU_LIMIT", "limits.cpu"));
   add(Env("PROXY_CONFIG", in.proxy_config.json));
   add(Env("ISTIO_META_POD_PORTS", PodPortsJson(ListAt(*in.spec, "containers"))));
   const JsonValue app_containers = Env("ISTIO_META_APP_CONTAINERS", absl::StrJoin(in.app_containers, ","));
-  if (sidecar) add(app_containers);
-  add(ResourceRefEnv("GOMEMLIMIT", "limits.memory"));
-  add(ResourceRefEnv("GOMAXPROCS", "limits.cpu"));
-  if (!sidecar) add(app_containers);
+  if (sidecar || grpc) add(app_containers);
+  if (!grpc) {
+    add(ResourceRefEnv("GOMEMLIMIT", "limits.memory"));
+    add(ResourceRefEnv("GOMAXPROCS", "limits.cpu"));
+  }
+  if (flavor == Flavor::kGateway) add(app_containers);
   add(Env("ISTIO_META_CLUSTER_ID", config.cluster_name.empty() ? "Kubernetes" : config.cluster_name));
   add(FieldRefEnv("ISTIO_META_NODE_NAME", "spec.nodeName"));
-  add(Env("ISTIO_META_INTERCEPTION_MODE", in.interception));
+  if (!grpc) add(Env("ISTIO_META_INTERCEPTION_MODE", in.interception));
   if (!config.network.empty()) add(Env("ISTIO_META_NETWORK", config.network));
   const std::string workload = sidecar ? FirstNonEmpty({Get(in.labels, kWorkloadNameLabel), in.deploy.name}) : in.deploy.name;
   if (!workload.empty()) add(Env("ISTIO_META_WORKLOAD_NAME", workload));
@@ -161,41 +168,10 @@ JsonList ProxyEnv(const TemplateInput& in, const InjectionConfig& config, Flavor
   }
   if (!config.trust_domain.empty()) add(Env("TRUST_DOMAIN", config.trust_domain));
   for (const auto& [key, value] : in.proxy_config.proxy_metadata) add(Env(key, value));
-  return env;
-}
-
-// The grpc-agent template's env: the agent without Envoy, serving the gRPC client.
-JsonList GrpcAgentEnv(const TemplateInput& in, const InjectionConfig& config) {
-  JsonList env;
-  auto add = [&env](JsonValue v) { *env.add_values() = std::move(v); };
-  add(Env("ISTIO_META_GENERATOR", "grpc"));
-  add(Env("OUTPUT_CERTS", "/var/lib/istio/data"));
-  add(Env("PILOT_CERT_PROVIDER", "istiod"));
-  add(Env("CA_ADDR", config.ca_address.empty() ? in.istiod : config.ca_address));
-  add(FieldRefEnv("POD_NAME", "metadata.name"));
-  add(FieldRefEnv("POD_NAMESPACE", "metadata.namespace"));
-  add(FieldRefEnv("INSTANCE_IP", "status.podIP"));
-  add(FieldRefEnv("SERVICE_ACCOUNT", "spec.serviceAccountName"));
-  add(FieldRefEnv("HOST_IP", "status.hostIP"));
-  add(Env("PROXY_CONFIG", in.proxy_config.json));
-  add(Env("ISTIO_META_POD_PORTS", PodPortsJson(ListAt(*in.spec, "containers"))));
-  add(Env("ISTIO_META_APP_CONTAINERS", absl::StrJoin(in.app_containers, ",")));
-  add(Env("ISTIO_META_CLUSTER_ID", config.cluster_name.empty() ? "Kubernetes" : config.cluster_name));
-  add(FieldRefEnv("ISTIO_META_NODE_NAME", "spec.nodeName"));
-  if (!config.network.empty()) add(Env("ISTIO_META_NETWORK", config.network));
-  if (!in.deploy.name.empty()) add(Env("ISTIO_META_WORKLOAD_NAME", in.deploy.name));
-  if (!in.deploy.api_version.empty() && !in.deploy.name.empty()) {
-    add(Env("ISTIO_META_OWNER", absl::StrCat("kubernetes://apis/", in.deploy.api_version, "/namespaces/",
-                                             in.ns.empty() ? "default" : in.ns, "/",
-                                             absl::AsciiStrToLower(in.deploy.kind), "s/", in.deploy.name)));
+  if (grpc) {
+    add(Env("ISTIO_META_DNS_CAPTURE", "false"));  // gRPC resolves xds:/// names itself
+    add(Env("DISABLE_ENVOY", "true"));
   }
-  if (std::string mesh_id = FirstNonEmpty({config.mesh_id, config.trust_domain}); !mesh_id.empty()) {
-    add(Env("ISTIO_META_MESH_ID", mesh_id));
-  }
-  if (!config.trust_domain.empty()) add(Env("TRUST_DOMAIN", config.trust_domain));
-  for (const auto& [key, value] : in.proxy_config.proxy_metadata) add(Env(key, value));
-  add(Env("ISTIO_META_DNS_CAPTURE", "false"));  // gRPC resolves xds:/// names itself
-  add(Env("DISABLE_ENVOY", "true"));
   return env;
 }
 
@@ -430,7 +406,7 @@ RenderedTemplate RenderGrpcAgentTemplate(const TemplateInput& in, const Injectio
   } else {
     proxy["resources"] = Obj(JsonObject());  // Go marshals a Container's resources even when empty
   }
-  out.env = GrpcAgentEnv(in, config);
+  out.env = ProxyEnv(in, config, Flavor::kGrpcAgent);
   out.volumes = Volumes(config, Flavor::kGrpcAgent);
   // Each app container reads the agent's gRPC bootstrap and certificates.
   for (const std::string& name : in.app_containers) {

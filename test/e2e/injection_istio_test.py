@@ -229,6 +229,13 @@ def bare_gateway_pod():
                     annotations={"inject.istio.io/templates": "gateway"})
 
 
+def user_istio_proxy_run_as_user():
+    """istio-init then leaves uid 1500's traffic alone (istiod's adjustInitContainerUser)."""
+    pod = user_istio_proxy()
+    pod["spec"]["containers"][1]["securityContext"] = {"runAsUser": 1500, "runAsGroup": 1500}
+    return pod
+
+
 SHAPES = {
     "plain": lambda: base_pod(),
     "no_labels": lambda: base_pod(labels={}),
@@ -272,6 +279,7 @@ SHAPES = {
     "prometheus_merge_off": lambda: base_pod(annotations={"prometheus.io/scrape": "true",
                                                           "prometheus.istio.io/merge-metrics": "false"}),
     "user_istio_proxy_container": user_istio_proxy,
+    "user_istio_proxy_run_as_user": user_istio_proxy_run_as_user,
     "inject_true_label": lambda: base_pod(labels={"app": "reviews", "sidecar.istio.io/inject": "true"}),
     "network_label": lambda: base_pod(labels={"app": "reviews", "topology.istio.io/network": "net2"}),
     # The grpc-agent template (proxyless gRPC), as Istio's docs annotate such a pod.
