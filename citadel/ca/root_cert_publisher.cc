@@ -57,20 +57,7 @@ RootCertPublisher::RootCertPublisher(kube::KubeClient* client, std::function<std
       client_, kube::ResourceRef{"", {"v1"}, "namespaces"},
       [this](std::vector<kube::InformerEvent> events) {
         for (const auto& e : events) {
-          const bool gone = e.type == kube::EventType::kDeleted || BeingDeleted(e.object);
-          {
-            absl::MutexLock lock(&mu_);
-            if (gone) {
-              known_namespaces_.erase(e.name);
-            } else {
-              known_namespaces_.insert(e.name);
-            }
-          }
-          if (gone) {
-            queue_.Forget(e.name);
-          } else {
-            queue_.Add(e.name);
-          }
+          queue_.Observe(e.name, e.type != kube::EventType::kDeleted && !BeingDeleted(e.object));
         }
       },
       informer_options);
@@ -96,14 +83,7 @@ void RootCertPublisher::Stop() {
   queue_.Stop();
 }
 
-void RootCertPublisher::RefreshAll() {
-  std::set<std::string> all;
-  {
-    absl::MutexLock lock(&mu_);
-    all = known_namespaces_;
-  }
-  for (const auto& ns : all) queue_.Add(ns);
-}
+void RootCertPublisher::RefreshAll() { queue_.AddAllKnown(); }
 
 uint64_t RootCertPublisher::writes() const {
   absl::MutexLock lock(&mu_);
@@ -111,10 +91,7 @@ uint64_t RootCertPublisher::writes() const {
 }
 
 absl::Status RootCertPublisher::Reconcile(const std::string& ns) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (!known_namespaces_.count(ns) || Ignored(ns)) return absl::OkStatus();  // gone, or not ours
-  }
+  if (!queue_.Known(ns) || Ignored(ns)) return absl::OkStatus();  // gone, or not ours
   if (may_write_ && !may_write_()) return absl::OkStatus();  // not the leader: the leader does it
   const std::string roots = roots_();
   if (roots.empty()) return absl::OkStatus();

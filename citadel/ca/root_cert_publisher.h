@@ -51,7 +51,6 @@ class RootCertPublisher {
   kube::ReconcileQueue queue_;  // keyed by namespace
 
   mutable absl::Mutex mu_;
-  std::set<std::string> known_namespaces_ ABSL_GUARDED_BY(mu_);  // existing and not being deleted
   uint64_t writes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -66,22 +66,7 @@ WebhookCertPatcher::WebhookCertPatcher(kube::KubeClient* client, std::string rev
       kube::ResourceRef{"admissionregistration.k8s.io", {"v1"}, "mutatingwebhookconfigurations", "", "",
                         absl::StrCat("istio.io/rev=", revision_)},
       [this](std::vector<kube::InformerEvent> events) {
-        for (const auto& e : events) {
-          const bool gone = e.type == kube::EventType::kDeleted;
-          {
-            absl::MutexLock lock(&mu_);
-            if (gone) {
-              known_.erase(e.name);
-            } else {
-              known_.insert(e.name);
-            }
-          }
-          if (gone) {
-            queue_.Forget(e.name);
-          } else {
-            queue_.Add(e.name);
-          }
-        }
+        for (const auto& e : events) queue_.Observe(e.name, e.type != kube::EventType::kDeleted);
       },
       informer_options);
 }
@@ -98,14 +83,7 @@ void WebhookCertPatcher::Stop() {
   queue_.Stop();
 }
 
-void WebhookCertPatcher::RefreshAll() {
-  std::set<std::string> all;
-  {
-    absl::MutexLock lock(&mu_);
-    all = known_;
-  }
-  for (const auto& name : all) queue_.Add(name);
-}
+void WebhookCertPatcher::RefreshAll() { queue_.AddAllKnown(); }
 
 uint64_t WebhookCertPatcher::patches() const {
   absl::MutexLock lock(&mu_);
@@ -113,10 +91,7 @@ uint64_t WebhookCertPatcher::patches() const {
 }
 
 absl::Status WebhookCertPatcher::Reconcile(const std::string& name) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (!known_.count(name)) return absl::OkStatus();  // deleted, or relabelled away from this revision
-  }
+  if (!queue_.Known(name)) return absl::OkStatus();  // deleted, or relabelled away from this revision
   const std::string roots = roots_();
   if (roots.empty()) return absl::OkStatus();
   const std::string ca_bundle = absl::Base64Escape(roots);

@@ -54,7 +54,6 @@ class WebhookCertPatcher {
   kube::ReconcileQueue queue_;  // keyed by configuration name
 
   mutable absl::Mutex mu_;
-  std::set<std::string> known_ ABSL_GUARDED_BY(mu_);  // the configurations the informer holds
   uint64_t patches_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

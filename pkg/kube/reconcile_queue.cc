@@ -43,6 +43,28 @@ void ReconcileQueue::Forget(const std::string& key) {
   backoff_.erase(key);
 }
 
+void ReconcileQueue::Observe(const std::string& key, bool exists) {
+  absl::MutexLock lock(&mu_);
+  if (exists) {
+    known_.insert(key);
+    AddLocked(key);
+  } else {
+    known_.erase(key);
+    retry_at_.erase(key);
+    backoff_.erase(key);
+  }
+}
+
+bool ReconcileQueue::Known(const std::string& key) const {
+  absl::MutexLock lock(&mu_);
+  return known_.count(key) > 0;
+}
+
+void ReconcileQueue::AddAllKnown() {
+  absl::MutexLock lock(&mu_);
+  for (const auto& key : known_) AddLocked(key);
+}
+
 void ReconcileQueue::WorkLoop() {
   absl::MutexLock lock(&mu_);
   while (true) {

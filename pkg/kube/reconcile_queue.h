@@ -7,6 +7,10 @@
 // object is gone); a reconcile of a gone object should return OK, since one in
 // flight when Forget() is called may still fail and be retried. Reconcile runs
 // without the queue's lock, so it may Add().
+//
+// The queue also keeps the set of keys whose objects exist (Observe), for the
+// common controller shape: an informer reports objects appearing and going, the
+// reconcile skips keys no longer known, and a resync re-queues every known key.
 #pragma once
 
 #include <chrono>
@@ -42,6 +46,11 @@ class ReconcileQueue {
   void Add(const std::string& key);  // empty keys are ignored
   void Forget(const std::string& key);
 
+  // The object of `key` exists (known, and queued) or is gone (unknown, forgotten).
+  void Observe(const std::string& key, bool exists);
+  bool Known(const std::string& key) const;
+  void AddAllKnown();
+
  private:
   using Clock = std::chrono::steady_clock;
 
@@ -52,8 +61,9 @@ class ReconcileQueue {
   const Reconcile reconcile_;
   const Backoff backoff_limits_;
 
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   absl::CondVar cv_;
+  std::set<std::string> known_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> queued_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Clock::time_point> retry_at_ ABSL_GUARDED_BY(mu_);

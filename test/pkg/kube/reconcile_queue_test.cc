@@ -54,6 +54,25 @@ class Recorder {
   std::map<std::string, int> failures_left_;
 };
 
+TEST(ReconcileQueueTest, ObservedKeysAreKnownQueuedAndRequeuedByAddAllKnown) {
+  Recorder r;
+  ReconcileQueue q("test", [&](const std::string& k) { return r.Reconcile(k); });
+  q.Start();
+  q.Observe("a", true);
+  q.Observe("b", true);
+  ASSERT_TRUE(r.WaitCalls("a", 1));
+  ASSERT_TRUE(r.WaitCalls("b", 1));
+  EXPECT_TRUE(q.Known("a"));
+  q.Observe("b", false);  // gone: unknown, and a resync leaves it out
+  EXPECT_FALSE(q.Known("b"));
+  EXPECT_FALSE(q.Known("never"));
+  q.AddAllKnown();
+  ASSERT_TRUE(r.WaitCalls("a", 2));
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(r.Calls("b"), 1u);
+  q.Stop();
+}
+
 TEST(ReconcileQueueTest, KeyAddedWhileQueuedIsReconciledOnce) {
   Recorder r;
   ReconcileQueue q("test", [&](const std::string& k) { return r.Reconcile(k); });
