@@ -163,6 +163,7 @@ class TestChart:
             ("Service", "istiod"),
             ("Deployment", "istiod"),
             ("MutatingWebhookConfiguration", "istio-sidecar-injector"),
+            ("ConfigMap", "istio-sidecar-injector"),
         }, "one pod: no PodDisruptionBudget, no HorizontalPodAutoscaler"
         for (kind, _), doc in docs.items():
             if kind not in ("ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration"):

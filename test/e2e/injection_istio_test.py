@@ -35,13 +35,17 @@ HELM = os.path.join(TOOLS, "helm")
 INJECTOR = os.path.join(TOOLS, "istio-injector")
 ISTIO_CHART = os.path.join(TOOLS, "istio-discovery")
 ISTIO_GATEWAY_CHART = os.path.join(TOOLS, "istio-gateway")
+KEEL_CHART = os.environ.get("KEEL_CHART_DIR", os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "build", "charts", "keel"))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def render_istiod_config(out_dir):
-    """config, values and mesh files from Istio's chart, as istiod reads them from its ConfigMaps."""
-    rendered = subprocess.run([HELM, "template", "istiod", ISTIO_CHART, "-n", "istio-system",
-                               "--set", "global.hub=docker.io/istio", "--set", "global.tag=1.31.0"],
+def render_istiod_config(out_dir, chart=ISTIO_CHART, args=("--set", "global.hub=docker.io/istio",
+                                                              "--set", "global.tag=1.31.0")):
+    """config, values and mesh files from a chart's ConfigMaps istio-sidecar-injector and
+    istio, as istiod reads them (and istioctl kube-inject --injectConfigFile, --valuesFile,
+    --meshConfigFile)."""
+    rendered = subprocess.run([HELM, "template", "istiod", chart, "-n", "istio-system", *args],
                               capture_output=True, text=True, check=True, timeout=60).stdout
     files = {}
     for doc in yaml.safe_load_all(rendered):
@@ -74,6 +78,14 @@ def injectors():
     istio = subprocess.Popen([INJECTOR, "--config", paths["config"], "--values", paths["values"], "--mesh",
                               paths["mesh"], "--addr", f"127.0.0.1:{istio_port}"], stdout=istio_log,
                              stderr=subprocess.STDOUT, env=env)
+    # Istio's injector again, with Keel's chart's ConfigMaps: what istioctl kube-inject does with them.
+    os.mkdir(os.path.join(tmp, "keel-chart"))
+    keel_paths = render_istiod_config(os.path.join(tmp, "keel-chart"), KEEL_CHART, ())
+    keel_cm_port = free_port()
+    keel_cm_log = open(os.path.join(tmp, "istio-injector-keel-configmap.log"), "w")
+    keel_cm = subprocess.Popen([INJECTOR, "--config", keel_paths["config"], "--values", keel_paths["values"], "--mesh",
+                                keel_paths["mesh"], "--addr", f"127.0.0.1:{keel_cm_port}"], stdout=keel_cm_log,
+                               stderr=subprocess.STDOUT, env=env)
     webhook_port = free_port()
     config_dir = os.path.join(tmp, "config")
     args = ["--config-dir", config_dir, "--ca-dir", os.path.join(tmp, "ca"), "--secure-grpc-addr", "127.0.0.1:0",
@@ -90,12 +102,17 @@ def injectors():
             def post_istio(body, path="/inject"):
                 return post(http.client.HTTPConnection("127.0.0.1", istio_port, timeout=10), body, path)
 
-            wait_until(lambda: istio.poll() is not None or reachable(post_istio), 20, "Istio's injector")
-            assert istio.poll() is None, f"istio-injector exited:\n{open(istio_log.name).read()}"
-            yield {"keel": post_keel, "istio": post_istio, "keel_log": keel.log}
+            def post_keel_configmap(body, path="/inject"):
+                return post(http.client.HTTPConnection("127.0.0.1", keel_cm_port, timeout=10), body, path)
+
+            for proc, post_fn, log in ((istio, post_istio, istio_log), (keel_cm, post_keel_configmap, keel_cm_log)):
+                wait_until(lambda: proc.poll() is not None or reachable(post_fn), 20, "Istio's injector")
+                assert proc.poll() is None, f"istio-injector exited:\n{open(log.name).read()}"
+            yield {"keel": post_keel, "istio": post_istio, "keel_configmap": post_keel_configmap, "keel_log": keel.log}
     finally:
-        istio.terminate()
-        istio.wait(10)
+        for proc in (istio, keel_cm):
+            proc.terminate()
+            proc.wait(10)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -351,6 +368,20 @@ def test_the_webhook_url_sets_proxy_env_as_istios(injectors, shape, path):
     keel_kind, keel_result = outcome(copy.deepcopy(pod), injectors["keel"](body, path))
     assert istio_kind == keel_kind == "patched"
     assert_same_pods(istio_result, keel_result)
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_keels_configmap_gives_istioctl_kube_inject_what_keels_webhook_gives(injectors, shape):
+    """ConfigMap istio-sidecar-injector of Keel's chart (our own sidecar, gateway and
+    grpc-agent templates and values), rendered by Istio's injection code as istioctl
+    kube-inject renders it."""
+    pod = as_the_api_server_sends(SHAPES[shape]())
+    body = review(pod, "bookinfo")
+    cm_kind, cm_result = outcome(copy.deepcopy(pod), injectors["keel_configmap"](body))
+    keel_kind, keel_result = outcome(copy.deepcopy(pod), injectors["keel"](body))
+    assert cm_kind == keel_kind, f"ConfigMap: {cm_kind} {cm_result if cm_kind == 'denied' else ''}; Keel: {keel_kind}"
+    if keel_kind != "denied":
+        assert_same_pods(cm_result, keel_result)
 
 
 def test_the_shapes_cover_every_outcome(injectors):

@@ -65,3 +65,49 @@ stops with the message.
 {{- fail "global.controlPlaneSecurityEnabled=false is not supported: Keel always serves xDS and the CA over TLS on port 15012 (as istiod does since Istio 1.5)" -}}
 {{- end -}}
 {{- end }}
+
+{{/*
+The `values` of ConfigMap istio-sidecar-injector: Istio's injection values (its
+values.yaml names) as keel-discovery's injector is configured, its defaults
+(pilot/inject/injection_config.h) and what the chart passes it (--system-namespace,
+--domain, --ca-audience), as JSON.
+*/}}
+{{- define "keel.injectionValues" -}}
+{{- $values := dict
+    "revision" ""
+    "sidecarInjectorWebhook" (dict "rewriteAppHTTPProbe" true)
+    "global" (dict
+      "hub" "docker.io/istio"
+      "tag" "1.31.0"
+      "imagePullPolicy" ""
+      "istioNamespace" .Release.Namespace
+      "caAddress" ""
+      "network" ""
+      "meshID" ""
+      "pilotCertProvider" "istiod"
+      "multiCluster" (dict "clusterName" "")
+      "logging" (dict "level" "default:info")
+      "sds" (dict "token" (dict "aud" (first (splitList "," .Values.global.sds.token.aud))))
+      "proxy_init" (dict "image" "proxyv2")
+      "proxy" (dict
+        "image" "proxyv2"
+        "clusterDomain" .Values.global.proxy.clusterDomain
+        "logLevel" "warning"
+        "componentLogLevel" "misc:error"
+        "statusPort" 15020
+        "readinessInitialDelaySeconds" 0
+        "readinessPeriodSeconds" 15
+        "readinessFailureThreshold" 4
+        "startupProbe" (dict "enabled" true "failureThreshold" 600)
+        "includeIPRanges" "*"
+        "excludeIPRanges" ""
+        "includeInboundPorts" "*"
+        "excludeInboundPorts" ""
+        "includeOutboundPorts" ""
+        "excludeOutboundPorts" ""
+        "privileged" false
+        "holdApplicationUntilProxyStarts" false
+        "resources" (dict "requests" (dict "cpu" "100m" "memory" "128Mi") "limits" (dict "cpu" "2000m" "memory" "1024Mi"))))
+-}}
+{{ toPrettyJson $values }}
+{{- end }}
