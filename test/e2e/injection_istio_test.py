@@ -10,6 +10,10 @@ to Keel's defaults (the module's chart says registry.istio.io/testing:latest).
 Each pod shape is sent as the same AdmissionReview to both; each JSONPatch is applied
 (RFC 6902, the `jsonpatch` package) to the pod, and the two results must be equal,
 as must the decision (patched, skipped, denied).
+
+Keel's chart's own ConfigMaps (istio-sidecar-injector, istio) are judged by the real
+istioctl kube-inject: each shape as a Deployment's pod template, and the template it
+writes must be the pod Keel's webhook makes of that Deployment's pod.
 """
 
 import base64
@@ -19,10 +23,12 @@ import functools
 import http.client
 import json
 import os
+import re
 import shutil
 import ssl
 import subprocess
 import tempfile
+from decimal import Decimal
 
 import jsonpatch
 import pytest
@@ -33,6 +39,7 @@ from keeltest import free_port, keel_discovery, wait_until
 TOOLS = os.environ.get("KEEL_TOOLS_DIR", "build/tools/bin")
 HELM = os.path.join(TOOLS, "helm")
 INJECTOR = os.path.join(TOOLS, "istio-injector")
+ISTIOCTL = os.path.join(TOOLS, "istioctl")
 ISTIO_CHART = os.path.join(TOOLS, "istio-discovery")
 ISTIO_GATEWAY_CHART = os.path.join(TOOLS, "istio-gateway")
 KEEL_CHART = os.environ.get("KEEL_CHART_DIR", os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
@@ -67,7 +74,7 @@ def render_istiod_config(out_dir, chart=ISTIO_CHART, args=("--set", "global.hub=
 
 @pytest.fixture(scope="module")
 def injectors():
-    for tool in (HELM, INJECTOR):
+    for tool in (HELM, INJECTOR, ISTIOCTL):
         assert os.access(tool, os.X_OK), f"{tool}: run test/e2e/istio_tools/build.sh (scripts/dev.sh test does)"
     tmp = tempfile.mkdtemp(prefix="keel-inject-istio-")
     os.mkdir(os.path.join(tmp, "istiod"))
@@ -78,14 +85,9 @@ def injectors():
     istio = subprocess.Popen([INJECTOR, "--config", paths["config"], "--values", paths["values"], "--mesh",
                               paths["mesh"], "--addr", f"127.0.0.1:{istio_port}"], stdout=istio_log,
                              stderr=subprocess.STDOUT, env=env)
-    # Istio's injector again, with Keel's chart's ConfigMaps: what istioctl kube-inject does with them.
+    # Files of Keel's chart's ConfigMaps istio-sidecar-injector and istio, for istioctl kube-inject.
     os.mkdir(os.path.join(tmp, "keel-chart"))
-    keel_paths = render_istiod_config(os.path.join(tmp, "keel-chart"), KEEL_CHART, ())
-    keel_cm_port = free_port()
-    keel_cm_log = open(os.path.join(tmp, "istio-injector-keel-configmap.log"), "w")
-    keel_cm = subprocess.Popen([INJECTOR, "--config", keel_paths["config"], "--values", keel_paths["values"], "--mesh",
-                                keel_paths["mesh"], "--addr", f"127.0.0.1:{keel_cm_port}"], stdout=keel_cm_log,
-                               stderr=subprocess.STDOUT, env=env)
+    keel_chart_files = render_istiod_config(os.path.join(tmp, "keel-chart"), KEEL_CHART, ())
     webhook_port = free_port()
     config_dir = os.path.join(tmp, "config")
     args = ["--config-dir", config_dir, "--ca-dir", os.path.join(tmp, "ca"), "--secure-grpc-addr", "127.0.0.1:0",
@@ -102,17 +104,12 @@ def injectors():
             def post_istio(body, path="/inject"):
                 return post(http.client.HTTPConnection("127.0.0.1", istio_port, timeout=10), body, path)
 
-            def post_keel_configmap(body, path="/inject"):
-                return post(http.client.HTTPConnection("127.0.0.1", keel_cm_port, timeout=10), body, path)
-
-            for proc, post_fn, log in ((istio, post_istio, istio_log), (keel_cm, post_keel_configmap, keel_cm_log)):
-                wait_until(lambda: proc.poll() is not None or reachable(post_fn), 20, "Istio's injector")
-                assert proc.poll() is None, f"istio-injector exited:\n{open(log.name).read()}"
-            yield {"keel": post_keel, "istio": post_istio, "keel_configmap": post_keel_configmap, "keel_log": keel.log}
+            wait_until(lambda: istio.poll() is not None or reachable(post_istio), 20, "Istio's injector")
+            assert istio.poll() is None, f"istio-injector exited:\n{open(istio_log.name).read()}"
+            yield {"keel": post_keel, "istio": post_istio, "keel_chart_files": keel_chart_files, "keel_log": keel.log}
     finally:
-        for proc in (istio, keel_cm):
-            proc.terminate()
-            proc.wait(10)
+        istio.terminate()
+        istio.wait(10)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -370,18 +367,75 @@ def test_the_webhook_url_sets_proxy_env_as_istios(injectors, shape, path):
     assert_same_pods(istio_result, keel_result)
 
 
+def deployment_of(pod, name):
+    """The Deployment `name` whose pod template is `pod`'s labels, annotations and spec, and
+    the pod its ReplicaSet creates from it (generateName, controller reference, hash label)."""
+    namespace = pod["metadata"].get("namespace", "bookinfo")
+    labels = {k: v for k, v in pod["metadata"].get("labels", {}).items() if k != "pod-template-hash"}
+    template = {"metadata": {"labels": labels}, "spec": pod["spec"]}
+    if pod["metadata"].get("annotations"):
+        template["metadata"]["annotations"] = pod["metadata"]["annotations"]
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
+                  "spec": {"selector": {"matchLabels": labels}, "template": template}}
+    replica_set = f"{name}-5d9c7f"
+    created = copy.deepcopy(template)
+    created["metadata"].update(namespace=namespace, generateName=replica_set + "-", ownerReferences=[{
+        "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": replica_set, "controller": True, "uid": "4b7e"}])
+    created["metadata"]["labels"] = dict(labels, **{"pod-template-hash": "5d9c7f"})
+    return deployment, dict({"apiVersion": "v1", "kind": "Pod"}, **created)
+
+
+QUANTITY_SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60, "n": Decimal("1e-9"),
+                     "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": 1, "k": 10**3, "M": 10**6, "G": 10**9,
+                     "T": 10**12, "P": 10**15, "E": 10**18}
+
+
+def with_quantity_values(pod_or_template):
+    """Each container's resource quantities as their values: istioctl writes them as Go's
+    resource.Quantity serialises them (2000m as 2, 1024Mi as 1Gi), as the API server
+    stores them; a webhook's patch carries the template's text."""
+    for key in ("containers", "initContainers"):
+        for c in pod_or_template["spec"].get(key, []):
+            for kind in ("limits", "requests"):
+                for name, text in c.get("resources", {}).get(kind, {}).items():
+                    number, suffix = re.fullmatch(r"([0-9.]+(?:[eE][-+]?[0-9]+)?)([A-Za-z]*)", str(text)).groups()
+                    c["resources"][kind][name] = str((Decimal(number) * QUANTITY_SUFFIXES[suffix]).normalize())
+    return pod_or_template
+
+
+def istioctl_kube_inject(files, deployment):
+    """("patched", pod template) | ("allowed", pod template) | ("denied", stderr) from the
+    real `istioctl kube-inject` with the files of Keel's chart's ConfigMaps."""
+    run = subprocess.run([ISTIOCTL, "kube-inject", "--revision", "default", "--injectConfigFile", files["config"],
+                          "--valuesFile", files["values"], "--meshConfigFile", files["mesh"], "-f", "-"],
+                         input=yaml.safe_dump(deployment), capture_output=True, text=True, timeout=60)
+    if run.returncode != 0:
+        return "denied", run.stderr
+    (written,) = [d for d in yaml.safe_load_all(run.stdout) if d]  # it ends each object with ---
+    template = written["spec"]["template"]
+    injected = "sidecar.istio.io/status" in template["metadata"].get("annotations", {})
+    return ("patched" if injected else "allowed"), template
+
+
 @pytest.mark.parametrize("shape", sorted(SHAPES))
-def test_keels_configmap_gives_istioctl_kube_inject_what_keels_webhook_gives(injectors, shape):
+def test_istioctl_kube_inject_with_keels_configmaps_gives_what_keels_webhook_gives(injectors, shape):
     """ConfigMap istio-sidecar-injector of Keel's chart (our own sidecar, gateway and
-    grpc-agent templates and values), rendered by Istio's injection code as istioctl
-    kube-inject renders it."""
-    pod = as_the_api_server_sends(SHAPES[shape]())
-    body = review(pod, "bookinfo")
-    cm_kind, cm_result = outcome(copy.deepcopy(pod), injectors["keel_configmap"](body))
-    keel_kind, keel_result = outcome(copy.deepcopy(pod), injectors["keel"](body))
-    assert cm_kind == keel_kind, f"ConfigMap: {cm_kind} {cm_result if cm_kind == 'denied' else ''}; Keel: {keel_kind}"
-    if keel_kind != "denied":
-        assert_same_pods(cm_result, keel_result)
+    grpc-agent templates and values) and ConfigMap istio, saved to files as the Istio
+    docs' manual-injection steps do, given to the real istioctl kube-inject with a
+    Deployment of the shape: the pod template it writes must be the pod Keel's webhook
+    makes of that Deployment's pod (less what the ReplicaSet adds)."""
+    deployment, pod = deployment_of(as_the_api_server_sends(SHAPES[shape]()), shape.replace("_", "-"))
+    ctl_kind, ctl_template = istioctl_kube_inject(injectors["keel_chart_files"], deployment)
+    keel_kind, keel_pod = outcome(copy.deepcopy(pod), injectors["keel"](review(pod, pod["metadata"]["namespace"])))
+    assert ctl_kind == keel_kind, f"istioctl: {ctl_kind} {ctl_template if ctl_kind == 'denied' else ''}; " \
+                                  f"Keel: {keel_kind} {keel_pod if keel_kind == 'denied' else ''}"
+    if keel_kind == "denied":
+        return
+    keel_pod["metadata"]["labels"].pop("pod-template-hash")
+    keel_template = {"metadata": {k: keel_pod["metadata"][k] for k in ("labels", "annotations") if k in keel_pod["metadata"]},
+                     "spec": keel_pod["spec"]}
+    ctl_template["metadata"].pop("creationTimestamp", None)  # Go's zero time, serialised as null
+    assert_same_pods(with_quantity_values(ctl_template), with_quantity_values(keel_template))
 
 
 def test_the_shapes_cover_every_outcome(injectors):

@@ -7,6 +7,8 @@
 #                       proxyv2 image (integration.pilot_agent)
 #   istio-injector      ./injector: istiod's sidecar injection webhook (pkg/kube/inject)
 #                       on plain HTTP, configured from files (integration.injection)
+#   istioctl            istio.io/istio/istioctl/cmd/istioctl, whose kube-inject renders
+#                       Keel's chart's ConfigMap istio-sidecar-injector (e2e.injection_istio)
 # and, beside them, istio-discovery/: istiod's own Helm chart (manifests/charts/
 # istio-control/istio-discovery of the same module), which renders the injector's
 # config, values and mesh config as istiod gets them; istio-gateway/: Istio's gateway
@@ -26,17 +28,18 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=${1:?usage: build.sh OUT_DIR}
 CACHE=${KEEL_CACHE:-${HOME:-/root}/.cache/keel}
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
-PROGRAMS=(istio-delta-client pilot-agent istio-injector istio-discovery envoy_bootstrap_tmpl.json)
+PROGRAMS=(istio-delta-client pilot-agent istio-injector istioctl istio-discovery envoy_bootstrap_tmpl.json)
 
 key=$(cat "$HERE/go.mod" "$HERE/go.sum" "$HERE"/delta_client/*.go "$HERE"/injector/*.go | sha256sum | cut -c1-16)
 dir="$CACHE/istio-tools-$key"
 built=1
 for p in "${PROGRAMS[@]}"; do [[ -e $dir/$p ]] || built=0; done
 if [[ $built == 0 ]]; then
-  echo "building Istio's delta xDS client, pilot-agent and injector into $dir" >&2
+  echo "building Istio's delta xDS client, pilot-agent, injector and istioctl into $dir" >&2
   rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
   (cd "$HERE" && GOWORK=off GOTOOLCHAIN=local GOFLAGS=-mod=readonly CGO_ENABLED=0 \
-    "$GO" build -o "$dir.tmp/" ./delta_client istio.io/istio/pilot/cmd/pilot-agent ./injector)
+    "$GO" build -o "$dir.tmp/" ./delta_client istio.io/istio/pilot/cmd/pilot-agent ./injector \
+      istio.io/istio/istioctl/cmd/istioctl)
   mv "$dir.tmp/delta_client" "$dir.tmp/istio-delta-client"
   mv "$dir.tmp/injector" "$dir.tmp/istio-injector"
   istio=$(cd "$HERE" && GOWORK=off GOTOOLCHAIN=local GOFLAGS=-mod=readonly "$GO" list -m -f '{{.Dir}}' istio.io/istio)
