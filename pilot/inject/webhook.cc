@@ -34,6 +34,15 @@ void AppendPatchOps(const JsonObject& original, const JsonObject& injected, cons
   }
 }
 
+// The API server names the object's kind (Pod); istioctl kube-inject, calling the
+// webhook itself, names its request's ({admission.k8s.io, AdmissionRequest}); absent is
+// taken as a Pod. Any other kind is refused (istiod would decode it as a Pod).
+bool IsPodRequestKind(const JsonObject& kind) {
+  const std::string name = StringAt(kind, "kind");
+  return name.empty() || (name == "Pod" && StringAt(kind, "group").empty()) ||
+         (name == "AdmissionRequest" && StringAt(kind, "group") == "admission.k8s.io");
+}
+
 }  // namespace
 
 std::string InjectionPatch(const JsonObject& original, const JsonObject& injected) {
@@ -86,14 +95,14 @@ WebhookReply HandleInjectionReview(absl::string_view content_type, absl::string_
     return BadRequest(400, absl::StrCat("kind/apiVersion: want AdmissionReview of admission.k8s.io/v1 or v1beta1, got \"",
                                         StringAt(*review, "kind"), "\" of \"", api_version, "\""));
   }
+  if (Member(*review, "request") == nullptr) return BadRequest(400, "request: required");
   const JsonObject& request = ObjectAt(*review, "request");
+  // The uid is echoed back; istioctl kube-inject sends none, and istiod does not require one.
   const std::string uid = StringAt(request, "uid");
-  if (uid.empty()) return BadRequest(400, "request.uid: required");
   const JsonValue* object = Member(request, "object");
   if (object == nullptr || !object->has_struct_value()) return BadRequest(400, "request.object: must be an object");
-  const JsonObject& kind = ObjectAt(request, "kind");
-  if (!StringAt(kind, "kind").empty() && StringAt(kind, "kind") != "Pod") {
-    return BadRequest(400, absl::StrCat("request.kind: want Pod, got ", StringAt(kind, "kind")));
+  if (!IsPodRequestKind(ObjectAt(request, "kind"))) {
+    return BadRequest(400, absl::StrCat("request.kind: want Pod, got ", StringAt(ObjectAt(request, "kind"), "kind")));
   }
 
   JsonObject response;

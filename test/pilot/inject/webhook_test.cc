@@ -106,8 +106,8 @@ TEST(InjectionWebhook, RefusesRequestsThatAreNotPodReviews) {
                          Bad{"application/json", "{\"kind\":", "AdmissionReview:", 400},
                          Bad{"application/json", "[1,2]", "AdmissionReview:", 400},
                          Bad{"application/json", R"({"kind":"Pod","apiVersion":"v1"})", "kind/apiVersion", 400},
-                         Bad{"application/json", R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1",
-                               "request":{"object":{}}})", "request.uid", 400},
+                         Bad{"application/json", R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1"})",
+                             "request: required", 400},
                          Bad{"application/json", R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1",
                                "request":{"uid":"u","object":7}})", "request.object", 400},
                          Bad{"application/json", R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1",
@@ -117,6 +117,19 @@ TEST(InjectionWebhook, RefusesRequestsThatAreNotPodReviews) {
     EXPECT_NE(reply.body.find(bad.reason), std::string::npos) << reply.body;
     EXPECT_EQ(reply.outcome.rfind("bad request: ", 0), 0u) << reply.outcome;
   }
+}
+
+// What istioctl kube-inject sends when it calls the webhook named by the
+// MutatingWebhookConfiguration itself (istioctl/pkg/kubeinject ExternalInjector.Inject):
+// no uid, the request's own kind, an empty resource.
+TEST(InjectionWebhook, InjectsTheReviewIstioctlKubeInjectSends) {
+  const std::string body = std::string(R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{
+      "kind":{"group":"admission.k8s.io","version":"v1","kind":"AdmissionRequest"},"resource":{"group":"",
+      "version":"","resource":""},"namespace":"bookinfo","operation":"","object":)") + kPod + "}}";
+  WebhookReply reply = HandleInjectionReview("application/json", body, InjectionConfig());
+  ASSERT_EQ(reply.http_status, 200) << reply.body;
+  EXPECT_EQ(reply.outcome, "injected");
+  EXPECT_EQ(StringAt(ObjectAt(MustParse(reply.body), "response"), "uid"), "");
 }
 
 TEST(InjectionPatch, AddsMetadataWhenThePodHasNone) {
