@@ -181,6 +181,29 @@ std::optional<JsonObject> MergeByName(JsonList& list, const JsonValue& injected)
   return std::nullopt;
 }
 
+// Puts the items of `list` named in `from_template` first, in the template's order, and
+// the pod's own after them in theirs: the order of istiod's strategic merge of the
+// rendered template (the patch) over the pod, for lists it does not reorder later (volumes).
+void TemplateItemsFirst(const JsonList& from_template, JsonList& list) {
+  std::vector<JsonValue> ordered;
+  std::vector<bool> taken(list.values_size(), false);
+  for (const auto& t : from_template.values()) {
+    const std::string name = StringAt(t.struct_value(), "name");
+    for (int i = 0; i < list.values_size(); ++i) {
+      if (!taken[i] && StringAt(list.values(i).struct_value(), "name") == name) {
+        ordered.push_back(list.values(i));
+        taken[i] = true;
+        break;
+      }
+    }
+  }
+  for (int i = 0; i < list.values_size(); ++i) {
+    if (!taken[i]) ordered.push_back(list.values(i));
+  }
+  list.clear_values();
+  for (auto& v : ordered) *list.add_values() = std::move(v);
+}
+
 // Every container's resource quantities in canonical form, as istiod's patch (a diff of
 // the pod it parsed into Go structs) writes them.
 void CanonicalizeResources(JsonList& containers) {
@@ -372,6 +395,7 @@ absl::StatusOr<InjectionOutcome> InjectSidecar(const JsonObject& original, const
   }
   JsonList& pod_volumes = *(*spec.mutable_fields())["volumes"].mutable_list_value();
   for (const auto& v : rendered.volumes.values()) MergeByName(pod_volumes, v);
+  TemplateItemsFirst(rendered.volumes, pod_volumes);
   if (rendered.pod_sysctls) {
     (*(*spec.mutable_fields())["securityContext"].mutable_struct_value()->mutable_fields())["sysctls"] =
         *rendered.pod_sysctls;

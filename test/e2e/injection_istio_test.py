@@ -243,6 +243,14 @@ def bare_gateway_pod():
                     annotations={"inject.istio.io/templates": "gateway"})
 
 
+def nameless_template():
+    """A pod template as istioctl kube-inject posts it to the webhook itself: no name, no
+    generateName, no owner (istiod then names no workload)."""
+    pod = base_pod()
+    del pod["metadata"]["name"]
+    return pod
+
+
 def user_istio_proxy_run_as_user():
     """istio-init then leaves uid 1500's traffic alone (istiod's adjustInitContainerUser)."""
     pod = user_istio_proxy()
@@ -253,11 +261,17 @@ def user_istio_proxy_run_as_user():
 SHAPES = {
     "plain": lambda: base_pod(),
     "no_labels": lambda: base_pod(labels={}),
+    "nameless_template": nameless_template,
     "deployment_replicaset": lambda: controller_pod("ReplicaSet", "apps/v1", "ratings-v1-6d8b5c",
                                                     {"app": "ratings", "version": "v1", "pod-template-hash": "6d8b5c"}),
     "cronjob": lambda: controller_pod("Job", "batch/v1", "backup-28912345", {"job-name": "backup-28912345"}),
     "canonical_labels": lambda: base_pod(labels={"app.kubernetes.io/name": "reviews", "app.kubernetes.io/version": "2.1"}),
     "two_containers_and_init": two_containers,
+    # Bookinfo's reviews: volumes and mounts of its own.
+    "own_volumes": lambda: with_app(base_pod(volumes=[{"name": "wlp-output", "emptyDir": {}},
+                                                      {"name": "tmp", "emptyDir": {}}]),
+                                    volumeMounts=[{"name": "tmp", "mountPath": "/tmp"},
+                                                  {"name": "wlp-output", "mountPath": "/opt/ibm/wlp/output"}]),
     "http_readiness_probe": lambda: with_app(base_pod(), readinessProbe={"httpGet": {"path": "/health", "port": 9080},
                                                                          "periodSeconds": 5, "timeoutSeconds": 2}),
     "named_port_liveness": lambda: with_app(base_pod(), ports=[{"name": "http", "containerPort": 9080}],

@@ -49,6 +49,15 @@ set_tests_properties(integration.pilot_agent PROPERTIES TIMEOUT 240 ENVIRONMENT
                      "${_keel_ca_env};KEEL_PILOT_AGENT=${CMAKE_BINARY_DIR}/tools/bin/pilot-agent;KEEL_DELTA_CLIENT=${CMAKE_BINARY_DIR}/tools/bin/istio-delta-client;KEEL_TOOLS_DIR=${KEEL_TOOLS_DIR};KEEL_CHART_DIR=${KEEL_CHART_DIR}")
 keel_kube_test(integration.pilot_agent EXCLUSIVE)
 
+# The README's Bookinfo walk-through: helm install, label, Bookinfo, bookinfo-gateway;
+# the gateway agent's listener and route, istioctl kube-inject both ways.
+add_test(NAME integration.walkthrough
+         COMMAND ${KEEL_PYTHON} -m pytest -p no:cacheprovider -q ${CMAKE_CURRENT_LIST_DIR}/walkthrough_test.py
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(integration.walkthrough PROPERTIES TIMEOUT 300 ENVIRONMENT
+                     "${_keel_ca_env};KEEL_PILOT_AGENT=${CMAKE_BINARY_DIR}/tools/bin/pilot-agent;KEEL_DELTA_CLIENT=${CMAKE_BINARY_DIR}/tools/bin/istio-delta-client;KEEL_TOOLS_DIR=${KEEL_TOOLS_DIR};KEEL_CHART_DIR=${KEEL_CHART_DIR}")
+keel_kube_test(integration.walkthrough EXCLUSIVE)
+
 add_test(NAME integration.injection
          COMMAND ${KEEL_PYTHON} -m pytest -p no:cacheprovider -q ${CMAKE_CURRENT_LIST_DIR}/injection_test.py
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})

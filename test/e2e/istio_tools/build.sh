@@ -48,15 +48,20 @@ if [[ $built == 0 ]]; then
   chmod -R u+w "$dir.tmp/istio-discovery"  # the module cache is read-only
   rm -rf "$dir" && mv "$dir.tmp" "$dir"
 fi
-# Istio's gateway chart (manifests/charts/gateway), whose Deployment's pod the gateway
-# injection template is for (e2e.injection_istio): copied, not built, so a cache
-# that predates it gains it without a rebuild.
-if [[ ! -e $dir/istio-gateway ]]; then
+# Copied, not built, so a cache that predates them gains them without a rebuild:
+#   istio-gateway   Istio's gateway chart (manifests/charts/gateway), whose Deployment's
+#                   pod the gateway injection template is for (e2e.injection_istio)
+#   bookinfo        Istio's Bookinfo sample (samples/bookinfo: platform/kube/bookinfo.yaml,
+#                   networking/bookinfo-gateway.yaml), the walk-through's (integration.walkthrough)
+COPIED=(istio-gateway:manifests/charts/gateway bookinfo:samples/bookinfo)
+for entry in "${COPIED[@]}"; do
+  name=${entry%%:*} src=${entry#*:}
+  [[ -e $dir/$name ]] && continue
   istio=$(cd "$HERE" && GOWORK=off GOTOOLCHAIN=local GOFLAGS=-mod=readonly "$GO" list -m -f '{{.Dir}}' istio.io/istio)
-  rm -rf "$dir/istio-gateway.tmp"
-  cp -r "$istio/manifests/charts/gateway" "$dir/istio-gateway.tmp"
-  chmod -R u+w "$dir/istio-gateway.tmp"
-  mv "$dir/istio-gateway.tmp" "$dir/istio-gateway"
-fi
+  rm -rf "$dir/$name.tmp"
+  cp -r "$istio/$src" "$dir/$name.tmp"
+  chmod -R u+w "$dir/$name.tmp"  # the module cache is read-only
+  mv "$dir/$name.tmp" "$dir/$name"
+done
 mkdir -p "$OUT"
-for p in "${PROGRAMS[@]}" istio-gateway; do ln -sfn "$dir/$p" "$OUT/$p"; done  # -n: replace a link to a directory, not add one inside it
+for p in "${PROGRAMS[@]}" "${COPIED[@]%%:*}"; do ln -sfn "$dir/$p" "$OUT/$p"; done  # -n: replace a link to a directory, not add one inside it
