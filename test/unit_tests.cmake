@@ -18,11 +18,13 @@ keel_add_gtest(guarded_listener_test pkg/grpc/guarded_listener_test.cc LIBS keel
 keel_add_gtest(config_parser_test pilot/config/config_parser_test.cc LIBS keel_pilot_config)
 keel_add_gtest(file_source_test pilot/config/file_source_test.cc LIBS keel_pilot_config)
 keel_add_gtest(mesh_watcher_test pilot/config/mesh_watcher_test.cc LIBS keel_pilot_config)
+keel_add_gtest(injector_watcher_test pilot/config/injector_watcher_test.cc LIBS keel_pilot_config)
 
 # pilot/inject
 keel_add_gtest(sidecar_injector_test pilot/inject/sidecar_injector_test.cc LIBS keel_pilot_inject)
 keel_add_gtest(quantity_test pilot/inject/quantity_test.cc LIBS keel_pilot_inject)
 keel_add_gtest(injection_webhook_test pilot/inject/webhook_test.cc LIBS keel_pilot_inject)
+keel_add_gtest(injector_values_test pilot/inject/injector_values_test.cc LIBS keel_pilot_inject)
 
 # pilot/model
 keel_add_gtest(endpoint_builder_test pilot/model/endpoint_builder_test.cc LIBS keel_pilot_config)

@@ -10,6 +10,7 @@
 #include "pilot/config/kube_source.h"
 #include "pilot/config/mesh_watcher.h"
 #include "pilot/debug/handlers.h"
+#include "pilot/inject/injector_values.h"
 #include "pilot/model/endpoint_changes.h"
 #include "pilot/model/kind_schema.h"
 #include "pilot/model/push_context.h"
@@ -52,6 +53,8 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
   server->mesh_ = std::make_unique<config::MeshWatcher>(
       model::ConfigKey{model::Kind::kConfigMap, options.system_namespace, config::MeshConfigMapName(options.revision)},
       model::DefaultMeshConfig(options.system_namespace, options.trust_domain));
+  server->injector_ = std::make_unique<config::InjectorWatcher>(model::ConfigKey{
+      model::Kind::kConfigMap, options.system_namespace, inject::InjectorConfigMapName(options.revision)});
   if (!options.config_dir.empty()) {
     auto source = config::FileSource::Create({options.config_dir});
     if (!source.ok()) return source.status();
@@ -116,7 +119,11 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
     webhook.addr = options.webhook_addr;
     webhook.cert_chain_path = server->citadel_->serving_cert().cert_chain_path();
     webhook.key_path = server->citadel_->serving_cert().key_path();
-    webhook.config = [self = server.get()] { return InjectionConfigFor(self->options_, *self->mesh_->Current()); };
+    // The flags and the mesh, with ConfigMap istio-sidecar-injector's values and config over them.
+    webhook.config = [self = server.get()] {
+      return self->injector_->Apply(self->store_.Get(self->injector_->key()),
+                                    InjectionConfigFor(self->options_, *self->mesh_->Current()));
+    };
     auto webhook_server = CreateWebhookServer(webhook);
     if (!webhook_server.ok()) return webhook_server.status();
     server->webhook_server_ = std::move(*webhook_server);
@@ -399,6 +406,11 @@ void DiscoveryServer::RegisterMonitoringHandlers() {
     std::vector<std::string> out = file_source_ ? file_source_->Errors() : std::vector<std::string>{};
     if (std::string error = mesh_->Error(); !error.empty()) {
       out.push_back(absl::StrCat(mesh_->key().ToString(), ": ", error));
+    }
+    // The injector reads its ConfigMap on requests: read it now, so an error shows before one.
+    injector_->Apply(store_.Get(injector_->key()), InjectionConfigFor(options_, *mesh_->Current()));
+    if (std::string error = injector_->Error(); !error.empty()) {
+      out.push_back(absl::StrCat(injector_->key().ToString(), ": ", error));
     }
     if (kube_source_) {
       for (const auto& skipped : kube_source_->Skipped()) {

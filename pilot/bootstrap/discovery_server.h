@@ -15,6 +15,7 @@
 #include "citadel/server/authenticator.h"
 #include "pilot/debug/debug_auth.h"
 #include "pilot/bootstrap/options.h"
+#include "pilot/config/injector_watcher.h"
 #include "pilot/config/mesh_watcher.h"
 #include "pilot/inject/webhook_cert_patcher.h"
 #include "pilot/model/config_source.h"
@@ -73,6 +74,7 @@ class DiscoveryServer {
   std::unique_ptr<kube::AccessReviewer> access_reviewer_;  // SDS: who may read Secrets; with a cluster
   model::ConfigStore store_;
   std::unique_ptr<config::MeshWatcher> mesh_;  // the mesh config; updated by full pushes (PushNow)
+  std::unique_ptr<config::InjectorWatcher> injector_;  // ConfigMap istio-sidecar-injector; read per /inject
   model::ConfigSourcePtr source_;
   config::FileSource* file_source_ = nullptr;  // source_, when it is a directory (for /debug/push_status)
   config::KubeSource* kube_source_ = nullptr;  // source_, when it is a cluster (for /debug/push_status)

@@ -9,16 +9,19 @@
 #include <string>
 #include <vector>
 
+#include "pilot/inject/json_value.h"
 #include "pilot/inject/label_selector.h"
 
 namespace keel::pilot::inject {
 
-// global.proxy.resources (values.yaml: 100m, 128Mi, 2000m, 1024Mi), in the
-// canonical form Kubernetes' resource.Quantity gives them in istiod's patch.
-struct ProxyResources {
-  std::string requests_cpu = "100m", requests_memory = "128Mi";
-  std::string limits_cpu = "2", limits_memory = "1Gi";
-};
+// global.proxy.resources of Istio's values.yaml (requests 100m/128Mi, limits
+// 2000m/1024Mi), in the canonical form Kubernetes' resource.Quantity gives them in
+// istiod's patch.
+inline JsonObject DefaultProxyResources() {
+  return Obj({{"requests", Obj({{"cpu", Str("100m")}, {"memory", Str("128Mi")}})},
+              {"limits", Obj({{"cpu", Str("2")}, {"memory", Str("1Gi")}})}})
+      .struct_value();
+}
 
 struct InjectionConfig {
   // config: policy (enabled: inject unless a pod says no; disabled: only pods that
@@ -62,7 +65,7 @@ struct InjectionConfig {
   bool hold_application_until_proxy_starts = false;  // global.proxy.holdApplicationUntilProxyStarts
   bool rewrite_app_http_probe = true;         // sidecarInjectorWebhook.rewriteAppHTTPProbe
   bool prometheus_merge = true;               // meshConfig.enablePrometheusMerge
-  ProxyResources proxy_resources;
+  JsonObject proxy_resources = DefaultProxyResources();  // global.proxy.resources (ResourceRequirements)
   // meshConfig.defaultConfig as JSON (ProxyConfig); discoveryAddress defaults to
   // istiod[-rev].<istio_namespace>.svc:15012 when it has none.
   std::string default_proxy_config_json = "{}";

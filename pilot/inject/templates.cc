@@ -78,11 +78,7 @@ std::string ExcludeInboundPort(const std::string& port, const std::string& exclu
 JsonValue Resources(const InjectionConfig& config, const Strings& annotations) {
   const bool any = annotations.count(kProxyCpu) || annotations.count(kProxyMemory) ||
                    annotations.count(kProxyCpuLimit) || annotations.count(kProxyMemoryLimit);
-  const auto& r = config.proxy_resources;
-  if (!any) {
-    return Obj({{"requests", Obj({{"cpu", Str(r.requests_cpu)}, {"memory", Str(r.requests_memory)}})},
-                {"limits", Obj({{"cpu", Str(r.limits_cpu)}, {"memory", Str(r.limits_memory)}})}});
-  }
+  if (!any) return Obj(config.proxy_resources);
   JsonObject out;
   auto add = [&](const char* group, const char* key, const char* name) {
     if (auto it = annotations.find(name); it != annotations.end()) {

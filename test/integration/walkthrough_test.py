@@ -52,6 +52,12 @@ BOOKINFO = os.path.join(TOOLS, "bookinfo")
 LDS = "type.googleapis.com/envoy.config.listener.v3.Listener"
 RDS = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
 HASH = "6f8d9c"
+# Injection values a user sets at install: keel-discovery's injector must read them from
+# ConfigMap istio-sidecar-injector (values, config), as istiod does.
+CUSTOM_VALUES = ("--set", "global.proxy.logLevel=debug", "--set", "global.proxy.resources.requests.cpu=50m",
+                 "--set", "global.proxy.resources.limits.cpu=1500m",
+                 "--set-string", "sidecarInjectorWebhook.injectedAnnotations.example\\.com/injected-by=keel",
+                 "--set-json", 'sidecarInjectorWebhook.neverInjectSelector=[{"matchLabels": {"walkthrough/skip": "yes"}}]')
 
 
 class Ctx:
@@ -105,7 +111,7 @@ def ctx(request):
     ok = False
     try:
         c.install = run(HELM, "install", "keel", os.environ["KEEL_CHART_DIR"], "-n", c.system, "--create-namespace",
-                        "--set", "gateways.istio-ingressgateway.enabled=true",
+                        "--set", "gateways.istio-ingressgateway.enabled=true", *CUSTOM_VALUES,
                         "--set-string", "gateways.istio-ingressgateway.podAnnotations.status\\.sidecar\\.istio\\.io/port=0",
                         timeout=180)
         config = kubectl_json("get", "mutatingwebhookconfiguration", c.webhook)
@@ -185,6 +191,20 @@ def test_every_bookinfo_pod_is_stored_with_its_sidecar(ctx):
         assert pod["metadata"]["labels"]["security.istio.io/tlsMode"] == "istio"
 
 
+def test_the_injector_reads_the_values_given_at_install(ctx):
+    pod = ctx.pods["reviews-v1"]
+    proxy = pod["spec"]["containers"][1]
+    assert "--proxyLogLevel=debug" in proxy["args"]
+    assert proxy["resources"] == {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "1500m",
+                                                                                            "memory": "1Gi"}}
+    assert pod["metadata"]["annotations"]["example.com/injected-by"] == "keel"
+    # neverInjectSelector: a pod that matches it (and does not ask for a sidecar) is stored as sent.
+    skipped = json.loads(kubectl("create", "-n", ctx.bookinfo, "-o", "json", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "skipped", "labels": {"walkthrough/skip": "yes"}},
+        "spec": {"containers": [{"name": "app", "image": "example.invalid/app"}]}})).stdout)
+    assert names(skipped["spec"]["containers"]) == ["app"]
+
+
 def test_the_gateway_pod_is_stored_as_a_router(ctx):
     pod = ctx.pods["istio-ingressgateway"]
     assert names(pod["spec"]["containers"]) == ["istio-proxy"]
@@ -256,6 +276,31 @@ def test_istioctl_kube_inject_with_the_walkthroughs_files_injects_as_the_webhook
         assert workload == {"ISTIO_META_WORKLOAD_NAME": name, "ISTIO_META_OWNER":
                             f"kubernetes://apis/apps/v1/namespaces/default/deployments/{name}"}, workload
         proxy["env"] = [e for e in proxy["env"] if e["name"] not in workload]
+        # From files, istioctl adds no injectedAnnotations (IntoObject passes none); the
+        # webhook adds the config's, as istiod's does.
+        assert from_webhook[name]["metadata"]["annotations"].pop("example.com/injected-by") == "keel"
         a = json.dumps(from_files[name], indent=1, sort_keys=True).splitlines()
         b = json.dumps(from_webhook[name], indent=1, sort_keys=True).splitlines()
         assert a == b, "\n".join(difflib.unified_diff(a, b, "files", "webhook", lineterm=""))
+
+
+def test_a_bad_injector_configmap_is_reported_and_the_last_good_stays_in_force(ctx):
+    """Last: it edits the ConfigMap the istioctl tests read (and puts it back)."""
+    original = kubectl_json("get", "configmap", "istio-sidecar-injector", "-n", ctx.system)
+    values = json.loads(original["data"]["values"])
+    values["global"]["proxy"]["statusPort"] = "15020"  # a string: istiod's Go templates would fail on it too
+    kubectl("patch", "configmap", "istio-sidecar-injector", "-n", ctx.system, "--type=merge",
+            "-p", json.dumps({"data": {"values": json.dumps(values)}}))
+    key = f"ConfigMap {ctx.system}/istio-sidecar-injector"
+
+    def reported():
+        status, body = ctx.keel.http_get("/debug/push_status")
+        return json.loads(body).get("keel_invalid_config", {}).get(key) if status == 200 else None
+
+    reason = wait_until(reported, 20, f"{key} under keel_invalid_config")
+    assert "values: global.proxy.statusPort: want a non-negative integer" in reason["message"], reason
+    pod = create_pod_of(next(d for d in ctx.deployments if d["metadata"]["name"] == "details-v1"), "10.71.0.20")
+    assert "--proxyLogLevel=debug" in pod["spec"]["containers"][1]["args"], "the last good values are not in force"
+    kubectl("patch", "configmap", "istio-sidecar-injector", "-n", ctx.system, "--type=merge",
+            "-p", json.dumps({"data": {"values": original["data"]["values"]}}))
+    wait_until(lambda: reported() is None, 20, f"{key} to leave keel_invalid_config")

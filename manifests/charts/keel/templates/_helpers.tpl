@@ -68,46 +68,48 @@ stops with the message.
 
 {{/*
 The `values` of ConfigMap istio-sidecar-injector: Istio's injection values (its
-values.yaml names) as keel-discovery's injector is configured, its defaults
-(pilot/inject/injection_config.h) and what the chart passes it (--system-namespace,
---domain, --ca-audience), as JSON.
+values.yaml names), from the chart's global.proxy, global.proxy_init and
+sidecarInjectorWebhook and what the chart passes keel-discovery (--system-namespace,
+--domain, --ca-audience), as JSON. keel-discovery's injector reads them
+(pilot/inject/injector_values.cc), as do the Go templates of `config`.
 */}}
 {{- define "keel.injectionValues" -}}
+{{- $proxy := .Values.global.proxy }}
 {{- $values := dict
     "revision" ""
-    "sidecarInjectorWebhook" (dict "rewriteAppHTTPProbe" true)
+    "sidecarInjectorWebhook" (dict "rewriteAppHTTPProbe" .Values.sidecarInjectorWebhook.rewriteAppHTTPProbe)
     "global" (dict
-      "hub" "docker.io/istio"
+      "hub" (.Values.global.hub | default "docker.io/istio")
       "tag" "1.31.0"
-      "imagePullPolicy" ""
+      "imagePullPolicy" .Values.global.imagePullPolicy
       "istioNamespace" .Release.Namespace
       "caAddress" ""
       "network" ""
       "meshID" ""
       "pilotCertProvider" "istiod"
       "multiCluster" (dict "clusterName" "")
-      "logging" (dict "level" "default:info")
+      "logging" (dict "level" .Values.global.logging.level)
       "sds" (dict "token" (dict "aud" (first (splitList "," .Values.global.sds.token.aud))))
-      "proxy_init" (dict "image" "proxyv2")
+      "proxy_init" (dict "image" .Values.global.proxy_init.image)
       "proxy" (dict
-        "image" "proxyv2"
-        "clusterDomain" .Values.global.proxy.clusterDomain
-        "logLevel" "warning"
-        "componentLogLevel" "misc:error"
-        "statusPort" 15020
-        "readinessInitialDelaySeconds" 0
-        "readinessPeriodSeconds" 15
-        "readinessFailureThreshold" 4
-        "startupProbe" (dict "enabled" true "failureThreshold" 600)
-        "includeIPRanges" "*"
-        "excludeIPRanges" ""
-        "includeInboundPorts" "*"
-        "excludeInboundPorts" ""
-        "includeOutboundPorts" ""
-        "excludeOutboundPorts" ""
-        "privileged" false
-        "holdApplicationUntilProxyStarts" false
-        "resources" (dict "requests" (dict "cpu" "100m" "memory" "128Mi") "limits" (dict "cpu" "2000m" "memory" "1024Mi"))))
+        "image" $proxy.image
+        "clusterDomain" $proxy.clusterDomain
+        "logLevel" $proxy.logLevel
+        "componentLogLevel" $proxy.componentLogLevel
+        "statusPort" $proxy.statusPort
+        "readinessInitialDelaySeconds" $proxy.readinessInitialDelaySeconds
+        "readinessPeriodSeconds" $proxy.readinessPeriodSeconds
+        "readinessFailureThreshold" $proxy.readinessFailureThreshold
+        "startupProbe" $proxy.startupProbe
+        "includeIPRanges" $proxy.includeIPRanges
+        "excludeIPRanges" $proxy.excludeIPRanges
+        "includeInboundPorts" $proxy.includeInboundPorts
+        "excludeInboundPorts" $proxy.excludeInboundPorts
+        "includeOutboundPorts" $proxy.includeOutboundPorts
+        "excludeOutboundPorts" $proxy.excludeOutboundPorts
+        "privileged" $proxy.privileged
+        "holdApplicationUntilProxyStarts" $proxy.holdApplicationUntilProxyStarts
+        "resources" $proxy.resources))
 -}}
 {{ toPrettyJson $values }}
 {{- end }}
