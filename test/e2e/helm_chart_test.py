@@ -277,6 +277,41 @@ class TestChart:
         other = docs_by_kind_name(helm_template(henv, "--namespace", "mesh-b"))
         assert ("MutatingWebhookConfiguration", "istio-sidecar-injector-mesh-b") in other
 
+    @pytest.mark.parametrize("revision", ["", "canary"])
+    def test_revision_names_selects_and_injects_as_istios_chart(self, henv, revision):
+        """Istio's own istio-discovery chart (from the pinned module) rendered with the same
+        `revision`: the objects both charts make have the same names, and the webhooks,
+        the Service and the Deployment the same selectors."""
+        istio_chart = TOOLS / "istio-discovery"
+        assert istio_chart.is_dir(), f"{istio_chart}: run test/e2e/istio_tools/build.sh (scripts/dev.sh test does)"
+        ours = docs_by_kind_name(helm_template(henv, "--set", f"revision={revision}"))
+        istio = docs_by_kind_name(run([HELM, "template", "istiod", istio_chart, "-n", NAMESPACE, "--set",
+                                       f"revision={revision}", "--set", "global.hub=docker.io/istio"], env=henv).stdout)
+        shared_kinds = {"Deployment", "Service", "ServiceAccount", "ConfigMap", "MutatingWebhookConfiguration",
+                        "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+        missing = {k for k in ours if k[0] in shared_kinds} - set(istio)
+        assert not missing, f"named otherwise than by Istio's chart: {sorted(missing)}"
+        suffix = f"-{revision}" if revision else ""
+        name = f"istiod{suffix}"
+        for kind in ("Deployment", "Service"):
+            assert ours[(kind, name)]["metadata"]["labels"]["istio.io/rev"] == (revision or "default")
+        assert ours[("Service", name)]["spec"]["selector"] == istio[("Service", name)]["spec"]["selector"]
+        assert ours[("Deployment", name)]["spec"]["selector"] == istio[("Deployment", name)]["spec"]["selector"]
+        mwc = ("MutatingWebhookConfiguration", f"istio-sidecar-injector{suffix}")
+        assert ours[mwc]["metadata"]["labels"]["istio.io/rev"] == istio[mwc]["metadata"]["labels"]["istio.io/rev"]
+
+        def hooks(doc):
+            return [(h["name"], h["clientConfig"], h["namespaceSelector"], h["objectSelector"]) for h in doc["webhooks"]]
+
+        assert hooks(ours[mwc]) == hooks(istio[mwc])
+        deployment = ours[("Deployment", name)]
+        assert flag(container(deployment), "revision") == (revision or None)
+        assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == name
+        mesh = yaml.safe_load(ours[("ConfigMap", f"istio{suffix}")]["data"]["mesh"])
+        assert mesh["defaultConfig"]["discoveryAddress"] == f"{name}.{NAMESPACE}.svc:15012"
+        values = json.loads(ours[("ConfigMap", f"istio-sidecar-injector{suffix}")]["data"]["values"])
+        assert values["revision"] == revision
+
     def test_injector_values_add_the_auto_webhook_and_reinvocation(self, henv):
         docs = docs_by_kind_name(helm_template(
             henv, "--set", "sidecarInjectorWebhook.enableNamespacesByDefault=true,sidecarInjectorWebhook.reinvocationPolicy=IfNeeded"))
@@ -550,6 +585,11 @@ class TestInstall:
                        env=cluster["env"]).stdout
         kinds = {kind for kind, _ in docs_by_kind_name(rendered)}
         assert {"HorizontalPodAutoscaler", "PodDisruptionBudget", "Deployment"} <= kinds
+        p = cluster["kubectl"]("create", "--dry-run=server", "-f", "-", input=rendered)
+        assert p.stdout.count("(server dry run)") == len(docs_by_kind_name(rendered)), p.stdout
+        # A revision's objects (named and selected for it) too.
+        rendered = run([HELM, "template", RELEASE, CHART, "--namespace", APP_NAMESPACE, "--set", "revision=canary",
+                        "--set", "gateways.istio-ingressgateway.enabled=true"], env=cluster["env"]).stdout
         p = cluster["kubectl"]("create", "--dry-run=server", "-f", "-", input=rendered)
         assert p.stdout.count("(server dry run)") == len(docs_by_kind_name(rendered)), p.stdout
 

@@ -16,7 +16,18 @@ The labels Istio's tools and the istiod Service/PDB selectors look for.
 {{- define "keel.istiodLabels" -}}
 app: istiod
 istio: pilot
-istio.io/rev: default
+istio.io/rev: {{ include "keel.revision" . | quote }}
+{{- end }}
+
+{{/*
+The control plane's revision (Istio's `revision` value; "" is "default"), and the
+suffix its objects' names carry ("-<revision>", "" for the default), as Istio's chart.
+*/}}
+{{- define "keel.revision" -}}
+{{ .Values.revision | default "default" }}
+{{- end }}
+{{- define "keel.suffix" -}}
+{{ if .Values.revision }}-{{ .Values.revision }}{{ end }}
 {{- end }}
 
 {{/*
@@ -42,7 +53,7 @@ Istio's istiod chart does), as YAML. Callers that need a field use `fromYaml`.
 {{- $defaults := dict
       "trustDomain" "cluster.local"
       "rootNamespace" .Release.Namespace
-      "defaultConfig" (dict "discoveryAddress" (printf "istiod.%s.svc:15012" .Release.Namespace)) -}}
+      "defaultConfig" (dict "discoveryAddress" (printf "istiod%s.%s.svc:15012" (include "keel.suffix" .) .Release.Namespace)) -}}
 {{- toYaml (mergeOverwrite $defaults (deepCopy .Values.meshConfig)) -}}
 {{- end }}
 
@@ -76,7 +87,7 @@ sidecarInjectorWebhook and what the chart passes keel-discovery (--system-namesp
 {{- define "keel.injectionValues" -}}
 {{- $proxy := .Values.global.proxy }}
 {{- $values := dict
-    "revision" ""
+    "revision" .Values.revision
     "sidecarInjectorWebhook" (dict "rewriteAppHTTPProbe" .Values.sidecarInjectorWebhook.rewriteAppHTTPProbe)
     "global" (dict
       "hub" (.Values.global.hub | default "docker.io/istio")
