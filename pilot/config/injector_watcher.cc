@@ -5,16 +5,13 @@
 #include "pilot/inject/injector_values.h"
 
 namespace keel::pilot::config {
+
 namespace {
 
-absl::Status ApplyData(const std::string& values, const std::string& config, inject::InjectionConfig& out) {
-  if (!values.empty()) {
-    if (auto st = inject::ApplyInjectorValues(values, out); !st.ok()) return st;
-  }
-  if (!config.empty()) {
-    if (auto st = inject::ApplyInjectorConfig(config, out); !st.ok()) return st;
-  }
-  return absl::OkStatus();
+// The ConfigMap's `values` then `config` over `out`.
+absl::Status ApplyData(const InjectorWatcher::Data& data, inject::InjectionConfig& out) {
+  if (auto st = inject::ApplyInjectorValues(data.values, out); !st.ok()) return st;
+  return inject::ApplyInjectorConfig(data.config, out);
 }
 
 }  // namespace
@@ -31,12 +28,24 @@ inject::InjectionConfig InjectorWatcher::Apply(const model::ConfigPtr& object, i
         good_ = nullptr;
         error_.clear();
       } else {
-        auto next = std::make_shared<Data>();
+        // Parsed once per object; checked by applying it to this request's base (its
+        // errors are of its own text, so it then applies to any base).
         const auto& keys = object->As<k8s::v1::ConfigMap>().data();
-        if (auto it = keys.find("values"); it != keys.end()) next->values = it->second;
-        if (auto it = keys.find("config"); it != keys.end()) next->config = it->second;
-        inject::InjectionConfig trial = base;
-        if (auto st = ApplyData(next->values, next->config, trial); !st.ok()) {
+        auto text = [&keys](const char* key) {
+          auto it = keys.find(key);
+          return it == keys.end() ? std::string() : it->second;
+        };
+        auto values = inject::ParseInjectorKey("values", text("values"));
+        auto config = inject::ParseInjectorKey("config", text("config"));
+        absl::Status st = !values.ok() ? values.status() : config.status();
+        auto next = std::make_shared<Data>();
+        if (st.ok()) {
+          next->values = *std::move(values);
+          next->config = *std::move(config);
+          inject::InjectionConfig trial = base;
+          st = ApplyData(*next, trial);
+        }
+        if (!st.ok()) {
           error_ = absl::StrCat(st.message(), " (the previous injector configuration stays in force)");
         } else {
           error_.clear();
@@ -46,8 +55,7 @@ inject::InjectionConfig InjectorWatcher::Apply(const model::ConfigPtr& object, i
     }
     data = good_;
   }
-  // A good ConfigMap applies over any base: its errors are of its own text.
-  if (data) ApplyData(data->values, data->config, base).IgnoreError();
+  if (data) ApplyData(*data, base).IgnoreError();  // checked when parsed
   return base;
 }
 

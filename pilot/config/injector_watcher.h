@@ -21,17 +21,19 @@ class InjectorWatcher {
 
   // `base` with the ConfigMap `object` (null: none) applied: the last good one's
   // values and config when `object` does not parse (Error() says why). An object
-  // already seen is not parsed again. Called on the webhook's threads.
+  // already seen is not parsed again: each call applies the parsed keys. Called on the webhook's threads.
   inject::InjectionConfig Apply(const model::ConfigPtr& object, inject::InjectionConfig base)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // "" or why the ConfigMap in the store is not the one in force.
   std::string Error() const ABSL_LOCKS_EXCLUDED(mu_);
 
- private:
+  // The ConfigMap's `values` and `config`, parsed (empty when absent).
   struct Data {
-    std::string values, config;  // the ConfigMap's keys ("" when absent)
+    inject::JsonObject values, config;
   };
+
+ private:
   const model::ConfigKey key_;
   mutable absl::Mutex mu_;
   model::ConfigPtr last_seen_ ABSL_GUARDED_BY(mu_);

@@ -4,6 +4,7 @@
 #include <variant>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -143,12 +144,23 @@ std::string InjectorConfigMapName(const std::string& revision) {
   return absl::StrCat(kInjectorConfigMapName, "-", revision);
 }
 
+absl::StatusOr<JsonObject> ParseInjectorKey(absl::string_view key, absl::string_view text) {
+  if (absl::StripAsciiWhitespace(text).empty()) return JsonObject();
+  auto root = ParseYamlObject(text);
+  if (!root.ok()) return absl::InvalidArgumentError(absl::StrCat(key, ": ", root.status().message()));
+  return root;
+}
+
 absl::Status ApplyInjectorValues(absl::string_view values, InjectionConfig& config) {
-  auto root = ParseYamlObject(values);
-  if (!root.ok()) return absl::InvalidArgumentError(absl::StrCat("values: ", root.status().message()));
+  auto root = ParseInjectorKey("values", values);
+  if (!root.ok()) return root.status();
+  return ApplyInjectorValues(*root, config);
+}
+
+absl::Status ApplyInjectorValues(const JsonObject& root, InjectionConfig& config) {
   InjectionConfig out = config;
   for (const ValueField& f : InjectorValueFields()) {
-    if (const JsonValue* v = At(*root, f.path)) {
+    if (const JsonValue* v = At(root, f.path)) {
       if (auto st = Set(f, *v, out); !st.ok()) return st;
     }
   }
@@ -157,8 +169,13 @@ absl::Status ApplyInjectorValues(absl::string_view values, InjectionConfig& conf
 }
 
 absl::Status ApplyInjectorConfig(absl::string_view config_yaml, InjectionConfig& config) {
-  auto root = ParseYamlObject(config_yaml);
-  if (!root.ok()) return absl::InvalidArgumentError(absl::StrCat("config: ", root.status().message()));
+  auto root = ParseInjectorKey("config", config_yaml);
+  if (!root.ok()) return root.status();
+  return ApplyInjectorConfig(*root, config);
+}
+
+absl::Status ApplyInjectorConfig(const JsonObject& root_object, InjectionConfig& config) {
+  const JsonObject* root = &root_object;
   InjectionConfig out = config;
   if (const JsonValue* policy = Member(*root, "policy")) {
     if (policy->string_value() != "enabled" && policy->string_value() != "disabled") {
@@ -183,9 +200,9 @@ absl::Status ApplyInjectorConfig(absl::string_view config_yaml, InjectionConfig&
     }
   }
   if (const JsonValue* defaults = Member(*root, "defaultTemplates"); defaults && !defaults->has_null_value()) {
-    std::vector<std::string> names;
+    std::vector<std::string> names;  // empty unless a list
     for (const auto& t : defaults->list_value().values()) names.push_back(t.string_value());
-    if (!defaults->has_list_value() || names != std::vector<std::string>{"sidecar"}) {
+    if (names != std::vector<std::string>{"sidecar"}) {
       return absl::InvalidArgumentError(absl::StrCat("config: defaultTemplates: Keel injects [sidecar] by default, got [",
                                                      absl::StrJoin(names, ", "), "]"));
     }

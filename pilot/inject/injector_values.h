@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "pilot/inject/injection_config.h"
 
@@ -27,10 +28,17 @@ std::string InjectorConfigMapName(const std::string& revision);
 // Errors: InvalidArgument "values: <path>: <what>" (a value of the wrong type, a
 // negative port or count, a resource quantity that does not parse), or the syntax.
 absl::Status ApplyInjectorValues(absl::string_view values, InjectionConfig& config);
+// The same for values already parsed (ParseInjectorKey): no parse per call.
+absl::Status ApplyInjectorValues(const JsonObject& values, InjectionConfig& config);
 
 // The `config` YAML over `config`: policy (enabled | disabled), the never/always
 // selectors, injectedAnnotations. defaultTemplates must name Keel's templates
 // (sidecar, gateway, grpc-agent). Errors: InvalidArgument "config: <field>: <what>".
 absl::Status ApplyInjectorConfig(absl::string_view config_yaml, InjectionConfig& config);
+absl::Status ApplyInjectorConfig(const JsonObject& config_object, InjectionConfig& config);
+
+// One key of the ConfigMap (`key` names it in errors) as a mapping; blank text is an
+// empty one. Errors: InvalidArgument "<key>: <syntax>", or not a mapping.
+absl::StatusOr<JsonObject> ParseInjectorKey(absl::string_view key, absl::string_view text);
 
 }  // namespace keel::pilot::inject
