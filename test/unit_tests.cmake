@@ -46,6 +46,7 @@ keel_add_gtest(delta_connection_test pilot/xds/delta_connection_test.cc LIBS kee
 keel_add_gtest(xds_cache_test pilot/xds/xds_cache_test.cc LIBS keel_pilot_xds keel_pilot_config)
 keel_add_gtest(xds_monitoring_test pilot/xds/monitoring_test.cc LIBS keel_pilot_xds)
 keel_add_gtest(push_queue_test pilot/xds/push_queue_test.cc LIBS keel_pilot_xds)
+keel_add_gtest(subscribed_names_test pilot/xds/subscribed_names_test.cc LIBS keel_pilot_xds)
 keel_add_gtest(push_worker_test pilot/xds/push_worker_test.cc LIBS keel_pilot_xds keel_pilot_config)
 
 # pilot/bootstrap

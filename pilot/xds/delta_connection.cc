@@ -35,23 +35,25 @@ void DeltaConnection::HandleRequestLocked(const DeltaDiscoveryRequest& request) 
     held.insert(request.initial_resource_versions().begin(), request.initial_resource_versions().end());
     w.watch.wildcard = request.resource_names_subscribe().empty() && (type == kListenerType || type == kClusterType);
   }
-  std::set<std::string> requested;
+  std::set<std::string> requested;  // newly subscribed
   for (const auto& name : request.resource_names_subscribe()) {
     if (name == kWildcard) {
       w.watch.wildcard = true;
-    } else if (w.watch.names.insert(name).second) {
+    } else if (!w.watch.names.contains(name)) {
       requested.insert(name);
     }
   }
+  std::set<std::string> unsubscribed;
   for (const auto& name : request.resource_names_unsubscribe()) {
     if (name == kWildcard) {
       w.watch.wildcard = false;
     } else {
-      w.watch.names.erase(name);
-      requested.erase(name);
+      unsubscribed.insert(name);
       held.erase(name);  // the proxy forgets it
     }
   }
+  w.watch.names = w.watch.names.With(requested, unsubscribed);
+  for (const auto& name : unsubscribed) requested.erase(name);
   const bool wildcard_added = w.watch.wildcard && !was_wildcard;
   if (!first && requested.empty() && !wildcard_added) return;
   OweAnswerLocked(type, {std::move(requested), /*always=*/first});

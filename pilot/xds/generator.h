@@ -12,13 +12,14 @@
 
 #include "absl/status/status.h"
 #include "pilot/model/push_context.h"
+#include "pilot/xds/subscribed_names.h"
 #include "pilot/xds/xds_cache.h"
 
 namespace keel::pilot::xds {
 
 // What a proxy subscribed to for one type.
 struct WatchedResource {
-  std::set<std::string> names;
+  SubscribedNames names;  // interned: shared by every stream subscribed to the same names
   bool wildcard = false;  // LDS/CDS request with no names: everything
 };
 

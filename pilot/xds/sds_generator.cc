@@ -22,7 +22,7 @@ std::string FirstFew(const std::vector<std::string>& names) {
 
 // The names `proxy` may have, of `names` (parseable ones; the rest are left
 // for BuildSecret to explain). Logs and counts what it leaves out.
-std::vector<std::string> AuthorizedNames(const std::set<std::string>& names, const model::Proxy& proxy,
+std::vector<std::string> AuthorizedNames(const SubscribedNames& names, const model::Proxy& proxy,
                                          const SecretAuthorizer& authorizer) {
   std::vector<std::string> allowed, elsewhere, unauthorized;
   if (!proxy.verified_identity) {

@@ -32,20 +32,6 @@ size_t Fingerprint(const HeldResources& resources) {
   return h;
 }
 
-// Whether a request's resource_names are exactly `watched`, without copying
-// them (an ACK of EDS repeats every watched cluster: this runs per ACK).
-bool SameNames(const google::protobuf::RepeatedPtrField<std::string>& names, const std::set<std::string>& watched) {
-  if (static_cast<size_t>(names.size()) != watched.size()) return false;
-  if (std::is_sorted(names.begin(), names.end())) return std::equal(names.begin(), names.end(), watched.begin());
-  std::vector<const std::string*> sorted;
-  sorted.reserve(names.size());
-  for (const auto& n : names) sorted.push_back(&n);
-  std::sort(sorted.begin(), sorted.end(), [](const std::string* a, const std::string* b) { return *a < *b; });
-  // A duplicate in the request leaves some watched name unmatched: not equal.
-  return std::equal(sorted.begin(), sorted.end(), watched.begin(),
-                    [](const std::string* a, const std::string& b) { return *a == b; });
-}
-
 }  // namespace
 
 void SotwConnection::HandleRequestLocked(const DiscoveryRequest& request) {
@@ -59,13 +45,15 @@ void SotwConnection::HandleRequestLocked(const DiscoveryRequest& request) {
     case Answer::kNack:
       return;
     case Answer::kAck:
-      if (SameNames(request.resource_names(), watches_[type].watch.names)) return;  // a plain ACK
+      if (watches_[type].watch.names.SameAs({request.resource_names().begin(), request.resource_names().end()})) {
+        return;  // a plain ACK
+      }
       break;
     case Answer::kNone:
       break;
   }
   WatchState& w = watches_[type];
-  w.watch.names = std::set<std::string>(request.resource_names().begin(), request.resource_names().end());
+  w.watch.names = SubscribedNames(request.resource_names().begin(), request.resource_names().end());
   w.watch.wildcard = w.watch.names.empty() && (type == kListenerType || type == kClusterType);
   if (!WatchingLocked(type)) return;  // unsubscribed from everything
   // Every request that changes the subscription is answered, changed resources or not.

@@ -5,7 +5,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "pilot/xds/ads_server.h"
-#include "pilot/networking/core/cluster_name.h"
 #include "pilot/xds/monitoring.h"
 #include "pilot/xds/push_worker.h"
 #include "pilot/xds/resource_types.h"
@@ -228,18 +227,6 @@ std::string XdsStream<Request, Response>::NextNonceLocked() {
 }
 
 template <typename Request, typename Response>
-std::set<std::string> XdsStream<Request, Response>::WatchedAssignmentsOfLocked(const model::HostSet& hosts) const {
-  std::set<std::string> out;
-  auto it = watches_.find(kEndpointType);
-  if (it == watches_.end()) return out;
-  for (const auto& name : it->second.watch.names) {
-    const absl::string_view host = networking::ClusterNameHost(name);
-    if (!host.empty() && hosts.find(host) != hosts.end()) out.insert(out.end(), name);
-  }
-  return out;
-}
-
-template <typename Request, typename Response>
 void XdsStream<Request, Response>::Process(const ConnectionRequest& request) {
   Serve(request);
   std::lock_guard<std::mutex> lock(mu_);
@@ -267,9 +254,9 @@ void XdsStream<Request, Response>::Serve(const ConnectionRequest& request) {
       // state-of-the-world type (a SotW response need not list every watched
       // ClusterLoadAssignment; Envoy and gRPC keep the ones left out), so istiod's
       // incremental EDS sends just those on SotW streams too.
-      std::set<std::string> affected;
+      SubscribedNames affected;
       if (config_push && !config_push->full && type == std::string(kEndpointType)) {
-        affected = WatchedAssignmentsOfLocked(config_push->endpoints_updated);
+        affected = watches_.at(type).watch.names.NamesOfHosts(config_push->endpoints_updated);
       }
       const bool pushed = config_push && (config_push->full || !affected.empty());
       if (!pushed && !answered) continue;

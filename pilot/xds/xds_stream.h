@@ -152,8 +152,6 @@ class XdsStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuf
   void FinishOverLimitLocked(const char* bound, const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Process() but for the bookkeeping of answers owed (answers_owed_).
   void Serve(const ConnectionRequest& request);
-  // The ClusterLoadAssignments the stream subscribed to of the clusters of `hosts`.
-  std::set<std::string> WatchedAssignmentsOfLocked(const model::HostSet& hosts) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string peer_;
   const bool delta_;

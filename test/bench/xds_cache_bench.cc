@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -75,14 +76,18 @@ size_t GenerateAll(const std::vector<model::Proxy>& proxies, const model::PushCo
   size_t served = 0;
   pxds::WatchedResource wildcard;
   wildcard.wildcard = true;
+  std::set<std::string> route_names;
+  for (int p = 0; p < kPorts; ++p) route_names.insert(std::to_string(8000 + p));
   pxds::WatchedResource routes;
-  for (int p = 0; p < kPorts; ++p) routes.names.insert(std::to_string(8000 + p));
+  routes.names = route_names;
   for (const auto& proxy : proxies) {
     auto clusters = generators.at(pxds::kClusterType)->Generate(proxy, push, wildcard);
-    pxds::WatchedResource eds;
+    std::set<std::string> eds_names;
     for (const auto& c : clusters) {
-      if (c.name.rfind("outbound|", 0) == 0) eds.names.insert(c.name);
+      if (c.name.rfind("outbound|", 0) == 0) eds_names.insert(c.name);
     }
+    pxds::WatchedResource eds;
+    eds.names = eds_names;
     served += clusters.size();
     served += generators.at(pxds::kEndpointType)->Generate(proxy, push, eds).size();
     if (proxy.type == model::ProxyType::kSidecar) {

@@ -113,14 +113,16 @@ std::map<std::string, std::string> Generate(const PushContext& push, const std::
   std::map<std::string, xds::WatchedResource> watches;
   watches[xds::kClusterType].wildcard = true;
   watches[xds::kListenerType].wildcard = true;
+  std::set<std::string> clusters;
   for (const auto& type : {xds::kClusterType, xds::kListenerType}) {
     for (const auto& r : generators.at(type)->Generate(*proxy, push, watches[type])) {
       out[std::string(type) + " " + r.name] = r.resource->any.value();
-      if (type == std::string(xds::kClusterType)) watches[xds::kEndpointType].names.insert(r.name);
+      if (type == std::string(xds::kClusterType)) clusters.insert(r.name);
     }
   }
+  watches[xds::kEndpointType].names = clusters;
   for (const auto& [name, bytes] : out) {
-    if (name.rfind(xds::kListenerType, 0) == 0) watches[xds::kRouteType].names.insert("9080");
+    if (name.rfind(xds::kListenerType, 0) == 0) watches[xds::kRouteType].names = {"9080"};
   }
   for (const auto& type : {xds::kEndpointType, xds::kRouteType}) {
     for (const auto& r : generators.at(type)->Generate(*proxy, push, watches[type])) {

@@ -63,10 +63,12 @@ model::Proxy Proxyless() {
 }
 
 WatchedResource Names(const std::vector<NamedResource>& from, const std::string& prefix = "") {
-  WatchedResource w;
+  std::set<std::string> names;
   for (const auto& r : from) {
-    if (r.name.rfind(prefix, 0) == 0) w.names.insert(r.name);
+    if (r.name.rfind(prefix, 0) == 0) names.insert(r.name);
   }
+  WatchedResource w;
+  w.names = names;
   return w;
 }
 

@@ -205,7 +205,7 @@ absl::StatusOr<std::string> RenderProxy(const GoldenCase& c, const GoldenProxy& 
   };
 
   pilot::xds::WatchedResource lds;
-  lds.names.insert(golden.listeners.begin(), golden.listeners.end());
+  lds.names = pilot::xds::SubscribedNames(golden.listeners.begin(), golden.listeners.end());
   lds.wildcard = golden.listeners.empty();
   Value listeners = generate(pilot::xds::kListenerType, lds);
   std::set<std::string> route_names;
