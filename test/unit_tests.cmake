@@ -47,6 +47,7 @@ keel_add_gtest(xds_cache_test pilot/xds/xds_cache_test.cc LIBS keel_pilot_xds ke
 keel_add_gtest(xds_monitoring_test pilot/xds/monitoring_test.cc LIBS keel_pilot_xds)
 keel_add_gtest(push_queue_test pilot/xds/push_queue_test.cc LIBS keel_pilot_xds)
 keel_add_gtest(subscribed_names_test pilot/xds/subscribed_names_test.cc LIBS keel_pilot_xds)
+keel_add_gtest(discovery_request_view_test pilot/xds/discovery_request_view_test.cc LIBS keel_pilot_xds)
 keel_add_gtest(push_worker_test pilot/xds/push_worker_test.cc LIBS keel_pilot_xds keel_pilot_config)
 
 # pilot/bootstrap

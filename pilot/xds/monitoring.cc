@@ -25,6 +25,8 @@ constexpr char kPushesHelp[] = "Pilot build and send errors for lds, rds, cds an
 constexpr char kPushTimeHelp[] = "Total time in seconds Pilot takes to push lds, rds, cds and eds.";
 constexpr char kConfigSizeHelp[] = "Distribution of configuration sizes pushed to clients";
 constexpr char kRejectsHelp[] = "Total number of XDS responses from pilot rejected by proxy.";
+constexpr char kAcksInPlaceHelp[] =
+    "State-of-the-world ACKs recognised without parsing them into a message (the subscription unchanged).";
 constexpr char kExpiredNonceHelp[] = "Total number of XDS requests with an expired nonce.";
 constexpr char kConvergenceHelp[] =
     "Delay in seconds between config change and a proxy receiving all required configuration.";
@@ -122,6 +124,7 @@ void RegisterMetrics() {
     r.GetCounter("pilot_total_xds_rejects", kRejectsHelp, {{"type", MetricType(type)}});
   }
   r.GetCounter("keel_xds_generation_off_worker_total", kOffWorkerHelp);
+  r.GetCounter("keel_xds_acks_read_in_place_total", kAcksInPlaceHelp);
   for (const char* kind : {"full", "endpoints"}) r.GetCounter("keel_pushcontext_builds_total", kBuildsHelp, {{"kind", kind}});
   RecordPushQueueLength(0);
   r.GetCounter("pilot_sds_certificate_errors_total", kSdsErrorsHelp);
@@ -221,6 +224,8 @@ void RecordStreamOverLimit(const std::string& bound) {
 void RecordExpiredNonce(const std::string& type_url) {
   DefaultRegistry().GetCounter("pilot_xds_expired_nonce", kExpiredNonceHelp, {{"type", MetricType(type_url)}}).Inc();
 }
+
+void RecordAckReadInPlace() { DefaultRegistry().GetCounter("keel_xds_acks_read_in_place_total", kAcksInPlaceHelp).Inc(); }
 
 void RecordConvergence(double seconds) { Convergence().Observe(seconds); }
 void RecordDebounce(double seconds) { Debounce().Observe(seconds); }

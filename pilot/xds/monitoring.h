@@ -62,6 +62,10 @@ void RecordStreamOverLimit(const std::string& bound);
 // A request whose response_nonce is not the last one sent: pilot_xds_expired_nonce{type}.
 void RecordExpiredNonce(const std::string& type_url);
 
+// keel_xds_acks_read_in_place_total: a state-of-the-world ACK recognised
+// without parsing it into a message (sotw_connection.h).
+void RecordAckReadInPlace();
+
 // pilot_proxy_convergence_time: from the change that started a push to the
 // proxy's ACK of everything that push sent it.
 void RecordConvergence(double seconds);

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "pilot/xds/ads_server.h"
+#include "pilot/xds/discovery_request_view.h"
 #include "pilot/xds/monitoring.h"
 #include "pilot/xds/resource_types.h"
 #include "pkg/log/log_limiter.h"
@@ -33,6 +34,24 @@ size_t Fingerprint(const HeldResources& resources) {
 }
 
 }  // namespace
+
+bool SotwConnection::HandledAsPlainAckLocked(const grpc::ByteBuffer& bytes) {
+  grpc::Slice slice;
+  if (!bytes.DumpToSingleSlice(&slice).ok()) return false;
+  DiscoveryRequestView request;
+  if (!DiscoveryRequestView::Parse(absl::string_view(reinterpret_cast<const char*>(slice.begin()), slice.size()),
+                                   &request) ||
+      !request.OnlyAckFields() || request.response_nonce.empty() || !IsAscii(request.version_info)) {
+    return false;
+  }
+  auto w = watches_.find(std::string(request.type_url));
+  if (w == watches_.end() || request.response_nonce != w->second.nonce_sent) return false;
+  if (!w->second.watch.names.SameAs(std::move(request.resource_names))) return false;
+  // As the full parse would find it: a known type (it is watched), our last nonce, no error, the same names.
+  RecordAckLocked(w->first, request.response_nonce, request.version_info);
+  monitoring::RecordAckReadInPlace();
+  return true;
+}
 
 void SotwConnection::HandleRequestLocked(const DiscoveryRequest& request) {
   const std::string& type = request.type_url();

@@ -18,6 +18,9 @@ class SotwConnection final : public XdsStream<envoy::service::discovery::v3::Dis
  private:
   void HandleRequestLocked(const envoy::service::discovery::v3::DiscoveryRequest& request) override
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A request with only version, type, the nonce of our last response of that
+  // type and exactly the subscribed names, read in place (DiscoveryRequestView).
+  bool HandledAsPlainAckLocked(const grpc::ByteBuffer& bytes) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends the type's resources (those still subscribed); unless `work.forced`,
   // only when they differ from the ones last sent.
   bool SendLocked(const TypeWork& work, const model::PushContext& push) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -45,6 +45,10 @@ void XdsStream<Request, Response>::OnReadDone(bool ok) {
       }
       return;
     }
+    if (proxy_ && HandledAsPlainAckLocked(reading_)) {
+      this->StartRead(&reading_);
+      return;
+    }
     // Parsed into an arena that goes with this call: a few blocks instead of a
     // string per name (an EDS ACK names every watched cluster), and nothing of
     // it stays allocated between requests.
@@ -207,12 +211,19 @@ typename XdsStream<Request, Response>::Answer XdsStream<Request, Response>::Answ
                  connection_id_, w.version_sent, request.response_nonce(), w.last_nack);
     return Answer::kNack;
   }
-  w.nonce_acked = request.response_nonce();
-  w.version_acked = version;
-  w.last_nack.clear();
-  spdlog::debug("ADS: {} ACK from {} version {}", ShortTypeName(type), proxy_->id, w.version_acked);
-  OnAckLocked(type);
+  RecordAckLocked(type, request.response_nonce(), version);
   return Answer::kAck;
+}
+
+template <typename Request, typename Response>
+void XdsStream<Request, Response>::RecordAckLocked(const std::string& type_url, absl::string_view nonce,
+                                                   absl::string_view version) {
+  WatchState& w = watches_[type_url];
+  w.nonce_acked = std::string(nonce);
+  w.version_acked = std::string(version);
+  w.last_nack.clear();
+  spdlog::debug("ADS: {} ACK from {} version {}", ShortTypeName(type_url), proxy_->id, w.version_acked);
+  OnAckLocked(type_url);
 }
 
 template <typename Request, typename Response>

@@ -27,6 +27,7 @@
 #include <grpcpp/support/byte_buffer.h>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/string_view.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
 #include "pilot/xds/xds_connection.h"
 
@@ -78,6 +79,12 @@ class XdsStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuf
   // Queues what the proxy lacks of `work` under `push`, as the stream's state is
   // now (InScopeLocked). True if a response was queued.
   virtual bool SendLocked(const TypeWork& work, const model::PushContext& push) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) = 0;
+  // Handles `bytes` without parsing them into a Request when they are a request
+  // whose only effect is to ACK the last response of its type (what almost every
+  // request of a settled stream is); false, having done nothing, otherwise.
+  virtual bool HandledAsPlainAckLocked(const grpc::ByteBuffer& bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return false;
+  }
   // Drops the variant's own per-subscription state (a stream closed over a limit).
   virtual void ForgetSubscriptionsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {}
 
@@ -109,6 +116,10 @@ class XdsStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuf
   // Classifies `request`, records ACKs and NACKs in watches_[type] (`version`:
   // what an ACK accepted), logs NACKs and counts them.
   Answer AnswerLocked(const Request& request, const std::string& version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records that the proxy accepted our last response of `type_url` (nonce
+  // and version as it sent them).
+  void RecordAckLocked(const std::string& type_url, absl::string_view nonce, absl::string_view version)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether the proxy subscribed to anything of `type_url`.
   bool WatchingLocked(const std::string& type_url) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string NextNonceLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

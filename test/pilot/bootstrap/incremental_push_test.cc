@@ -226,6 +226,50 @@ TEST_F(IncrementalPushTest, PodChangesAreEdsOnlyAndAServiceChangeIsFull) {
   EXPECT_EQ(xds::GenerationsOffWorker(), off_worker);
 }
 
+double AcksInPlace() { return Counter("keel_xds_acks_read_in_place_total", {}); }
+
+// Waits (at most 5 s) until the server has read `n` ACKs in place.
+bool AcksInPlaceReach(double n) {
+  for (int i = 0; i < 100 && AcksInPlace() < n; ++i) std::this_thread::sleep_for(50ms);
+  return AcksInPlace() >= n;
+}
+
+// A plain ACK (our last nonce, the subscribed names in any order) is recognised
+// in the request bytes; an ACK that changes the names, or a stale one, is
+// parsed and handled as before: the changed subscription is answered.
+TEST_F(IncrementalPushTest, PlainAcksAreReadInPlaceAndAnAckChangingNamesIsAnswered) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  const double before = AcksInPlace();
+  Request(xds::kClusterType, {});
+  DiscoveryResponse cds = Read();
+  Request(xds::kClusterType, {}, &cds);
+  Request(xds::kEndpointType, {kReviews, kRatings});
+  DiscoveryResponse eds = Read();
+  ASSERT_EQ(eds.type_url(), xds::kEndpointType);
+  Request(xds::kEndpointType, {kRatings, kReviews}, &eds);  // another order: the same subscription
+  ASSERT_TRUE(AcksInPlaceReach(before + 2)) << AcksInPlace() - before;
+
+  // The ACK also subscribes to details: parsed, and answered with a response.
+  Request(xds::kEndpointType, {kReviews, kRatings, kDetails}, &eds);
+  DiscoveryResponse answered = Read();
+  ASSERT_EQ(answered.type_url(), xds::kEndpointType);
+  EXPECT_NE(answered.nonce(), eds.nonce());
+  EXPECT_EQ(AcksInPlace(), before + 2);
+  // A stale nonce (the previous response's) is not an ACK of the last response.
+  Request(xds::kEndpointType, {kReviews, kRatings, kDetails}, &eds);
+  // The current one is, with the new names.
+  Request(xds::kEndpointType, {kDetails, kRatings, kReviews}, &answered);
+  ASSERT_TRUE(AcksInPlaceReach(before + 3));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(AcksInPlace(), before + 3);
+
+  // The stream still works: an endpoint change reaches it.
+  Write("pods.yaml", testing::PodYaml("reviews-1", "reviews", "10.1.0.7", 9080));
+  DiscoveryResponse moved = Read();
+  ASSERT_EQ(moved.type_url(), xds::kEndpointType);
+  EXPECT_EQ(Addresses(moved), std::vector<std::string>{"10.1.0.7"});
+}
+
 // The clusters' SANs are the endpoints' service accounts: when the last endpoint
 // of reviews goes, its cluster changes, so the endpoint-only change (still no
 // full PushContext build) is pushed in full.
