@@ -50,6 +50,8 @@ class DiscoveryServer {
   int secure_grpc_port() const { return secure_grpc_port_; }
   // The admission webhooks' HTTPS port after Start(); 0 when not served.
   int webhook_port() const { return webhook_server_ ? webhook_server_->port() : 0; }
+  // PushContexts made so far (full and endpoint-only); thread-safe.
+  uint64_t pushes() const { return push_version_.load(); }
   // Empty when ready; else what is missing (config not synced, no push yet, a
   // gRPC listener not accepting connections: out of file descriptors).
   std::string NotReadyReason() const;

@@ -34,6 +34,7 @@ bool ReadVarint(const char** p, const char* end, uint64_t* value) {
 
 bool DiscoveryRequestView::Parse(absl::string_view bytes, DiscoveryRequestView* out) {
   *out = DiscoveryRequestView();
+  out->resource_names.reserve(bytes.size() / 48);  // a cluster name and its tag are ~50 bytes
   const char* p = bytes.data();
   const char* const end = bytes.data() + bytes.size();
   while (p < end) {

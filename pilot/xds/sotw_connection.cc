@@ -102,8 +102,10 @@ bool SotwConnection::SendLocked(const TypeWork& work, const model::PushContext& 
     }
     if (changed.empty() && !work.forced) return false;
   } else {
-    const size_t fingerprint = Fingerprint(resources);
-    if (!work.forced && w.sent && fingerprint == w.fingerprint) return false;
+    if (!work.forced && w.sent) {
+      if (!w.fingerprint) w.fingerprint = Fingerprint(w.resources_sent);
+      if (Fingerprint(resources) == *w.fingerprint) return false;
+    }
   }
   const std::vector<NamedResource>& sent = work.partial ? changed : resources;
 
@@ -121,10 +123,11 @@ bool SotwConnection::SendLocked(const TypeWork& work, const model::PushContext& 
   w.sent = true;
   if (work.partial) {
     RecordHeldLocked(work, resources);  // the untouched names stay held
+    w.fingerprint.reset();
   } else {
     w.resources_sent = HeldOf(resources);  // a SotW response replaces what the proxy held
+    w.fingerprint = Fingerprint(w.resources_sent);
   }
-  w.fingerprint = Fingerprint(w.resources_sent);
   spdlog::debug("ADS: {} push to {}: {} resources{}, version {}", ShortTypeName(type_url), proxy_->id,
                 response.resources_size(), work.partial ? " (changed assignments only)" : "", response.version_info());
   QueueLocked(std::move(response));

@@ -49,7 +49,10 @@ struct WatchState {
   std::string nonce_acked;
   std::string version_acked;
   std::string last_nack;          // error_detail of the last NACK, cleared by an ACK
-  size_t fingerprint = 0;         // hash of the names and bytes last sent (state of the world)
+  // Hash of the names and bytes held (state of the world): what a full push
+  // compares with. Computed when needed: an EDS-only push leaves it unset
+  // rather than walk every held assignment of every stream.
+  std::optional<size_t> fingerprint;
   bool sent = false;
   HeldResources resources_sent;  // what the proxy holds after our last response
 };
