@@ -44,7 +44,9 @@ bool SotwConnection::HandledAsPlainAckLocked(const grpc::ByteBuffer& bytes) {
       !request.OnlyAckFields() || request.response_nonce.empty() || !IsAscii(request.version_info)) {
     return false;
   }
-  auto w = watches_.find(std::string(request.type_url));
+  // At most one entry per xDS type: a scan, with no string made per ACK.
+  auto w = std::find_if(watches_.begin(), watches_.end(),
+                        [&](const auto& entry) { return entry.first == request.type_url; });
   if (w == watches_.end() || request.response_nonce != w->second.nonce_sent) return false;
   if (!w->second.watch.names.SameAs(std::move(request.resource_names))) return false;
   // As the full parse would find it: a known type (it is watched), our last nonce, no error, the same names.
