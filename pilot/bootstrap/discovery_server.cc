@@ -1,5 +1,7 @@
 #include "pilot/bootstrap/discovery_server.h"
 
+#include "pkg/http/http_get.h"
+
 #include <spdlog/spdlog.h>
 
 #include <thread>
@@ -200,6 +202,27 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
         options.xds_auth_plaintext ? xds::AdsServer::AuthenticatedPorts::kAll : xds::AdsServer::AuthenticatedPorts::kTls);
   }
   DiscoveryServer* self = server.get();
+  config::JwksResolverOptions jwks;
+  absl::ParseDuration(options.jwks_refresh_interval, &jwks.refresh_interval);
+  jwks.max_entries = options.jwks_max_entries;
+  server->jwks_ = std::make_shared<config::JwksResolver>(
+      jwks,
+      [](const std::string& url, absl::Duration timeout, size_t max_bytes) {
+        return http::HttpGet(url, {timeout, max_bytes});
+      },
+      // A key set changed: a full push of whatever the RequestAuthentications built.
+      [self] {
+        xds::PushRequest request;
+        const model::ConfigSnapshot snapshot = self->store_.Snapshot();
+        for (auto it = snapshot->lower_bound({model::Kind::kRequestAuthentication, "", ""});
+             it != snapshot->end() && it->first.kind == model::Kind::kRequestAuthentication; ++it) {
+          request.configs_updated.insert(it->first);
+        }
+        if (request.configs_updated.empty()) return;
+        request.reasons["jwks"] = 1;
+        request.start = std::chrono::steady_clock::now();
+        self->debouncer_->Enqueue(std::move(request));
+      });
   server->debouncer_ = std::make_unique<xds::Debouncer>(
       xds::DebounceOptions{std::chrono::milliseconds(options.debounce_after_ms),
                            std::chrono::milliseconds(options.debounce_max_ms)},
@@ -251,6 +274,7 @@ void DiscoveryServer::PushNow(const xds::PushRequest& merged) {
     model::MeshOptions mesh;
     mesh.domain = options_.domain;
     mesh.config = mesh_->Update(*snapshot);
+    mesh.jwks = jwks_;
     push = model::PushContext::Build(std::move(snapshot), mesh, ++push_version_);
     request.full = true;
     if (previous) {
@@ -471,6 +495,7 @@ void DiscoveryServer::Stop() {
   if (ads_) ads_->StopPushes();
   if (source_) source_->Stop();
   if (citadel_) citadel_->Stop();
+  if (jwks_) jwks_->Stop();  // its change callback enqueues on the debouncer
   debouncer_.reset();
 }
 

@@ -16,6 +16,7 @@
 #include "pilot/debug/debug_auth.h"
 #include "pilot/bootstrap/options.h"
 #include "pilot/config/injector_watcher.h"
+#include "pilot/config/jwks_resolver.h"
 #include "pilot/config/mesh_watcher.h"
 #include "pilot/inject/webhook_cert_patcher.h"
 #include "pilot/model/config_source.h"
@@ -76,6 +77,7 @@ class DiscoveryServer {
   std::unique_ptr<kube::AccessReviewer> access_reviewer_;  // SDS: who may read Secrets; with a cluster
   model::ConfigStore store_;
   std::unique_ptr<config::MeshWatcher> mesh_;  // the mesh config; updated by full pushes (PushNow)
+  std::shared_ptr<config::JwksResolver> jwks_;  // RequestAuthentication key sets; handed to every push (MeshOptions)
   std::unique_ptr<config::InjectorWatcher> injector_;  // ConfigMap istio-sidecar-injector; read per /inject
   model::ConfigSourcePtr source_;
   config::FileSource* file_source_ = nullptr;  // source_, when it is a directory (for /debug/push_status)

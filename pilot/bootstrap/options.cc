@@ -69,6 +69,10 @@ Flags:
                             134217728 = 128 MiB)
   --xds-auth-plaintext      plaintext xDS streams must authenticate too, as on the TLS port
                             (istiod's XDS_AUTH_PLAINTEXT; needs a cluster to review tokens)
+  --jwks-refresh-interval D how often RequestAuthentication key sets fetched by Keel (jwksUri or
+                            OpenID discovery) are fetched again (istiod's
+                            PILOT_JWT_PUB_KEY_REFRESH_INTERVAL; default 20m)
+  --jwks-max-entries N      key sets held at once; the least recently used goes first (default 1000)
   --secure-grpc-addr HOST:PORT
                             xDS and the CA (istio.v1.auth.IstioCertificateService) over TLS,
                             serving certificate from Keel's own CA (default 0.0.0.0:15012; off)
@@ -173,6 +177,8 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
       {"--max-connections-per-ip", int_setter(&o.max_connections_per_ip, 0)},
       {"--max-subscribed-names", int_setter(&o.max_subscribed_names, 1)},
       {"--max-queued-bytes", int_setter(&o.max_queued_bytes, 65536)},
+      {"--jwks-refresh-interval", duration_setter(&o.jwks_refresh_interval)},
+      {"--jwks-max-entries", int_setter(&o.jwks_max_entries, 1)},
   };
   for (size_t i = 0; i < args.size(); ++i) {
     std::string flag = args[i];

@@ -31,6 +31,9 @@ struct Options {
   int max_subscribed_names = static_cast<int>(xds::StreamLimits{}.max_subscribed_names);
   int max_queued_bytes = static_cast<int>(xds::StreamLimits{}.max_queued_bytes);
   bool xds_auth_plaintext = false;          // --xds-auth-plaintext (istiod XDS_AUTH_PLAINTEXT)
+  // RequestAuthentication key sets Keel fetches (config/jwks_resolver.h).
+  std::string jwks_refresh_interval = "20m";  // --jwks-refresh-interval (istiod PILOT_JWT_PUB_KEY_REFRESH_INTERVAL)
+  int jwks_max_entries = 1000;                // --jwks-max-entries: key sets held at once
   // Citadel (the CA).
   std::string secure_grpc_addr = "0.0.0.0:15012";  // --secure-grpc-addr: xDS + CA over TLS; "off" disables
   bool disable_ca = false;                  // --disable-ca

@@ -16,6 +16,8 @@
 #include "networking/v1alpha3/service_entry.pb.h"
 #include "networking/v1alpha3/sidecar.pb.h"
 #include "networking/v1alpha3/virtual_service.pb.h"
+#include "pilot/model/jwks.h"
+#include "security/v1beta1/request_authentication.pb.h"
 
 namespace keel::pilot::config {
 namespace {
@@ -321,6 +323,48 @@ absl::Status ValidateSidecar(const networking::Sidecar& sc) {
   return absl::OkStatus();
 }
 
+// istiod's validateJwtRule, per rule of spec.jwtRules.
+absl::Status ValidateRequestAuthentication(const istio::security::v1beta1::RequestAuthentication& ra) {
+  for (int i = 0; i < ra.jwt_rules_size(); ++i) {
+    const auto& rule = ra.jwt_rules(i);
+    const std::string field = Index("spec.jwtRules", i);
+    for (int a = 0; a < rule.audiences_size(); ++a) {
+      if (rule.audiences(a).empty()) return FieldError(Index(field + ".audiences", a), "must be a non-empty string");
+    }
+    if (rule.issuer().empty() && rule.jwks_uri().empty()) {
+      return FieldError(field, "issuer or jwksUri must be a non-empty string");
+    }
+    if (!rule.jwks_uri().empty()) {
+      if (auto st = model::CheckJwksUri(rule.jwks_uri()); !st.ok()) return FieldError(field + ".jwksUri", std::string(st.message()));
+    }
+    if (!rule.jwks().empty()) {
+      if (auto st = model::CheckJwks(rule.jwks()); !st.ok()) return FieldError(field + ".jwks", std::string(st.message()));
+    }
+    for (int h = 0; h < rule.from_headers_size(); ++h) {
+      if (rule.from_headers(h).name().empty()) return FieldError(Index(field + ".fromHeaders", h) + ".name", "must be a non-empty string");
+    }
+    for (int q = 0; q < rule.from_params_size(); ++q) {
+      if (rule.from_params(q).empty()) return FieldError(Index(field + ".fromParams", q), "must be a non-empty string");
+    }
+    for (int c = 0; c < rule.from_cookies_size(); ++c) {
+      if (rule.from_cookies(c).empty()) return FieldError(Index(field + ".fromCookies", c), "must be a non-empty string");
+    }
+    for (int c = 0; c < rule.output_claim_to_headers_size(); ++c) {
+      const auto& ch = rule.output_claim_to_headers(c);
+      const std::string at = Index(field + ".outputClaimToHeaders", c);
+      if (ch.claim().empty() || ch.header().empty()) return FieldError(at, "header and claim must be non-empty strings");
+      if (!RE2::FullMatch(ch.header(), "[-!#$%&'*+.^_`|~0-9A-Za-z]+")) {
+        return FieldError(at + ".header", absl::StrCat("\"", ch.header(), "\" is not an HTTP header name"));
+      }
+    }
+    if (rule.has_timeout() && (rule.timeout().seconds() < 0 || rule.timeout().nanos() < 0 ||
+                               (rule.timeout().seconds() == 0 && rule.timeout().nanos() < 1000000))) {
+      return FieldError(field + ".timeout", "must be at least 1ms");
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateRegex(const std::string& pattern) {
@@ -345,6 +389,8 @@ absl::Status Validate(const model::Config& config) {
       return ValidateServiceEntry(config.As<networking::ServiceEntry>());
     case model::Kind::kSidecar:
       return ValidateSidecar(config.As<networking::Sidecar>());
+    case model::Kind::kRequestAuthentication:
+      return ValidateRequestAuthentication(config.As<istio::security::v1beta1::RequestAuthentication>());
     default:
       return absl::OkStatus();
   }

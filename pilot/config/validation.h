@@ -1,4 +1,4 @@
-// Validation of Istio networking objects, following istiod's validating webhook
+// Validation of Istio networking and security objects, following istiod's validating webhook
 // (pkg/config/validation in Istio). Kubernetes objects are accepted as the API
 // server stored them.
 #pragma once

@@ -1,10 +1,6 @@
-// AuthorizationPolicy (security.istio.io): which policies apply to a workload,
-// as istiod selects them for a sidecar (AuthorizationPolicies.ListAuthorizationPolicies):
-// those of the root namespace without selector (mesh-wide) or whose selector
-// matches the workload's labels (in any namespace), then those of the workload's
-// namespace without selector or with a matching one. Policies with targetRef(s)
-// bind gateways and waypoints, not sidecars, and are left out. Grouped by
-// action, each group in namespace then name order.
+// AuthorizationPolicy (security.istio.io): the policies that apply to a
+// workload (selected as workload_policies.h says), grouped by action, each
+// group in the selection's order.
 #pragma once
 
 #include <map>
@@ -12,6 +8,8 @@
 #include <vector>
 
 #include "pilot/model/config_store.h"
+#include "pilot/model/workload_policies.h"
+#include "security/v1beta1/authorization_policy.pb.h"
 
 namespace keel::pilot::model {
 
@@ -29,8 +27,7 @@ class AuthorizationPolicyIndex {
                                             const std::map<std::string, std::string>& labels) const;
 
  private:
-  std::string root_namespace_;
-  std::map<std::string, std::vector<ConfigPtr>> by_namespace_;  // name order
+  WorkloadPolicyIndex<istio::security::v1beta1::AuthorizationPolicy> policies_;
 };
 
 }  // namespace keel::pilot::model

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mesh/v1alpha1/config.pb.h"
+#include "pilot/model/jwks.h"
 
 namespace keel::pilot::model {
 
@@ -24,6 +25,9 @@ MeshConfig DefaultMeshConfig(const std::string& root_namespace = "istio-system",
 struct MeshOptions {
   std::string domain = "cluster.local";  // cluster DNS domain (--domain)
   std::shared_ptr<const MeshConfig> config = std::make_shared<const MeshConfig>(DefaultMeshConfig());
+  // RequestAuthentication key sets named by URI or issuer; null: none is
+  // fetched, such rules get kPublicOnlyJwks (they reject every token).
+  std::shared_ptr<const JwksSource> jwks;
 
   // Where a Sidecar without selector is every namespace's default.
   const std::string& root_namespace() const { return config->root_namespace(); }

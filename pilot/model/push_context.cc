@@ -84,6 +84,8 @@ std::shared_ptr<const PushContext> PushContext::Build(ConfigSnapshot configs, co
   push->BuildSidecarVersions();
   push->peer_authentications_ = PeerAuthenticationIndex(push->configs_, mesh.root_namespace());
   push->authorization_policies_ = AuthorizationPolicyIndex(push->configs_, mesh.root_namespace());
+  push->request_authentications_ = WorkloadPolicyIndex<istio::security::v1beta1::RequestAuthentication>(
+      push->configs_, Kind::kRequestAuthentication, mesh.root_namespace());
   return push;
 }
 
@@ -179,6 +181,7 @@ std::shared_ptr<const PushContext> PushContext::UpdateEndpoints(const PushContex
   push->IndexDestinationRules();  // the index points into this push's own vector
   push->peer_authentications_ = previous.peer_authentications_;  // config too
   push->authorization_policies_ = previous.authorization_policies_;
+  push->request_authentications_ = previous.request_authentications_;
   push->sidecar_versions_ = previous.sidecar_versions_;  // Sidecars are config: unchanged by endpoint changes
   std::vector<const Service*> touched;
   for (const auto& host : hosts) {
@@ -286,6 +289,11 @@ WorkloadMtls PushContext::PeerAuthenticationFor(const Proxy& proxy) const {
 WorkloadAuthorizationPolicies PushContext::AuthorizationPoliciesFor(const Proxy& proxy) const {
   DependencyRecorder::AllOfKind(Kind::kAuthorizationPolicy);
   return authorization_policies_.ForWorkload(proxy.ns, proxy.labels);
+}
+
+std::vector<ConfigPtr> PushContext::RequestAuthenticationsFor(const Proxy& proxy) const {
+  DependencyRecorder::AllOfKind(Kind::kRequestAuthentication);
+  return request_authentications_.ForWorkload(proxy.ns, proxy.labels);
 }
 
 MtlsMode PushContext::NamespaceMtlsMode(const std::string& ns) const {

@@ -25,6 +25,7 @@
 #include "pilot/model/mesh.h"
 #include "pilot/model/authorization_policy.h"
 #include "pilot/model/peer_authentication.h"
+#include "security/v1beta1/request_authentication.pb.h"
 #include "pilot/model/service.h"
 #include "pilot/model/sidecar_scope.h"
 
@@ -133,6 +134,9 @@ class PushContext {
   // The AuthorizationPolicies that apply to `proxy`'s workload
   // (authorization_policy.h); records a dependency on every AuthorizationPolicy.
   WorkloadAuthorizationPolicies AuthorizationPoliciesFor(const Proxy& proxy) const;
+  // The RequestAuthentications that apply to `proxy`'s workload
+  // (workload_policies.h); records a dependency on every RequestAuthentication.
+  std::vector<ConfigPtr> RequestAuthenticationsFor(const Proxy& proxy) const;
   MtlsMode NamespaceMtlsMode(const std::string& ns) const;
 
   // services() and ServiceForHost without recording a dependency (for indexes).
@@ -176,6 +180,7 @@ class PushContext {
   std::map<std::string, DestinationRuleIndex, std::less<>> destination_rules_by_host_;
   PeerAuthenticationIndex peer_authentications_;
   AuthorizationPolicyIndex authorization_policies_;
+  WorkloadPolicyIndex<istio::security::v1beta1::RequestAuthentication> request_authentications_;
   std::map<ConfigKey, std::string> sidecar_versions_;  // every Sidecar's SidecarVersion, for ScopeKeys
 
   mutable std::mutex scopes_mu_;

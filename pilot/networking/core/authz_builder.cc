@@ -1,6 +1,7 @@
 #include "pilot/networking/core/authz_builder.h"
 
 #include <algorithm>
+#include <cstring>
 #include <optional>
 
 #include "absl/status/statusor.h"
@@ -21,6 +22,7 @@ namespace {
 
 namespace rbac = ::envoy::config::rbac::v3;
 namespace matcher = ::envoy::type::matcher::v3;
+namespace hcm = ::envoy::extensions::filters::network::http_connection_manager::v3;
 using AuthorizationPolicy = istio::security::v1beta1::AuthorizationPolicy;
 using Status = absl::Status;
 
@@ -85,6 +87,95 @@ absl::StatusOr<envoy::config::core::v3::CidrRange> Cidr(const std::string& v) {
   out.set_address_prefix(parts[0]);
   out.mutable_prefix_len()->set_value(len);
   return out;
+}
+
+// --- request.auth.*: the payload jwt_authn verified, in its dynamic metadata --
+
+matcher::ValueMatcher StringValue(const matcher::StringMatcher& m) {
+  matcher::ValueMatcher v;
+  *v.mutable_string_match() = m;
+  return v;
+}
+
+// The claim at `path` under the payload is `value`; `list_too`: or a list holding
+// it (istiod's MetadataListValueMatcher with extended JWT matching: "aud" and
+// other claims may be a string or a list of strings).
+rbac::Principal PayloadClaim(const std::vector<std::string>& path, const matcher::StringMatcher& value, bool list_too) {
+  rbac::Principal p;
+  auto* m = p.mutable_metadata();
+  m->set_filter(kJwtAuthnFilter);
+  m->add_path()->set_key(kJwtPayloadMetadataKey);
+  for (const auto& k : path) m->add_path()->set_key(k);
+  if (!list_too) {
+    *m->mutable_value() = StringValue(value);
+    return p;
+  }
+  auto* either = m->mutable_value()->mutable_or_match();
+  *either->add_value_matchers()->mutable_list_match()->mutable_one_of() = StringValue(value);
+  *either->add_value_matchers() = StringValue(value);
+  return p;
+}
+
+rbac::Principal ClaimIs(const std::vector<std::string>& path, const std::string& value) {
+  return PayloadClaim(path, StringMatch(value), /*list_too=*/true);
+}
+
+// istiod's requestPrincipalGenerator: "ISS/SUB" split at the last "/" (issuers
+// are URLs); "*" any; "*x" and "x*" as suffix and prefix of the side they touch.
+absl::StatusOr<rbac::Principal> RequestPrincipal(const std::string& value) {
+  const size_t slash = value.rfind('/');
+  const bool split = slash != std::string::npos;
+  const std::string iss = split ? value.substr(0, slash) : value;
+  const std::string sub = split ? value.substr(slash + 1) : "";
+  const matcher::StringMatcher any = Regex(".+");
+  matcher::StringMatcher match_iss, match_sub;
+  auto exact = [](const std::string& v) { matcher::StringMatcher m; m.set_exact(v); return m; };
+  if (value == "*") {
+    match_iss = match_sub = any;
+  } else if (absl::StartsWith(value, "*")) {
+    if (split) {
+      if (iss == "*") match_iss = any; else match_iss.set_suffix(iss.substr(1));
+      match_sub = exact(sub);
+    } else {
+      match_iss = any;
+      match_sub.set_suffix(value.substr(1));
+    }
+  } else if (absl::EndsWith(value, "*")) {
+    if (split) {
+      match_iss = exact(iss);
+      if (sub == "*") match_sub = any; else match_sub.set_prefix(sub.substr(0, sub.size() - 1));
+    } else {
+      match_iss.set_prefix(value.substr(0, value.size() - 1));
+      match_sub = any;
+    }
+  } else {
+    match_iss = exact(iss);
+    match_sub = exact(sub);
+  }
+  rbac::Principal p;
+  *p.mutable_and_ids()->add_ids() = PayloadClaim({"iss"}, match_iss, /*list_too=*/false);
+  *p.mutable_and_ids()->add_ids() = PayloadClaim({"sub"}, match_sub, /*list_too=*/false);
+  return p;
+}
+
+// "[a][b]" -> {a, b}; "[a.b]" -> {a.b} (istiod's extractNameInNestedBrackets).
+absl::StatusOr<std::vector<std::string>> NestedClaimNames(absl::string_view s) {
+  std::vector<std::string> out;
+  size_t begin = 0;
+  while (begin < s.size()) {
+    const size_t end = s.find(']', begin);
+    if (s[begin] != '[' || end == absl::string_view::npos || s.substr(begin + 1, end - begin - 1).find('[') != absl::string_view::npos) {
+      out.clear();
+      break;
+    }
+    out.emplace_back(s.substr(begin + 1, end - begin - 1));
+    begin = end + 1;
+  }
+  if (!out.empty()) return out;
+  if (s.size() < 2 || s.front() != '[' || s.back() != ']') {
+    return absl::InvalidArgumentError(absl::StrCat("request.auth.claims", s, ": expecting [<NAME>]"));
+  }
+  return std::vector<std::string>{std::string(s.substr(1, s.size() - 2))};
 }
 
 // --- one field of a rule: values ORed, not-values NOTed --------------------
@@ -183,6 +274,25 @@ PrincipalOf PrincipalGenerator(const std::string& key, bool tcp) {
       *(direct ? p.mutable_direct_remote_ip() : p.mutable_remote_ip()) = *cidr;
       return p;
     };
+  }
+  if (absl::StartsWith(key, "request.auth.")) {
+    if (Status st = HttpOnly(key, tcp); !st.ok()) {
+      return [st](const std::string&) -> absl::StatusOr<rbac::Principal> { return st; };
+    }
+    if (key == "request.auth.principal") return RequestPrincipal;
+    std::vector<std::string> claim_path;
+    if (key == "request.auth.audiences") claim_path = {"aud"};
+    if (key == "request.auth.presenter") claim_path = {"azp"};
+    if (absl::StartsWith(key, "request.auth.claims")) {
+      auto claims = NestedClaimNames(key.substr(strlen("request.auth.claims")));
+      if (!claims.ok()) {
+        return [st = claims.status()](const std::string&) -> absl::StatusOr<rbac::Principal> { return st; };
+      }
+      claim_path = *std::move(claims);
+    }
+    if (!claim_path.empty()) {
+      return [claim_path](const std::string& v) -> absl::StatusOr<rbac::Principal> { return ClaimIs(claim_path, v); };
+    }
   }
   if (absl::StartsWith(key, "request.headers[") && absl::EndsWith(key, "]") && key.size() > 17) {
     if (Status st = HttpOnly(key, tcp); !st.ok()) {
@@ -405,9 +515,13 @@ const char* ShadowPrefix(const std::optional<rbac::RBAC>& shadow) {
 
 }  // namespace
 
-AuthzFilters BuildAuthzFilters(const model::WorkloadAuthorizationPolicies& policies) {
+AuthzFilters BuildAuthzFilters(const model::WorkloadAuthorizationPolicies& policies,
+                               const std::optional<hcm::HttpFilter>& jwt_authn) {
   AuthzFilters out;
-  if (policies.empty()) return out;
+  if (policies.empty()) {
+    if (jwt_authn) out.http.push_back(*jwt_authn);
+    return out;
+  }
   // CUSTOM first: without an ext_authz provider its rules deny (istiod's
   // getBadCustomDenyRules); then AUDIT (LOG), DENY, ALLOW.
   const std::pair<const std::vector<model::ConfigPtr>*, rbac::RBAC::Action> order[] = {
@@ -420,6 +534,8 @@ AuthzFilters BuildAuthzFilters(const model::WorkloadAuthorizationPolicies& polic
                                      ": CUSTOM needs an ext_authz provider, which Keel does not support: its rules deny"));
   }
   for (const auto& [list, action] : order) {
+    // istiod: CUSTOM's ext_authz, then authentication (jwt_authn), then the rest of authorization.
+    if (list == &policies.audit && jwt_authn) out.http.push_back(*jwt_authn);
     std::vector<std::string> http_notes;
     Built http = BuildAction(*list, action, /*tcp=*/false, &http_notes);
     if (http.rules || http.shadow) {

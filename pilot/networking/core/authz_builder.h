@@ -8,14 +8,19 @@
 // ANDed into every one; a policy without rules matches nothing. Dry-run
 // policies (annotation istio.io/dry-run) go to shadow_rules.
 //
+// requestPrincipals and the `when` keys request.auth.principal, .audiences,
+// .presenter and .claims[...] match the payload RequestAuthentication's
+// jwt_authn filter verified (its dynamic metadata, key "payload"), as istiod's.
+//
 // Failing closed, as istiod: a field that cannot apply (HTTP-only fields on a
-// TCP chain, and what Keel does not translate: requestPrincipals, serviceAccounts,
-// trustDomains, request.auth.* and other unknown `when` keys) drops the whole
+// TCP chain, and what Keel does not translate: serviceAccounts, trustDomains
+// and other unknown `when` keys) drops the whole
 // rule of an ALLOW policy (it admits less) and only that field of a DENY or AUDIT
 // one (it matches more). CUSTOM has no ext_authz provider in Keel: its rules
 // deny, as istiod does when a policy's provider is not found.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +37,11 @@ struct AuthzFilters {
   std::vector<std::string> notes;
 };
 
-AuthzFilters BuildAuthzFilters(const model::WorkloadAuthorizationPolicies& policies);
+// `jwt_authn` (jwt_authn_builder.h), when set, joins the HTTP filters where istiod
+// puts authentication: after CUSTOM's filter, before AUDIT, DENY and ALLOW.
+AuthzFilters BuildAuthzFilters(
+    const model::WorkloadAuthorizationPolicies& policies,
+    const std::optional<envoy::extensions::filters::network::http_connection_manager::v3::HttpFilter>& jwt_authn =
+        std::nullopt);
 
 }  // namespace keel::pilot::networking

@@ -28,6 +28,10 @@ inline constexpr char kTcpProxy[] = "envoy.filters.network.tcp_proxy";
 inline constexpr char kMongoProxy[] = "envoy.filters.network.mongo_proxy";
 inline constexpr char kNetworkRbacFilter[] = "envoy.filters.network.rbac";
 inline constexpr char kHttpRbacFilter[] = "envoy.filters.http.rbac";
+inline constexpr char kJwtAuthnFilter[] = "envoy.filters.http.jwt_authn";
+// The dynamic metadata key of jwt_authn's verified payload (istiod: EnvoyJwtFilterPayload);
+// AuthorizationPolicy's request.auth.* match under it.
+inline constexpr char kJwtPayloadMetadataKey[] = "payload";
 inline constexpr char kTlsInspector[] = "envoy.filters.listener.tls_inspector";
 inline constexpr char kHttpInspector[] = "envoy.filters.listener.http_inspector";
 inline constexpr char kOriginalDst[] = "envoy.filters.listener.original_dst";

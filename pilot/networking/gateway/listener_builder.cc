@@ -14,13 +14,12 @@
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "networking/v1alpha3/gateway.pb.h"
 #include "networking/v1alpha3/virtual_service.pb.h"
-#include "pilot/networking/core/authz_builder.h"
+#include "pilot/networking/core/security_filters.h"
 #include "pilot/networking/core/http_route_translator.h"
 #include "pilot/networking/core/tcp_route_translator.h"
 #include "pilot/networking/core/tls_route_translator.h"
 #include "pilot/networking/gateway/gateway_hosts.h"
 #include "pilot/networking/gateway/tls_context.h"
-#include "pkg/log/log_limiter.h"
 
 namespace keel::pilot::networking::gateway {
 namespace {
@@ -210,9 +209,9 @@ std::optional<listener::Listener> BuildGatewayListener(const std::string& name, 
   l.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
   l.mutable_max_connections_to_accept_per_socket_event()->set_value(1);
 
-  // AuthorizationPolicies selecting the gateway's pods: RBAC first on every chain.
-  const AuthzFilters authz = BuildAuthzFilters(push.AuthorizationPoliciesFor(proxy));
-  for (const auto& note : authz.notes) KEEL_WARN_LIMITED("AuthorizationPolicy {} (for {})", note, proxy.id);
+  // RequestAuthentications and AuthorizationPolicies selecting the gateway's pods:
+  // their filters first on every chain.
+  const AuthzFilters authz = BuildSecurityFilters(proxy, push);
   bool inspect_tls = false;
   for (auto& c : chains) {
     AddAuthz(authz, &c.filters);

@@ -1,6 +1,6 @@
 // The HttpConnectionManager istiod puts on sidecar listeners (Istio
 // ListenerBuilder.buildHTTPConnectionManager), minus Istio's own proxy
-// extensions (see README): RBAC (inbound), fault, cors, router (router last).
+// extensions (see README): jwt_authn and RBAC (inbound), fault, cors, router (router last).
 #pragma once
 
 #include <optional>
@@ -20,7 +20,7 @@ struct HcmOptions {
   std::optional<envoy::config::route::v3::RouteConfiguration> route_config;
   bool inbound = false;  // server-side settings: XFCC, server name "istio-envoy"
   bool http2 = false;    // HTTP2/GRPC port: http2_protocol_options on inbound
-  // RBAC filters (authz_builder.h), first in the chain; inbound only.
+  // jwt_authn and RBAC filters (security_filters.h), first in the chain; inbound only.
   std::vector<envoy::extensions::filters::network::http_connection_manager::v3::HttpFilter> authz_filters;
 };
 

@@ -11,13 +11,12 @@
 #include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb.h"
 #include "envoy/extensions/filters/network/mongo_proxy/v3/mongo_proxy.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
-#include "pilot/networking/core/authz_builder.h"
+#include "pilot/networking/core/security_filters.h"
 #include "pilot/networking/core/cluster_name.h"
 #include "pilot/networking/sidecar/common.h"
 #include "pilot/networking/sidecar/http_connection_manager.h"
 #include "pilot/networking/sidecar/listener_builder.h"
 #include "pilot/networking/sidecar/route_builder.h"
-#include "pkg/log/log_limiter.h"
 
 namespace keel::pilot::networking::sidecar {
 namespace {
@@ -275,8 +274,7 @@ listener::Listener BuildVirtualInboundListener(const model::Proxy& proxy, const 
 
   const model::WorkloadMtls mtls = push.PeerAuthenticationFor(proxy);
   const std::vector<ChainConfig> inbound = InboundChainConfigs(proxy, push, instances, mtls);
-  const AuthzFilters authz = BuildAuthzFilters(push.AuthorizationPoliciesFor(proxy));
-  for (const auto& note : authz.notes) KEEL_WARN_LIMITED("AuthorizationPolicy {} (for {})", note, proxy.id);
+  const AuthzFilters authz = BuildSecurityFilters(proxy, push);
   for (const auto& cc : PassthroughChainConfigs(mtls, inbound)) {
     for (auto& fc : ChainsFor(cc, wildcard, authz, push.mesh())) *l.add_filter_chains() = std::move(fc);
   }
