@@ -1,7 +1,7 @@
 #define _TURN_OFF_PLATFORM_STRING  // cpprest's U() macro breaks fmt
 #include "pkg/http/http_get.h"
 
-#include <cpprest/containerstream.h>
+#include <cpprest/rawptrstream.h>
 #include <cpprest/http_client.h>
 
 #include <chrono>
@@ -28,15 +28,16 @@ absl::StatusOr<std::string> HttpGet(const std::string& url, const HttpGetOptions
                                                        " bytes is over the bound of ", options.max_body_bytes));
     }
     // Read at most one byte past the bound: a chunked body may not say its length.
-    concurrency::streams::container_buffer<std::string> buffer;
+    std::string text(options.max_body_bytes + 1, '\0');
+    concurrency::streams::rawptr_buffer<uint8_t> buffer(reinterpret_cast<uint8_t*>(text.data()), text.size());
     auto body = response.body();
     size_t total = 0;
-    while (total <= options.max_body_bytes) {
-      const size_t n = body.read(buffer, options.max_body_bytes + 1 - total).get();
+    while (total < text.size()) {
+      const size_t n = body.read(buffer, text.size() - total).get();
       if (n == 0) break;
       total += n;
     }
-    std::string text = std::move(buffer.collection());
+    text.resize(total);
     if (text.size() > options.max_body_bytes) {
       return absl::ResourceExhaustedError(
           absl::StrCat("GET ", url, ": body is over the bound of ", options.max_body_bytes, " bytes"));
