@@ -12,6 +12,7 @@
 #include "pilot/config/kube_source.h"
 #include "pilot/config/mesh_watcher.h"
 #include "pilot/debug/handlers.h"
+#include "pilot/debug/xds_debug_types.h"
 #include "pilot/inject/injector_values.h"
 #include "pilot/model/endpoint_changes.h"
 #include "pilot/model/kind_schema.h"
@@ -183,8 +184,13 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
     };
   }
   auto cache = std::make_shared<xds::XdsCache>();
+  xds::GeneratorMap generators = xds::MakeGenerators(cache.get(), std::move(secret_authorizer));
+  // istioctl's istio.io/debug types read the server's own connections (the lambda runs only once serving).
+  for (auto& [type, generator] : debug::MakeXdsDebugGenerators([self = server.get()] { return self->ads_->Connections(); })) {
+    generators[type] = std::move(generator);
+  }
   server->ads_ = std::make_unique<xds::AdsServer>(
-      xds::MakeGenerators(cache.get(), std::move(secret_authorizer)),
+      std::move(generators),
       options.push_throttle > 0 ? options.push_throttle : xds::AdsServer::DefaultPushWorkers(), cache);
   server->ads_->SetStreamLimits(xds::StreamLimits{static_cast<size_t>(options.max_subscribed_names),
                                                   static_cast<size_t>(options.max_queued_bytes)});

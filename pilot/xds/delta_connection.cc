@@ -24,6 +24,7 @@ void DeltaConnection::HandleRequestLocked(const DeltaDiscoveryRequest& request) 
     KEEL_WARN_LIMITED("ADS: delta connection {} asked for unsupported type {}", connection_id_, type);
     return;
   }
+  if (!MaySubscribeLocked(type)) return;
   WatchState& w = watches_[type];
   // An ACK, NACK or stale answer may still carry subscription changes: those apply regardless.
   AnswerLocked(request, w.version_sent);
@@ -33,7 +34,7 @@ void DeltaConnection::HandleRequestLocked(const DeltaDiscoveryRequest& request) 
   const bool was_wildcard = w.watch.wildcard;
   if (first) {
     held.insert(request.initial_resource_versions().begin(), request.initial_resource_versions().end());
-    w.watch.wildcard = request.resource_names_subscribe().empty() && (type == kListenerType || type == kClusterType);
+    w.watch.wildcard = request.resource_names_subscribe().empty() && IsWildcardType(type);
   }
   std::set<std::string> requested;  // newly subscribed
   for (const auto& name : request.resource_names_subscribe()) {
@@ -96,9 +97,11 @@ bool DeltaConnection::SendLocked(const TypeWork& work, const model::PushContext&
   response.set_system_version_info(absl::StrCat(push.version()));
   response.set_type_url(type_url);
   response.set_nonce(NextNonceLocked());
+  if (auto cp = server_->generators().at(type_url)->ControlPlane()) *response.mutable_control_plane() = *std::move(cp);
   w.version_sent = response.system_version_info();
   w.nonce_sent = response.nonce();
   w.sent = true;
+  w.last_sent = std::chrono::system_clock::now();
   RecordHeldLocked(work, resources);
   spdlog::debug("ADS: {} delta push to {}: {} resources, {} removed, version {}", ShortTypeName(type_url), proxy_->id,
                 response.resources_size(), response.removed_resources_size(), response.system_version_info());

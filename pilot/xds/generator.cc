@@ -9,12 +9,18 @@
 
 namespace keel::pilot::xds {
 
+bool IsWildcardType(const std::string& type_url) {
+  return type_url == kListenerType || type_url == kClusterType || type_url == kDebugSynczType;
+}
+
 const char* ShortTypeName(const std::string& type_url) {
   if (type_url == kListenerType) return "LDS";
   if (type_url == kRouteType) return "RDS";
   if (type_url == kClusterType) return "CDS";
   if (type_url == kEndpointType) return "EDS";
   if (type_url == kSecretType) return "SDS";
+  if (type_url == kDebugSynczType) return "syncz";
+  if (type_url == kDebugConfigDumpType) return "config_dump";
   return "UNKNOWN";
 }
 

@@ -6,11 +6,13 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "envoy/config/core/v3/base.pb.h"
 #include "pilot/model/push_context.h"
 #include "pilot/xds/subscribed_names.h"
 #include "pilot/xds/xds_cache.h"
@@ -34,6 +36,12 @@ class XdsGenerator {
   // Resources for `watch`, in name order. Names that do not exist are left out.
   virtual std::vector<NamedResource> Generate(const model::Proxy& proxy, const model::PushContext& push,
                                               const WatchedResource& watch) const = 0;
+  // Set: the control_plane every response of this type carries (istiod sends
+  // its identifier on istio.io/debug/syncz only).
+  virtual std::optional<envoy::config::core::v3::ControlPlane> ControlPlane() const { return std::nullopt; }
+  // True: only a stream with a verified identity may subscribe; any other is
+  // closed with UNAUTHENTICATED (istiod's debug types with ENABLE_DEBUG_ENDPOINT_AUTH).
+  virtual bool RequiresVerifiedIdentity() const { return false; }
 };
 
 using XdsGeneratorPtr = std::unique_ptr<XdsGenerator>;

@@ -61,6 +61,7 @@ void SotwConnection::HandleRequestLocked(const DiscoveryRequest& request) {
     KEEL_WARN_LIMITED("ADS: connection {} asked for unsupported type {}", connection_id_, type);
     return;
   }
+  if (!MaySubscribeLocked(type)) return;
   switch (AnswerLocked(request, request.version_info())) {
     case Answer::kStale:
     case Answer::kNack:
@@ -75,7 +76,7 @@ void SotwConnection::HandleRequestLocked(const DiscoveryRequest& request) {
   }
   WatchState& w = watches_[type];
   w.watch.names = SubscribedNames(request.resource_names().begin(), request.resource_names().end());
-  w.watch.wildcard = w.watch.names.empty() && (type == kListenerType || type == kClusterType);
+  w.watch.wildcard = w.watch.names.empty() && IsWildcardType(type);
   if (!WatchingLocked(type)) return;  // unsubscribed from everything
   // Every request that changes the subscription is answered, changed resources or not.
   OweAnswerLocked(type, {{}, /*always=*/true});
@@ -115,6 +116,7 @@ bool SotwConnection::SendLocked(const TypeWork& work, const model::PushContext& 
   response.set_version_info(absl::StrCat(push.version()));
   response.set_type_url(type_url);
   response.set_nonce(NextNonceLocked());
+  if (auto cp = server_->generators().at(type_url)->ControlPlane()) *response.mutable_control_plane() = *std::move(cp);
   size_t bytes = 0;
   for (const auto& r : sent) {
     *response.add_resources() = r.resource->any;
@@ -123,6 +125,7 @@ bool SotwConnection::SendLocked(const TypeWork& work, const model::PushContext& 
   w.version_sent = response.version_info();
   w.nonce_sent = response.nonce();
   w.sent = true;
+  w.last_sent = std::chrono::system_clock::now();
   if (work.partial) {
     RecordHeldLocked(work, resources);  // the untouched names stay held
     w.fingerprint.reset();

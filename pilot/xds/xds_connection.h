@@ -49,6 +49,7 @@ struct WatchState {
   std::string nonce_acked;
   std::string version_acked;
   std::string last_nack;          // error_detail of the last NACK, cleared by an ACK
+  std::chrono::system_clock::time_point last_sent;  // of the last response (syncz's last_updated)
   // Hash of the names and bytes held (state of the world): what a full push
   // compares with. Computed when needed: an EDS-only push leaves it unset
   // rather than walk every held assignment of every stream.

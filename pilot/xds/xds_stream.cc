@@ -1,5 +1,7 @@
 #include "pilot/xds/xds_stream.h"
 
+#include <algorithm>
+
 #include <google/protobuf/arena.h>
 #include <spdlog/spdlog.h>
 
@@ -195,6 +197,10 @@ typename XdsStream<Request, Response>::Answer XdsStream<Request, Response>::Answ
                                                                                          const std::string& version) {
   if (request.response_nonce().empty()) return Answer::kNone;
   const std::string& type = request.type_url();
+  // A nonce for a type this stream never answered comes from an earlier stream
+  // (Envoy reconnecting to another instance; adsc sends one on its first
+  // request): a new request, as istiod's shouldRespond treats it.
+  if (auto it = watches_.find(type); it == watches_.end() || it->second.nonce_sent.empty()) return Answer::kNone;
   WatchState& w = watches_[type];
   if (request.response_nonce() != w.nonce_sent) {
     monitoring::RecordExpiredNonce(type);
@@ -227,6 +233,15 @@ void XdsStream<Request, Response>::RecordAckLocked(const std::string& type_url, 
 }
 
 template <typename Request, typename Response>
+bool XdsStream<Request, Response>::MaySubscribeLocked(const std::string& type_url) {
+  if (!server_->generators().at(type_url)->RequiresVerifiedIdentity() || proxy_->verified_identity) return true;
+  KEEL_WARN_LIMITED("ADS: connection {} asked for {} without authenticating: closed", connection_id_, type_url);
+  FinishLocked(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                            type_url + " needs an authenticated stream: the TLS port with a token (or --xds-auth-plaintext)"));
+  return false;
+}
+
+template <typename Request, typename Response>
 bool XdsStream<Request, Response>::WatchingLocked(const std::string& type_url) const {
   auto it = watches_.find(type_url);
   return it != watches_.end() && (it->second.watch.wildcard || !it->second.watch.names.empty());
@@ -256,7 +271,12 @@ void XdsStream<Request, Response>::Serve(const ConnectionRequest& request) {
     std::lock_guard<std::mutex> lock(mu_);
     if (finishing_ || !proxy_) return;
     proxy = proxy_;
-    for (const char* type : kPushOrder) {
+    // Istio's order, then the other types watched (istio.io/debug/*) in type URL order.
+    std::vector<std::string> types(std::begin(kPushOrder), std::end(kPushOrder));
+    for (const auto& [type, w] : watches_) {
+      if (std::find(types.begin(), types.end(), type) == types.end()) types.push_back(type);
+    }
+    for (const std::string& type : types) {
       if (!WatchingLocked(type)) continue;
       auto answer = request.answers.find(type);
       const bool answered = answer != request.answers.end();
@@ -266,7 +286,7 @@ void XdsStream<Request, Response>::Serve(const ConnectionRequest& request) {
       // ClusterLoadAssignment; Envoy and gRPC keep the ones left out), so istiod's
       // incremental EDS sends just those on SotW streams too.
       SubscribedNames affected;
-      if (config_push && !config_push->full && type == std::string(kEndpointType)) {
+      if (config_push && !config_push->full && type == kEndpointType) {
         affected = watches_.at(type).watch.names.NamesOfHosts(config_push->endpoints_updated);
       }
       const bool pushed = config_push && (config_push->full || !affected.empty());

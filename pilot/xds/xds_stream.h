@@ -120,6 +120,9 @@ class XdsStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuf
   // and version as it sent them).
   void RecordAckLocked(const std::string& type_url, absl::string_view nonce, absl::string_view version)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // False, the stream finished with UNAUTHENTICATED, when `type_url`'s generator
+  // requires a verified identity (the istio.io/debug types) and the proxy has none.
+  bool MaySubscribeLocked(const std::string& type_url) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether the proxy subscribed to anything of `type_url`.
   bool WatchingLocked(const std::string& type_url) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string NextNonceLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

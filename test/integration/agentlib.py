@@ -21,6 +21,7 @@ OUTPUT_CERTS absolute paths under the pod root), the resourceFieldRef env (GOMAX
 injected: the agent's status server would listen on every interface.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -145,6 +146,11 @@ class Agent:
         args = self.envoy_args()
         return self.path(args[args.index("-c") + 1])
 
+    def proxy_id(self):
+        """The node id Envoy (the bootstrap the agent wrote) presents."""
+        with open(self.bootstrap_path()) as f:
+            return json.load(f)["node"]["id"]
+
     def xds(self, *watches, timeout=30):
         """Plays Envoy on the agent's XDS socket: Istio's delta ADS client with the bootstrap's
         node. Returns ({type: [names]}, {type: {name: resource as JSON}}) of its first state."""
@@ -159,6 +165,34 @@ class Agent:
         assert run.returncode == 0, f"delta client: {run.stderr}\nagent log:\n{self.log()}"
         with open(names) as f, open(resources) as g:
             return json.load(f), json.load(g)
+
+    @contextlib.contextmanager
+    def connected(self, *watches, timeout=30):
+        """xds(), but the client stays connected (its --hold) until the block ends: a proxy
+        Keel lists as connected meanwhile. Yields {type: [names]} of its first state."""
+        client = tool("KEEL_DELTA_CLIENT", "istio-delta-client")
+        names = self.path("held-names.json")
+        if os.path.exists(names):
+            os.remove(names)
+        args = [client, "--addr", "unix:" + self.path("etc/istio/proxy/XDS"), "--node-from-bootstrap",
+                self.bootstrap_path(), "--expect-json", names, "--timeout", f"{timeout}s", "--hold"]
+        for w in watches:
+            args += ["--watch", w]
+        proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True)
+        try:
+            wait_until(lambda: os.path.exists(names) or proc.poll() is not None, timeout + 10,
+                       "the held delta client's first state")
+            assert proc.poll() is None, f"delta client exited: {proc.stderr.read()}\nagent log:\n{self.log()}"
+            with open(names) as f:
+                yield json.load(f)
+        finally:
+            proc.stdin.close()  # --hold ends when stdin closes
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
     def secrets(self, envoy, names):
         """Plays Envoy's SDS client on the agent's workload socket (SotW, as Envoy's bootstrap)."""

@@ -337,6 +337,54 @@ def test_a_proxyless_grpc_client_routes_through_the_grpc_agents_bootstrap(ctx):
         server.stop(0)
 
 
+def istioctl_path():
+    return os.path.join(os.environ["KEEL_TOOLS_DIR"], "istioctl")
+
+
+def istioctl(*args):
+    run = subprocess.run([istioctl_path(), *args], capture_output=True, text=True, timeout=90)
+    assert run.returncode == 0, f"istioctl {' '.join(args)}: {run.stdout}\n{run.stderr}"
+    return run.stdout
+
+
+def test_istioctl_proxy_status_and_version_over_xds_see_what_debug_syncz_sees(ctx, sidecar, gateway):
+    # istioctl authenticates as istio-system/default (a token it requests) over Keel's TLS port.
+    kubectl("create", "serviceaccount", "default", "-n", SYSTEM_NS, check=False)
+    xds = ["--xds-address", f"127.0.0.1:{ctx.keel.secure_port}", "--istioNamespace", SYSTEM_NS]
+    with sidecar.connected(f"{CDS}=*", f"{LDS}=*"), gateway.connected(f"{CDS}=*", f"{LDS}=*"):
+        def syncz_rows():
+            status, body = ctx.keel.http_get("/debug/syncz")
+            assert status == 200, body
+            return {r["proxy"]: r for r in json.loads(body)}
+        rows = wait_until(lambda: (lambda r: r if sidecar.proxy_id() in r and gateway.proxy_id() in r and all(
+            r[p]["cluster_status"] == "SYNCED" and r[p]["listener_status"] == "SYNCED"
+            for p in (sidecar.proxy_id(), gateway.proxy_id())) else None)(syncz_rows()), 30,
+            "both proxies SYNCED in /debug/syncz")
+        table = istioctl("proxy-status", *xds)
+        lines = {l.split()[0]: l.split() for l in table.splitlines()[1:] if l.strip()}
+        assert table.split()[:5] == ["NAME", "CLUSTER", "ISTIOD", "VERSION", "SUBSCRIBED"], table
+        for proxy in (sidecar.proxy_id(), gateway.proxy_id()):
+            assert proxy in lines, f"{proxy} not listed:\n{table}"
+        # The per-type states, as /debug/syncz says them (istioctl -o json: the ClientConfigs).
+        response = json.loads(istioctl("proxy-status", *xds, "-o", "json"))
+        configs = {r["node"]["id"]: r for r in response["resources"]}
+        assert set(configs) >= {sidecar.proxy_id(), gateway.proxy_id()}
+        assert json.loads(response["controlPlane"]["identifier"])["Component"] == "istiod"
+        for proxy in (sidecar.proxy_id(), gateway.proxy_id()):
+            states = {c["typeUrl"]: c["configStatus"] for c in configs[proxy]["genericXdsConfigs"]}
+            assert states[CDS] == "SYNCED" and states[LDS] == "SYNCED", states
+            assert rows[proxy]["cluster_status"] == "SYNCED"
+        version = istioctl("x", "version", *xds)
+        assert "control plane version:" in version or "client version" in version.lower(), version
+        keel_version = subprocess.run([ctx.keel.binary, "--version"], capture_output=True, text=True).stdout.split()[-1]
+        assert keel_version in version, version
+        # Unauthenticated (the plaintext port): refused, as istiod refuses debug types there.
+        run = subprocess.run([istioctl_path(), "proxy-status", "--xds-address",
+                              f"127.0.0.1:{ctx.keel.grpc_port}", "--plaintext", "--istioNamespace", SYSTEM_NS,
+                              "--timeout", "10s"], capture_output=True, text=True, timeout=60)
+        assert run.returncode != 0 and "Unauthenticated" in run.stdout + run.stderr, run.stdout + run.stderr
+
+
 def test_no_agent_logged_an_error_or_a_rejection(ctx, sidecar, gateway):
     # Runs last: everything above went through the agents. An "error" or "warn" line of
     # the agent's xDS proxy, SDS server or CA client means Keel answered something it did

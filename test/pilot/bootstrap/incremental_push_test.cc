@@ -270,6 +270,24 @@ TEST_F(IncrementalPushTest, PlainAcksAreReadInPlaceAndAnAckChangingNamesIsAnswer
   EXPECT_EQ(Addresses(moved), std::vector<std::string>{"10.1.0.7"});
 }
 
+// A first request of a type carrying a nonce (Envoy reconnecting from another
+// control plane instance, istioctl's adsc always) is a new request, answered, as
+// istiod's shouldRespond; before, Keel took it for a stale ACK and stayed silent.
+TEST_F(IncrementalPushTest, AFirstRequestWithAnEarlierStreamsNonceIsAnswered) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  DiscoveryResponse earlier;
+  earlier.set_version_info("7");
+  earlier.set_nonce("nonce-of-another-stream");
+  Request(xds::kClusterType, {}, &earlier);
+  DiscoveryResponse cds = Read();
+  EXPECT_EQ(cds.type_url(), xds::kClusterType);
+  EXPECT_GT(cds.resources_size(), 0);
+  // Once answered, a nonce that is not ours is stale again: no response.
+  Request(xds::kClusterType, {}, &earlier);
+  Request(xds::kEndpointType, {kReviews});
+  EXPECT_EQ(Read().type_url(), xds::kEndpointType) << "the stale CDS request was not answered";
+}
+
 // The clusters' SANs are the endpoints' service accounts: when the last endpoint
 // of reviews goes, its cluster changes, so the endpoint-only change (still no
 // full PushContext build) is pushed in full.
