@@ -29,9 +29,9 @@ import ssl
 import yaml
 
 from agentlib import Agent, tool
-from ca_testlib import (Envoy, Keel, apply, cert_sans, ensure_namespace, kubectl, root_from_configmap, split_pem,
-                        suffix, verify_chain, wait_until)
-from keeltest import echo_server, free_port, pick_filter_chain
+from ca_testlib import (Envoy, Keel, apply, cert_sans, create_token, ensure_namespace, kubectl, root_from_configmap,
+                        split_pem, suffix, tls_channel, verify_chain, wait_until)
+from keeltest import echo_server, envoy_messages, free_port, pick_filter_chain
 
 SYSTEM_NS = "istio-system"
 CDS = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
@@ -383,6 +383,46 @@ def test_istioctl_proxy_status_and_version_over_xds_see_what_debug_syncz_sees(ct
                               f"127.0.0.1:{ctx.keel.grpc_port}", "--plaintext", "--istioNamespace", SYSTEM_NS,
                               "--timeout", "10s"], capture_output=True, text=True, timeout=60)
         assert run.returncode != 0 and "Unauthenticated" in run.stdout + run.stderr, run.stdout + run.stderr
+
+
+def debug_config_dump(ctx, proxy_id, sa, ns):
+    """istio.io/debug/config_dump of `proxy_id` over Keel's TLS port, as service account ns/sa:
+    {Any type URL: message} of the response's resources."""
+    listeners_cls, clusters_cls, response_cls = envoy_messages(
+        os.environ["KEEL_ENVOY_DESCRIPTORS"], "envoy.admin.v3.ListenersConfigDump", "envoy.admin.v3.ClustersConfigDump",
+        "envoy.service.discovery.v3.DiscoveryResponse")
+    request = ctx.envoy.request("istio.io/debug/config_dump", node_id=f"sidecar~10.9.9.9~debug.{ns}~{ns}.svc.cluster.local",
+                                metadata={"NAMESPACE": ns})
+    request.resource_names.append(proxy_id)
+    with tls_channel(ctx.keel.secure_port, root_from_configmap(ctx.ns)) as channel:
+        call = channel.stream_stream(Envoy.ADS_METHOD, request_serializer=type(request).SerializeToString,
+                                     response_deserializer=response_cls.FromString)(
+            iter([request]), timeout=15, metadata=[("authorization", f"Bearer {create_token(sa, ns)}")])
+        response = next(call)
+        call.cancel()
+    out = {}
+    for any_ in response.resources:
+        cls = {"ListenersConfigDump": listeners_cls, "ClustersConfigDump": clusters_cls}.get(any_.type_url.split(".")[-1])
+        if cls:
+            out[any_.type_url] = cls.FromString(any_.value)
+    return out
+
+
+def test_debug_config_dump_over_xds_is_what_the_proxy_holds_and_stays_in_the_callers_namespace(ctx, sidecar, gateway):
+    with sidecar.connected(f"{LDS}=virtualInbound"), gateway.connected(f"{CDS}=*"):
+        wait_until(lambda: all(p in ctx.keel.http_get("/debug/syncz")[1] for p in (sidecar.proxy_id(), gateway.proxy_id())),
+                   30, "both proxies connected")
+        dump = debug_config_dump(ctx, sidecar.proxy_id(), "default", SYSTEM_NS)
+        listeners = dump["type.googleapis.com/envoy.admin.v3.ListenersConfigDump"]
+        assert [l.name for l in listeners.dynamic_listeners] == ["virtualInbound"]
+        assert len(dump["type.googleapis.com/envoy.admin.v3.ClustersConfigDump"].dynamic_active_clusters) == 0
+        gw = debug_config_dump(ctx, gateway.proxy_id(), "default", SYSTEM_NS)
+        assert len(gw["type.googleapis.com/envoy.admin.v3.ClustersConfigDump"].dynamic_active_clusters) > 0
+        # A caller outside the root namespace sees its own namespace's proxies only.
+        own = debug_config_dump(ctx, sidecar.proxy_id(), "bookinfo-productpage", ctx.ns)
+        assert [l.name for l in own["type.googleapis.com/envoy.admin.v3.ListenersConfigDump"].dynamic_listeners] == [
+            "virtualInbound"]
+        assert debug_config_dump(ctx, gateway.proxy_id(), "bookinfo-productpage", ctx.ns) == {}
 
 
 def test_no_agent_logged_an_error_or_a_rejection(ctx, sidecar, gateway):
