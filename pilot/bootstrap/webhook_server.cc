@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
+#include "pilot/config/validation_webhook.h"
 #include "pilot/inject/webhook.h"
 #include "pkg/metrics/registry.h"
 
@@ -31,6 +32,15 @@ struct InjectionMetrics {
 std::string Header(const http::HttpRequest& request, const std::string& name) {
   auto it = request.headers.find(name);
   return it == request.headers.end() ? "" : it->second;
+}
+
+// A webhook's reply as the HTTP response: the review JSON, or the reason as text.
+http::HttpResponse ToHttp(inject::WebhookReply reply) {
+  http::HttpResponse response;
+  response.status = reply.http_status;
+  response.content_type = reply.http_status == 200 ? "application/json" : "text/plain";
+  response.body = std::move(reply.body);
+  return response;
 }
 
 }  // namespace
@@ -64,16 +74,20 @@ absl::StatusOr<http::HttpServerPtr> CreateWebhookServer(const WebhookServerOptio
       m.failure.Inc();
       spdlog::warn("inject from {}: {}", request.remote_address, reply.outcome);
     }
-    http::HttpResponse response;
-    response.status = reply.http_status;
-    response.content_type = reply.http_status == 200 ? "application/json" : "text/plain";
-    response.body = std::move(reply.body);
-    return response;
+    return ToHttp(std::move(reply));
   };
   // istiod's two routes: /inject, and /inject/<key>/<value>... setting proxy env
   // (/inject/cluster/C/net/N, as a remote cluster's webhook configuration names).
   (*server)->HandlePost("/inject", handler);
   (*server)->HandlePost("/inject/", handler);
+  // istiod's validation routes, on the same HTTPS listener.
+  auto validate = [](const http::HttpRequest& request) {
+    inject::WebhookReply reply = config::HandleValidationReview(Header(request, "content-type"), request.body);
+    if (reply.outcome != "allowed") spdlog::info("validate from {}: {}", request.remote_address, reply.outcome);
+    return ToHttp(std::move(reply));
+  };
+  (*server)->HandlePost("/validate", validate);
+  (*server)->HandlePost("/validate/", validate);
   return server;
 }
 

@@ -10,6 +10,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "pilot/inject/admission_review.h"
 #include "pilot/inject/sidecar_injector.h"
 
 namespace keel::pilot::inject {
@@ -83,20 +84,11 @@ std::map<std::string, std::string> InjectionPathEnvs(absl::string_view path) {
 
 WebhookReply HandleInjectionReview(absl::string_view content_type, absl::string_view body,
                                    const InjectionConfig& config) {
-  if (body.empty()) return BadRequest(400, "no body found");
-  if (!absl::StartsWith(content_type, "application/json")) {
-    return BadRequest(415, absl::StrCat("invalid Content-Type \"", content_type, "\", want application/json"));
+  auto review = ParseAdmissionReview(content_type, body);
+  if (!review.ok()) {
+    return BadRequest(absl::IsFailedPrecondition(review.status()) ? 415 : 400, std::string(review.status().message()));
   }
-  auto review = ParseObject(body);
-  if (!review.ok()) return BadRequest(400, absl::StrCat("AdmissionReview: ", review.status().message()));
-  const std::string api_version = StringAt(*review, "apiVersion");
-  if (StringAt(*review, "kind") != "AdmissionReview" ||
-      (api_version != "admission.k8s.io/v1" && api_version != "admission.k8s.io/v1beta1")) {
-    return BadRequest(400, absl::StrCat("kind/apiVersion: want AdmissionReview of admission.k8s.io/v1 or v1beta1, got \"",
-                                        StringAt(*review, "kind"), "\" of \"", api_version, "\""));
-  }
-  if (Member(*review, "request") == nullptr) return BadRequest(400, "request: required");
-  const JsonObject& request = ObjectAt(*review, "request");
+  const JsonObject& request = review->request;
   // The uid is echoed back; istioctl kube-inject sends none, and istiod does not require one.
   const std::string uid = StringAt(request, "uid");
   const JsonValue* object = Member(request, "object");
@@ -123,11 +115,7 @@ WebhookReply HandleInjectionReview(absl::string_view content_type, absl::string_
     fields["patch"] = Str(absl::Base64Escape(InjectionPatch(object->struct_value(), injected->pod)));
     outcome = "injected";
   }
-  JsonObject reply;
-  (*reply.mutable_fields())["apiVersion"] = Str(api_version);
-  (*reply.mutable_fields())["kind"] = Str("AdmissionReview");
-  (*reply.mutable_fields())["response"] = Obj(std::move(response));
-  return {200, ToJson(reply), outcome};
+  return {200, AdmissionReviewReply(*review, std::move(response)), outcome};
 }
 
 }  // namespace keel::pilot::inject
