@@ -137,6 +137,15 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
           [ca] { return ca->ca().RootsPem(); });
       ca->OnRootsRotated([patcher = server->webhook_patcher_.get()] { patcher->RefreshAll(); });
     }
+    if (server->kube_client_) {
+      // /validate's configurations (istio-validator-*, istiod-default-validator): caBundle, then fail closed.
+      citadel::Citadel* ca = server->citadel_.get();
+      server->validation_patcher_ = std::make_unique<inject::WebhookCertPatcher>(
+          server->kube_client_.get(), options.revision.empty() ? "default" : options.revision,
+          [ca] { return ca->ca().RootsPem(); }, kube::InformerOptions{},
+          inject::WebhookConfigurationKind::Validator(options.system_namespace));
+      ca->OnRootsRotated([patcher = server->validation_patcher_.get()] { patcher->RefreshAll(); });
+    }
   } else if (options.webhook_addr != "off") {
     spdlog::info("webhook port off: it serves HTTPS with the CA's serving certificate, and the CA is off");
   }
@@ -403,10 +412,11 @@ absl::Status DiscoveryServer::Start() {
     if (auto st = webhook_server_->Start(); !st.ok()) {
       return absl::Status(st.code(), absl::StrCat("webhooks on ", options_.webhook_addr, ": ", st.message()));
     }
-    spdlog::info("admission webhooks (HTTPS) listening on {} (port {}; /inject)", options_.webhook_addr,
+    spdlog::info("admission webhooks (HTTPS) listening on {} (port {}; /inject, /validate)", options_.webhook_addr,
                  webhook_server_->port());
   }
   if (webhook_patcher_) webhook_patcher_->Start();
+  if (validation_patcher_) validation_patcher_->Start();
   RegisterMonitoringHandlers();
   if (auto st = http_server_->Start(); !st.ok()) return st;
   spdlog::info("xDS (ADS, plaintext gRPC) listening on {} (port {})", options_.grpc_addr, grpc_port_);
@@ -488,6 +498,7 @@ void DiscoveryServer::Stop() {
   if (debug_auth_) debug_auth_->Shutdown();  // answers queued remote debug requests before the listener closes
   if (http_server_) http_server_->Stop();
   if (webhook_patcher_) webhook_patcher_->Stop();
+  if (validation_patcher_) validation_patcher_->Stop();
   if (webhook_server_) webhook_server_->Stop();
   // No new connections; then streams get the drain timeout to end, and are
   // cancelled after it (every stream finishes on cancel: xds_stream.h).

@@ -93,6 +93,8 @@ class DiscoveryServer {
   http::HttpServerPtr webhook_server_;  // with the CA (its serving certificate) and --webhook-addr not off
   // With the webhook server, a cluster and --injection-webhook-config-name set.
   std::unique_ptr<inject::WebhookCertPatcher> webhook_patcher_;
+  // With the webhook server and a cluster: the ValidatingWebhookConfigurations of /validate.
+  std::unique_ptr<inject::WebhookCertPatcher> validation_patcher_;
   std::unique_ptr<debug::DebugAuth> debug_auth_;
   std::unique_ptr<citadel::Citadel> citadel_;  // null with --disable-ca
   std::atomic<uint64_t> push_version_{0};

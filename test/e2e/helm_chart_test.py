@@ -164,9 +164,12 @@ class TestChart:
             ("Deployment", "istiod"),
             ("MutatingWebhookConfiguration", "istio-sidecar-injector"),
             ("ConfigMap", "istio-sidecar-injector"),
+            ("ValidatingWebhookConfiguration", "istio-validator-istio-system"),
+            ("ValidatingWebhookConfiguration", "istiod-default-validator"),
         }, "one pod: no PodDisruptionBudget, no HorizontalPodAutoscaler"
         for (kind, _), doc in docs.items():
-            if kind not in ("ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration"):
+            if kind not in ("ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration",
+                            "ValidatingWebhookConfiguration"):
                 assert doc["metadata"]["namespace"] == NAMESPACE
 
         d = docs[("Deployment", "istiod")]
@@ -288,7 +291,9 @@ class TestChart:
         istio = docs_by_kind_name(run([HELM, "template", "istiod", istio_chart, "-n", NAMESPACE, "--set",
                                        f"revision={revision}", "--set", "global.hub=docker.io/istio"], env=henv).stdout)
         shared_kinds = {"Deployment", "Service", "ServiceAccount", "ConfigMap", "MutatingWebhookConfiguration",
-                        "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+                        "ValidatingWebhookConfiguration", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+        # istiod-default-validator is Istio's base chart's, not istio-discovery's.
+        ours.pop(("ValidatingWebhookConfiguration", "istiod-default-validator"), None)
         missing = {k for k in ours if k[0] in shared_kinds} - set(istio)
         assert not missing, f"named otherwise than by Istio's chart: {sorted(missing)}"
         suffix = f"-{revision}" if revision else ""
@@ -304,6 +309,14 @@ class TestChart:
             return [(h["name"], h["clientConfig"], h["namespaceSelector"], h["objectSelector"]) for h in doc["webhooks"]]
 
         assert hooks(ours[mwc]) == hooks(istio[mwc])
+        vwc = ("ValidatingWebhookConfiguration", f"istio-validator{suffix}-{NAMESPACE}")
+
+        def validators(doc):
+            return [(h["name"], h["clientConfig"]["service"]["name"], h["clientConfig"]["service"]["path"], h["rules"],
+                     h["objectSelector"], h["failurePolicy"], h["sideEffects"]) for h in doc["webhooks"]]
+
+        assert validators(ours[vwc]) == validators(istio[vwc])
+        assert ours[vwc]["metadata"]["labels"]["istio.io/rev"] == istio[vwc]["metadata"]["labels"]["istio.io/rev"]
         deployment = ours[("Deployment", name)]
         assert flag(container(deployment), "revision") == (revision or None)
         assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == name
@@ -691,6 +704,9 @@ class TestInstall:
         assert yes("update", "configmaps/istio-ca-root-cert", "-n", "default")
         assert yes("get", "secrets/cacerts", "-n", NAMESPACE) and yes("update", "secrets/istio-ca-secret", "-n", NAMESPACE)
         assert yes("create", "leases.coordination.k8s.io", "-n", NAMESPACE)
+        # The validation webhook's dry-run check, in the release namespace only.
+        assert yes("create", "virtualservices.networking.istio.io", "-n", NAMESPACE)
+        assert yes("patch", "validatingwebhookconfigurations.admissionregistration.k8s.io")
         assert yes("update", "leases.coordination.k8s.io/istio-namespace-controller-election", "-n", NAMESPACE)
         # RBAC cannot restrict create by name: any ConfigMap can be created (as for istiod).
         assert yes("create", "configmaps", "-n", "default")

@@ -153,6 +153,60 @@ def ctx(request):
             print(f"kept {c.tmp} (keel logs)")
 
 
+WEIGHT_90 = """apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, labels: {istio.io/rev: REV}}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews, subset: v1}
+      weight: 90
+    - destination: {host: reviews, subset: v2}
+      weight: 0
+"""
+
+
+def test_the_validation_webhook_refuses_what_keel_would_drop_once_it_fails_closed(ctx):
+    """The chart's istio-validator, for this run's revision (its objectSelector: objects
+    labelled istio.io/rev=REV), calling Keel's /validate: Keel fills its caBundle, sees the API
+    server call it (a dry-run create denied) and flips failurePolicy to Fail; then kubectl
+    apply of the weight-90 VirtualService is refused with the field path."""
+    crds = os.environ.get("KEEL_ISTIO_CRDS")
+    assert crds, "KEEL_ISTIO_CRDS: the chart's crd-all.gen.yaml (keel_kube_test sets it)"
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", crds, timeout=90)
+    helm = os.path.join(os.environ["KEEL_TOOLS_DIR"], "helm")
+    out = subprocess.run([helm, "template", "keel", os.environ["KEEL_CHART_DIR"], "-n", "istio-system", "-s",
+                          "templates/validatingwebhookconfiguration.yaml", "--set", f"revision={ctx.rev}"],
+                         check=True, capture_output=True, text=True).stdout
+    config = next(d for d in yaml.safe_load_all(out) if d)
+    assert config["metadata"]["name"] == f"istio-validator-{ctx.rev}-istio-system"
+    assert config["webhooks"][0]["failurePolicy"] == "Ignore" and "caBundle" not in config["webhooks"][0]["clientConfig"]
+    name = f"keel-validator-{ctx.sfx}"
+    config["metadata"]["name"] = name
+    config["webhooks"][0]["clientConfig"] = {"url": f"https://localhost:{ctx.webhook_port}/validate"}
+    config["webhooks"][0]["timeoutSeconds"] = 10
+    kubectl("apply", "-f", "-", input=json.dumps(config))
+    try:
+        def policy():
+            hook = kubectl_json("get", "validatingwebhookconfiguration", name)["webhooks"][0]
+            return hook["clientConfig"].get("caBundle") == ctx.root_b64 and hook["failurePolicy"] == "Fail"
+        wait_until(policy, 60, "Keel to fill the caBundle and, once called, set failurePolicy Fail")
+        invalid = WEIGHT_90.replace("REV", ctx.rev)
+        p = kubectl("apply", "-n", ctx.ns, "-f", "-", input=invalid, check=False)
+        assert p.returncode != 0
+        assert ('admission webhook "rev.validation.istio.io" denied the request: configuration is invalid: '
+                f"VirtualService {ctx.ns}/reviews: spec.http[0].route: total destination weight 90 != 100") in p.stderr, p.stderr
+        valid = invalid.replace("weight: 90", "weight: 100")
+        kubectl("apply", "-n", ctx.ns, "--dry-run=server", "-f", "-", input=valid)
+        # Objects of other revisions are not this webhook's (objectSelector): stored, as by istiod.
+        kubectl("apply", "-n", ctx.ns, "--dry-run=server", "-f", "-", input=WEIGHT_90.replace("REV", "another"))
+        assert ctx.keel.metrics()["galley_validation_passed"] >= 1
+        assert 'galley_validation_failed{reason="invalid_resource"}' in ctx.keel.http_get("/metrics")[1]
+    finally:
+        kubectl("delete", "validatingwebhookconfiguration", name, "--ignore-not-found", check=False)
+
+
 def test_a_pod_in_a_labelled_namespace_is_stored_with_istios_sidecar(ctx):
     stored = create(ctx.ns, pod("reviews-v1"))
     stored = kubectl_json("get", "pod", "reviews-v1", "-n", ctx.ns)  # what the API server kept
