@@ -56,8 +56,10 @@ absl::Status ValidateWeights(const Destinations& routes, const std::string& fiel
     }
     total += routes[i].weight();
   }
-  if (routes.size() > 1 && total != 100) {
-    return FieldError(field, absl::StrCat("total destination weight ", total, " != 100"));
+  // istiod's validateHTTPRouteDestinations: weights are relative (Envoy sums them),
+  // so only several destinations that all weigh 0 are an error.
+  if (routes.size() > 1 && total == 0) {
+    return FieldError(field, "total destination weight = 0");
   }
   return absl::OkStatus();
 }

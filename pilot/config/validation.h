@@ -9,7 +9,7 @@
 namespace keel::pilot::config {
 
 // InvalidArgument whose message names the field, e.g.
-// "spec.http[0].route: total destination weight 90 != 100".
+// "spec.http[0].route: total destination weight = 0".
 absl::Status Validate(const model::Config& config);
 
 // Checks an RE2 pattern the way Envoy and gRPC compile it.

@@ -4,7 +4,7 @@
 // runs (ParseConfigObject: Istio's proto strictly, then validation.h), so the
 // API server refuses what Keel would drop, with the same message naming the
 // object and the field ("configuration is invalid: VirtualService shop/reviews:
-// spec.http[0].route: total destination weight 90 != 100"); other operations are
+// spec.http[0].route: total destination weight = 0"); other operations are
 // allowed. Transport-free; counted in istiod's galley_validation_passed and
 // galley_validation_failed{reason}.
 #pragma once

@@ -179,13 +179,13 @@ absl::Status WebhookCertPatcher::Reconcile(const std::string& name) {
 }
 
 absl::Status WebhookCertPatcher::CheckWebhookServes() const {
-  // istiod's checkDryRunConfig: an object every validator refuses (two routes weighing 90 in all), created
+  // istiod's checkDryRunConfig: an object every validator refuses (two routes weighing 0 in all), created
   // with dryRun so nothing is stored; labelled for this revision's objectSelector.
   const std::string body = absl::StrCat(
       R"({"apiVersion":"networking.istio.io/v1","kind":"VirtualService","metadata":{"name":"keel-validation-check",)",
       R"("namespace":)", Quoted(kind_.check_namespace), R"(,"labels":{"istio.io/rev":)", Quoted(revision_),
       R"(}},"spec":{"hosts":["keel-validation-check"],"http":[{"route":[)",
-      R"({"destination":{"host":"a"},"weight":90},{"destination":{"host":"b"},"weight":0}]}]}})");
+      R"({"destination":{"host":"a"},"weight":0},{"destination":{"host":"b"},"weight":0}]}]}})");
   auto reply = client_->Request(
       "POST", absl::StrCat("/apis/networking.istio.io/v1/namespaces/", kind_.check_namespace, "/virtualservices?dryRun=All"),
       body);

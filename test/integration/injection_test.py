@@ -153,7 +153,7 @@ def ctx(request):
             print(f"kept {c.tmp} (keel logs)")
 
 
-WEIGHT_90 = """apiVersion: networking.istio.io/v1
+ZERO_WEIGHTS = """apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: reviews, labels: {istio.io/rev: REV}}
 spec:
@@ -161,7 +161,7 @@ spec:
   http:
   - route:
     - destination: {host: reviews, subset: v1}
-      weight: 90
+      weight: 0
     - destination: {host: reviews, subset: v2}
       weight: 0
 """
@@ -171,7 +171,7 @@ def test_the_validation_webhook_refuses_what_keel_would_drop_once_it_fails_close
     """The chart's istio-validator, for this run's revision (its objectSelector: objects
     labelled istio.io/rev=REV), calling Keel's /validate: Keel fills its caBundle, sees the API
     server call it (a dry-run create denied) and flips failurePolicy to Fail; then kubectl
-    apply of the weight-90 VirtualService is refused with the field path."""
+    apply of a VirtualService whose weights are all 0 is refused with the field path."""
     crds = os.environ.get("KEEL_ISTIO_CRDS")
     assert crds, "KEEL_ISTIO_CRDS: the chart's crd-all.gen.yaml (keel_kube_test sets it)"
     kubectl("apply", "--server-side", "--force-conflicts", "-f", crds, timeout=90)
@@ -192,15 +192,15 @@ def test_the_validation_webhook_refuses_what_keel_would_drop_once_it_fails_close
             hook = kubectl_json("get", "validatingwebhookconfiguration", name)["webhooks"][0]
             return hook["clientConfig"].get("caBundle") == ctx.root_b64 and hook["failurePolicy"] == "Fail"
         wait_until(policy, 60, "Keel to fill the caBundle and, once called, set failurePolicy Fail")
-        invalid = WEIGHT_90.replace("REV", ctx.rev)
+        invalid = ZERO_WEIGHTS.replace("REV", ctx.rev)
         p = kubectl("apply", "-n", ctx.ns, "-f", "-", input=invalid, check=False)
         assert p.returncode != 0
         assert ('admission webhook "rev.validation.istio.io" denied the request: configuration is invalid: '
-                f"VirtualService {ctx.ns}/reviews: spec.http[0].route: total destination weight 90 != 100") in p.stderr, p.stderr
-        valid = invalid.replace("weight: 90", "weight: 100")
+                f"VirtualService {ctx.ns}/reviews: spec.http[0].route: total destination weight = 0") in p.stderr, p.stderr
+        valid = invalid.replace("weight: 0", "weight: 50")
         kubectl("apply", "-n", ctx.ns, "--dry-run=server", "-f", "-", input=valid)
         # Objects of other revisions are not this webhook's (objectSelector): stored, as by istiod.
-        kubectl("apply", "-n", ctx.ns, "--dry-run=server", "-f", "-", input=WEIGHT_90.replace("REV", "another"))
+        kubectl("apply", "-n", ctx.ns, "--dry-run=server", "-f", "-", input=ZERO_WEIGHTS.replace("REV", "another"))
         assert ctx.keel.metrics()["galley_validation_passed"] >= 1
         assert 'galley_validation_failed{reason="invalid_resource"}' in ctx.keel.http_get("/metrics")[1]
     finally:

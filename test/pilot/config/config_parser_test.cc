@@ -308,19 +308,31 @@ absl::Status ParseStatus(const std::string& kind, const std::string& spec) {
       .status();
 }
 
-TEST(ValidationTest, WeightsMustSumTo100) {
+// istiod's rule: weights are relative; several destinations all weighing 0 are invalid.
+TEST(ValidationTest, WeightsMayNotAllBeZero) {
   auto st = ParseStatus("VirtualService", R"(
   hosts: [reviews]
   http:
   - route:
     - destination: {host: reviews, subset: v1}
-      weight: 50
+      weight: 0
     - destination: {host: reviews, subset: v3}
-      weight: 40
+      weight: 0
 )");
   ASSERT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
   EXPECT_THAT(st.message(), AllOf(HasSubstr("VirtualService default/x"), HasSubstr("spec.http[0].route"),
-                                  HasSubstr("90 != 100")));
+                                  HasSubstr("total destination weight = 0")));
+}
+
+TEST(ValidationTest, WeightsNeedNotSumTo100AsIstiod) {
+  auto st = ParseStatus("VirtualService", R"(
+  hosts: [reviews]
+  http:
+  - route:
+    - {destination: {host: reviews, subset: v1}, weight: 50}
+    - {destination: {host: reviews, subset: v3}, weight: 40}
+)");
+  EXPECT_TRUE(st.ok()) << st;
 }
 
 TEST(ValidationTest, WeightsSummingTo100AreValid) {
@@ -340,11 +352,11 @@ TEST(ValidationTest, ErrorNamesTheRouteIndex) {
   http:
   - route: [{destination: {host: reviews}}]
   - route:
-    - {destination: {host: reviews, subset: v1}, weight: 10}
-    - {destination: {host: reviews, subset: v3}, weight: 10}
+    - {destination: {host: reviews, subset: v1}, weight: 0}
+    - {destination: {host: reviews, subset: v3}, weight: 0}
 )");
   ASSERT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
-  EXPECT_THAT(st.message(), AllOf(HasSubstr("spec.http[1].route"), HasSubstr("20 != 100")));
+  EXPECT_THAT(st.message(), AllOf(HasSubstr("spec.http[1].route"), HasSubstr("total destination weight = 0")));
 }
 
 TEST(ValidationTest, BadUriRegex) {

@@ -264,7 +264,7 @@ TEST_F(FileSourceTest, InvalidDocumentKeepsLastGoodVersionWhileOthersUpdate) {
   }
   ASSERT_NE(good_vs, nullptr);
 
-  Write("mixed.yaml", VirtualServiceYaml("x", 50, 40) + "---\n" + ServiceYaml("y", 8080));
+  Write("mixed.yaml", VirtualServiceYaml("x", 0, 0) + "---\n" + ServiceYaml("y", 8080));
   source_->Rescan();
   ASSERT_EQ(recorder_.size(), 2u);
   auto events = recorder_.last();
@@ -277,7 +277,7 @@ TEST_F(FileSourceTest, InvalidDocumentKeepsLastGoodVersionWhileOthersUpdate) {
                                HasSubstr("spec.http[0].route")));
 
   // Another edit elsewhere in the file still keeps (does not delete) the last good VS.
-  Write("mixed.yaml", VirtualServiceYaml("x", 50, 40) + "---\n" + ServiceYaml("y", 8081));
+  Write("mixed.yaml", VirtualServiceYaml("x", 0, 0) + "---\n" + ServiceYaml("y", 8081));
   source_->Rescan();
   ASSERT_EQ(recorder_.size(), 3u);
   EXPECT_THAT(Names(recorder_.last()), UnorderedElementsAre("Service default/y"));
@@ -299,13 +299,13 @@ TEST_F(FileSourceTest, InvalidDocumentKeepsLastGoodVersionWhileOthersUpdate) {
 }
 
 TEST_F(FileSourceTest, InvalidDocumentOnFirstLoadIsReportedNotDelivered) {
-  Write("bad.yaml", VirtualServiceYaml("x", 10, 10) + "---\n" + ServiceYaml("y", 80));
+  Write("bad.yaml", VirtualServiceYaml("x", 0, 0) + "---\n" + ServiceYaml("y", 80));
   Start();
   ASSERT_EQ(recorder_.size(), 1u);
   EXPECT_THAT(Names(recorder_.last()), UnorderedElementsAre("Service default/y"));
   auto errors = source_->Errors();
   ASSERT_EQ(errors.size(), 1u);
-  EXPECT_THAT(errors[0], AllOf(HasSubstr("bad.yaml#0"), HasSubstr("20 != 100")));
+  EXPECT_THAT(errors[0], AllOf(HasSubstr("bad.yaml#0"), HasSubstr("total destination weight = 0")));
 }
 
 TEST_F(FileSourceTest, KindsKeelDoesNotUseAreSkippedQuietly) {

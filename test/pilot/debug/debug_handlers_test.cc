@@ -329,10 +329,10 @@ TEST_F(DebugHandlersTest, PushStatusCountsAndReportsProblems) {
             "where all are visible)");
   EXPECT_FALSE(Has(status, "keel_invalid_config"));
 
-  errors = {"routes.yaml#1 (line 14): VirtualService default/x: spec.http[0].route: total destination weight 90 != 100"};
+  errors = {"routes.yaml#1 (line 14): VirtualService default/x: spec.http[0].route: total destination weight = 0"};
   status = Json(handler(Get("/debug/push_status")));
   EXPECT_EQ(At(At(At(status, "keel_invalid_config"), "routes.yaml#1 (line 14)"), "message").string_value(),
-            "VirtualService default/x: spec.http[0].route: total destination weight 90 != 100");
+            "VirtualService default/x: spec.http[0].route: total destination weight = 0");
   EXPECT_FALSE(Has(status, "keel_kube_skipped_objects"));
 
   // Objects the Kubernetes source skipped are listed by kind, namespace and name.
