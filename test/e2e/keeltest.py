@@ -207,6 +207,31 @@ def keel_on_bookinfo(prefix, files=None, args=()):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+REVIEWS_V1_NODE = "sidecar~10.1.0.3~reviews-v1-0.default~default.svc.cluster.local"
+ADS_METHOD = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources"
+
+
+def reviews_virtual_inbound(keel, request_cls, response_cls, listener_cls):
+    """virtualInbound as Bookinfo's reviews-v1 sidecar gets it (one SotW request over
+    grpcio, the build's Envoy message classes), decoded as a Listener."""
+    import grpc  # only the tests that fetch xDS need it
+
+    request = request_cls(type_url=LDS, resource_names=["virtualInbound"])
+    request.node.id = REVIEWS_V1_NODE
+    request.node.metadata.fields["NAMESPACE"].string_value = "default"
+    request.node.metadata.fields["LABELS"].struct_value.fields["app"].string_value = "reviews"
+    request.node.metadata.fields["LABELS"].struct_value.fields["version"].string_value = "v1"
+    with grpc.insecure_channel(keel.xds_addr) as channel:
+        call = channel.stream_stream(ADS_METHOD, request_serializer=request_cls.SerializeToString,
+                                     response_deserializer=response_cls.FromString)(iter([request]), timeout=10)
+        response = next(call)
+        call.cancel()
+    assert len(response.resources) == 1, response
+    listener = listener_cls()
+    listener.ParseFromString(response.resources[0].value)
+    return listener
+
+
 def pick_filter_chain(chains, port, transport, alpns):
     """The chain Envoy's filter-chain matcher picks for a connection to `port` with this
     transport protocol ("tls", "raw_buffer") and ALPN list, or None (no chain: closed).

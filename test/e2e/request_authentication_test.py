@@ -22,14 +22,11 @@ import json
 import os
 import threading
 
-import grpc
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from keeltest import LDS, envoy_descriptors, envoy_messages, keel_on_bookinfo, wait_until, write_atomically
+from keeltest import envoy_descriptors, envoy_messages, keel_on_bookinfo, reviews_virtual_inbound, wait_until, write_atomically
 
-NODE = "sidecar~10.1.0.3~reviews-v1-0.default~default.svc.cluster.local"
-ADS = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources"
 ISSUER = "https://auth.example.com"
 JWT_FILTER = "envoy.filters.http.jwt_authn"
 
@@ -111,18 +108,7 @@ def messages():
 def jwt_configs(keel, messages):
     """The JwtAuthentication of every HTTP chain of reviews' virtualInbound ([] if none has the filter)."""
     request_cls, response_cls, listener_cls, hcm_cls, jwt_cls = messages
-    request = request_cls(type_url=LDS, resource_names=["virtualInbound"])
-    request.node.id = NODE
-    request.node.metadata.fields["NAMESPACE"].string_value = "default"
-    request.node.metadata.fields["LABELS"].struct_value.fields["app"].string_value = "reviews"
-    request.node.metadata.fields["LABELS"].struct_value.fields["version"].string_value = "v1"
-    with grpc.insecure_channel(keel.xds_addr) as channel:
-        call = channel.stream_stream(ADS, request_serializer=request_cls.SerializeToString,
-                                     response_deserializer=response_cls.FromString)(iter([request]), timeout=10)
-        response = next(call)
-        call.cancel()
-    listener = listener_cls()
-    listener.ParseFromString(response.resources[0].value)
+    listener = reviews_virtual_inbound(keel, request_cls, response_cls, listener_cls)
     out = []
     for chain in listener.filter_chains:
         last = chain.filters[-1]

@@ -21,13 +21,10 @@ Run: KEEL_DISCOVERY_BIN=... KEEL_ENVOY_DESCRIPTORS=build/envoy_closure.pb \
 
 import os
 
-import grpc
 import pytest
-from keeltest import (LDS, envoy_descriptors, envoy_messages, keel_on_bookinfo, pick_filter_chain, wait_until,
-                      write_atomically)
+from keeltest import (envoy_descriptors, envoy_messages, keel_on_bookinfo, pick_filter_chain, reviews_virtual_inbound,
+                      wait_until, write_atomically)
 
-NODE = "sidecar~10.1.0.3~reviews-v1-0.default~default.svc.cluster.local"
-ADS = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources"
 PLAINTEXT_HTTP = ("raw_buffer", ["http/1.1"])  # what tls_inspector and http_inspector report
 MTLS_HTTP = ("tls", ["istio-http/1.1", "istio", "http/1.1"])  # an Istio sidecar's mTLS ALPNs
 
@@ -58,20 +55,7 @@ def messages():
 
 def virtual_inbound(keel, messages):
     request_cls, response_cls, listener_cls = messages
-    request = request_cls(type_url=LDS, resource_names=["virtualInbound"])
-    request.node.id = NODE
-    request.node.metadata.fields["NAMESPACE"].string_value = "default"
-    request.node.metadata.fields["LABELS"].struct_value.fields["app"].string_value = "reviews"
-    request.node.metadata.fields["LABELS"].struct_value.fields["version"].string_value = "v1"
-    with grpc.insecure_channel(keel.xds_addr) as channel:
-        call = channel.stream_stream(ADS, request_serializer=request_cls.SerializeToString,
-                                     response_deserializer=response_cls.FromString)(iter([request]), timeout=10)
-        response = next(call)
-        call.cancel()
-    assert len(response.resources) == 1, response
-    listener = listener_cls()
-    listener.ParseFromString(response.resources[0].value)
-    return listener
+    return reviews_virtual_inbound(keel, request_cls, response_cls, listener_cls)
 
 
 def filter_chain_for(listener, port, transport, alpns):

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_split.h"
+
 #include "networking/v1alpha3/destination_rule.pb.h"
 #include "networking/v1alpha3/gateway.pb.h"
 #include "networking/v1alpha3/service_entry.pb.h"
@@ -324,26 +326,14 @@ TEST(ValidationTest, WeightsMayNotAllBeZero) {
                                   HasSubstr("total destination weight = 0")));
 }
 
-TEST(ValidationTest, WeightsNeedNotSumTo100AsIstiod) {
-  auto st = ParseStatus("VirtualService", R"(
-  hosts: [reviews]
-  http:
-  - route:
-    - {destination: {host: reviews, subset: v1}, weight: 50}
-    - {destination: {host: reviews, subset: v3}, weight: 40}
-)");
-  EXPECT_TRUE(st.ok()) << st;
-}
-
-TEST(ValidationTest, WeightsSummingTo100AreValid) {
-  auto st = ParseStatus("VirtualService", R"(
-  hosts: [reviews]
-  http:
-  - route:
-    - {destination: {host: reviews, subset: v1}, weight: 50}
-    - {destination: {host: reviews, subset: v3}, weight: 50}
-)");
-  EXPECT_TRUE(st.ok()) << st;
+TEST(ValidationTest, WeightsAreRelativeAsIstiods) {
+  for (const char* weights : {"50, 50", "50, 40", "1, 0"}) {
+    const std::vector<std::string> w = absl::StrSplit(weights, ", ");
+    auto st = ParseStatus("VirtualService", "\n  hosts: [reviews]\n  http:\n  - route:\n"
+                                            "    - {destination: {host: reviews, subset: v1}, weight: " + w[0] + "}\n"
+                                            "    - {destination: {host: reviews, subset: v3}, weight: " + w[1] + "}\n");
+    EXPECT_TRUE(st.ok()) << weights << ": " << st;
+  }
 }
 
 TEST(ValidationTest, ErrorNamesTheRouteIndex) {
