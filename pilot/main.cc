@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <string>
 #include <thread>
@@ -54,7 +55,14 @@ constexpr size_t kReleaseThresholdBytes = 16u << 20;
 
 int main(int argc, char** argv) {
   using keel::pilot::bootstrap::DiscoveryServer;
-  std::vector<std::string> args(argv + 1, argv + argc);
+  // istiod's PILOT_* variables first, so that flags override them.
+  auto env_flags = keel::pilot::bootstrap::FlagsFromIstiodEnv([](const char* name) { return std::getenv(name); });
+  if (!env_flags.ok()) {
+    std::fprintf(stderr, "keel-discovery: %s\n", std::string(env_flags.status().message()).c_str());
+    return 2;
+  }
+  std::vector<std::string> args = *std::move(env_flags);
+  args.insert(args.end(), argv + 1, argv + argc);
   auto options = keel::pilot::bootstrap::ParseOptions(args);
   if (!options.ok()) {
     std::fprintf(stderr, "keel-discovery: %s\n", std::string(options.status().message()).c_str());

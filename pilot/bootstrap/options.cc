@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -102,6 +103,35 @@ Flags:
   --help                    show this help
   --version                 print the version
 )";
+}
+
+absl::StatusOr<std::vector<std::string>> FlagsFromIstiodEnv(const std::function<const char*(const char*)>& getenv) {
+  std::vector<std::string> flags;
+  auto duration_ms = [&](const char* env, const char* flag) -> absl::Status {
+    const char* v = getenv(env);
+    if (!v) return absl::OkStatus();
+    absl::Duration d;
+    if (!absl::ParseDuration(v, &d) || d < absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(absl::StrCat(env, ": want a duration like 100ms, got \"", v, "\""));
+    }
+    flags.push_back(absl::StrCat(flag, "=", absl::ToInt64Milliseconds(d)));
+    return absl::OkStatus();
+  };
+  if (auto st = duration_ms("PILOT_DEBOUNCE_AFTER", "--debounce-after-ms"); !st.ok()) return st;
+  if (auto st = duration_ms("PILOT_DEBOUNCE_MAX", "--debounce-max-ms"); !st.ok()) return st;
+  if (const char* v = getenv("PILOT_PUSH_THROTTLE")) flags.push_back(absl::StrCat("--push-throttle=", v));
+  if (const char* v = getenv("PILOT_JWT_PUB_KEY_REFRESH_INTERVAL")) {
+    flags.push_back(absl::StrCat("--jwks-refresh-interval=", v));
+  }
+  if (const char* v = getenv("XDS_AUTH_PLAINTEXT")) {
+    const std::string b = absl::AsciiStrToLower(v);
+    if (b == "true" || b == "1") {
+      flags.push_back("--xds-auth-plaintext");
+    } else if (b != "false" && b != "0" && !b.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("XDS_AUTH_PLAINTEXT: want true or false, got \"", v, "\""));
+    }
+  }
+  return flags;
 }
 
 absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {

@@ -1,6 +1,7 @@
 // Command-line options of keel-discovery.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,15 @@ struct Options {
 // Errors: InvalidArgument with a one-line message ("unknown flag --x",
 // "--grpc-addr needs a value", "--grpc-addr: want HOST:PORT, got ...").
 absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args);
+
+// istiod's environment variables that keel-discovery has flags for, as those
+// flags (to be put before argv's, so a flag given on the command line wins):
+// PILOT_DEBOUNCE_AFTER and PILOT_DEBOUNCE_MAX (Go durations) -> --debounce-after-ms /
+// --debounce-max-ms, PILOT_PUSH_THROTTLE -> --push-throttle, XDS_AUTH_PLAINTEXT=true
+// -> --xds-auth-plaintext, PILOT_JWT_PUB_KEY_REFRESH_INTERVAL -> --jwks-refresh-interval.
+// `getenv` returns null for an unset variable. Errors: InvalidArgument naming the
+// variable whose value is not what istiod accepts.
+absl::StatusOr<std::vector<std::string>> FlagsFromIstiodEnv(const std::function<const char*(const char*)>& getenv);
 
 // The --help text.
 std::string Usage();

@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHART_SOURCE = ROOT / "manifests" / "charts" / "keel"
 TESTDATA = Path(__file__).resolve().parent / "testdata"
 CUSTOM_VALUES = TESTDATA / "helm-values-custom.yaml"
+PRODUCTION_VALUES = TESTDATA / "helm-values-istiod-production.yaml"  # Istio's keys, as istiod users set them
 
 RELEASE = "keel"
 NAMESPACE = "istio-system"  # the release namespace = keel-discovery --system-namespace
@@ -324,6 +325,37 @@ class TestChart:
         assert mesh["defaultConfig"]["discoveryAddress"] == f"{name}.{NAMESPACE}.svc:15012"
         values = json.loads(ours[("ConfigMap", f"istio-sidecar-injector{suffix}")]["data"]["values"])
         assert values["revision"] == revision
+
+    def test_istios_own_values_install_and_notes_name_what_keel_does_not_use(self, henv, tmp_path):
+        """Every key of Istio's istio-discovery values (its defaults, from the pinned module)
+        is accepted; those Keel does not use are named in NOTES.txt."""
+        istio = yaml.safe_load((TOOLS / "istio-discovery" / "values.yaml").read_text())["_internal_defaults_do_not_set"]
+        values = tmp_path / "istio-values.yaml"
+        values.write_text(yaml.safe_dump(istio))
+        p = run([HELM, "install", RELEASE, CHART, "-n", NAMESPACE, "--dry-run=client", "-f", values], env=henv)
+        notes = p.stdout.split("NOTES:", 1)[1]
+        assert "Accepted from Istio's istio-discovery values and not used by Keel" in notes
+        for key in ("variant", "volumeMounts", "topologySpreadConstraints", "global.proxy.tracer", "pdb"):
+            assert f"\n  {key}\n" in notes, key
+        assert "serviceAccountAnnotations" not in notes and "podLabels" not in notes  # implemented
+
+    def test_a_production_istiod_values_file_renders_what_it_says(self, henv):
+        docs = docs_by_kind_name(helm_template(henv, "-f", PRODUCTION_VALUES))
+        sa = docs[("ServiceAccount", "istiod-1-24")]
+        assert sa["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/istiod"}
+        d = docs[("Deployment", "istiod-1-24")]
+        assert d["metadata"]["labels"]["cost-center"] == "mesh"
+        assert d["spec"]["template"]["metadata"]["labels"]["team"] == "platform"
+        assert d["spec"]["template"]["metadata"]["labels"]["istio.io/rev"] == "1-24"
+        env = {e["name"]: e.get("value") for e in container(d)["env"]}
+        assert env["PILOT_DEBOUNCE_AFTER"] == "200ms"
+        assert container(d)["resources"]["requests"] == {"cpu": "500m", "memory": "2048Mi"}
+        svc = docs[("Service", "istiod-1-24")]
+        assert svc["metadata"]["annotations"]["service.beta.kubernetes.io/aws-load-balancer-internal"] == "true"
+        assert ("ValidatingWebhookConfiguration", f"istio-validator-1-24-{NAMESPACE}") in docs
+        assert ("ValidatingWebhookConfiguration", "istiod-default-validator") not in docs, "a revision's: not the default's"
+        mesh = yaml.safe_load(docs[("ConfigMap", "istio-1-24")]["data"]["mesh"])
+        assert mesh["outboundTrafficPolicy"] == {"mode": "REGISTRY_ONLY"} and mesh["accessLogFile"] == "/dev/stdout"
 
     def test_injector_values_add_the_auto_webhook_and_reinvocation(self, henv):
         docs = docs_by_kind_name(helm_template(
@@ -721,6 +753,19 @@ class TestInstall:
                      ("delete", "mutatingwebhookconfigurations.admissionregistration.k8s.io/istio-sidecar-injector"),
                      ("create", "validatingwebhookconfigurations.admissionregistration.k8s.io"), ("*", "*")):
             assert not yes(*args), f"the istiod token may {' '.join(args)}"
+
+    def test_a_production_istiod_values_file_installs(self, cluster):
+        env, kubectl = cluster["env"], cluster["kubectl"]
+        ns = "keel-helm-production"
+        p = run([HELM, "install", "keel-production", CHART, "-n", ns, "--create-namespace", "-f", PRODUCTION_VALUES],
+                env=env)
+        try:
+            assert "STATUS: deployed" in p.stdout, p.stdout + p.stderr
+            assert "\n  pdb\n" in p.stdout and "\n  topologySpreadConstraints\n" in p.stdout, p.stdout
+            sa = json.loads(kubectl("get", "serviceaccount", "istiod-1-24", "-n", ns, "-o", "json").stdout)
+            assert sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(":role/istiod")
+        finally:
+            run([HELM, "uninstall", "keel-production", "-n", ns], env=env, check=False)
 
     def test_bad_values_create_nothing(self, cluster):
         p = run([HELM, "install", "keel-bad", CHART, "-n", APP_NAMESPACE, "--set", "replicaCount=two"],

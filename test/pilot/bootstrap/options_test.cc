@@ -230,3 +230,46 @@ TEST(SplitHostPortTest, RejectsUnbracketedIpv6) {
 
 }  // namespace
 }  // namespace keel::pilot::bootstrap
+
+namespace keel::pilot::bootstrap {
+namespace {
+
+std::function<const char*(const char*)> Env(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](const char* name) -> const char* {
+    static thread_local std::string value;
+    auto it = vars.find(name);
+    if (it == vars.end()) return nullptr;
+    value = it->second;
+    return value.c_str();
+  };
+}
+
+TEST(IstiodEnvTest, PilotVariablesBecomeFlagsThatTheCommandLineOverrides) {
+  auto flags = FlagsFromIstiodEnv(Env({{"PILOT_DEBOUNCE_AFTER", "250ms"}, {"PILOT_DEBOUNCE_MAX", "2s"},
+                                       {"PILOT_PUSH_THROTTLE", "4"}, {"PILOT_JWT_PUB_KEY_REFRESH_INTERVAL", "5m"},
+                                       {"UNRELATED", "x"}}));
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  std::vector<std::string> args = *flags;
+  auto o = ParseOptions(args);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->debounce_after_ms, 250);
+  EXPECT_EQ(o->debounce_max_ms, 2000);
+  EXPECT_EQ(o->push_throttle, 4);
+  EXPECT_EQ(o->jwks_refresh_interval, "5m");
+  args.push_back("--debounce-after-ms=10");
+  EXPECT_EQ(ParseOptions(args)->debounce_after_ms, 10) << "the command line wins";
+  EXPECT_TRUE(FlagsFromIstiodEnv(Env({}))->empty());
+}
+
+TEST(IstiodEnvTest, BadValuesNameTheVariable) {
+  EXPECT_THAT(FlagsFromIstiodEnv(Env({{"PILOT_DEBOUNCE_AFTER", "soon"}})).status().message(),
+              ::testing::HasSubstr("PILOT_DEBOUNCE_AFTER"));
+  EXPECT_THAT(FlagsFromIstiodEnv(Env({{"XDS_AUTH_PLAINTEXT", "maybe"}})).status().message(),
+              ::testing::HasSubstr("XDS_AUTH_PLAINTEXT"));
+  auto on = FlagsFromIstiodEnv(Env({{"XDS_AUTH_PLAINTEXT", "true"}}));
+  ASSERT_TRUE(on.ok());
+  EXPECT_TRUE(ParseOptions(*on)->xds_auth_plaintext);
+}
+
+}  // namespace
+}  // namespace keel::pilot::bootstrap
