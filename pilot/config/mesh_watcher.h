@@ -21,7 +21,8 @@ namespace keel::pilot::config {
 
 // The MeshConfig fields (JSON paths) Keel translates; the rest are read, not used.
 inline constexpr absl::string_view kMeshFieldsUsed[] = {
-    "rootNamespace", "trustDomain", "trustDomainAliases", "outboundTrafficPolicy", "enableAutoMtls"};
+    "rootNamespace", "trustDomain", "trustDomainAliases", "outboundTrafficPolicy", "enableAutoMtls",
+    "accessLogFile", "accessLogEncoding", "accessLogFormat"};
 
 struct AppliedMesh {
   model::MeshConfig mesh;            // `defaults` with the YAML applied

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
+#include "pilot/networking/core/access_log.h"
 #include "pilot/networking/gateway/listener_builder.h"
 #include "pilot/networking/gateway/merged_gateway.h"
 #include "pilot/networking/gateway/route_builder.h"
@@ -38,7 +39,9 @@ std::vector<NamedResource> GenerateGatewayListeners(const model::Proxy& proxy, c
   std::vector<std::string> names = watch.wildcard ? gateway::GatewayListenerNames(merged, proxy)
                                                   : std::vector<std::string>(watch.names.begin(), watch.names.end());
   return GenerateNamed(names, GatewayKey("LDS", proxy, push, merged).ToString(), push, [&](const std::string& name) {
-    return gateway::BuildGatewayListener(name, merged, proxy, push);
+    auto l = gateway::BuildGatewayListener(name, merged, proxy, push);
+    if (l) l = networking::WithMeshAccessLog(*push.mesh().config, *std::move(l));
+    return l;
   });
 }
 

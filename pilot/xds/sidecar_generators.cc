@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "pilot/networking/core/access_log.h"
 #include "pilot/networking/core/cluster_builder.h"
 #include "pilot/networking/sidecar/common.h"
 #include "pilot/networking/sidecar/envoy_cluster_builder.h"
@@ -133,13 +134,14 @@ std::vector<NamedResource> GenerateSidecarListeners(const model::Proxy& proxy, c
         if (!all) all = sidecar::BuildOutboundListeners(proxy, push);
         auto it = all->find(name);
         if (it == all->end()) return std::nullopt;
-        return it->second;
+        return networking::WithMeshAccessLog(*push.mesh().config, it->second);
       });
   if (want_virtual_outbound) {
     const model::OutboundTrafficPolicy policy = push.ScopeFor(proxy).outbound_traffic_policy();
     auto r = GenerateNamed({networking::kVirtualOutboundListener}, VirtualOutboundScope(proxy, policy), push,
                            [&](const std::string&) {
-                             return std::optional(sidecar::BuildVirtualOutboundListener(proxy, policy));
+                             return std::optional(networking::WithMeshAccessLog(
+                                 *push.mesh().config, sidecar::BuildVirtualOutboundListener(proxy, policy)));
                            });
     out.insert(out.end(), r.begin(), r.end());
   }
@@ -147,7 +149,8 @@ std::vector<NamedResource> GenerateSidecarListeners(const model::Proxy& proxy, c
     const auto instances = sidecar::ProxyServiceInstances(proxy, push);
     auto r = GenerateNamed({networking::kVirtualInboundListener}, InboundScope("LDS", proxy, push, instances), push,
                            [&](const std::string&) {
-                             return std::optional(sidecar::BuildVirtualInboundListener(proxy, push, instances));
+                             return std::optional(networking::WithMeshAccessLog(
+                                 *push.mesh().config, sidecar::BuildVirtualInboundListener(proxy, push, instances)));
                            });
     out.insert(out.end(), r.begin(), r.end());
   }

@@ -141,7 +141,7 @@ S.step('kubectl apply of REGISTRY_ONLY and a trust domain reaches the connected 
   await kube.apply(
     meshConfigMap(
       'outboundTrafficPolicy: {mode: REGISTRY_ONLY}\ntrustDomain: corp.example\ntrustDomainAliases: [old.example]\n' +
-        'accessLogFile: /dev/stdout',
+        'ingressClass: nginx',
     ),
   );
   await until('BlackHoleCluster and the corp.example SANs', (s) => {
@@ -151,7 +151,7 @@ S.step('kubectl apply of REGISTRY_ONLY and a trust domain reaches the connected 
   const status = await pushStatus();
   assert.equal(
     ((status.keel_unsupported_config || {})[`ConfigMap ${SYS}/istio`] || {}).message,
-    'mesh fields Keel reads but does not use: accessLogFile',
+    'mesh fields Keel reads but does not use: ingressClass',
   );
   assert.ok(!(status.keel_invalid_config || {})[`ConfigMap ${SYS}/istio`], 'a good mesh is not invalid');
 });

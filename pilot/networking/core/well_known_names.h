@@ -29,6 +29,7 @@ inline constexpr char kMongoProxy[] = "envoy.filters.network.mongo_proxy";
 inline constexpr char kNetworkRbacFilter[] = "envoy.filters.network.rbac";
 inline constexpr char kHttpRbacFilter[] = "envoy.filters.http.rbac";
 inline constexpr char kJwtAuthnFilter[] = "envoy.filters.http.jwt_authn";
+inline constexpr char kFileAccessLog[] = "envoy.access_loggers.file";
 // The dynamic metadata key of jwt_authn's verified payload (istiod: EnvoyJwtFilterPayload);
 // AuthorizationPolicy's request.auth.* match under it.
 inline constexpr char kJwtPayloadMetadataKey[] = "payload";

@@ -57,10 +57,10 @@ TEST(ApplyMeshConfigTest, AnEmptyStringIsUnsetAsInProto3) {
 }
 
 TEST(ApplyMeshConfigTest, FieldsKeelDoesNotUseAreNamed) {
-  auto applied = ApplyMeshConfig("trustDomain: a.example\naccessLogFile: /dev/stdout\ndefaultConfig: {concurrency: 2}\n",
+  auto applied = ApplyMeshConfig("trustDomain: a.example\ningressClass: nginx\ndefaultConfig: {concurrency: 2}\n",
                                  kDefaults);
   ASSERT_TRUE(applied.ok()) << applied.status();
-  EXPECT_THAT(applied->unused, ElementsAre("accessLogFile", "defaultConfig"));
+  EXPECT_THAT(applied->unused, ElementsAre("defaultConfig", "ingressClass"));
   EXPECT_EQ(applied->unknown_fields, "");
 }
 
@@ -123,9 +123,9 @@ TEST_F(MeshWatcherTest, AbsentConfigMapIsTheDefaults) {
 }
 
 TEST_F(MeshWatcherTest, ABadConfigMapKeepsTheLastGoodMeshAndSaysWhy) {
-  EXPECT_EQ(watcher_.Update(Store(key_, "trustDomain: corp.example\naccessLogFile: /dev/stdout"))->trust_domain(),
+  EXPECT_EQ(watcher_.Update(Store(key_, "trustDomain: corp.example\ningressClass: nginx"))->trust_domain(),
             "corp.example");
-  EXPECT_EQ(watcher_.Unused(), "mesh fields Keel reads but does not use: accessLogFile");
+  EXPECT_EQ(watcher_.Unused(), "mesh fields Keel reads but does not use: ingressClass");
 
   EXPECT_EQ(watcher_.Update(Store(key_, "trustDomain: [x]"))->trust_domain(), "corp.example");
   EXPECT_THAT(watcher_.Error(), HasSubstr("trustDomain"));
