@@ -53,29 +53,10 @@ class DebugGenerator : public xds::XdsGenerator {
 
 class SynczGenerator final : public DebugGenerator {
  public:
-  using DebugGenerator::DebugGenerator;
+  explicit SynczGenerator(ConnectionLister connections)
+      : DebugGenerator(std::move(connections)), control_plane_(Identifier()) {}
 
-  std::optional<envoy::config::core::v3::ControlPlane> ControlPlane() const override {
-    // istiod's IstioControlPlaneInstance; BuildInfo's JSON names.
-    const char* pod = std::getenv("POD_NAME");
-    char host[256] = {};
-    if (!pod || !*pod) gethostname(host, sizeof(host) - 1);
-    google::protobuf::Value id;
-    auto& f = Fields(id);
-    f["Component"] = StringValue("istiod");
-    f["ID"] = StringValue(pod && *pod ? pod : host);
-    auto& info = Fields(f["Info"]);
-    info["version"] = StringValue(KEEL_VERSION);
-    info["revision"] = StringValue("keel");
-    info["golang_version"] = StringValue("");
-    info["status"] = StringValue("Clean");
-    info["tag"] = StringValue(KEEL_VERSION);
-    envoy::config::core::v3::ControlPlane cp;
-    std::string json;
-    google::protobuf::util::MessageToJsonString(id, &json);  // compact, as Go's json.Marshal
-    cp.set_identifier(json);
-    return cp;
-  }
+  std::optional<envoy::config::core::v3::ControlPlane> ControlPlane() const override { return control_plane_; }
 
   std::vector<xds::NamedResource> Generate(const model::Proxy& caller, const model::PushContext& push,
                                            const xds::WatchedResource&) const override {
@@ -110,6 +91,30 @@ class SynczGenerator final : public DebugGenerator {
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
     return out;
   }
+ private:
+  // istiod's IstioControlPlaneInstance with BuildInfo's JSON names; made once (the pod name does not change).
+  static envoy::config::core::v3::ControlPlane Identifier() {
+    const char* pod = std::getenv("POD_NAME");
+    char host[256] = {};
+    if (!pod || !*pod) gethostname(host, sizeof(host) - 1);
+    google::protobuf::Value id;
+    auto& f = Fields(id);
+    f["Component"] = StringValue("istiod");
+    f["ID"] = StringValue(pod && *pod ? pod : host);
+    auto& info = Fields(f["Info"]);
+    info["version"] = StringValue(KEEL_VERSION);
+    info["revision"] = StringValue("keel");
+    info["golang_version"] = StringValue("");
+    info["status"] = StringValue("Clean");
+    info["tag"] = StringValue(KEEL_VERSION);
+    envoy::config::core::v3::ControlPlane cp;
+    std::string json;
+    google::protobuf::util::MessageToJsonString(id, &json);  // compact, as Go's json.Marshal
+    cp.set_identifier(json);
+    return cp;
+  }
+
+  const envoy::config::core::v3::ControlPlane control_plane_;
 };
 
 class ConfigDumpGenerator final : public DebugGenerator {

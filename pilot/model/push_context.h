@@ -200,8 +200,6 @@ bool HostMatches(absl::string_view pattern, absl::string_view name);
 // Istio's conflict resolution order: oldest first, then namespace/name.
 bool OlderThan(const ConfigPtr& a, const ConfigPtr& b);
 
-// True if every label of `selector` is in `labels`.
-bool LabelsMatch(const std::map<std::string, std::string>& selector,
-                 const std::map<std::string, std::string>& labels);
+// LabelsMatch (every label of a selector in a workload's labels): workload_policies.h.
 
 }  // namespace keel::pilot::model

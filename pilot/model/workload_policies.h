@@ -19,7 +19,8 @@
 
 namespace keel::pilot::model {
 
-// True if every label of `selector` is in `labels` (push_context.cc).
+// True if every label of `selector` is in `labels` (defined in push_context.cc; also
+// what Sidecar and Gateway selection use).
 bool LabelsMatch(const std::map<std::string, std::string>& selector, const std::map<std::string, std::string>& labels);
 
 template <typename Spec>

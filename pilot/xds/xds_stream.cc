@@ -271,13 +271,9 @@ void XdsStream<Request, Response>::Serve(const ConnectionRequest& request) {
     std::lock_guard<std::mutex> lock(mu_);
     if (finishing_ || !proxy_) return;
     proxy = proxy_;
-    // Istio's order, then the other types watched (istio.io/debug/*) in type URL order.
-    std::vector<std::string> types(std::begin(kPushOrder), std::end(kPushOrder));
-    for (const auto& [type, w] : watches_) {
-      if (std::find(types.begin(), types.end(), type) == types.end()) types.push_back(type);
-    }
-    for (const std::string& type : types) {
-      if (!WatchingLocked(type)) continue;
+    // What one watched type owes: nothing, a push, an answer, or both.
+    auto consider = [&](const std::string& type) {
+      if (!WatchingLocked(type)) return;
       auto answer = request.answers.find(type);
       const bool answered = answer != request.answers.end();
       // An EDS-only push concerns EDS, and only streams watching an affected host:
@@ -290,7 +286,7 @@ void XdsStream<Request, Response>::Serve(const ConnectionRequest& request) {
         affected = watches_.at(type).watch.names.NamesOfHosts(config_push->endpoints_updated);
       }
       const bool pushed = config_push && (config_push->full || !affected.empty());
-      if (!pushed && !answered) continue;
+      if (!pushed && !answered) return;
       TypeWork t;
       t.type_url = type;
       t.pushed = pushed;
@@ -303,6 +299,13 @@ void XdsStream<Request, Response>::Serve(const ConnectionRequest& request) {
         t.watch = watches_.at(type).watch;
       }
       work.push_back(std::move(t));
+    };
+    // Istio's order, then the other types watched (istio.io/debug/*) in type URL order.
+    for (const char* type : kPushOrder) consider(type);
+    for (const auto& [type, w] : watches_) {
+      if (std::none_of(std::begin(kPushOrder), std::end(kPushOrder), [&](const char* t) { return type == t; })) {
+        consider(type);
+      }
     }
   }
   for (TypeWork& t : work) {  // No lock held.

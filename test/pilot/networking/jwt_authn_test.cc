@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "envoy/extensions/filters/http/jwt_authn/v3/config.pb.h"
+#include "envoy/extensions/filters/http/rbac/v3/rbac.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "pilot/config/config_parser.h"
 #include "pilot/networking/core/jwt_authn_builder.h"
@@ -163,6 +164,25 @@ TEST(JwtAuthnTest, AudiencesAndPresenterMatchTheirClaims) {
             Decision::kForbidden);
 }
 
+TEST(JwtAuthnTest, NestedClaimsNameTheirPathUnderThePayload) {
+  const AuthzFilters f = For(AuthorizationPolicy("nested", R"({rules: [{when: [
+    {key: "request.auth.claims[realm_access][roles]", values: [admin]},
+    {key: "request.auth.claims[groups.all]", values: [dev]}]}]})"));
+  ASSERT_EQ(f.http.size(), 1u);
+  envoy::extensions::filters::http::rbac::v3::RBAC config;
+  ASSERT_TRUE(f.http[0].typed_config().UnpackTo(&config));
+  std::vector<std::vector<std::string>> paths;
+  for (const auto& id : config.rules().policies().at("ns[default]-policy[nested]-rule[0]").principals(0).and_ids().ids()) {
+    const auto& m = id.or_ids().ids(0).metadata();  // one value: an OR of one
+    EXPECT_EQ(m.filter(), kJwtAuthnFilter);
+    std::vector<std::string> path;
+    for (const auto& seg : m.path()) path.push_back(seg.key());
+    paths.push_back(path);
+  }
+  EXPECT_THAT(paths, ::testing::ElementsAre(std::vector<std::string>{"payload", "realm_access", "roles"},
+                                            std::vector<std::string>{"payload", "groups.all"}));
+}
+
 TEST(JwtAuthnTest, SeveralRulesSortByIssuerAndATokenOfEitherVerifies) {
   const AuthzFilters f = For(RequestAuthentication("b", "default", "{jwtRules: [" + RuleWithKeys("https://z.example") + "]}") +
                              RequestAuthentication("mesh", "istio-system", "{jwtRules: [" + RuleWithKeys("https://a.example") + "]}"));
@@ -199,7 +219,7 @@ TEST(JwtAuthnTest, OrderIsCustomThenAuthenticationThenTheRestAsIstiod) {
   EXPECT_EQ(f.http[0].name(), kHttpRbacFilter);
   EXPECT_EQ(f.http[1].name(), kJwtAuthnFilter);
   EXPECT_EQ(f.http[2].name(), kHttpRbacFilter);
-  EXPECT_TRUE(f.tcp.size() == 2u) << "TCP chains get the RBAC filters only";
+  EXPECT_EQ(f.tcp.size(), 2u) << "TCP chains get the RBAC filters only";
 }
 
 TEST(JwtAuthnTest, SelectionIsIstiodsAndOnlyHttpChainsCarryIt) {
