@@ -302,7 +302,8 @@ void XdsStream<Request, Response>::Serve(const ConnectionRequest& request) {
     };
     // Istio's order, then the other types watched (istio.io/debug/*) in type URL order.
     for (const char* type : kPushOrder) consider(type);
-    for (const auto& [type, w] : watches_) {
+    for (const auto& entry : watches_) {  // not a structured binding: lambdas capture it only from C++20
+      const std::string& type = entry.first;
       if (std::none_of(std::begin(kPushOrder), std::end(kPushOrder), [&](const char* t) { return type == t; })) {
         consider(type);
       }
