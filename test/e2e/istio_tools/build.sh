@@ -9,6 +9,8 @@
 #                       on plain HTTP, configured from files (integration.injection)
 #   istioctl            istio.io/istio/istioctl/cmd/istioctl, whose kube-inject renders
 #                       Keel's chart's ConfigMap istio-sidecar-injector (e2e.injection_istio)
+#   istiod-configgen    ./configgen: what Istio's own discovery server (pilot/test/xds, in
+#                       process) serves each proxy of a golden case (e2e.istiod_diff)
 # and, beside them, istio-discovery/: istiod's own Helm chart (manifests/charts/
 # istio-control/istio-discovery of the same module), which renders the injector's
 # config, values and mesh config as istiod gets them; istio-gateway/: Istio's gateway
@@ -28,20 +30,21 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=${1:?usage: build.sh OUT_DIR}
 CACHE=${KEEL_CACHE:-${HOME:-/root}/.cache/keel}
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
-PROGRAMS=(istio-delta-client pilot-agent istio-injector istioctl istio-discovery envoy_bootstrap_tmpl.json)
+PROGRAMS=(istio-delta-client pilot-agent istio-injector istioctl istiod-configgen istio-discovery envoy_bootstrap_tmpl.json)
 
-key=$(cat "$HERE/go.mod" "$HERE/go.sum" "$HERE"/delta_client/*.go "$HERE"/injector/*.go | sha256sum | cut -c1-16)
+key=$(cat "$HERE/go.mod" "$HERE/go.sum" "$HERE"/delta_client/*.go "$HERE"/injector/*.go "$HERE"/configgen/*.go | sha256sum | cut -c1-16)
 dir="$CACHE/istio-tools-$key"
 built=1
 for p in "${PROGRAMS[@]}"; do [[ -e $dir/$p ]] || built=0; done
 if [[ $built == 0 ]]; then
-  echo "building Istio's delta xDS client, pilot-agent, injector and istioctl into $dir" >&2
+  echo "building Istio's delta xDS client, pilot-agent, injector, istioctl and configgen into $dir" >&2
   rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
   (cd "$HERE" && GOWORK=off GOTOOLCHAIN=local GOFLAGS=-mod=readonly CGO_ENABLED=0 \
     "$GO" build -o "$dir.tmp/" ./delta_client istio.io/istio/pilot/cmd/pilot-agent ./injector \
-      istio.io/istio/istioctl/cmd/istioctl)
+      istio.io/istio/istioctl/cmd/istioctl ./configgen)
   mv "$dir.tmp/delta_client" "$dir.tmp/istio-delta-client"
   mv "$dir.tmp/injector" "$dir.tmp/istio-injector"
+  mv "$dir.tmp/configgen" "$dir.tmp/istiod-configgen"
   istio=$(cd "$HERE" && GOWORK=off GOTOOLCHAIN=local GOFLAGS=-mod=readonly "$GO" list -m -f '{{.Dir}}' istio.io/istio)
   cp "$istio/tools/packaging/common/envoy_bootstrap.json" "$dir.tmp/envoy_bootstrap_tmpl.json"
   cp -r "$istio/manifests/charts/istio-control/istio-discovery" "$dir.tmp/istio-discovery"
