@@ -93,7 +93,8 @@ SidecarScope SidecarScope::Build(const ConfigPtr& sidecar, absl::string_view ns,
   }
   for (const auto& listener : spec.ingress()) {
     out.ingress_.push_back(
-        {static_cast<int>(listener.port().number()), listener.port().protocol(), listener.default_endpoint()});
+        {static_cast<int>(listener.port().number()), listener.port().protocol(), listener.default_endpoint(),
+         listener.bind()});
   }
   for (const auto& listener : spec.egress()) {
     Egress e;

@@ -72,6 +72,7 @@ class SidecarScope {
     int port = 0;
     std::string protocol;          // as the Sidecar spells it (HTTP, TCP, GRPC...)
     std::string default_endpoint;  // "", "127.0.0.1:P", "0.0.0.0:P", "[::1]:P", "[::]:P", "unix://PATH"
+    std::string bind;              // the listener's `bind`, "" if unset
   };
   const std::vector<Ingress>& ingress() const { return ingress_; }
   // The one for `port`, or null.

@@ -134,6 +134,7 @@ std::optional<cluster::Cluster> BuildOutboundCluster(const ClusterName& name, co
 
   cluster::Cluster c;
   c.set_name(name.ToString());
+  c.set_alt_stat_name(DelimitedStatPrefix(c.name()));  // as istiod's grpcgen
   const bool grpc = proxy.proxyless_grpc;
   if (svc->resolution == model::Resolution::kDnsLb) {
     c.set_type(cluster::Cluster::LOGICAL_DNS);

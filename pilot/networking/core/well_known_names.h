@@ -4,7 +4,24 @@
 // builder.
 #pragma once
 
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
 namespace keel::pilot::networking {
+
+// Istio's constants.StatPrefixDelimiter: ends every cluster's alt_stat_name and every
+// HttpConnectionManager's stat_prefix, so the stats tag regexes of Istio's bootstrap
+// (ENABLE_DELIMITED_STATS_TAG_REGEX, on by default) find where the name ends.
+inline constexpr char kStatPrefixDelimiter[] = ";";
+inline std::string DelimitedStatPrefix(absl::string_view prefix) { return absl::StrCat(prefix, kStatPrefixDelimiter); }
+
+// Values istiod writes beside those names (its defaults; Keel has no setting for them).
+// GATEWAY_TRANSPORT_SOCKET_CONNECT_TIMEOUT: a chain's TLS handshake is cut off after this.
+inline constexpr int kTransportSocketConnectTimeoutSeconds = 15;
+// MAX_CONNECTIONS_PER_SOCKET_EVENT_LOOP, on every listener bound to a port.
+inline constexpr int kMaxConnectionsToAcceptPerSocketEvent = 1;
 
 // Clusters every sidecar has (Istio util.BlackHoleCluster, ...).
 inline constexpr char kBlackHoleCluster[] = "BlackHoleCluster";

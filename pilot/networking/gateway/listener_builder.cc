@@ -10,7 +10,6 @@
 #include "envoy/extensions/filters/http/cors/v3/cors.pb.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
-#include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "networking/v1alpha3/gateway.pb.h"
 #include "networking/v1alpha3/virtual_service.pb.h"
@@ -20,6 +19,7 @@
 #include "pilot/networking/core/tls_route_translator.h"
 #include "pilot/networking/gateway/gateway_hosts.h"
 #include "pilot/networking/gateway/tls_context.h"
+#include "pilot/networking/sidecar/common.h"
 
 namespace keel::pilot::networking::gateway {
 namespace {
@@ -30,8 +30,6 @@ namespace tls = ::envoy::extensions::transport_sockets::tls::v3;
 namespace networking = ::istio::networking::v1alpha3;
 using google::protobuf::util::TimeUtil;
 
-// Istio: slow TLS handshakes are cut off after this long.
-constexpr int kTransportSocketConnectTimeoutSeconds = 15;
 
 // One filter chain being built (Istio's filterChainOpts).
 struct ChainOpts {
@@ -158,7 +156,8 @@ void AddAuthz(const AuthzFilters& authz, std::vector<listener::Filter>* filters)
 void AddServerPortChains(const ServerPort& sp, const MergedServers& ms, const std::string& listener_name,
                          const model::Proxy& proxy, const model::PushContext& push, std::set<std::string>* taken_sni,
                          std::vector<ChainOpts>* out) {
-  const std::string default_stat_prefix = absl::StrCat("outbound_", listener_name, ";");
+  // A server's name is the stat prefix as it is; else istiod's delimited default.
+  const std::string default_stat_prefix = DelimitedStatPrefix(absl::StrCat("outbound_", listener_name));
   if (IsHttp(ParseProtocol(sp.protocol))) {
     out->push_back(ChainOpts{{}, std::nullopt, {HttpConnectionManager(default_stat_prefix, ms.route_name)}});
     return;
@@ -207,7 +206,7 @@ std::optional<listener::Listener> BuildGatewayListener(const std::string& name, 
   address->set_address(ListenerAddress(*first, proxy));
   address->set_port_value(first->number);
   l.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
-  l.mutable_max_connections_to_accept_per_socket_event()->set_value(1);
+  l.mutable_max_connections_to_accept_per_socket_event()->set_value(kMaxConnectionsToAcceptPerSocketEvent);
 
   // RequestAuthentications and AuthorizationPolicies selecting the gateway's pods:
   // their filters first on every chain.
@@ -232,11 +231,7 @@ std::optional<listener::Listener> BuildGatewayListener(const std::string& name, 
         TimeUtil::SecondsToDuration(kTransportSocketConnectTimeoutSeconds);
     for (auto& f : c.filters) *fc->add_filters() = std::move(f);
   }
-  if (inspect_tls) {
-    auto* lf = l.add_listener_filters();
-    lf->set_name(kTlsInspector);
-    lf->mutable_typed_config()->PackFrom(envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector());
-  }
+  if (inspect_tls) *l.add_listener_filters() = sidecar::TlsInspectorFilter();
   return l;
 }
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb.h"
 #include "envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.pb.h"
 
 namespace keel::pilot::networking::sidecar {
@@ -47,6 +48,19 @@ std::string WildcardAddress(const model::Proxy& proxy) {
 }
 
 std::string ListenerName(absl::string_view address, int port) { return absl::StrCat(address, "_", port); }
+
+envoy::config::listener::v3::ListenerFilter ListenerFilterOf(const char* name, const google::protobuf::Message& config) {
+  envoy::config::listener::v3::ListenerFilter f;
+  f.set_name(name);
+  f.mutable_typed_config()->PackFrom(config);
+  return f;
+}
+
+envoy::config::listener::v3::ListenerFilter TlsInspectorFilter() {
+  envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector config;
+  config.mutable_initial_read_buffer_size()->set_value(512);
+  return ListenerFilterOf(kTlsInspector, config);
+}
 
 std::string TraceOperation(absl::string_view host, int port) { return absl::StrCat(host, ":", port, "/*"); }
 

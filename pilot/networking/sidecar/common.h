@@ -7,6 +7,7 @@
 
 #include "absl/strings/string_view.h"
 #include "envoy/config/core/v3/base.pb.h"
+#include "envoy/config/listener/v3/listener_components.pb.h"
 #include "envoy/extensions/transport_sockets/tls/v3/common.pb.h"
 #include "envoy/extensions/transport_sockets/tls/v3/secret.pb.h"
 #include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
@@ -42,6 +43,11 @@ envoy::extensions::transport_sockets::tls::v3::SdsSecretConfig AgentSdsSecret(co
 // SdsSecretConfig for a credentialName fetched from istiod over ADS
 // ("kubernetes://NAME"), as Istio's ConstructSdsSecretConfigForCredential.
 envoy::extensions::transport_sockets::tls::v3::SdsSecretConfig CredentialSdsSecret(const std::string& name);
+
+// Listener filters as istiod's xds/filters writes them: `name` with `config`, and
+// its TLS inspector (initial_read_buffer_size 512, where Envoy's default is 64 KiB).
+envoy::config::listener::v3::ListenerFilter ListenerFilterOf(const char* name, const google::protobuf::Message& config);
+envoy::config::listener::v3::ListenerFilter TlsInspectorFilter();
 
 // Transport sockets.
 envoy::config::core::v3::TransportSocket UpstreamTlsSocket(

@@ -80,7 +80,6 @@ cluster::CircuitBreakers::Thresholds DefaultThresholds() {
   t.mutable_max_pending_requests()->set_value(max);
   t.mutable_max_requests()->set_value(max);
   t.mutable_max_retries()->set_value(max);
-  t.set_track_remaining(true);
   return t;
 }
 
@@ -447,7 +446,7 @@ std::optional<cluster::Cluster> BuildEnvoyOutboundCluster(const ClusterName& nam
       while (load->endpoints_size() > 1) load->mutable_endpoints()->RemoveLast();
       auto* group = load->mutable_endpoints(0);
       while (group->lb_endpoints_size() > 1) group->mutable_lb_endpoints()->RemoveLast();
-      group->clear_load_balancing_weight();
+      group->mutable_load_balancing_weight()->set_value(group->lb_endpoints(0).load_balancing_weight().value());
     }
     *w.c.mutable_load_assignment() = std::move(*load);
   }
@@ -460,9 +459,11 @@ std::optional<cluster::Cluster> BuildEnvoyOutboundCluster(const ClusterName& nam
   ApplyLoadBalancer(policy.load_balancer(), &w.c);
   // istiod's applyLoadBalancer: panic routing off unless outlier detection's
   // minHealthPercent set it (Envoy's default, 50%, would send traffic to ejected
-  // hosts once half are out). Not for cluster-provided balancing.
-  if (w.c.type() != cluster::Cluster::ORIGINAL_DST && w.c.lb_policy() != cluster::Cluster::CLUSTER_PROVIDED &&
-      !w.c.common_lb_config().has_healthy_panic_threshold()) {
+  // hosts once half are out). Not for cluster-provided balancing, except that
+  // ORIGINAL_DST clusters get it too, as from istiod.
+  const bool cluster_provided =
+      w.c.lb_policy() == cluster::Cluster::CLUSTER_PROVIDED && w.c.type() != cluster::Cluster::ORIGINAL_DST;
+  if (!cluster_provided && !w.c.common_lb_config().has_healthy_panic_threshold()) {
     w.c.mutable_common_lb_config()->mutable_healthy_panic_threshold()->set_value(0);
   }
   ApplyTls(policy, name, *svc, proxy, push, DrHasSelector(dr), &w);
@@ -623,9 +624,11 @@ std::vector<std::string> EnvoyClusterNames(const model::Proxy& proxy, const mode
   return out;
 }
 
-std::optional<cluster::Cluster> BuildEnvoyCluster(const std::string& name, const model::Proxy& proxy,
-                                                const model::PushContext& push,
-                                                const std::vector<ProxyInstance>& instances) {
+namespace {
+
+std::optional<cluster::Cluster> BuildEnvoyClusterOfName(const std::string& name, const model::Proxy& proxy,
+                                                      const model::PushContext& push,
+                                                      const std::vector<ProxyInstance>& instances) {
   if (name == kBlackHoleCluster) return BuildBlackHoleCluster();
   const bool sidecar = proxy.type == model::ProxyType::kSidecar;
   if (name == kPassthroughCluster) return sidecar ? std::optional(BuildPassthroughCluster()) : std::nullopt;
@@ -644,6 +647,19 @@ std::optional<cluster::Cluster> BuildEnvoyCluster(const std::string& name, const
   ClusterName parsed;
   if (!ClusterName::Parse(name, &parsed)) return std::nullopt;
   return BuildEnvoyOutboundCluster(parsed, proxy, push);
+}
+
+}  // namespace
+
+std::optional<cluster::Cluster> BuildEnvoyCluster(const std::string& name, const model::Proxy& proxy,
+                                                const model::PushContext& push,
+                                                const std::vector<ProxyInstance>& instances) {
+  std::optional<cluster::Cluster> c = BuildEnvoyClusterOfName(name, proxy, push, instances);
+  // istiod names every cluster's stats so (its outboundClusterStatName and
+  // inboundClusterStatName templates, which Keel does not read, default to the name).
+  // InboundPassthroughCluster is istiod's PassthroughCluster renamed, stat name kept.
+  if (c) c->set_alt_stat_name(DelimitedStatPrefix(name == kInboundPassthroughCluster ? kPassthroughCluster : c->name()));
+  return c;
 }
 
 }  // namespace keel::pilot::networking::sidecar

@@ -17,7 +17,7 @@ using google::protobuf::util::TimeUtil;
 envoy::config::listener::v3::Filter BuildHttpConnectionManager(const HcmOptions& options) {
   hcm::HttpConnectionManager m;
   m.set_codec_type(hcm::HttpConnectionManager::AUTO);
-  m.set_stat_prefix(options.stat_prefix);
+  m.set_stat_prefix(DelimitedStatPrefix(options.stat_prefix));
   if (options.route_config) {
     *m.mutable_route_config() = *options.route_config;
   } else {

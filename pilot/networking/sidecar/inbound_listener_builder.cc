@@ -8,7 +8,6 @@
 #include "absl/strings/str_cat.h"
 #include "envoy/extensions/filters/listener/http_inspector/v3/http_inspector.pb.h"
 #include "envoy/extensions/filters/listener/original_dst/v3/original_dst.pb.h"
-#include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb.h"
 #include "envoy/extensions/filters/network/mongo_proxy/v3/mongo_proxy.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 #include "pilot/networking/core/security_filters.h"
@@ -41,6 +40,9 @@ struct ChainConfig {
   std::string protocol;
   bool passthrough = false;
   model::MtlsMode mtls = model::MtlsMode::kPermissive;  // the workload's PeerAuthentication for the port
+  // The address the chain is named for ("ADDRESS_PORT"); "" is the wildcard. A Sidecar
+  // ingress listener's `bind`, else the proxy's IP (istiod getSidecarInboundBindIPs).
+  std::string bind;
 };
 
 // One FilterChainMatch option of an inbound port (Istio FilterChainMatchOptions).
@@ -77,7 +79,7 @@ std::vector<MatchOption> MatchOptions(model::MtlsMode mode, PortClass cls, bool 
 
 std::string ChainName(const ChainConfig& cc, bool http, const std::string& wildcard) {
   if (cc.passthrough) return http ? kVirtualInboundCatchAllHttpChain : kVirtualInboundListener;
-  return ListenerName(wildcard, cc.target_port);
+  return ListenerName(cc.bind.empty() ? wildcard : cc.bind, cc.target_port);
 }
 
 listener::Filter TcpProxyFilter(const std::string& cluster) {
@@ -105,7 +107,7 @@ std::vector<listener::FilterChain> ChainsFor(const ChainConfig& cc, const std::s
     if (opt.http) {
       HcmOptions options;
       options.stat_prefix =
-          cc.passthrough ? cc.cluster : absl::StrCat("inbound_", ListenerName(wildcard, cc.target_port));
+          cc.passthrough ? cc.cluster : absl::StrCat("inbound_", ListenerName(cc.bind.empty() ? wildcard : cc.bind, cc.target_port));
       options.route_config = BuildInboundRouteConfiguration(cc.cluster, cc.hostname, cc.service_port,
                                                             absl::AsciiStrToUpper(cc.protocol) == "GRPC");
       options.inbound = true;
@@ -142,18 +144,12 @@ listener::ListenerFilterChainMatchPredicate PortsPredicate(const std::vector<int
   return out;
 }
 
-listener::ListenerFilter Inspector(const char* name, const google::protobuf::Message& config) {
-  listener::ListenerFilter f;
-  f.set_name(name);
-  f.mutable_typed_config()->PackFrom(config);
-  return f;
-}
 
 // Istio populateListenerFilters: original_dst, then the TLS and HTTP inspectors
 // only on the destination ports whose chains need them.
 void AddListenerFilters(listener::Listener* l) {
   *l->add_listener_filters() =
-      Inspector(kOriginalDst, envoy::extensions::filters::listener::original_dst::v3::OriginalDst());
+      ListenerFilterOf(kOriginalDst, envoy::extensions::filters::listener::original_dst::v3::OriginalDst());
   struct Need {
     bool tls = false, http = false;
   };
@@ -170,7 +166,7 @@ void AddListenerFilters(listener::Listener* l) {
     any_http = any_http || n.http;
   }
   if (any_tls) {
-    auto tls = Inspector(kTlsInspector, envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector());
+    auto tls = TlsInspectorFilter();
     const bool default_enabled = needs.count(0) && needs[0].tls;
     std::vector<int> ports;
     for (const auto& [port, n] : needs) {
@@ -186,7 +182,7 @@ void AddListenerFilters(listener::Listener* l) {
     *l->add_listener_filters() = std::move(tls);
   }
   if (any_http) {
-    auto http = Inspector(kHttpInspector, envoy::extensions::filters::listener::http_inspector::v3::HttpInspector());
+    auto http = ListenerFilterOf(kHttpInspector, envoy::extensions::filters::listener::http_inspector::v3::HttpInspector());
     std::vector<int> ports;
     for (const auto& [port, n] : needs) {
       if (!n.http) ports.push_back(port);
@@ -206,7 +202,8 @@ std::vector<ChainConfig> InboundChainConfigs(const model::Proxy& proxy, const mo
                                              const std::vector<ProxyInstance>& instances,
                                              const model::WorkloadMtls& mtls) {
   std::map<int, ChainConfig> by_port;
-  auto add = [&](int port, const std::string& protocol, const std::string& hostname, int service_port) {
+  auto add = [&](int port, const std::string& protocol, const std::string& hostname, int service_port,
+                 const std::string& bind) {
     if (port == kVirtualInboundPort || port == kVirtualOutboundPort) return;  // Istio skips static listener ports
     if (ClassOf(protocol) == PortClass::kUnsupported) return;
     ChainConfig cc;
@@ -215,13 +212,16 @@ std::vector<ChainConfig> InboundChainConfigs(const model::Proxy& proxy, const mo
     cc.service_port = service_port;
     cc.target_port = port;
     cc.protocol = protocol;
+    cc.bind = bind;
     by_port.emplace(port, std::move(cc));
   };
   const model::SidecarScope& scope = push.ScopeFor(proxy).sidecar();
   if (!scope.ingress().empty()) {
-    for (const auto& in : scope.ingress()) add(in.port, in.protocol, scope.IngressHostname(), in.port);
+    for (const auto& in : scope.ingress()) {
+      add(in.port, in.protocol, scope.IngressHostname(), in.port, in.bind.empty() ? proxy.ip : in.bind);
+    }
   } else {
-    for (const auto& i : instances) add(i.target_port, i.port.protocol, i.service->hostname, i.port.port);
+    for (const auto& i : instances) add(i.target_port, i.port.protocol, i.service->hostname, i.port.port, "");
   }
   std::vector<ChainConfig> out;
   for (auto& [port, cc] : by_port) {
@@ -265,6 +265,7 @@ listener::Listener BuildVirtualInboundListener(const model::Proxy& proxy, const 
   socket->set_port_value(kVirtualInboundPort);
   l.set_traffic_direction(envoy::config::core::v3::INBOUND);
   l.set_continue_on_listener_filters_timeout(true);
+  l.mutable_max_connections_to_accept_per_socket_event()->set_value(kMaxConnectionsToAcceptPerSocketEvent);
 
   // Connections to 15006 itself would loop: blackhole them.
   auto* blackhole = l.add_filter_chains();

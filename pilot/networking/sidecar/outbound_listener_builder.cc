@@ -7,7 +7,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "envoy/extensions/filters/listener/http_inspector/v3/http_inspector.pb.h"
-#include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 #include "networking/v1alpha3/service_entry.pb.h"
 #include "networking/v1alpha3/virtual_service.pb.h"
@@ -232,12 +231,6 @@ void AddCidr(const std::string& cidr, listener::FilterChainMatch* match) {
   range->mutable_prefix_len()->set_value(len);
 }
 
-listener::ListenerFilter InspectorFilter(const char* name, const google::protobuf::Message& config) {
-  listener::ListenerFilter f;
-  f.set_name(name);
-  f.mutable_typed_config()->PackFrom(config);
-  return f;
-}
 
 // The catch-all of outbound traffic nothing else matched (Istio
 // buildOutboundCatchAllNetworkFiltersOnly): PassthroughCluster under ALLOW_ANY,
@@ -259,12 +252,9 @@ listener::Listener ToListener(const Entry& e, model::OutboundTrafficPolicy polic
     tls_inspector = tls_inspector || !c.sni_hosts.empty();
     http_inspector = http_inspector || !c.application_protocols.empty();
   }
-  if (tls_inspector || http_inspector) {
-    *l.add_listener_filters() = InspectorFilter(
-        kTlsInspector, envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector());
-  }
+  if (tls_inspector) *l.add_listener_filters() = TlsInspectorFilter();
   if (http_inspector) {
-    *l.add_listener_filters() = InspectorFilter(
+    *l.add_listener_filters() = ListenerFilterOf(
         kHttpInspector, envoy::extensions::filters::listener::http_inspector::v3::HttpInspector());
   }
   *l.mutable_listener_filters_timeout() = TimeUtil::SecondsToDuration(0);  // mesh protocolDetectionTimeout
@@ -272,6 +262,8 @@ listener::Listener ToListener(const Entry& e, model::OutboundTrafficPolicy polic
   bool has_default = false;
   for (const auto& c : e.chains) {
     listener::FilterChain fc;
+    // Bounds a slow TLS handshake (istiod sets it on every outbound chain).
+    *fc.mutable_transport_socket_connect_timeout() = TimeUtil::SecondsToDuration(kTransportSocketConnectTimeoutSeconds);
     if (c.rds.empty()) {
       for (const auto& f : c.filters) *fc.add_filters() = f;
     } else {
@@ -358,6 +350,7 @@ listener::Listener BuildVirtualOutboundListener(const model::Proxy& proxy, model
   SetAddress(WildcardAddress(proxy), kVirtualOutboundPort, l.mutable_address());
   l.mutable_use_original_dst()->set_value(true);
   l.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
+  l.mutable_max_connections_to_accept_per_socket_event()->set_value(kMaxConnectionsToAcceptPerSocketEvent);
   // Connections sent to 15001 itself would loop: blackhole them.
   auto* blackhole = l.add_filter_chains();
   blackhole->set_name(kVirtualOutboundBlackholeChain);

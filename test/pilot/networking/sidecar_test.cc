@@ -205,7 +205,7 @@ TEST_F(SidecarTest, HttpListenerUsesRdsAndEndsWithRouter) {
   const hcm::HttpConnectionManager m = Hcm(l.filter_chains(0).filters(0));
   EXPECT_EQ(m.rds().route_config_name(), "9080");
   EXPECT_TRUE(m.rds().config_source().has_ads());
-  EXPECT_EQ(m.stat_prefix(), "outbound_0.0.0.0_9080");
+  EXPECT_EQ(m.stat_prefix(), "outbound_0.0.0.0_9080;");  // istiod's delimited stat prefix
   ASSERT_GE(m.http_filters_size(), 1);
   EXPECT_EQ(m.http_filters(m.http_filters_size() - 1).name(), "envoy.filters.http.router");
   std::vector<std::string> filters;
@@ -216,7 +216,8 @@ TEST_F(SidecarTest, HttpListenerUsesRdsAndEndsWithRouter) {
   EXPECT_EQ(TcpProxyOf(l.default_filter_chain()).cluster(), "PassthroughCluster");
   std::vector<std::string> inspectors;
   for (const auto& f : l.listener_filters()) inspectors.push_back(f.name());
-  EXPECT_THAT(inspectors, ElementsAre(kTlsInspector, kHttpInspector));
+  // Only the HTTP inspector: no chain matches on SNI (istiod adds the TLS one only then).
+  EXPECT_THAT(inspectors, ElementsAre(kHttpInspector));
 }
 
 TEST_F(SidecarTest, TcpListenerBindsTheVipAndFollowsTcpRoutes) {
@@ -282,7 +283,7 @@ TEST_F(SidecarTest, InboundChainsCoverTheProxysOwnPorts) {
     EXPECT_EQ(m.route_config().virtual_hosts(0).routes(0).route().cluster(), "inbound|8080||");
     EXPECT_EQ(m.route_config().virtual_hosts(0).routes(0).route().retry_policy().retry_on(), "reset-before-request");
     EXPECT_EQ(m.http_filters(m.http_filters_size() - 1).name(), "envoy.filters.http.router");
-    EXPECT_EQ(m.stat_prefix(), "inbound_0.0.0.0_8080");
+    EXPECT_EQ(m.stat_prefix(), "inbound_0.0.0.0_8080;");
   }
   EXPECT_FALSE(BuildInboundRouteConfiguration("inbound|9090||", "grpc.default.svc.cluster.local", 9090, /*grpc=*/true)
                    .virtual_hosts(0).routes(0).route().has_retry_policy())
