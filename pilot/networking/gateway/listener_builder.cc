@@ -30,7 +30,6 @@ namespace tls = ::envoy::extensions::transport_sockets::tls::v3;
 namespace networking = ::istio::networking::v1alpha3;
 using google::protobuf::util::TimeUtil;
 
-
 // One filter chain being built (Istio's filterChainOpts).
 struct ChainOpts {
   std::vector<std::string> sni_hosts;

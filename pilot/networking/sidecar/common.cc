@@ -49,7 +49,8 @@ std::string WildcardAddress(const model::Proxy& proxy) {
 
 std::string ListenerName(absl::string_view address, int port) { return absl::StrCat(address, "_", port); }
 
-envoy::config::listener::v3::ListenerFilter ListenerFilterOf(const char* name, const google::protobuf::Message& config) {
+envoy::config::listener::v3::ListenerFilter ListenerFilterOf(const char* name,
+                                                             const google::protobuf::Message& config) {
   envoy::config::listener::v3::ListenerFilter f;
   f.set_name(name);
   f.mutable_typed_config()->PackFrom(config);

@@ -658,7 +658,9 @@ std::optional<cluster::Cluster> BuildEnvoyCluster(const std::string& name, const
   // istiod names every cluster's stats so (its outboundClusterStatName and
   // inboundClusterStatName templates, which Keel does not read, default to the name).
   // InboundPassthroughCluster is istiod's PassthroughCluster renamed, stat name kept.
-  if (c) c->set_alt_stat_name(DelimitedStatPrefix(name == kInboundPassthroughCluster ? kPassthroughCluster : c->name()));
+  if (c) {
+    c->set_alt_stat_name(DelimitedStatPrefix(name == kInboundPassthroughCluster ? kPassthroughCluster : c->name()));
+  }
   return c;
 }
 

@@ -77,9 +77,14 @@ std::vector<MatchOption> MatchOptions(model::MtlsMode mode, PortClass cls, bool 
   return {{kAllIstioMtlsAlpns, "tls", false, true}, {{}, "tls", false, false}, {{}, "raw_buffer", false, false}};
 }
 
+// "ADDRESS_PORT" of a port's chains: their name, and "inbound_" + it their HTTP stat prefix.
+std::string ChainListenerName(const ChainConfig& cc, const std::string& wildcard) {
+  return ListenerName(cc.bind.empty() ? wildcard : cc.bind, cc.target_port);
+}
+
 std::string ChainName(const ChainConfig& cc, bool http, const std::string& wildcard) {
   if (cc.passthrough) return http ? kVirtualInboundCatchAllHttpChain : kVirtualInboundListener;
-  return ListenerName(cc.bind.empty() ? wildcard : cc.bind, cc.target_port);
+  return ChainListenerName(cc, wildcard);
 }
 
 listener::Filter TcpProxyFilter(const std::string& cluster) {
@@ -106,8 +111,7 @@ std::vector<listener::FilterChain> ChainsFor(const ChainConfig& cc, const std::s
     if (opt.tls) *fc.mutable_transport_socket() = DownstreamTlsSocket(InboundMtlsContext(!opt.http, mesh));
     if (opt.http) {
       HcmOptions options;
-      options.stat_prefix =
-          cc.passthrough ? cc.cluster : absl::StrCat("inbound_", ListenerName(cc.bind.empty() ? wildcard : cc.bind, cc.target_port));
+      options.stat_prefix = cc.passthrough ? cc.cluster : absl::StrCat("inbound_", ChainListenerName(cc, wildcard));
       options.route_config = BuildInboundRouteConfiguration(cc.cluster, cc.hostname, cc.service_port,
                                                             absl::AsciiStrToUpper(cc.protocol) == "GRPC");
       options.inbound = true;
@@ -143,7 +147,6 @@ listener::ListenerFilterChainMatchPredicate PortsPredicate(const std::vector<int
   }
   return out;
 }
-
 
 // Istio populateListenerFilters: original_dst, then the TLS and HTTP inspectors
 // only on the destination ports whose chains need them.
@@ -182,7 +185,8 @@ void AddListenerFilters(listener::Listener* l) {
     *l->add_listener_filters() = std::move(tls);
   }
   if (any_http) {
-    auto http = ListenerFilterOf(kHttpInspector, envoy::extensions::filters::listener::http_inspector::v3::HttpInspector());
+    auto http =
+        ListenerFilterOf(kHttpInspector, envoy::extensions::filters::listener::http_inspector::v3::HttpInspector());
     std::vector<int> ports;
     for (const auto& [port, n] : needs) {
       if (!n.http) ports.push_back(port);
