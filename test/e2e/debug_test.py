@@ -129,7 +129,7 @@ def test_adsz_lists_watched_resources(keel):
     assert client["metadata"]["GENERATOR"] == "grpc"
     w = client["watches"]
     assert w[LDS] == [TARGET]
-    assert w[RDS] == [TARGET]  # Keel names the route like the listener
+    assert w[RDS] == ["outbound|9080||reviews.default.svc.cluster.local"]  # istiod's route name for it
     assert REVIEWS_CLUSTER in w[CDS] or w[CDS] == []  # grpc asks CDS by name (or wildcard)
     assert REVIEWS_CLUSTER in w[EDS]
 

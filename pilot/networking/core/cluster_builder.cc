@@ -146,7 +146,6 @@ std::optional<cluster::Cluster> BuildOutboundCluster(const ClusterName& name, co
     auto* eds = c.mutable_eds_cluster_config();
     eds->set_service_name(name.ToString());
     eds->mutable_eds_config()->mutable_ads();
-    eds->mutable_eds_config()->set_resource_api_version(envoy::config::core::v3::V3);
   }
   if (!grpc) *c.mutable_connect_timeout() = TimeUtil::MillisecondsToDuration(10000);  // Istio's default
 

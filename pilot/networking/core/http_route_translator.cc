@@ -196,15 +196,10 @@ void TranslateRouteAction(const networking::HTTPRoute& http, const model::Virtua
     }
   }
   const bool grpc = ctx.proxy->proxyless_grpc;
-  if (http.has_timeout()) {
-    if (grpc) {
-      *action->mutable_max_stream_duration()->mutable_max_stream_duration() = http.timeout();
-    } else {
-      *action->mutable_timeout() = http.timeout();
-    }
-  } else if (!grpc) {
-    *action->mutable_timeout() = TimeUtil::SecondsToDuration(0);  // Istio: no timeout by default
-  }
+  // Istio setTimeout: the VirtualService's timeout, else none (0); gRPC reads it as
+  // max_stream_duration, which proxyless clients get too.
+  *action->mutable_timeout() = http.has_timeout() ? http.timeout() : TimeUtil::SecondsToDuration(0);
+  if (grpc) *action->mutable_max_stream_duration()->mutable_max_stream_duration() = action->timeout();
   if (http.has_retries() && http.retries().attempts() > 0) {
     const auto& r = http.retries();
     std::string retry_on = r.retry_on().empty() ? "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
@@ -304,12 +299,39 @@ networking::HTTPMatchRequest MergeMatch(const networking::HTTPMatchRequest& root
   return out;
 }
 
-// The delegate's routes, each match merged with the root route's matches.
+// What a delegate route takes from its root where it sets nothing itself (Istio
+// mergeHTTPRoute): the name ("ROOT-DELEGATE" when both have one), rewrite, direct
+// response, timeout, retries, fault, mirrors, CORS and header operations.
+void InheritFromRoot(const networking::HTTPRoute& root, networking::HTTPRoute* merged) {
+  if (merged->name().empty()) {
+    merged->set_name(root.name());
+  } else if (!root.name().empty()) {
+    merged->set_name(absl::StrCat(root.name(), "-", merged->name()));
+  }
+  if (!merged->has_rewrite() && root.has_rewrite()) *merged->mutable_rewrite() = root.rewrite();
+  if (!merged->has_direct_response() && root.has_direct_response()) {
+    *merged->mutable_direct_response() = root.direct_response();
+  }
+  if (!merged->has_timeout() && root.has_timeout()) *merged->mutable_timeout() = root.timeout();
+  if (!merged->has_retries() && root.has_retries()) *merged->mutable_retries() = root.retries();
+  if (!merged->has_fault() && root.has_fault()) *merged->mutable_fault() = root.fault();
+  if (!merged->has_mirror() && root.has_mirror()) *merged->mutable_mirror() = root.mirror();
+  if (!merged->has_mirror_percentage() && root.has_mirror_percentage()) {
+    *merged->mutable_mirror_percentage() = root.mirror_percentage();
+  }
+  if (merged->mirrors().empty()) *merged->mutable_mirrors() = root.mirrors();
+  if (!merged->has_cors_policy() && root.has_cors_policy()) *merged->mutable_cors_policy() = root.cors_policy();
+  if (!merged->has_headers() && root.has_headers()) *merged->mutable_headers() = root.headers();
+}
+
+// The delegate's routes, each match merged with the root route's matches and the
+// rest inherited from the root route.
 std::vector<networking::HTTPRoute> ExpandDelegate(const networking::HTTPRoute& root,
                                                   const networking::VirtualService& delegate) {
   std::vector<networking::HTTPRoute> out;
   for (const auto& d : delegate.http()) {
     networking::HTTPRoute merged = d;
+    InheritFromRoot(root, &merged);
     merged.clear_match();
     if (root.match().empty()) {
       *merged.mutable_match() = d.match();
@@ -352,16 +374,6 @@ std::vector<route::Route> TranslateHttpRoutes(const model::VirtualServiceEntry& 
     }
   }
   return out;
-}
-
-
-route::Route DefaultRoute(const std::string& cluster, const RouteContext& ctx) {
-  route::Route r;
-  r.set_name("default");
-  r.mutable_match()->set_prefix("/");
-  r.mutable_route()->set_cluster(cluster);
-  if (!ctx.proxy->proxyless_grpc) *r.mutable_route()->mutable_timeout() = TimeUtil::SecondsToDuration(0);
-  return r;
 }
 
 }  // namespace keel::pilot::networking

@@ -26,9 +26,6 @@ struct RouteContext {
 std::vector<envoy::config::route::v3::Route> TranslateHttpRoutes(const model::VirtualServiceEntry& vs,
                                                                  const RouteContext& ctx);
 
-// The catch-all route to `cluster` used when no VirtualService applies.
-envoy::config::route::v3::Route DefaultRoute(const std::string& cluster, const RouteContext& ctx);
-
 // A gateway reference from a VirtualService in `ns`, as Istio resolves it:
 // "mesh" and "ns/name" as written, a bare name relative to `ns`.
 std::string ResolveGatewayName(absl::string_view gateway, absl::string_view ns);

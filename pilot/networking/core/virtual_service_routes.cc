@@ -182,7 +182,8 @@ void CompleteRoute(route::Route* r, const networking::HTTPRoute& http, const mod
       ConfigPath(*vs.config, "virtual-service"));
   if (r->has_route()) {
     auto* action = r->mutable_route();
-    if (action->has_timeout()) *action->mutable_max_grpc_timeout() = action->timeout();
+    // Istio setTimeout: Envoys bound gRPC's grpc-timeout header by the route's timeout.
+    if (action->has_timeout() && !proxy.proxyless_grpc) *action->mutable_max_grpc_timeout() = action->timeout();
     std::vector<const networking::HTTPRouteDestination*> dests;
     for (const auto& d : http.route()) {
       if (http.route().size() == 1 || d.weight() > 0) dests.push_back(&d);

@@ -1,13 +1,15 @@
 #include "pilot/networking/grpcgen/grpc_listener_builder.h"
 
+#include <set>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "pilot/networking/core/cluster_name.h"
-#include "pilot/networking/core/domains.h"
 #include "pilot/networking/core/http_route_translator.h"
+#include "pilot/networking/sidecar/route_builder.h"
 
 namespace keel::pilot::networking::grpcgen {
 namespace {
@@ -23,7 +25,7 @@ bool SplitHostPort(const std::string& name, std::string* host, int* port) {
 
 }  // namespace
 
-std::string GrpcTarget::RouteName() const { return absl::StrCat(service->hostname, ":", port); }
+std::string GrpcTarget::RouteName() const { return OutboundClusterName(port, "", service->hostname); }
 
 std::optional<GrpcTarget> ResolveTarget(const std::string& listener_name, const model::Proxy& proxy,
                                         const model::PushContext& push) {
@@ -41,11 +43,9 @@ std::optional<envoy::config::listener::v3::Listener> BuildGrpcListener(const std
   auto target = ResolveTarget(name, proxy, push);
   if (!target) return std::nullopt;
   hcm::HttpConnectionManager manager;
-  manager.set_stat_prefix(name);
   auto* rds = manager.mutable_rds();
   rds->set_route_config_name(target->RouteName());
   rds->mutable_config_source()->mutable_ads();
-  rds->mutable_config_source()->set_resource_api_version(envoy::config::core::v3::V3);
   auto* fault = manager.add_http_filters();
   fault->set_name(kFaultFilter);
   fault->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::fault::v3::HTTPFault());
@@ -55,6 +55,10 @@ std::optional<envoy::config::listener::v3::Listener> BuildGrpcListener(const std
 
   envoy::config::listener::v3::Listener listener;
   listener.set_name(name);
+  // The service's address, as istiod's (gRPC does not read a client listener's address).
+  auto* address = listener.mutable_address()->mutable_socket_address();
+  address->set_address(target->service->vip.empty() ? "0.0.0.0" : target->service->vip);
+  address->set_port_value(target->port);
   listener.mutable_api_listener()->mutable_api_listener()->PackFrom(manager);
   return listener;
 }
@@ -70,20 +74,19 @@ std::vector<std::string> AllGrpcListenerNames(const model::PushContext& push) {
 
 std::optional<envoy::config::route::v3::RouteConfiguration> BuildGrpcRouteConfiguration(
     const std::string& name, const model::Proxy& proxy, const model::PushContext& push) {
-  auto target = ResolveTarget(name, proxy, push);
-  if (!target || target->RouteName() != name) return std::nullopt;
-  RouteContext ctx{&push, &proxy, target->port, "mesh"};
-
+  ClusterName parsed;
+  if (!ClusterName::Parse(name, &parsed) || parsed.direction != "outbound" || !parsed.subset.empty()) {
+    return std::nullopt;
+  }
+  const model::Service* svc = push.ServiceForHost(parsed.host);
+  if (!svc || !svc->FindPort(parsed.port)) return std::nullopt;
+  // istiod's grpcgen: the sidecar's virtual hosts for the port, only this service's.
+  std::set<std::string> seen_domains;
+  auto vh = sidecar::BuildSidecarVirtualHost(*svc, parsed.port, proxy, push, &seen_domains);
+  if (!vh) return std::nullopt;
   envoy::config::route::v3::RouteConfiguration rc;
   rc.set_name(name);
-  auto* vh = rc.add_virtual_hosts();
-  vh->set_name(name);
-  for (auto& d : DomainAliases(*target->service, target->port, push.mesh().domain)) vh->add_domains(std::move(d));
-  if (const auto* vs = push.ScopeFor(proxy).VirtualServiceForHost(target->service->hostname, "mesh")) {
-    for (auto& r : TranslateHttpRoutes(*vs, ctx)) *vh->add_routes() = std::move(r);
-  } else {
-    *vh->add_routes() = DefaultRoute(OutboundClusterName(target->port, "", target->service->hostname), ctx);
-  }
+  *rc.add_virtual_hosts() = std::move(*vh);
   return rc;
 }
 

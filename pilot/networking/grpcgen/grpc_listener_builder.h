@@ -17,13 +17,14 @@ namespace keel::pilot::networking::grpcgen {
 struct GrpcTarget {
   const model::Service* service = nullptr;
   int port = 0;
-  std::string RouteName() const;  // "FQDN:PORT"
+  std::string RouteName() const;  // "outbound|PORT||FQDN", as istiod names it
 };
 std::optional<GrpcTarget> ResolveTarget(const std::string& listener_name, const model::Proxy& proxy,
                                         const model::PushContext& push);
 
-// Listener `name` (the dialled target) with an api_listener HttpConnectionManager:
-// RDS over ADS for route "FQDN:PORT", fault filter, router filter last.
+// Listener `name` (the dialled target) at the service's VIP and port, with an
+// api_listener HttpConnectionManager: RDS over ADS for route "outbound|PORT||FQDN",
+// fault filter, router filter last.
 std::optional<envoy::config::listener::v3::Listener> BuildGrpcListener(const std::string& name,
                                                                      const model::Proxy& proxy,
                                                                      const model::PushContext& push);
@@ -31,8 +32,9 @@ std::optional<envoy::config::listener::v3::Listener> BuildGrpcListener(const std
 // Every listener name a wildcard LDS request gets: "FQDN:PORT" per service port.
 std::vector<std::string> AllGrpcListenerNames(const model::PushContext& push);
 
-// RouteConfiguration `name` ("FQDN:PORT"): one virtual host with Istio's domain
-// aliases; routes from the VirtualService bound to mesh, else a default route.
+// RouteConfiguration `name` ("outbound|PORT||FQDN"): the one virtual host a sidecar
+// has for that service and port (sidecar::BuildSidecarVirtualHost, with ":PORT"
+// domains), as istiod's grpcgen filters it. nullopt for any other name.
 std::optional<envoy::config::route::v3::RouteConfiguration> BuildGrpcRouteConfiguration(
     const std::string& name, const model::Proxy& proxy, const model::PushContext& push);
 

@@ -119,6 +119,30 @@ std::vector<std::string> SidecarVirtualHostDomains(const model::Service& service
   return out;
 }
 
+std::optional<route::VirtualHost> BuildSidecarVirtualHost(const model::Service& svc, int port, const model::Proxy& proxy,
+                                                          const model::PushContext& push,
+                                                          std::set<std::string>* seen_domains) {
+  RouteContext ctx{&push, &proxy, port, "mesh"};
+  std::vector<route::Route> routes;
+  if (const auto* vs = push.ScopeFor(proxy).VirtualServiceForHost(svc.hostname, "mesh")) {
+    routes = BuildVirtualServiceRoutes(*vs, ctx);
+  }
+  if (routes.empty()) routes.push_back(DefaultOutboundRoute(svc, port, proxy, push));
+  route::VirtualHost vh;
+  vh.set_name(absl::StrCat(svc.hostname, ":", port));
+  for (const auto& d : SidecarVirtualHostDomains(svc, proxy)) {
+    if (!seen_domains->insert(absl::AsciiStrToLower(d)).second) continue;
+    vh.add_domains(d);
+    // gRPC matches the Host with its port (istiod appends it where the route
+    // configuration does not ignore ports: proxyless clients).
+    if (proxy.proxyless_grpc) vh.add_domains(absl::StrCat(d, ":", port));
+  }
+  if (vh.domains().empty()) return std::nullopt;
+  vh.set_include_request_attempt_count(true);
+  for (auto& r : routes) *vh.add_routes() = std::move(r);
+  return vh;
+}
+
 route::RouteConfiguration BuildSidecarRouteConfiguration(const std::string& name, const model::Proxy& proxy,
                                                          const model::PushContext& push) {
   route::RouteConfiguration rc;
@@ -129,29 +153,14 @@ route::RouteConfiguration BuildSidecarRouteConfiguration(const std::string& name
   rc.mutable_max_direct_response_body_size_bytes()->set_value(kMaxDirectResponseBodyBytes);
   rc.set_ignore_port_in_host_matching(true);
 
-  RouteContext ctx{&push, &proxy, port, "mesh"};
   std::vector<route::VirtualHost> hosts;
   std::set<std::string> seen_domains;
   const model::ProxyScope& scope = push.ScopeFor(proxy);
   for (const model::Service* service : scope.services()) {
-    const model::Service& svc = *service;
-    const model::ServicePort* sp = svc.FindPort(port);
+    const model::ServicePort* sp = service->FindPort(port);
     if (!sp || ClassOf(sp->protocol) != PortClass::kHttp) continue;
-    if (!scope.ServicePortVisible(svc, port)) continue;
-    std::vector<route::Route> routes;
-    if (const auto* vs = scope.VirtualServiceForHost(svc.hostname, "mesh")) {
-      routes = BuildVirtualServiceRoutes(*vs, ctx);
-    }
-    if (routes.empty()) routes.push_back(DefaultOutboundRoute(svc, port, proxy, push));
-    route::VirtualHost vh;
-    vh.set_name(absl::StrCat(svc.hostname, ":", port));
-    for (const auto& d : SidecarVirtualHostDomains(svc, proxy)) {
-      if (seen_domains.insert(absl::AsciiStrToLower(d)).second) vh.add_domains(d);
-    }
-    if (vh.domains().empty()) continue;
-    vh.set_include_request_attempt_count(true);
-    for (auto& r : routes) *vh.add_routes() = std::move(r);
-    hosts.push_back(std::move(vh));
+    if (!scope.ServicePortVisible(*service, port)) continue;
+    if (auto vh = BuildSidecarVirtualHost(*service, port, proxy, push, &seen_domains)) hosts.push_back(std::move(*vh));
   }
   std::stable_sort(hosts.begin(), hosts.end(),
                    [](const route::VirtualHost& a, const route::VirtualHost& b) { return a.name() < b.name(); });

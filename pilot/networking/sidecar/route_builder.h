@@ -6,6 +6,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,16 @@ namespace keel::pilot::networking::sidecar {
 envoy::config::route::v3::RouteConfiguration BuildSidecarRouteConfiguration(const std::string& name,
                                                                            const model::Proxy& proxy,
                                                                            const model::PushContext& push);
+
+// The virtual host "HOST:PORT" of `service` on `port` (Istio
+// BuildSidecarOutboundVirtualHosts for one service): the mesh-bound VirtualService's
+// routes, or the default route; domains from SidecarVirtualHostDomains, each with
+// ":PORT" too for a proxyless client, skipping those already in `seen_domains`
+// (lower-cased; added to it). nullopt if every domain was taken.
+std::optional<envoy::config::route::v3::VirtualHost> BuildSidecarVirtualHost(const model::Service& service, int port,
+                                                                            const model::Proxy& proxy,
+                                                                            const model::PushContext& push,
+                                                                            std::set<std::string>* seen_domains);
 
 // The domains of a service's virtual host for a sidecar (Istio
 // generateVirtualHostDomains with ignore_port_in_host_matching): the FQDN, the

@@ -32,7 +32,8 @@ using envoy::extensions::filters::http::fault::v3::HTTPFault;
 using google::protobuf::util::TimeUtil;
 
 constexpr char kFqdn[] = "reviews.default.svc.cluster.local";
-constexpr char kRoute[] = "reviews.default.svc.cluster.local:9080";
+constexpr char kTarget[] = "reviews.default.svc.cluster.local:9080";  // the dialled target: the listener
+constexpr char kRoute[] = "outbound|9080||reviews.default.svc.cluster.local";  // its route configuration
 constexpr char kV1[] = "outbound|9080|v1|reviews.default.svc.cluster.local";
 constexpr char kV2[] = "outbound|9080|v2|reviews.default.svc.cluster.local";
 constexpr char kV3[] = "outbound|9080|v3|reviews.default.svc.cluster.local";
@@ -245,7 +246,7 @@ TEST(ParseProxyTest, NamespaceFromDnsDomainWhenPodHasNone) {
 // --- Listener ---
 
 TEST_F(GrpcGenTest, ListenerForFqdnHasApiListenerWithRdsOverAds) {
-  hcm::HttpConnectionManager manager = ListenerHcm(kRoute);
+  hcm::HttpConnectionManager manager = ListenerHcm(kTarget);
   ASSERT_TRUE(manager.has_rds());
   EXPECT_EQ(manager.rds().route_config_name(), kRoute);
   EXPECT_TRUE(manager.rds().config_source().has_ads());
@@ -253,6 +254,13 @@ TEST_F(GrpcGenTest, ListenerForFqdnHasApiListenerWithRdsOverAds) {
   for (const auto& f : manager.http_filters()) filters.push_back(f.name());
   EXPECT_THAT(filters, ElementsAre("envoy.filters.http.fault", "envoy.filters.http.router"));
   EXPECT_TRUE(manager.http_filters(1).typed_config().Is<envoy::extensions::filters::http::router::v3::Router>());
+}
+
+TEST_F(GrpcGenTest, ListenerIsAtTheServiceVipAndPort) {
+  auto l = grpcgen::BuildGrpcListener(kTarget, proxy_, *push_);
+  ASSERT_TRUE(l.has_value());
+  EXPECT_EQ(l->address().socket_address().address(), "10.96.0.10");
+  EXPECT_EQ(l->address().socket_address().port_value(), 9080u);
 }
 
 TEST_F(GrpcGenTest, ListenerForShortNameRoutesToFqdn) {
@@ -275,7 +283,7 @@ TEST_F(GrpcGenTest, UnknownTargetHasNoListener) {
 
 TEST_F(GrpcGenTest, AllListenerNames) {
   EXPECT_THAT(grpcgen::AllGrpcListenerNames(*push_),
-              UnorderedElementsAre(kRoute, "ratings.default.svc.cluster.local:9080"));
+              UnorderedElementsAre(kTarget, "ratings.default.svc.cluster.local:9080"));
 }
 
 // --- RouteConfiguration ---
@@ -285,14 +293,18 @@ TEST_F(GrpcGenTest, RouteConfigurationHasDomainAliases) {
   EXPECT_EQ(rc.name(), kRoute);
   ASSERT_EQ(rc.virtual_hosts_size(), 1);
   EXPECT_THAT(rc.virtual_hosts(0).domains(),
-              IsSupersetOf({kFqdn, kRoute, "reviews", "reviews:9080", "reviews.default", "reviews.default:9080",
+              IsSupersetOf({kFqdn, kTarget, "reviews", "reviews:9080", "reviews.default", "reviews.default:9080",
                             "reviews.default.svc", "reviews.default.svc:9080", "10.96.0.10", "10.96.0.10:9080"}));
 }
 
 TEST_F(GrpcGenTest, RouteConfigurationOnlyForCanonicalName) {
   EXPECT_FALSE(grpcgen::BuildGrpcRouteConfiguration("reviews:9080", proxy_, *push_).has_value());
+  EXPECT_FALSE(grpcgen::BuildGrpcRouteConfiguration(kTarget, proxy_, *push_).has_value());  // Keel's old name
+  EXPECT_FALSE(grpcgen::BuildGrpcRouteConfiguration("outbound|9080|v1|reviews.default.svc.cluster.local", proxy_,
+                                                    *push_)
+                   .has_value());
   EXPECT_FALSE(
-      grpcgen::BuildGrpcRouteConfiguration("nope.default.svc.cluster.local:9080", proxy_, *push_).has_value());
+      grpcgen::BuildGrpcRouteConfiguration("outbound|9080||nope.default.svc.cluster.local", proxy_, *push_).has_value());
 }
 
 TEST_F(GrpcGenTest, RoutesFollowVirtualServiceOrder) {
@@ -322,7 +334,8 @@ TEST_F(GrpcGenTest, TimeoutForProxylessIsMaxStreamDuration) {
   ASSERT_NE(split, nullptr);
   ASSERT_TRUE(split->route().has_max_stream_duration());
   EXPECT_EQ(split->route().max_stream_duration().max_stream_duration(), TimeUtil::MillisecondsToDuration(2500));
-  EXPECT_FALSE(split->route().has_timeout());
+  EXPECT_EQ(split->route().timeout(), TimeUtil::MillisecondsToDuration(2500));  // istiod sets both
+  EXPECT_FALSE(split->route().has_max_grpc_timeout());
 }
 
 TEST_F(GrpcGenTest, TimeoutForEnvoyIsRouteTimeout) {
@@ -379,13 +392,15 @@ TEST_F(GrpcGenTest, FaultAbort) {
 }
 
 TEST_F(GrpcGenTest, DefaultRouteWithoutVirtualService) {
-  auto rc = grpcgen::BuildGrpcRouteConfiguration("ratings.default.svc.cluster.local:9080", proxy_, *push_);
+  auto rc = grpcgen::BuildGrpcRouteConfiguration("outbound|9080||ratings.default.svc.cluster.local", proxy_, *push_);
   ASSERT_TRUE(rc.has_value());
   ASSERT_EQ(rc->virtual_hosts(0).routes_size(), 1);
   const auto& r = rc->virtual_hosts(0).routes(0);
   EXPECT_EQ(r.match().prefix(), "/");
   EXPECT_EQ(r.route().cluster(), "outbound|9080||ratings.default.svc.cluster.local");
-  EXPECT_FALSE(r.route().has_timeout()) << "proxyless gRPC gets no route timeout by default";
+  // istiod's default route: no timeout (0), the mesh's default retries.
+  EXPECT_EQ(r.route().timeout(), TimeUtil::SecondsToDuration(0));
+  EXPECT_EQ(r.route().retry_policy().num_retries().value(), 2u);
 }
 
 // --- Clusters ---

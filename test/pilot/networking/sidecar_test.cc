@@ -711,6 +711,49 @@ TEST_F(SidecarTest, SidecarEgressHostsLimitWhatTheProxySees) {
               IsSupersetOf({"legacy.other.svc.cluster.local:9080"}));
 }
 
+// A delegate VirtualService's routes take what their root route sets and they do
+// not (Istio mergeHTTPRoute): here the name, timeout and retries; their own
+// values win where they set one.
+TEST_F(SidecarTest, DelegateRoutesInheritTheRootRoutesSettings) {
+  auto push = BuildPush(kMesh + R"(
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: root, namespace: default}
+spec:
+  hosts: [ratings]
+  http:
+  - name: api
+    match: [{uri: {prefix: /api}}]
+    timeout: 3s
+    retries: {attempts: 5, perTryTimeout: 1s}
+    delegate: {name: leaf, namespace: default}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: leaf, namespace: default}
+spec:
+  http:
+  - name: v1
+    route: [{destination: {host: ratings}}]
+  - timeout: 7s
+    route: [{destination: {host: ratings}}]
+)");
+  const auto rc = BuildSidecarRouteConfiguration("9080", proxy_, *push);
+  const envoy::config::route::v3::VirtualHost* vh = nullptr;
+  for (const auto& v : rc.virtual_hosts()) {
+    if (v.name() == "ratings.default.svc.cluster.local:9080") vh = &v;
+  }
+  ASSERT_NE(vh, nullptr);
+  ASSERT_EQ(vh->routes_size(), 2);
+  EXPECT_EQ(vh->routes(0).name(), "api-v1");
+  EXPECT_EQ(vh->routes(0).route().timeout().seconds(), 3);
+  EXPECT_EQ(vh->routes(0).route().retry_policy().num_retries().value(), 5u);
+  EXPECT_EQ(vh->routes(1).name(), "api");
+  EXPECT_EQ(vh->routes(1).route().timeout().seconds(), 7);
+  EXPECT_EQ(vh->routes(1).route().retry_policy().num_retries().value(), 5u);
+}
+
 // egress[].port narrows a listener's hosts to that port.
 TEST_F(SidecarTest, SidecarEgressPortNarrows) {
   auto push = BuildPush(kMesh + SidecarObject("default",

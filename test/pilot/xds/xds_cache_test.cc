@@ -94,7 +94,10 @@ Subscriptions SubscriptionsOf(const model::Proxy& proxy, const model::PushContex
   Subscriptions s;
   if (proxy.proxyless_grpc) {
     std::set<std::string> routes;
-    for (const auto& name : networking::grpcgen::AllGrpcListenerNames(push)) routes.insert(name);
+    // The route configuration each listener names, as the client subscribes.
+    for (const auto& name : networking::grpcgen::AllGrpcListenerNames(push)) {
+      if (auto target = networking::grpcgen::ResolveTarget(name, proxy, push)) routes.insert(target->RouteName());
+    }
     s.by_type[kRouteType] = NamesOf(routes);
   } else if (proxy.type == model::ProxyType::kRouter) {
     s.by_type[kRouteType] = NamesOf({"http.80", "https.443"});
@@ -408,7 +411,7 @@ TEST(XdsCacheTest, AVirtualServiceChangeRebuildsOnlyTheRoutesUsingIt) {
 
   // Routes: the sidecar's port 9080 (it holds reviews) and the proxyless route
   // for reviews are rebuilt; the gateway's and every other route are reused.
-  const std::string reviews = "reviews.default.svc.cluster.local:9080";
+  const std::string reviews = "outbound|9080||reviews.default.svc.cluster.local";
   std::set<std::string> sidecar_routes = AllNames(sidecar2, kRouteType);
   sidecar_routes.erase("9080");
   EXPECT_EQ(sidecar_reused[kRouteType], sidecar_routes);
@@ -416,7 +419,7 @@ TEST(XdsCacheTest, AVirtualServiceChangeRebuildsOnlyTheRoutesUsingIt) {
   EXPECT_THAT(AllNames(gateway2, kRouteType), ::testing::Contains("http.80"));
   std::set<std::string> grpc_routes = AllNames(grpc2, kRouteType);
   ASSERT_EQ(grpc_routes.erase(reviews), 1u);
-  EXPECT_THAT(grpc_routes, ::testing::Contains("ratings.default.svc.cluster.local:9080"));
+  EXPECT_THAT(grpc_routes, ::testing::Contains("outbound|9080||ratings.default.svc.cluster.local"));
   EXPECT_EQ(grpc_reused[kRouteType], grpc_routes);
   EXPECT_EQ(stats_after.at("RDS").misses - stats_before.at("RDS").misses, 2u);
   EXPECT_NE(sidecar2.at(kRouteType).at("9080")->any.value(), sidecar1.at(kRouteType).at("9080")->any.value());
