@@ -43,6 +43,7 @@ keel_add_gtest(gateway_test pilot/networking/gateway_test.cc LIBS keel_pilot_xds
 keel_add_gtest(authz_test pilot/networking/authz_test.cc LIBS keel_pilot_networking keel_pilot_config)
 keel_add_gtest(jwt_authn_test pilot/networking/jwt_authn_test.cc LIBS keel_pilot_networking keel_pilot_config)
 keel_add_gtest(access_log_test pilot/networking/access_log_test.cc LIBS keel_pilot_xds keel_pilot_config)
+keel_add_gtest(tracing_test pilot/networking/tracing_test.cc LIBS keel_pilot_xds keel_pilot_config)
 
 # pilot/xds
 keel_add_gtest(debouncer_test pilot/xds/debouncer_test.cc LIBS keel_pilot_xds)

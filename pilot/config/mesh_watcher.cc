@@ -4,6 +4,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -85,6 +86,7 @@ absl::StatusOr<AppliedMesh> ApplyMeshConfig(const std::string& yaml, const MeshC
   if (docs->size() > 1) return absl::InvalidArgumentError("mesh: more than one YAML document");
   AppliedMesh out;
   MeshConfig overlay;
+  std::set<std::string> written_keys;  // the top-level keys of the YAML
   if (!docs->empty()) {
     google::protobuf::Value tree;
     if (auto st = google::protobuf::util::JsonStringToMessage(docs->front().json, &tree); !st.ok()) {
@@ -92,6 +94,9 @@ absl::StatusOr<AppliedMesh> ApplyMeshConfig(const std::string& yaml, const MeshC
     }
     std::vector<std::string> unknown;
     if (tree.has_struct_value()) DropUnknownFields(*MeshConfig::descriptor(), "", tree.mutable_struct_value(), &unknown);
+    if (tree.has_struct_value()) {
+      for (const auto& entry : tree.struct_value().fields()) written_keys.insert(entry.first);
+    }
     std::sort(unknown.begin(), unknown.end());  // a Struct's map has no order
     out.unknown_fields = absl::StrJoin(unknown, ", ");
     std::string json;
@@ -100,10 +105,18 @@ absl::StatusOr<AppliedMesh> ApplyMeshConfig(const std::string& yaml, const MeshC
       return absl::InvalidArgumentError(absl::StrCat("mesh: ", std::string(st.message())));
     }
   }
-  // Top-level fields replace, defaultConfig merges (MergeFrom does the rest).
+  // Top-level fields replace, defaultConfig merges (MergeFrom does the rest). A
+  // boolean the YAML sets to false (enableTracing: false) replaces too, though
+  // proto3 cannot tell it from unset: the keys written decide. (An empty string
+  // stays unset, so the defaults' trust domain and root namespace hold.)
   out.mesh = defaults;
   std::vector<const FieldDescriptor*> set;
   overlay.GetReflection()->ListFields(overlay, &set);
+  for (const std::string& key : written_keys) {
+    const FieldDescriptor* field = MeshConfig::descriptor()->FindFieldByCamelcaseName(key);
+    if (field == nullptr) field = MeshConfig::descriptor()->FindFieldByName(key);
+    if (field != nullptr && field->type() == FieldDescriptor::TYPE_BOOL && !field->is_repeated()) set.push_back(field);
+  }
   for (const FieldDescriptor* field : set) {
     if (field->number() != MeshConfig::kDefaultConfigFieldNumber) out.mesh.GetReflection()->ClearField(&out.mesh, field);
   }

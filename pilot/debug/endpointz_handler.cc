@@ -29,9 +29,9 @@ google::protobuf::Value EndpointValue(const model::Endpoint& ep, const model::Se
   f["EndpointPort"] = NumberValue(ep.port);
   f["LbWeight"] = NumberValue(ep.weight);
   f["Namespace"] = StringValue(service.ns);
-  f["WorkloadName"] = StringValue(ep.workload.substr(0, ep.workload.rfind('.')));
-  // model.HealthStatus: Healthy 1, UnHealthy 2.
-  f["HealthStatus"] = NumberValue(ep.healthy ? 1 : 2);
+  f["WorkloadName"] = StringValue(ep.workload_name);
+  // model.HealthStatus: unset 0, Healthy 1, UnHealthy 2.
+  f["HealthStatus"] = NumberValue(static_cast<int>(ep.health));
   return v;
 }
 

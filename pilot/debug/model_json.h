@@ -11,8 +11,7 @@
 
 namespace keel::pilot::debug {
 
-// The cluster id istiod uses when none is configured; Keel has one cluster.
-inline constexpr char kClusterId[] = "Kubernetes";
+using model::kClusterId;
 
 // model.Service: {"Attributes": {...}, "hostname", "ports", "clusterVIPs",
 // "defaultAddress", "creationTime", "Resolution", "MeshExternal", "ResourceVersion"}.

@@ -244,46 +244,20 @@ void AdjustInitContainerUser(const JsonList& original_containers, JsonList& init
   }
 }
 
-// A Job a CronJob made is named <cronjob>-<8 to 10 digits>: the CronJob's name, else "".
-std::string CronJobName(const std::string& job) {
-  size_t dash = job.rfind('-');
-  if (dash == std::string::npos || dash == 0) return "";
-  const size_t digits = job.size() - dash - 1;
-  if (digits < 8 || digits > 10) return "";
-  for (size_t i = dash + 1; i < job.size(); ++i) {
-    if (!absl::ascii_isdigit(static_cast<unsigned char>(job[i]))) return "";
-  }
-  return job.substr(0, dash);
-}
-
 }  // namespace
 
 DeployMeta DeployMetaFromPod(const JsonObject& metadata) {
-  DeployMeta out;
-  out.name = StringAt(metadata, "name");
-  if (!StringAt(metadata, "generateName").empty()) {
-    const Strings labels = StringMapAt(metadata, "labels");
-    for (const auto& ref : ListAt(metadata, "ownerReferences").values()) {
-      const JsonObject& r = ref.struct_value();
-      const JsonValue* controller = Member(r, "controller");
-      if (controller == nullptr || !controller->bool_value()) continue;
-      out.api_version = StringAt(r, "apiVersion");
-      out.kind = StringAt(r, "kind");
-      out.name = StringAt(r, "name");
-      const std::string hash = Get(labels, "pod-template-hash");
-      if (out.kind == "ReplicaSet" && !hash.empty() && absl::EndsWith(out.name, hash)) {
-        out.name = std::string(absl::StripSuffix(out.name, "-" + hash));
-        out.kind = "Deployment";
-      } else if (out.kind == "Job" && !CronJobName(out.name).empty()) {
-        out.name = CronJobName(out.name);
-        out.kind = "CronJob";
-        out.api_version = "batch/v1";
-      }
-      break;
-    }
+  std::optional<kube::ControllerRef> controller;
+  for (const auto& ref : ListAt(metadata, "ownerReferences").values()) {
+    const JsonObject& r = ref.struct_value();
+    const JsonValue* is_controller = Member(r, "controller");
+    if (is_controller == nullptr || !is_controller->bool_value()) continue;
+    controller = kube::ControllerRef{StringAt(r, "apiVersion"), StringAt(r, "kind"), StringAt(r, "name")};
+    break;
   }
-  if (out.name.empty()) out.name = StringAt(metadata, "name");
-  return out;
+  return kube::DeployMetaOf(StringAt(metadata, "name"), !StringAt(metadata, "generateName").empty(),
+                            controller ? &*controller : nullptr,
+                            Get(StringMapAt(metadata, "labels"), "pod-template-hash"));
 }
 
 absl::StatusOr<InjectionOutcome> InjectSidecar(const JsonObject& original, const std::string& request_namespace,

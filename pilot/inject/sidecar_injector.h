@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "pilot/inject/injection_config.h"
 #include "pilot/inject/json_value.h"
+#include "pkg/kube/deploy_meta.h"
 
 namespace keel::pilot::inject {
 
@@ -30,11 +31,7 @@ absl::StatusOr<InjectionOutcome> InjectSidecar(const JsonObject& pod, const std:
 
 // The Deployment (or other controller) a pod belongs to, as istiod guesses it
 // from the controller reference (kube.GetDeployMetaFromPod).
-struct DeployMeta {
-  std::string name;
-  std::string kind = "Pod";
-  std::string api_version = "v1";
-};
+using kube::DeployMeta;
 DeployMeta DeployMetaFromPod(const JsonObject& metadata);
 
 }  // namespace keel::pilot::inject

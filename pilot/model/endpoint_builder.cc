@@ -1,9 +1,13 @@
 #include "pilot/model/endpoint_builder.h"
 
+#include <optional>
+
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "networking/v1alpha3/service_entry.pb.h"
 #include "keel/k8s/v1/objects.pb.h"
 #include "pilot/model/push_context.h"
+#include "pkg/kube/deploy_meta.h"
 
 namespace keel::pilot::model {
 namespace networking = ::istio::networking::v1alpha3;
@@ -12,6 +16,8 @@ namespace k8s = ::keel::k8s::v1;
 namespace {
 
 constexpr char kServiceNameLabel[] = "kubernetes.io/service-name";
+constexpr char kTlsModeLabel[] = "security.istio.io/tlsMode";
+constexpr char kWorkloadNameLabel[] = "service.istio.io/workload-name";
 
 bool PodReady(const k8s::Pod& pod) {
   if (pod.status().phase() != "Running" || pod.status().pod_ip().empty()) return false;
@@ -22,15 +28,35 @@ bool PodReady(const k8s::Pod& pod) {
   return false;
 }
 
+// istiod's GetWorkloadMetaFromPod: the service.istio.io/workload-name label, else
+// the pod's controller.
+std::string WorkloadName(const Config& pod_config) {
+  const auto& labels = pod_config.meta.labels;
+  if (auto it = labels.find(kWorkloadNameLabel); it != labels.end()) return it->second;
+  const auto& meta = pod_config.As<k8s::Pod>().metadata();
+  std::optional<kube::ControllerRef> controller;
+  for (const auto& ref : meta.owner_references()) {
+    if (!ref.controller()) continue;
+    controller = kube::ControllerRef{ref.api_version(), ref.kind(), ref.name()};
+    break;
+  }
+  auto hash = labels.find("pod-template-hash");
+  return kube::DeployMetaOf(pod_config.key.name, !meta.generate_name().empty(), controller ? &*controller : nullptr,
+                            hash == labels.end() ? "" : hash->second)
+      .name;
+}
+
 void SetPodFields(const Config& pod_config, Endpoint* ep) {
   const auto& pod = pod_config.As<k8s::Pod>();
   ep->labels = pod_config.meta.labels;
   ep->service_account = pod.spec().service_account_name().empty() ? "default" : pod.spec().service_account_name();
-  ep->workload = pod_config.key.name + "." + pod_config.key.ns;
   auto label = [&](const char* k) {
     auto it = pod_config.meta.labels.find(k);
     return it == pod_config.meta.labels.end() ? std::string() : it->second;
   };
+  ep->tls_mode = label(kTlsModeLabel).empty() ? "disabled" : label(kTlsModeLabel);
+  ep->workload_name = WorkloadName(pod_config);
+  ep->workload_namespace = pod_config.key.ns;
   ep->region = label("topology.kubernetes.io/region");
   ep->zone = label("topology.kubernetes.io/zone");
   ep->sub_zone = label("topology.istio.io/subzone");
@@ -112,20 +138,31 @@ std::vector<Endpoint> EndpointBuilder::Build(const Config& source, const Service
     for (auto& ep : pods) ep.port = target;
     return pods;
   }
-  for (const auto& we : se.endpoints()) {
+  for (int i = 0; i < se.endpoints_size(); ++i) {
+    const auto& we = se.endpoints(i);
     Endpoint ep;
+    ep.health = EndpointHealth::kUnknown;
     ep.address = we.address();
     auto named = we.ports().find(port.name);
     ep.port = named != we.ports().end() ? static_cast<int>(named->second) : target;
     ep.labels.insert(we.labels().begin(), we.labels().end());
     ep.weight = we.weight() > 0 ? static_cast<int>(we.weight()) : 1;
     ep.service_account = we.service_account();
+    // istiod's getTLSModeFromWorkloadEntry and WorkloadNameFromWorkloadEntry.
+    auto tls_mode = we.labels().find(kTlsModeLabel);
+    ep.tls_mode = tls_mode != we.labels().end() ? tls_mode->second : we.service_account().empty() ? "disabled" : "istio";
+    auto workload = we.labels().find(kWorkloadNameLabel);
+    ep.workload_name = workload != we.labels().end() ? workload->second : absl::StrCat(source.key.name, "-", i);
+    ep.workload_namespace = source.key.ns;
     out.push_back(std::move(ep));
   }
   if (out.empty() && service.resolution == Resolution::kDnsLb) {
     Endpoint ep;
     ep.address = service.hostname;
     ep.port = target;
+    ep.health = EndpointHealth::kUnknown;
+    ep.workload_name = source.key.name;
+    ep.workload_namespace = source.key.ns;
     out.push_back(std::move(ep));
   }
   return out;

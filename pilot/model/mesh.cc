@@ -14,6 +14,7 @@ MeshConfig DefaultMeshConfig(const std::string& root_namespace, const std::strin
   mesh.set_root_namespace(root_namespace);
   mesh.set_trust_domain(trust_domain);
   mesh.mutable_enable_auto_mtls()->set_value(true);
+  mesh.set_enable_tracing(true);
   mesh.mutable_outbound_traffic_policy()->set_mode(MeshConfig::OutboundTrafficPolicy::ALLOW_ANY);
   mesh.set_ingress_class("istio");
   mesh.set_ingress_service("istio-ingressgateway");

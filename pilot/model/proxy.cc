@@ -51,6 +51,7 @@ absl::StatusOr<Proxy> ParseProxy(const envoy::config::core::v3::Node& node) {
     return absl::InvalidArgumentError(absl::StrCat("node.id \"", node.id(), "\": no namespace"));
   }
   proxy.cluster_id = MetadataString(md, "CLUSTER_ID");
+  proxy.mesh_id = MetadataString(md, "MESH_ID");
   proxy.istio_version = MetadataString(md, "ISTIO_VERSION");
   if (auto it = md.fields().find("LABELS"); it != md.fields().end() && it->second.has_struct_value()) {
     for (const auto& [k, v] : it->second.struct_value().fields()) {

@@ -32,6 +32,7 @@ struct Proxy {
   bool proxyless_grpc = false; // metadata GENERATOR=grpc
   std::map<std::string, std::string> labels;  // metadata LABELS
   std::string cluster_id;      // metadata CLUSTER_ID
+  std::string mesh_id;         // metadata MESH_ID
   std::string istio_version;   // metadata ISTIO_VERSION
   std::string region, zone, sub_zone;
   // Set on streams that authenticated (the TLS port, or every port with

@@ -10,6 +10,7 @@
 #include "networking/v1alpha3/destination_rule.pb.h"
 #include "networking/v1alpha3/service_entry.pb.h"
 #include "networking/v1alpha3/virtual_service.pb.h"
+#include "pilot/model/deterministic.h"
 #include "keel/k8s/v1/objects.pb.h"
 #include "pilot/model/dependencies.h"
 
@@ -27,7 +28,7 @@ const networking::DestinationRule& DestinationRuleEntry::spec() const {
 ResourcePtr MakeResource(const std::string& name, const google::protobuf::Message& message) {
   auto r = std::make_shared<BuiltResource>();
   r->name = name;
-  r->any.PackFrom(message);
+  PackDeterministic(message, &r->any);
   r->hash = std::hash<std::string>()(r->any.value());
   r->version = absl::StrCat(absl::Hex(r->hash));
   return r;

@@ -11,6 +11,9 @@
 
 namespace keel::pilot::model {
 
+// The cluster id istiod uses when none is configured (CLUSTER_ID); Keel serves one cluster.
+inline constexpr char kClusterId[] = "Kubernetes";
+
 // A set of FQDN hostnames, searchable by string_view.
 using HostSet = std::set<std::string, std::less<>>;
 
@@ -41,16 +44,28 @@ struct Service {
   }
 };
 
+// An endpoint's health as Envoy's HealthStatus reads it: a ServiceEntry's
+// endpoints are kUnknown (istiod sets none), Kubernetes' ready ones kHealthy.
+enum class EndpointHealth { kUnknown, kHealthy, kUnhealthy };
+
 // One address:port that serves a service port.
 struct Endpoint {
   std::string address;  // IP literal (or a DNS name for kDnsLb services)
   int port = 0;
   std::map<std::string, std::string> labels;  // the workload's labels (for subsets)
   std::string region, zone, sub_zone;
-  bool healthy = true;
+  EndpointHealth health = EndpointHealth::kHealthy;
   int weight = 1;
   std::string service_account;
-  std::string workload;  // "pod-name.ns" or "" when unknown
+  // istiod's IstioEndpoint.TLSMode: the workload's security.istio.io/tlsMode
+  // label, "istio" for a ServiceEntry endpoint with a service account, else
+  // "disabled".
+  std::string tls_mode = "disabled";
+  // istiod's WorkloadName / Namespace (telemetry metadata): a pod's controller
+  // (kube.GetDeployMetaFromPod), a ServiceEntry endpoint's "<entry>-<index>",
+  // a DNS ServiceEntry's own name.
+  std::string workload_name;
+  std::string workload_namespace;
 };
 
 }  // namespace keel::pilot::model

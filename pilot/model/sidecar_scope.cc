@@ -1,14 +1,12 @@
 #include "pilot/model/sidecar_scope.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-
 #include <tuple>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "networking/v1alpha3/sidecar.pb.h"
 #include "networking/v1alpha3/virtual_service.pb.h"
+#include "pilot/model/deterministic.h"
 #include "pilot/model/push_context.h"
 
 namespace keel::pilot::model {
@@ -58,13 +56,7 @@ ConfigPtr Oldest(const std::vector<ConfigPtr>& candidates, bool with_selector,
 // the spec (deterministic serialization) stands in.
 std::string SidecarVersion(const Config& config) {
   if (!config.meta.resource_version.empty()) return config.meta.resource_version;
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    config.body->SerializeToCodedStream(&coded);
-  }
+  const std::string bytes = SerializeDeterministic(*config.body);
   return absl::StrCat("spec-", absl::Hex(std::hash<std::string>()(bytes)));
 }
 

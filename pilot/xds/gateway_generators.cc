@@ -5,7 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
-#include "pilot/networking/core/access_log.h"
+#include "pilot/networking/core/tracing.h"
 #include "pilot/networking/gateway/listener_builder.h"
 #include "pilot/networking/gateway/merged_gateway.h"
 #include "pilot/networking/gateway/route_builder.h"
@@ -40,7 +40,7 @@ std::vector<NamedResource> GenerateGatewayListeners(const model::Proxy& proxy, c
                                                   : std::vector<std::string>(watch.names.begin(), watch.names.end());
   return GenerateNamed(names, GatewayKey("LDS", proxy, push, merged).ToString(), push, [&](const std::string& name) {
     auto l = gateway::BuildGatewayListener(name, merged, proxy, push);
-    if (l) l = networking::WithMeshAccessLog(*push.mesh().config, *std::move(l));
+    if (l) l = networking::WithMeshTelemetry(*push.mesh().config, proxy, *std::move(l));
     return l;
   });
 }

@@ -6,7 +6,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "pilot/networking/core/access_log.h"
+#include "pilot/networking/core/tracing.h"
 #include "pilot/networking/core/cluster_builder.h"
 #include "pilot/networking/sidecar/common.h"
 #include "pilot/networking/sidecar/envoy_cluster_builder.h"
@@ -134,14 +134,14 @@ std::vector<NamedResource> GenerateSidecarListeners(const model::Proxy& proxy, c
         if (!all) all = sidecar::BuildOutboundListeners(proxy, push);
         auto it = all->find(name);
         if (it == all->end()) return std::nullopt;
-        return networking::WithMeshAccessLog(*push.mesh().config, it->second);
+        return networking::WithMeshTelemetry(*push.mesh().config, proxy, it->second);
       });
   if (want_virtual_outbound) {
     const model::OutboundTrafficPolicy policy = push.ScopeFor(proxy).outbound_traffic_policy();
     auto r = GenerateNamed({networking::kVirtualOutboundListener}, VirtualOutboundScope(proxy, policy), push,
                            [&](const std::string&) {
-                             return std::optional(networking::WithMeshAccessLog(
-                                 *push.mesh().config, sidecar::BuildVirtualOutboundListener(proxy, policy)));
+                             return std::optional(networking::WithMeshTelemetry(
+                                 *push.mesh().config, proxy, sidecar::BuildVirtualOutboundListener(proxy, policy)));
                            });
     out.insert(out.end(), r.begin(), r.end());
   }
@@ -149,8 +149,8 @@ std::vector<NamedResource> GenerateSidecarListeners(const model::Proxy& proxy, c
     const auto instances = sidecar::ProxyServiceInstances(proxy, push);
     auto r = GenerateNamed({networking::kVirtualInboundListener}, InboundScope("LDS", proxy, push, instances), push,
                            [&](const std::string&) {
-                             return std::optional(networking::WithMeshAccessLog(
-                                 *push.mesh().config, sidecar::BuildVirtualInboundListener(proxy, push, instances)));
+                             return std::optional(networking::WithMeshTelemetry(
+                                 *push.mesh().config, proxy, sidecar::BuildVirtualInboundListener(proxy, push, instances)));
                            });
     out.insert(out.end(), r.begin(), r.end());
   }
@@ -195,15 +195,13 @@ std::vector<NamedResource> GenerateEnvoyClusters(const model::Proxy& proxy, cons
 
 std::vector<NamedResource> GenerateEnvoyEndpoints(const model::Proxy& proxy, const model::PushContext& push,
                                                   const WatchedResource& watch, XdsCache* cache) {
-  networking::LoadAssignmentOptions options;
-  options.tls_mode_metadata = true;
   return GenerateCachedEach(
       cache, Requested(watch), [&](const std::string& name) { return EndpointKey(name, proxy, push); }, {}, push,
       [&](const std::string& name) -> std::optional<envoy::config::endpoint::v3::ClusterLoadAssignment> {
         networking::ClusterName parsed;
         if (!networking::ClusterName::Parse(name, &parsed) || parsed.direction != "outbound") return std::nullopt;
         model::DependencyRecorder::EndpointsOf(parsed.host);
-        return networking::BuildLoadAssignment(parsed, proxy, push, options);
+        return networking::BuildLoadAssignment(parsed, proxy, push);
       });
 }
 

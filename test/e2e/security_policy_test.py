@@ -106,7 +106,8 @@ def first_http_filter(keel, messages, hcm_cls):
     _, mtls = chains_for_9080(keel, messages)
     hcm = hcm_cls()
     hcm.ParseFromString(mtls.filters[-1].typed_config.value)
-    return hcm.http_filters[0].name
+    # Istio's peer metadata exchange comes first, as from istiod; authorization next.
+    return next(f.name for f in hcm.http_filters if f.name != "istio.metadata_exchange")
 
 
 def test_authorization_policy_reaches_the_inbound_chains(keel, messages):

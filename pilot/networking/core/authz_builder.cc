@@ -508,7 +508,8 @@ Built BuildAction(const std::vector<model::ConfigPtr>& policies, rbac::RBAC::Act
 }
 
 const char* ShadowPrefix(const std::optional<rbac::RBAC>& shadow) {
-  if (!shadow) return "";
+  // istiod sets the prefix even without shadow rules (an ALLOW action's).
+  if (!shadow) return "istio_dry_run_allow_";
   return shadow->action() == rbac::RBAC::ALLOW ? "istio_dry_run_allow_"
          : shadow->action() == rbac::RBAC::DENY ? "istio_dry_run_deny_" : "";
 }

@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "networking/v1alpha3/destination_rule.pb.h"
+#include "pilot/networking/core/istio_metadata.h"
 #include "pilot/networking/core/well_known_names.h"
 
 namespace keel::pilot::networking {
@@ -174,8 +175,7 @@ std::vector<std::string> AllOutboundClusterNames(const model::Proxy& proxy, cons
 }
 
 std::optional<envoy::config::endpoint::v3::ClusterLoadAssignment> BuildLoadAssignment(
-    const ClusterName& name, const model::Proxy& proxy, const model::PushContext& push,
-    const LoadAssignmentOptions& options) {
+    const ClusterName& name, const model::Proxy& proxy, const model::PushContext& push) {
   const model::Service* svc = push.ServiceForHost(name.host);
   if (!svc || !svc->FindPort(name.port)) return std::nullopt;
   std::map<std::string, std::string> subset_labels;
@@ -202,15 +202,16 @@ std::optional<envoy::config::endpoint::v3::ClusterLoadAssignment> BuildLoadAssig
     auto* socket = lb->mutable_endpoint()->mutable_address()->mutable_socket_address();
     socket->set_address(ep.address);
     socket->set_port_value(ep.port);
-    lb->set_health_status(ep.healthy ? envoy::config::core::v3::HEALTHY : envoy::config::core::v3::UNHEALTHY);
-    lb->mutable_load_balancing_weight()->set_value(ep.weight);
-    if (options.tls_mode_metadata) {
-      auto tls_mode = ep.labels.find("security.istio.io/tlsMode");
-      if (tls_mode != ep.labels.end()) {
-        auto& match = (*lb->mutable_metadata()->mutable_filter_metadata())[kTransportSocketMatch];
-        (*match.mutable_fields())["tlsMode"].set_string_value(tls_mode->second);
-      }
+    if (ep.health != model::EndpointHealth::kUnknown) {
+      lb->set_health_status(ep.health == model::EndpointHealth::kHealthy ? envoy::config::core::v3::HEALTHY
+                                                                         : envoy::config::core::v3::UNHEALTHY);
     }
+    lb->mutable_load_balancing_weight()->set_value(ep.weight);
+    auto& metadata = *lb->mutable_metadata()->mutable_filter_metadata();
+    if (ep.tls_mode != kTlsModeDisabled) {
+      (*metadata[kTransportSocketMatch].mutable_fields())["tlsMode"].set_string_value(ep.tls_mode);
+    }
+    (*metadata[kIstioMetadataKey].mutable_fields())["workload"].set_string_value(WorkloadMetadata(ep));
     // gRPC ignores localities without a weight: give each the sum of its endpoints'.
     group->mutable_load_balancing_weight()->set_value(group->load_balancing_weight().value() + ep.weight);
   }

@@ -23,21 +23,16 @@ std::optional<envoy::config::cluster::v3::Cluster> BuildOutboundCluster(const Cl
 // DestinationRule subset. Sorted.
 std::vector<std::string> AllOutboundClusterNames(const model::Proxy& proxy, const model::PushContext& push);
 
-// What BuildLoadAssignment adds for Envoy proxies (proxyless clients get none).
-struct LoadAssignmentOptions {
-  // Istio's auto-mTLS marker: endpoints whose workload carries the label
-  // security.istio.io/tlsMode get metadata
-  // filter_metadata["envoy.transport_socket_match"] = {tlsMode: <value>}, which
-  // the cluster's transport_socket_matches select on.
-  bool tls_mode_metadata = false;
-};
-
 // The endpoints of cluster `name`, grouped by locality; subset labels filter them.
+// Each carries istiod's endpoint metadata (AppendLbEndpointMetadata): the
+// workload's tlsMode under envoy.transport_socket_match (what the cluster's
+// transport_socket_matches select on for auto mTLS) unless "disabled", and
+// istio.workload "<workload>;<namespace>;<canonical name>;<canonical revision>;<cluster>"
+// for Istio's telemetry. Proxyless clients get the same (gRPC reads neither).
 // Depends on the proxy only through its namespace (which DestinationRule defines
 // the subset), so it is cached per push and namespace.
 std::optional<envoy::config::endpoint::v3::ClusterLoadAssignment> BuildLoadAssignment(
-    const ClusterName& name, const model::Proxy& proxy, const model::PushContext& push,
-    const LoadAssignmentOptions& options = {});
+    const ClusterName& name, const model::Proxy& proxy, const model::PushContext& push);
 
 // The DestinationRule subset named `subset`, or null (also when `dr` is null).
 // Istio's outlier detection for every proxy kind: each consecutive-error detector

@@ -64,7 +64,8 @@ route::RouteMatch TranslateMatch(const networking::HTTPMatchRequest& m) {
     case networking::StringMatch::kRegex: out.mutable_safe_regex()->set_regex(m.uri().regex()); break;
     default: out.set_prefix("/");
   }
-  if (m.ignore_uri_case()) out.mutable_case_sensitive()->set_value(false);
+  // istiod writes it either way (translateRouteMatch), true being Envoy's default.
+  out.mutable_case_sensitive()->set_value(!m.ignore_uri_case());
   for (const auto& [name, sm] : m.headers()) *out.add_headers() = HeaderMatch(name, sm, false);
   for (const auto& [name, sm] : m.without_headers()) *out.add_headers() = HeaderMatch(name, sm, true);
   if (m.has_method()) *out.add_headers() = HeaderMatch(":method", m.method(), false);

@@ -56,12 +56,21 @@ inline constexpr char kOriginalDst[] = "envoy.filters.listener.original_dst";
 inline constexpr char kFaultFilter[] = "envoy.filters.http.fault";
 inline constexpr char kCorsFilter[] = "envoy.filters.http.cors";
 inline constexpr char kRouterFilter[] = "envoy.filters.http.router";
+inline constexpr char kGrpcStatsFilter[] = "envoy.filters.http.grpc_stats";
+// Istio's own filters (Istio's Envoy build; pilot/pkg/xds/filters MxFilterName, AlpnFilterName).
+inline constexpr char kMetadataExchangeFilter[] = "istio.metadata_exchange";
+inline constexpr char kAlpnFilter[] = "istio.alpn";
 inline constexpr char kTlsTransportSocket[] = "envoy.transport_sockets.tls";
 inline constexpr char kRawBufferTransportSocket[] = "envoy.transport_sockets.raw_buffer";
 inline constexpr char kHttpProtocolOptionsKey[] = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 inline constexpr char kPreviousHostsRetryPredicate[] = "envoy.retry_host_predicates.previous_hosts";
 // Endpoint metadata key that transport_socket_matches match on (auto mTLS).
 inline constexpr char kTransportSocketMatch[] = "envoy.transport_socket_match";
+// The security.istio.io/tlsMode value of a workload without a sidecar (model.DisabledTLSModeLabel).
+inline constexpr char kTlsModeDisabled[] = "disabled";
+inline constexpr char kTlsModeIstio[] = "istio";
+// Filter metadata key of Istio's own metadata on clusters, chains and endpoints (util.IstioMetadataKey).
+inline constexpr char kIstioMetadataKey[] = "istio";
 
 // SDS resource names the istio-agent serves over the bootstrap cluster
 // "sds-grpc": the workload certificate and the mesh root (Istio

@@ -15,6 +15,7 @@
 #include "networking/v1alpha3/virtual_service.pb.h"
 #include "pilot/networking/core/security_filters.h"
 #include "pilot/networking/core/http_route_translator.h"
+#include "pilot/networking/core/istio_filters.h"
 #include "pilot/networking/core/tcp_route_translator.h"
 #include "pilot/networking/core/tls_route_translator.h"
 #include "pilot/networking/gateway/gateway_hosts.h"
@@ -49,6 +50,11 @@ listener::Filter HttpConnectionManager(const std::string& stat_prefix, const std
   *source->mutable_initial_fetch_timeout() = TimeUtil::SecondsToDuration(0);
   source->set_resource_api_version(envoy::config::core::v3::V3);
 
+  // As on sidecars (the gateway is outbound for Istio's filters); AddAuthz puts
+  // authorization after the peer metadata exchange.
+  const IstioHttpFilters istio = IstioHttpFiltersFor(HttpListenerClass::kGateway);
+  for (const auto& f : istio.first) *m.add_http_filters() = f;
+  for (const auto& f : istio.after_authz) *m.add_http_filters() = f;
   auto* fault = m.add_http_filters();
   fault->set_name(kFaultFilter);
   fault->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::fault::v3::HTTPFault());
@@ -147,8 +153,11 @@ void AddAuthz(const AuthzFilters& authz, std::vector<listener::Filter>* filters)
   if (!last.typed_config().UnpackTo(&m)) return;
   google::protobuf::RepeatedPtrField<hcm::HttpFilter> rest;
   rest.Swap(m.mutable_http_filters());
+  auto after_mx = rest.begin();
+  while (after_mx != rest.end() && after_mx->name() == kMetadataExchangeFilter) ++after_mx;
+  for (auto it = rest.begin(); it != after_mx; ++it) *m.add_http_filters() = std::move(*it);
   for (const auto& f : authz.http) *m.add_http_filters() = f;
-  for (auto& f : rest) *m.add_http_filters() = std::move(f);
+  for (auto it = after_mx; it != rest.end(); ++it) *m.add_http_filters() = std::move(*it);
   last.mutable_typed_config()->PackFrom(m);
 }
 

@@ -15,6 +15,8 @@
 #include "networking/v1alpha3/destination_rule.pb.h"
 #include "networking/v1alpha3/service_entry.pb.h"
 #include "pilot/networking/core/cluster_builder.h"
+#include "pilot/networking/core/istio_filters.h"
+#include "pilot/networking/core/istio_metadata.h"
 #include "pilot/networking/sidecar/common.h"
 
 namespace keel::pilot::networking::sidecar {
@@ -329,8 +331,7 @@ bool AutoMtlsApplies(const model::Service& svc, const ClusterName& name, const m
     const auto& endpoints = push.Endpoints(svc.hostname, name.port);
     if (endpoints.empty()) return false;
     for (const auto& ep : endpoints) {
-      auto it = ep.labels.find("security.istio.io/tlsMode");
-      if (it == ep.labels.end() || it->second != "istio") return false;
+      if (ep.tls_mode != kTlsModeIstio) return false;
     }
   }
   return push.NamespaceMtlsMode(svc.ns) != model::MtlsMode::kDisable;
@@ -437,9 +438,7 @@ std::optional<cluster::Cluster> BuildEnvoyOutboundCluster(const ClusterName& nam
     w.c.set_dns_lookup_family(IsIpv6(proxy) ? cluster::Cluster::V6_ONLY : cluster::Cluster::V4_ONLY);
     *w.c.mutable_dns_refresh_rate() = TimeUtil::SecondsToDuration(kDnsRefreshRateSeconds);
     w.c.set_respect_dns_ttl(true);
-    LoadAssignmentOptions options;
-    options.tls_mode_metadata = true;
-    auto load = BuildLoadAssignment(name, proxy, push, options);
+    auto load = BuildLoadAssignment(name, proxy, push);
     if (!load || load->endpoints().empty()) return std::nullopt;  // Istio drops DNS clusters without endpoints
     if (w.c.type() == cluster::Cluster::LOGICAL_DNS) {
       // Envoy accepts exactly one host for LOGICAL_DNS.
@@ -469,6 +468,11 @@ std::optional<cluster::Cluster> BuildEnvoyOutboundCluster(const ClusterName& nam
   ApplyTls(policy, name, *svc, proxy, push, DrHasSelector(dr), &w);
   if (w.c.type() == cluster::Cluster::ORIGINAL_DST) w.c.set_lb_policy(cluster::Cluster::CLUSTER_PROVIDED);
   if (w.c.type() == cluster::Cluster::EDS) SetEdsConfig(&w.c);
+  *w.c.add_filters() = ClusterMetadataExchangeFilter();
+  const networking::ClientTLSSettings::TLSmode tls_mode = policy.tls().mode();
+  SetIstioMetadata({svc, dr ? dr->config.get() : nullptr, name.subset,
+                    tls_mode == networking::ClientTLSSettings::SIMPLE || tls_mode == networking::ClientTLSSettings::MUTUAL},
+                   &w.c);
   return std::move(w).Build();
 }
 
@@ -549,7 +553,13 @@ std::optional<cluster::Cluster> BuildInboundCluster(int target_port, const model
   // ingress listener, the service whose target port it is (istiod
   // findOrCreateServiceTarget), at the listener's port.
   if (instance) {
+    // The services at the instance's service port (istiod addTelemetryMetadata).
+    std::vector<const model::Service*> services;
+    for (const auto& i : instances) {
+      if (i.port.port == instance->port.port) services.push_back(i.service);
+    }
     const model::DestinationRuleEntry* dr = push.ScopeFor(proxy).DestinationRuleForHost(instance->service->hostname);
+    SetInboundIstioMetadata(services, dr && dr->spec().has_traffic_policy() ? dr->config.get() : nullptr, &w.c);
     const networking::TrafficPolicy policy =
         EffectiveTrafficPolicy(dr, nullptr, ingress ? ingress->port : instance->port.port);
     ApplyConnectionPool(policy.connection_pool(), &w);
@@ -584,12 +594,14 @@ cluster::Cluster BuildPassthroughCluster() {
   *w.Http().mutable_common_http_protocol_options()->mutable_idle_timeout() =
       TimeUtil::SecondsToDuration(kPassthroughIdleTimeoutSeconds);
   w.SetUseDownstreamProtocol();
+  *w.c.add_filters() = ClusterMetadataExchangeFilter();
   return std::move(w).Build();
 }
 
 cluster::Cluster BuildInboundPassthroughCluster(const model::Proxy& proxy) {
   cluster::Cluster c = BuildPassthroughCluster();
   c.set_name(kInboundPassthroughCluster);
+  c.clear_filters();  // metadata exchange is outbound only
   auto* source = c.mutable_upstream_bind_config()->mutable_source_address();
   source->set_address(IsIpv6(proxy) ? kInboundPassthroughBindV6 : kInboundPassthroughBindV4);
   source->set_port_value(0);

@@ -7,6 +7,7 @@
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "pilot/networking/core/http_route_translator.h"
+#include "pilot/networking/core/istio_filters.h"
 #include "pilot/networking/sidecar/common.h"
 
 namespace keel::pilot::networking::sidecar {
@@ -42,9 +43,15 @@ envoy::config::listener::v3::Filter BuildHttpConnectionManager(const HcmOptions&
     m.set_server_name("istio-envoy");
     if (options.http2) m.mutable_http2_protocol_options();
   }
-  // Authorization first (istiod: authn/authz before the rest); typed_per_filter_config
-  // on routes needs fault and cors; router is terminal.
+  m.set_proxy_100_continue(true);  // istiod: ENABLE_100_CONTINUE_HEADERS, on by default
+  // istiod's order: peer metadata exchange; authentication and authorization;
+  // gRPC stats and ALPN; fault and cors (typed_per_filter_config on routes needs
+  // them); the router, terminal.
+  const IstioHttpFilters istio =
+      IstioHttpFiltersFor(options.inbound ? HttpListenerClass::kSidecarInbound : HttpListenerClass::kSidecarOutbound);
+  for (const auto& f : istio.first) *m.add_http_filters() = f;
   for (const auto& f : options.authz_filters) *m.add_http_filters() = f;
+  for (const auto& f : istio.after_authz) *m.add_http_filters() = f;
   auto* fault = m.add_http_filters();
   fault->set_name(kFaultFilter);
   fault->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::fault::v3::HTTPFault());

@@ -1,6 +1,7 @@
 // The HttpConnectionManager istiod puts on sidecar listeners (Istio
-// ListenerBuilder.buildHTTPConnectionManager), minus Istio's own proxy
-// extensions (see README): jwt_authn and RBAC (inbound), fault, cors, router (router last).
+// ListenerBuilder.buildHTTPConnectionManager): Istio's peer metadata exchange,
+// jwt_authn and RBAC (inbound), gRPC stats, istio.alpn (outbound), fault, cors,
+// router (router last).
 #pragma once
 
 #include <optional>

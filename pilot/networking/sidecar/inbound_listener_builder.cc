@@ -10,6 +10,7 @@
 #include "envoy/extensions/filters/listener/original_dst/v3/original_dst.pb.h"
 #include "envoy/extensions/filters/network/mongo_proxy/v3/mongo_proxy.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
+#include "pilot/networking/core/istio_filters.h"
 #include "pilot/networking/core/security_filters.h"
 #include "pilot/networking/core/cluster_name.h"
 #include "pilot/networking/sidecar/common.h"
@@ -109,6 +110,7 @@ std::vector<listener::FilterChain> ChainsFor(const ChainConfig& cc, const std::s
     match->set_transport_protocol(opt.transport);
     for (const auto& a : opt.alpns) match->add_application_protocols(a);
     if (opt.tls) *fc.mutable_transport_socket() = DownstreamTlsSocket(InboundMtlsContext(!opt.http, mesh));
+    *fc.add_filters() = NetworkMetadataExchangeFilter();  // istiod: first, so RBAC can read the peer
     if (opt.http) {
       HcmOptions options;
       options.stat_prefix = cc.passthrough ? cc.cluster : absl::StrCat("inbound_", ChainListenerName(cc, wildcard));
@@ -275,6 +277,7 @@ listener::Listener BuildVirtualInboundListener(const model::Proxy& proxy, const 
   auto* blackhole = l.add_filter_chains();
   blackhole->set_name(kVirtualInboundBlackholeChain);
   blackhole->mutable_filter_chain_match()->mutable_destination_port()->set_value(kVirtualInboundPort);
+  *blackhole->add_filters() = NetworkMetadataExchangeFilter();
   *blackhole->add_filters() = TcpProxyFilter(kBlackHoleCluster);
 
   const model::WorkloadMtls mtls = push.PeerAuthenticationFor(proxy);

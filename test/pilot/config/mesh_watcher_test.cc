@@ -56,6 +56,11 @@ TEST(ApplyMeshConfigTest, AnEmptyStringIsUnsetAsInProto3) {
   EXPECT_EQ(Applied("rootNamespace: \"\"").root_namespace(), "istio-system");
 }
 
+TEST(ApplyMeshConfigTest, AFalseBooleanReplacesATrueDefault) {
+  EXPECT_TRUE(Applied("trustDomain: a.example").enable_tracing());  // istiod's default
+  EXPECT_FALSE(Applied("enableTracing: false").enable_tracing());
+}
+
 TEST(ApplyMeshConfigTest, FieldsKeelDoesNotUseAreNamed) {
   auto applied = ApplyMeshConfig("trustDomain: a.example\ningressClass: nginx\ndefaultConfig: {concurrency: 2}\n",
                                  kDefaults);

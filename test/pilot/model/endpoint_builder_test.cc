@@ -62,7 +62,29 @@ TEST(EndpointBuilderTest, ReadyRunningPodsMatchingTheSelector) {
   ASSERT_EQ(eps.size(), 1u);
   EXPECT_EQ(eps[0].labels.at("version"), "v1");
   EXPECT_EQ(eps[0].service_account, "sa-reviews-v1");
-  EXPECT_EQ(eps[0].workload, "reviews-v1.default");
+  EXPECT_EQ(eps[0].workload_name, "reviews-v1");  // a bare pod is its own workload
+  EXPECT_EQ(eps[0].workload_namespace, "default");
+  EXPECT_EQ(eps[0].tls_mode, "disabled");
+  EXPECT_EQ(eps[0].health, EndpointHealth::kHealthy);
+}
+
+TEST(EndpointBuilderTest, APodsWorkloadIsItsDeploymentAsIstiodGuessesIt) {
+  auto push = BuildPush(std::string(kReviewsService) + R"(
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: reviews-v1-7d8f9c-abcde
+  generateName: reviews-v1-7d8f9c-
+  labels: {app: reviews, pod-template-hash: 7d8f9c, security.istio.io/tlsMode: istio}
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: reviews-v1-7d8f9c, uid: u, controller: true}]
+spec: {containers: [{name: app, ports: [{name: http, containerPort: 9080}]}]}
+status: {phase: Running, podIP: 10.0.0.1, conditions: [{type: Ready, status: "True"}]}
+)");
+  const auto& eps = push->Endpoints(kHost, 9080);
+  ASSERT_EQ(eps.size(), 1u);
+  EXPECT_EQ(eps[0].workload_name, "reviews-v1");
+  EXPECT_EQ(eps[0].tls_mode, "istio");
 }
 
 TEST(EndpointBuilderTest, PodWithoutReadyConditionIsExcluded) {
@@ -223,15 +245,23 @@ spec:
     ports: {tcp-pg: 6432}
     labels: {version: v2}
     weight: 3
+    serviceAccount: db
 )");
   const auto& eps = push->Endpoints("db.example.com", 5432);
   EXPECT_THAT(Addrs(eps), UnorderedElementsAre("192.168.0.1:5432", "192.168.0.2:6432"));
   for (const auto& ep : eps) {
+    // istiod: no health status, the workload named for the entry and the index.
+    EXPECT_EQ(ep.health, EndpointHealth::kUnknown);
+    EXPECT_EQ(ep.workload_namespace, "default");
     if (ep.address == "192.168.0.2") {
       EXPECT_EQ(ep.weight, 3);
       EXPECT_EQ(ep.labels.at("version"), "v2");
+      EXPECT_EQ(ep.workload_name, "db-1");
+      EXPECT_EQ(ep.tls_mode, "istio");  // a service account means a sidecar
     } else {
       EXPECT_EQ(ep.weight, 1);
+      EXPECT_EQ(ep.workload_name, "db-0");
+      EXPECT_EQ(ep.tls_mode, "disabled");
     }
   }
   EXPECT_THAT(Addrs(push->Endpoints("db.example.com", 6000)),

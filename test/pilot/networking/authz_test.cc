@@ -159,11 +159,13 @@ TEST(AuthzTest, InboundChainsCarryTheFilters) {
     if (last.name() == kHttpConnectionManager) {
       hcm::HttpConnectionManager m;
       ASSERT_TRUE(last.typed_config().UnpackTo(&m));
-      EXPECT_EQ(m.http_filters(0).name(), kHttpRbacFilter) << fc.name();
+      EXPECT_EQ(m.http_filters(0).name(), kMetadataExchangeFilter) << fc.name();  // istiod: before RBAC
+      EXPECT_EQ(m.http_filters(1).name(), kHttpRbacFilter) << fc.name();
       ++http;
     } else {
-      ASSERT_GE(fc.filters_size(), 2) << fc.name();
-      EXPECT_EQ(fc.filters(0).name(), kNetworkRbacFilter) << fc.name();
+      ASSERT_GE(fc.filters_size(), 3) << fc.name();
+      EXPECT_EQ(fc.filters(0).name(), kMetadataExchangeFilter) << fc.name();
+      EXPECT_EQ(fc.filters(1).name(), kNetworkRbacFilter) << fc.name();
       ++tcp;
     }
   }

@@ -606,7 +606,8 @@ spec:
     ASSERT_TRUE(http.has_value());
     hcm::HttpConnectionManager m;
     ASSERT_TRUE(http->filter_chains(0).filters(0).typed_config().UnpackTo(&m));
-    EXPECT_EQ(m.http_filters(0).name() == kHttpRbacFilter, with_policy);
+    EXPECT_EQ(m.http_filters(0).name(), kMetadataExchangeFilter);  // istiod: before authorization
+    EXPECT_EQ(m.http_filters(1).name() == kHttpRbacFilter, with_policy);
     EXPECT_EQ(m.http_filters(m.http_filters_size() - 1).name(), kRouterFilter);
     auto tcp_listener = BuildGatewayListener("0.0.0.0_31400", merged, proxy, *push);
     ASSERT_TRUE(tcp_listener.has_value());

@@ -239,12 +239,15 @@ TEST(JwtAuthnTest, SelectionIsIstiodsAndOnlyHttpChainsCarryIt) {
   for (const auto& fc : l.filter_chains()) {
     const auto& last = fc.filters(fc.filters_size() - 1);
     if (last.name() != kHttpConnectionManager) {
-      EXPECT_EQ(fc.filters_size(), 1) << fc.name() << ": no JWT filter on TCP";
+      // Istio's metadata exchange, then the proxy: no JWT filter on TCP.
+      EXPECT_EQ(fc.filters_size(), 2) << fc.name() << ": no JWT filter on TCP";
+      EXPECT_EQ(fc.filters(0).name(), kMetadataExchangeFilter) << fc.name();
       continue;
     }
     hcm::HttpConnectionManager m;
     ASSERT_TRUE(last.typed_config().UnpackTo(&m));
-    EXPECT_EQ(m.http_filters(0).name(), kJwtAuthnFilter) << fc.name();
+    EXPECT_EQ(m.http_filters(0).name(), kMetadataExchangeFilter) << fc.name();  // istiod: before authn
+    EXPECT_EQ(m.http_filters(1).name(), kJwtAuthnFilter) << fc.name();
     ++http;
   }
   EXPECT_GT(http, 0);

@@ -210,7 +210,10 @@ TEST_F(SidecarTest, HttpListenerUsesRdsAndEndsWithRouter) {
   EXPECT_EQ(m.http_filters(m.http_filters_size() - 1).name(), "envoy.filters.http.router");
   std::vector<std::string> filters;
   for (const auto& f : m.http_filters()) filters.push_back(f.name());
-  EXPECT_THAT(filters, ElementsAre("envoy.filters.http.fault", "envoy.filters.http.cors", "envoy.filters.http.router"));
+  // istiod's outbound chain: Istio's peer metadata, gRPC stats and ALPN, then fault, cors, router.
+  EXPECT_THAT(filters, ElementsAre("istio.metadata_exchange", "envoy.filters.http.grpc_stats", "istio.alpn",
+                                   "envoy.filters.http.fault", "envoy.filters.http.cors", "envoy.filters.http.router"));
+  EXPECT_TRUE(m.proxy_100_continue());
   // Non-HTTP bytes on the port pass through.
   EXPECT_EQ(l.default_filter_chain().name(), "PassthroughFilterChain");
   EXPECT_EQ(TcpProxyOf(l.default_filter_chain()).cluster(), "PassthroughCluster");
@@ -467,10 +470,8 @@ TEST_F(SidecarTest, DestinationRuleTlsModes) {
 }
 
 TEST_F(SidecarTest, EndpointsCarryTheTlsModeOfTheirWorkload) {
-  LoadAssignmentOptions options;
-  options.tls_mode_metadata = true;
   auto cla = BuildLoadAssignment(ClusterName{"outbound", 9080, "", "reviews.default.svc.cluster.local"}, proxy_,
-                                 *push_, options);
+                                 *push_);
   ASSERT_TRUE(cla.has_value());
   int with = 0, without = 0;
   for (const auto& group : cla->endpoints()) {
@@ -487,12 +488,21 @@ TEST_F(SidecarTest, EndpointsCarryTheTlsModeOfTheirWorkload) {
   }
   EXPECT_EQ(with, 1);
   EXPECT_EQ(without, 1);
-  // Proxyless clients get no metadata (default options).
-  auto plain = BuildLoadAssignment(ClusterName{"outbound", 9080, "", "reviews.default.svc.cluster.local"}, proxy_,
-                                   *push_);
-  for (const auto& group : plain->endpoints()) {
-    for (const auto& ep : group.lb_endpoints()) EXPECT_FALSE(ep.has_metadata());
+}
+
+TEST_F(SidecarTest, EndpointsCarryIstiosWorkloadTelemetryLabel) {
+  auto cla = BuildLoadAssignment(ClusterName{"outbound", 9080, "", "reviews.default.svc.cluster.local"}, proxy_,
+                                 *push_);
+  ASSERT_TRUE(cla.has_value());
+  std::vector<std::string> workloads;
+  for (const auto& group : cla->endpoints()) {
+    for (const auto& ep : group.lb_endpoints()) {
+      workloads.push_back(ep.metadata().filter_metadata().at("istio").fields().at("workload").string_value());
+    }
   }
+  // Bare pods (no generateName) are their own workload; canonical name from app, revision from version.
+  EXPECT_THAT(workloads, UnorderedElementsAre("reviews-v1;default;reviews;v1;Kubernetes",
+                                              "reviews-v2;default;reviews;v2;Kubernetes"));
 }
 
 TEST_F(SidecarTest, ClusterNamesAndStaticClusters) {
