@@ -116,9 +116,11 @@ def jwt_configs(keel, messages):
             continue
         hcm = hcm_cls()
         hcm.ParseFromString(last.typed_config.value)
-        if hcm.http_filters[0].name == JWT_FILTER:
+        # After Istio's peer metadata exchange, as from istiod.
+        first = next(f for f in hcm.http_filters if f.name != "istio.metadata_exchange")
+        if first.name == JWT_FILTER:
             config = jwt_cls()
-            config.ParseFromString(hcm.http_filters[0].typed_config.value)
+            config.ParseFromString(first.typed_config.value)
             out.append(config)
     return out
 
