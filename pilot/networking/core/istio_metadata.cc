@@ -60,6 +60,11 @@ std::string ConfigPath(const model::ConfigKey& key) {
                       KebabCase(schema.name), "/", key.name);
 }
 
+void SetIstioConfigMetadata(const model::ConfigKey& key, envoy::config::core::v3::Metadata* metadata) {
+  (*(*metadata->mutable_filter_metadata())[kIstioMetadataKey].mutable_fields())["config"].set_string_value(
+      ConfigPath(key));
+}
+
 void SetIstioMetadata(const OutboundClusterMetadata& m, envoy::config::cluster::v3::Cluster* c) {
   auto& f = *IstioMetadataOf(c).mutable_fields();
   *f["services"].mutable_list_value()->add_values() = ServiceMetadata(*m.service);

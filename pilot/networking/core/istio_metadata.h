@@ -19,6 +19,10 @@ namespace keel::pilot::networking {
 // preferred version.
 std::string ConfigPath(const model::ConfigKey& key);
 
+// istio.config: the config that made a filter chain (util.BuildConfigInfoMetadata:
+// a Sidecar's ingress listener, a VirtualService's TCP or TLS route).
+void SetIstioConfigMetadata(const model::ConfigKey& key, envoy::config::core::v3::Metadata* metadata);
+
 // What an outbound cluster's metadata says (addTelemetryMetadata and the
 // DestinationRule parts of buildCluster / buildSubsetCluster).
 struct OutboundClusterMetadata {

@@ -11,6 +11,7 @@
 #include "envoy/extensions/filters/network/mongo_proxy/v3/mongo_proxy.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 #include "pilot/networking/core/istio_filters.h"
+#include "pilot/networking/core/istio_metadata.h"
 #include "pilot/networking/core/security_filters.h"
 #include "pilot/networking/core/cluster_name.h"
 #include "pilot/networking/sidecar/common.h"
@@ -44,6 +45,7 @@ struct ChainConfig {
   // The address the chain is named for ("ADDRESS_PORT"); "" is the wildcard. A Sidecar
   // ingress listener's `bind`, else the proxy's IP (istiod getSidecarInboundBindIPs).
   std::string bind;
+  const model::Config* sidecar = nullptr;  // the Sidecar whose ingress listener made it (istio metadata)
 };
 
 // One FilterChainMatch option of an inbound port (Istio FilterChainMatchOptions).
@@ -110,6 +112,7 @@ std::vector<listener::FilterChain> ChainsFor(const ChainConfig& cc, const std::s
     match->set_transport_protocol(opt.transport);
     for (const auto& a : opt.alpns) match->add_application_protocols(a);
     if (opt.tls) *fc.mutable_transport_socket() = DownstreamTlsSocket(InboundMtlsContext(!opt.http, mesh));
+    if (cc.sidecar) SetIstioConfigMetadata(cc.sidecar->key, fc.mutable_metadata());
     *fc.add_filters() = NetworkMetadataExchangeFilter();  // istiod: first, so RBAC can read the peer
     if (opt.http) {
       HcmOptions options;
@@ -209,7 +212,7 @@ std::vector<ChainConfig> InboundChainConfigs(const model::Proxy& proxy, const mo
                                              const model::WorkloadMtls& mtls) {
   std::map<int, ChainConfig> by_port;
   auto add = [&](int port, const std::string& protocol, const std::string& hostname, int service_port,
-                 const std::string& bind) {
+                 const std::string& bind, const model::Config* sidecar) {
     if (port == kVirtualInboundPort || port == kVirtualOutboundPort) return;  // Istio skips static listener ports
     if (ClassOf(protocol) == PortClass::kUnsupported) return;
     ChainConfig cc;
@@ -219,15 +222,19 @@ std::vector<ChainConfig> InboundChainConfigs(const model::Proxy& proxy, const mo
     cc.target_port = port;
     cc.protocol = protocol;
     cc.bind = bind;
+    cc.sidecar = sidecar;
     by_port.emplace(port, std::move(cc));
   };
   const model::SidecarScope& scope = push.ScopeFor(proxy).sidecar();
   if (!scope.ingress().empty()) {
     for (const auto& in : scope.ingress()) {
-      add(in.port, in.protocol, scope.IngressHostname(), in.port, in.bind.empty() ? proxy.ip : in.bind);
+      add(in.port, in.protocol, scope.IngressHostname(), in.port, in.bind.empty() ? proxy.ip : in.bind,
+          scope.sidecar().get());
     }
   } else {
-    for (const auto& i : instances) add(i.target_port, i.port.protocol, i.service->hostname, i.port.port, "");
+    for (const auto& i : instances) {
+      add(i.target_port, i.port.protocol, i.service->hostname, i.port.port, "", nullptr);
+    }
   }
   std::vector<ChainConfig> out;
   for (auto& [port, cc] : by_port) {

@@ -10,6 +10,7 @@
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 #include "networking/v1alpha3/service_entry.pb.h"
 #include "networking/v1alpha3/virtual_service.pb.h"
+#include "pilot/networking/core/istio_metadata.h"
 #include "pilot/networking/core/tcp_route_translator.h"
 #include "pilot/networking/sidecar/common.h"
 #include "pilot/networking/sidecar/http_connection_manager.h"
@@ -106,6 +107,7 @@ struct Chain {
   std::string transport_protocol;
   std::string rds;  // set: an HTTP chain (HCM with RDS)
   std::vector<listener::Filter> filters;
+  const model::Config* virtual_service = nullptr;  // the one whose TCP/TLS route made it (istio metadata)
 
   bool MatchAll() const {
     return sni_hosts.empty() && cidrs.empty() && application_protocols.empty() && transport_protocol.empty();
@@ -170,6 +172,7 @@ std::vector<Chain> TlsChains(const Placement& p, const model::VirtualServiceEntr
         c.sni_hosts.assign(m.sni_hosts().begin(), m.sni_hosts().end());
         c.cidrs = cidrs;
         c.filters = TcpRouteFilters(tls.route(), *vs, ctx, p.port->protocol);
+        c.virtual_service = vs->config.get();
         out.push_back(std::move(c));
       }
     }
@@ -193,6 +196,7 @@ std::vector<Chain> TcpChains(const Placement& p, const model::VirtualServiceEntr
       Chain c;
       c.cidrs = std::move(rc.destination_cidrs);
       c.filters = std::move(rc.filters);
+      c.virtual_service = vs->config.get();
       out.push_back(std::move(c));
     }
   }
@@ -264,6 +268,7 @@ listener::Listener ToListener(const Entry& e, model::OutboundTrafficPolicy polic
     listener::FilterChain fc;
     // Bounds a slow TLS handshake (istiod sets it on every outbound chain).
     *fc.mutable_transport_socket_connect_timeout() = TimeUtil::SecondsToDuration(kTransportSocketConnectTimeoutSeconds);
+    if (c.virtual_service) SetIstioConfigMetadata(c.virtual_service->key, fc.mutable_metadata());
     if (c.rds.empty()) {
       for (const auto& f : c.filters) *fc.add_filters() = f;
     } else {
