@@ -55,18 +55,25 @@ Value MethodList(std::initializer_list<const char*> methods) {
 
 }  // namespace
 
-envoy::config::cluster::v3::Filter ClusterMetadataExchangeFilter() {
-  envoy::config::cluster::v3::Filter f;
-  f.set_name(kMetadataExchangeFilter);
-  *f.mutable_typed_config() = TypedStruct(kMetadataExchangeTypeUrl, MetadataExchangeConfig());
-  return f;
+// Built once: every cluster and chain of every push gets a copy of the same bytes.
+const envoy::config::cluster::v3::Filter& ClusterMetadataExchangeFilter() {
+  static const envoy::config::cluster::v3::Filter* const filter = [] {
+    auto* f = new envoy::config::cluster::v3::Filter;
+    f->set_name(kMetadataExchangeFilter);
+    *f->mutable_typed_config() = TypedStruct(kMetadataExchangeTypeUrl, MetadataExchangeConfig());
+    return f;
+  }();
+  return *filter;
 }
 
-envoy::config::listener::v3::Filter NetworkMetadataExchangeFilter() {
-  envoy::config::listener::v3::Filter f;
-  f.set_name(kMetadataExchangeFilter);
-  *f.mutable_typed_config() = TypedStruct(kMetadataExchangeTypeUrl, MetadataExchangeConfig());
-  return f;
+const envoy::config::listener::v3::Filter& NetworkMetadataExchangeFilter() {
+  static const envoy::config::listener::v3::Filter* const filter = [] {
+    auto* f = new envoy::config::listener::v3::Filter;
+    f->set_name(kMetadataExchangeFilter);
+    *f->mutable_typed_config() = TypedStruct(kMetadataExchangeTypeUrl, MetadataExchangeConfig());
+    return f;
+  }();
+  return *filter;
 }
 
 hcm::HttpFilter PeerMetadataFilter(HttpListenerClass where) {
@@ -110,12 +117,24 @@ hcm::HttpFilter AlpnFilter() {
   return f;
 }
 
-IstioHttpFilters IstioHttpFiltersFor(HttpListenerClass where) {
-  IstioHttpFilters out;
-  out.first.push_back(PeerMetadataFilter(where));
-  out.after_authz.push_back(GrpcStatsFilter());
-  if (where != HttpListenerClass::kSidecarInbound) out.after_authz.push_back(AlpnFilter());
-  return out;
+const IstioHttpFilters& IstioHttpFiltersFor(HttpListenerClass where) {
+  // Built once per class: every HttpConnectionManager of every push copies them.
+  auto build = [](HttpListenerClass c) {
+    auto* out = new IstioHttpFilters;
+    out->first.push_back(PeerMetadataFilter(c));
+    out->after_authz.push_back(GrpcStatsFilter());
+    if (c != HttpListenerClass::kSidecarInbound) out->after_authz.push_back(AlpnFilter());
+    return out;
+  };
+  static const IstioHttpFilters* const inbound = build(HttpListenerClass::kSidecarInbound);
+  static const IstioHttpFilters* const outbound = build(HttpListenerClass::kSidecarOutbound);
+  static const IstioHttpFilters* const gateway = build(HttpListenerClass::kGateway);
+  switch (where) {
+    case HttpListenerClass::kSidecarInbound: return *inbound;
+    case HttpListenerClass::kSidecarOutbound: return *outbound;
+    case HttpListenerClass::kGateway: break;
+  }
+  return *gateway;
 }
 
 }  // namespace keel::pilot::networking

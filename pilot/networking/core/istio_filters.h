@@ -15,11 +15,11 @@ namespace keel::pilot::networking {
 
 // istio.metadata_exchange on an outbound cluster (xdsfilters.TCPClusterMx): the
 // istio-peer-exchange handshake with the peer sidecar over mTLS.
-envoy::config::cluster::v3::Filter ClusterMetadataExchangeFilter();
+const envoy::config::cluster::v3::Filter& ClusterMetadataExchangeFilter();
 
 // istio.metadata_exchange, the same handshake on a sidecar's inbound TCP chain
 // (xdsfilters.TCPListenerMx); first of the chain's network filters.
-envoy::config::listener::v3::Filter NetworkMetadataExchangeFilter();
+const envoy::config::listener::v3::Filter& NetworkMetadataExchangeFilter();
 
 // Where an HTTP connection manager sits: a sidecar's inbound or outbound
 // listener, or a gateway's (which istiod treats as outbound for these filters).
@@ -45,6 +45,7 @@ struct IstioHttpFilters {
   std::vector<envoy::extensions::filters::network::http_connection_manager::v3::HttpFilter> first;
   std::vector<envoy::extensions::filters::network::http_connection_manager::v3::HttpFilter> after_authz;
 };
-IstioHttpFilters IstioHttpFiltersFor(HttpListenerClass where);
+// Built once per class; the reference lives as long as the process.
+const IstioHttpFilters& IstioHttpFiltersFor(HttpListenerClass where);
 
 }  // namespace keel::pilot::networking

@@ -65,12 +65,15 @@ std::vector<CustomTag> IstioTags(const model::Proxy& proxy) {
   return tags;
 }
 
-hcm::RequestIDExtension UuidRequestId() {
-  envoy::extensions::request_id::uuid::v3::UuidRequestIdConfig config;
-  config.mutable_use_request_id_for_trace_sampling()->set_value(true);
-  hcm::RequestIDExtension ext;
-  ext.mutable_typed_config()->PackFrom(config);
-  return ext;
+const hcm::RequestIDExtension& UuidRequestId() {
+  static const hcm::RequestIDExtension* const ext = [] {
+    envoy::extensions::request_id::uuid::v3::UuidRequestIdConfig config;
+    config.mutable_use_request_id_for_trace_sampling()->set_value(true);
+    auto* e = new hcm::RequestIDExtension;
+    e->mutable_typed_config()->PackFrom(config);
+    return e;
+  }();
+  return *ext;
 }
 
 }  // namespace
@@ -96,7 +99,7 @@ std::optional<hcm::HttpConnectionManager::Tracing> MeshTracing(const model::Mesh
 envoy::config::listener::v3::Listener WithMeshTracing(const model::MeshConfig& mesh, const model::Proxy& proxy,
                                                       envoy::config::listener::v3::Listener listener) {
   const auto tracing = MeshTracing(mesh, proxy);
-  const hcm::RequestIDExtension request_id = UuidRequestId();
+  const hcm::RequestIDExtension& request_id = UuidRequestId();
   auto add = [&](envoy::config::listener::v3::FilterChain* chain) {
     for (auto& f : *chain->mutable_filters()) {
       if (f.name() != kHttpConnectionManager) continue;

@@ -52,7 +52,7 @@ listener::Filter HttpConnectionManager(const std::string& stat_prefix, const std
 
   // As on sidecars (the gateway is outbound for Istio's filters); AddAuthz puts
   // authorization after the peer metadata exchange.
-  const IstioHttpFilters istio = IstioHttpFiltersFor(HttpListenerClass::kGateway);
+  const IstioHttpFilters& istio = IstioHttpFiltersFor(HttpListenerClass::kGateway);
   for (const auto& f : istio.first) *m.add_http_filters() = f;
   for (const auto& f : istio.after_authz) *m.add_http_filters() = f;
   auto* fault = m.add_http_filters();

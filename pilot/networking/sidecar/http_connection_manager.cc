@@ -47,7 +47,7 @@ envoy::config::listener::v3::Filter BuildHttpConnectionManager(const HcmOptions&
   // istiod's order: peer metadata exchange; authentication and authorization;
   // gRPC stats and ALPN; fault and cors (typed_per_filter_config on routes needs
   // them); the router, terminal.
-  const IstioHttpFilters istio =
+  const IstioHttpFilters& istio =
       IstioHttpFiltersFor(options.inbound ? HttpListenerClass::kSidecarInbound : HttpListenerClass::kSidecarOutbound);
   for (const auto& f : istio.first) *m.add_http_filters() = f;
   for (const auto& f : options.authz_filters) *m.add_http_filters() = f;
