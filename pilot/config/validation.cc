@@ -17,6 +17,7 @@
 #include "networking/v1alpha3/sidecar.pb.h"
 #include "networking/v1alpha3/virtual_service.pb.h"
 #include "pilot/model/jwks.h"
+#include "pilot/model/protocol.h"
 #include "security/v1beta1/request_authentication.pb.h"
 
 namespace keel::pilot::config {
@@ -204,12 +205,7 @@ absl::Status ValidateWildcardDomain(absl::string_view host) {
 
 // Istio protocol.Parse: a protocol Keel's (and Istio's) listeners know.
 bool IsKnownProtocol(absl::string_view protocol) {
-  const std::string p = absl::AsciiStrToUpper(protocol);
-  for (const char* known : {"HTTP", "HTTPS", "GRPC", "GRPC-WEB", "HTTP2", "HTTP_PROXY", "MONGO", "MYSQL", "REDIS",
-                            "TCP", "TLS", "UDP"}) {
-    if (p == known) return true;
-  }
-  return false;
+  return model::ParseProtocol(protocol) != model::kUnsupportedProtocol;
 }
 
 // Istio validateSidecarEgressPortBindAndCaptureMode / validateSidecarIngressPortAndBind.

@@ -89,7 +89,10 @@ ProxyScope::ProxyScope(const PushContext& push, ScopeKey key, const ConfigPtr& s
         auto& patterns = vs_by_binding_[std::string(binding)];
         for (const auto& host : vs.hosts) patterns.emplace(host, &vs);
       }
-      if (bindings.count("mesh") && MatchesSourceLabels(vs.spec())) matches_source_labels_ = true;
+      if (bindings.count("mesh")) {
+        mesh_virtual_services_.push_back(&vs);
+        if (MatchesSourceLabels(vs.spec())) matches_source_labels_ = true;
+      }
     }
     // VirtualServicesForGateway's groups (only VirtualServices naming the
     // gateway): exportTo empty or "*" is public; "~" hides it from everyone; "."
@@ -168,6 +171,12 @@ const std::vector<const VirtualServiceEntry*>& ProxyScope::VirtualServicesForGat
   if (it == vs_for_gateway_.end()) return kNone;
   for (const auto* vs : it->second) DependencyRecorder::Config(vs->config->key);
   return it->second;
+}
+
+const std::vector<const VirtualServiceEntry*>& ProxyScope::MeshVirtualServices() const {
+  DependencyRecorder::AllOfKind(Kind::kVirtualService);
+  RecordSidecar();
+  return mesh_virtual_services_;
 }
 
 const DestinationRuleEntry* ProxyScope::DestinationRuleForHost(absl::string_view hostname) const {

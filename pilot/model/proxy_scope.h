@@ -91,6 +91,9 @@ class ProxyScope {
 
   const VirtualServiceEntry* VirtualServiceForHost(absl::string_view hostname, absl::string_view gateway) const;
   const std::vector<const VirtualServiceEntry*>& VirtualServicesForGateway(absl::string_view gateway) const;
+  // Every VirtualService bound to "mesh" the scope sees, oldest first (Istio's
+  // egress listener VirtualServices()); depends on all of them.
+  const std::vector<const VirtualServiceEntry*>& MeshVirtualServices() const;
   const DestinationRuleEntry* DestinationRuleForHost(absl::string_view hostname) const;
 
   // Whether a VirtualService this scope routes by for "mesh" has a match on
@@ -111,6 +114,7 @@ class ProxyScope {
   std::vector<const Service*> services_;
   // binding ("mesh" or "ns/name") -> host pattern -> the oldest visible VirtualService with it.
   std::map<std::string, std::map<std::string, const VirtualServiceEntry*, std::less<>>, std::less<>> vs_by_binding_;
+  std::vector<const VirtualServiceEntry*> mesh_virtual_services_;
   // gateway "ns/name" -> VirtualServicesForGateway's answer.
   std::map<std::string, std::vector<const VirtualServiceEntry*>, std::less<>> vs_for_gateway_;
   bool matches_source_labels_ = false;

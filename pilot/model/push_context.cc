@@ -13,6 +13,7 @@
 #include "pilot/model/deterministic.h"
 #include "keel/k8s/v1/objects.pb.h"
 #include "pilot/model/dependencies.h"
+#include "pilot/model/protocol.h"
 
 namespace keel::pilot::model {
 namespace networking = ::istio::networking::v1alpha3;
@@ -48,24 +49,6 @@ bool LabelsMatch(const std::map<std::string, std::string>& selector,
   }
   return true;
 }
-
-namespace {
-
-// Istio's protocol for a Kubernetes service port: appProtocol, else the port name's
-// prefix ("http-web" -> HTTP), else TCP (Istio would sniff; Keel does not).
-std::string PortProtocol(const k8s::ServicePort& port) {
-  std::string hint =
-      port.app_protocol().empty() ? port.name().substr(0, port.name().find('-')) : port.app_protocol();
-  std::string lower = absl::AsciiStrToLower(hint);
-  for (const char* known : {"http", "http2", "grpc", "grpc-web", "https", "tls", "tcp", "mongo", "redis", "mysql"}) {
-    if (lower == known) return absl::AsciiStrToUpper(lower);
-  }
-  if (port.protocol() == "UDP" || port.protocol() == "SCTP") return port.protocol();
-  return "TCP";
-}
-
-
-}  // namespace
 
 bool OlderThan(const ConfigPtr& a, const ConfigPtr& b) {
   return std::tie(a->meta.creation_timestamp, a->key.ns, a->key.name) <
@@ -114,7 +97,9 @@ void PushContext::BuildServices() {
       s.hostname = absl::StrCat(key.name, ".", key.ns, ".svc.", mesh_.domain);
       s.vip = svc.spec().cluster_ip() == "None" ? "" : svc.spec().cluster_ip();
       if (s.vip.empty()) s.resolution = Resolution::kPassthrough;  // headless
-      for (const auto& p : svc.spec().ports()) s.ports.push_back({p.name(), p.port(), PortProtocol(p)});
+      for (const auto& p : svc.spec().ports()) {
+        s.ports.push_back({p.name(), p.port(), KubernetesPortProtocol(p.port(), p.name(), p.protocol(), p.app_protocol())});
+      }
       s.source = key;
       services_.push_back(std::move(s));
     } else if (key.kind == Kind::kServiceEntry) {
@@ -125,7 +110,9 @@ void PushContext::BuildServices() {
         s.ns = key.ns;
         s.hostname = host;
         if (!se.addresses().empty()) s.vip = se.addresses(0);
-        for (const auto& p : se.ports()) s.ports.push_back({p.name(), static_cast<int>(p.number()), p.protocol()});
+        for (const auto& p : se.ports()) {
+          s.ports.push_back({p.name(), static_cast<int>(p.number()), ParseProtocol(p.protocol())});
+        }
         s.mesh_external = se.location() != networking::ServiceEntry::MESH_INTERNAL;
         switch (se.resolution()) {
           case networking::ServiceEntry::DNS:

@@ -20,7 +20,7 @@ using HostSet = std::set<std::string, std::less<>>;
 struct ServicePort {
   std::string name;
   int port = 0;
-  std::string protocol;  // "TCP", "UDP", "HTTP", "GRPC", ... as written
+  std::string protocol;  // Istio's name, parsed (model/protocol.h): "HTTP", "TCP", ..., "UNSUPPORTED"
 };
 
 // How a client finds the endpoints of a service (Istio's model.Resolution).

@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "pilot/model/protocol.h"
 #include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb.h"
 #include "envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.pb.h"
 
@@ -24,11 +25,18 @@ std::string Upper(absl::string_view protocol) { return absl::AsciiStrToUpper(pro
 
 }  // namespace
 
+
 PortClass ClassOf(absl::string_view protocol) {
   const std::string p = Upper(protocol);
-  if (p == "HTTP" || p == "HTTP2" || p == "GRPC" || p == "GRPC-WEB" || p == "HTTP_PROXY") return PortClass::kHttp;
   if (p == "UDP" || p == "SCTP") return PortClass::kUnsupported;
-  return PortClass::kTcp;  // TCP, HTTPS, TLS, MONGO, REDIS, MYSQL, and unnamed ports
+  if (model::ParseProtocol(p) == model::kUnsupportedProtocol) return PortClass::kAuto;
+  if (p == "HTTP" || p == "HTTP2" || p == "GRPC" || p == "GRPC-WEB" || p == "HTTP_PROXY") return PortClass::kHttp;
+  return PortClass::kTcp;  // TCP, HTTPS, TLS, MONGO, REDIS, MYSQL
+}
+
+bool IsHttpOrSniffed(absl::string_view protocol) {
+  const PortClass cls = ClassOf(protocol);
+  return cls == PortClass::kHttp || cls == PortClass::kAuto;
 }
 
 bool IsHttp2(absl::string_view protocol) {

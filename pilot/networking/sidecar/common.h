@@ -18,10 +18,14 @@
 namespace keel::pilot::networking::sidecar {
 
 // A service port's protocol as Istio's listener code classifies it
-// (protocol.Instance.IsHTTP / IsTLS / IsTCP). Keel names unknown ports TCP, so
-// there is no "auto" (sniffed) class.
-enum class PortClass { kHttp, kTcp, kUnsupported };
+// (istionetworking.ModelProtocolToListenerProtocol): HTTP, TCP (TLS, Mongo,
+// Redis, MySQL too), auto for a port whose protocol is not declared (Istio's
+// UNSUPPORTED: the proxy sniffs it, HTTP and TCP chains behind the HTTP
+// inspector), and unsupported (UDP, SCTP: no listener at all).
+enum class PortClass { kHttp, kTcp, kAuto, kUnsupported };
 PortClass ClassOf(absl::string_view protocol);
+// Istio IsHTTPOrSniffed: the port may carry HTTP (its services get virtual hosts).
+bool IsHttpOrSniffed(absl::string_view protocol);
 bool IsHttp2(absl::string_view protocol);  // HTTP2, GRPC
 bool IsTls(absl::string_view protocol);    // HTTPS, TLS
 bool IsMongo(absl::string_view protocol);

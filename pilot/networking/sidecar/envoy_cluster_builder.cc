@@ -137,6 +137,17 @@ void ApplyConnectionPool(const networking::ConnectionPoolSettings& pool, Cluster
   if (pool.has_http() && pool.http().use_client_protocol()) w->SetUseDownstreamProtocol();
 }
 
+// Istio setUpstreamProtocol: HTTP/2 for HTTP2 and gRPC ports; a sidecar's
+// sniffed port speaks what the downstream spoke (HTTP/1.1 or HTTP/2). Gateways
+// do not (clients negotiate h2 by ALPN, which the upstream may not speak).
+void SetUpstreamProtocol(const std::string& protocol, const model::Proxy& proxy, ClusterWrapper* w) {
+  if (IsHttp2(protocol)) {
+    w->SetHttp2();
+  } else if (ClassOf(protocol) == PortClass::kAuto && proxy.type == model::ProxyType::kSidecar) {
+    w->SetUseDownstreamProtocol();
+  }
+}
+
 // Istio's applyOutlierDetection: the shared detectors (core), plus the
 // local-origin split and the panic threshold Envoy honours.
 void ApplyEnvoyOutlierDetection(const networking::OutlierDetection& od, cluster::Cluster* c) {
@@ -449,7 +460,7 @@ std::optional<cluster::Cluster> BuildEnvoyOutboundCluster(const ClusterName& nam
     }
     *w.c.mutable_load_assignment() = std::move(*load);
   }
-  if (IsHttp2(port->protocol)) w.SetHttp2();
+  SetUpstreamProtocol(port->protocol, proxy, &w);
 
   ApplyConnectionPool(policy.connection_pool(), &w);
   const auto& http_pool = policy.connection_pool().http();
@@ -540,7 +551,7 @@ std::optional<cluster::Cluster> BuildInboundCluster(int target_port, const model
   w.c.set_name(name);
   w.c.set_type(endpoint ? cluster::Cluster::STATIC : cluster::Cluster::ORIGINAL_DST);
   w.c.mutable_common_lb_config();
-  if (IsHttp2(ingress ? ingress->protocol : instance->port.protocol)) w.SetHttp2();
+  SetUpstreamProtocol(ingress ? ingress->protocol : instance->port.protocol, proxy, &w);
   if (endpoint) {
     auto* load = w.c.mutable_load_assignment();
     load->set_cluster_name(name);

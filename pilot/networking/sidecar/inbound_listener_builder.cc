@@ -57,12 +57,13 @@ struct MatchOption {
 };
 
 // Istio getFilterChainMatchOptions: the chains of a port by its mTLS mode
-// (PeerAuthentication) and protocol; `passthrough` ports have none (sniffed).
-// STRICT has no plaintext chain, DISABLE no TLS one.
+// (PeerAuthentication) and protocol. A sniffed port (and the passthrough
+// chains) gets an HTTP and a TCP chain per transport, told apart by the HTTP
+// inspector's or the mTLS ALPN. STRICT has no plaintext chain, DISABLE no TLS one.
 std::vector<MatchOption> MatchOptions(model::MtlsMode mode, PortClass cls, bool passthrough) {
   const bool strict = mode == model::MtlsMode::kStrict;
   const bool permissive = mode == model::MtlsMode::kPermissive;
-  if (passthrough) {
+  if (passthrough || cls == PortClass::kAuto) {
     if (strict) return {{kMtlsHttpAlpns, "tls", true, true}, {{}, "tls", false, true}};
     if (permissive) {
       return {{kMtlsHttpAlpns, "tls", true, true},

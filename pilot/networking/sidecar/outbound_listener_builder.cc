@@ -2,6 +2,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -118,10 +119,13 @@ struct Chain {
   }
 };
 
+// One outbound listener being assembled (Istio outboundListenerEntry): its
+// chains, and the class its ports made it - TCP, or auto once an HTTP chain is
+// there (sniffed behind the HTTP inspector).
 struct Entry {
   std::string bind;
   int port = 0;
-  bool has_http = false;
+  std::optional<PortClass> protocol;  // unset until a service port lands here
   std::vector<Chain> chains;
 
   // Istio mergeTCPFilterChains: keep the first chain for each distinct match.
@@ -305,6 +309,45 @@ listener::Listener ToListener(const Entry& e, model::OutboundTrafficPolicy polic
   return l;
 }
 
+// The HTTP chain of a port (Istio buildSidecarOutboundHTTPListenerOpts): RDS
+// "PORT", shared by every HTTP service of the port, or "HOST:PORT" for a sniffed
+// service with a listener of its own; matched on the HTTP inspector's plaintext
+// ALPNs, so other traffic reaches the TCP chains.
+Chain HttpChain(const Placement& p, bool sniffed, const std::string& wildcard) {
+  Chain c;
+  const int port = p.port->port;
+  c.rds = sniffed && p.bind != wildcard ? absl::StrCat(p.service->hostname, ":", port) : std::to_string(port);
+  c.application_protocols = {"http/1.1", "h2c"};
+  c.transport_protocol = "raw_buffer";
+  return c;
+}
+
+// Istio buildSidecarOutboundListener for one placement. An HTTP port's
+// listener is on the wildcard and its chain behind the HTTP inspector, so istiod
+// counts it sniffed already: TCP ports meeting it add their chains, a second HTTP
+// or sniffed port adds nothing (virtual hosts come through RDS). A sniffed port
+// brings its TCP chains and its own HTTP chain, after any TCP ones there.
+void AddToEntry(const Placement& p, const model::VirtualServiceEntry* vs, const RouteContext& ctx,
+                const std::string& wildcard, Entry* e) {
+  const PortClass cls = ClassOf(p.port->protocol);
+  if (cls == PortClass::kHttp) {
+    if (e->protocol && *e->protocol != PortClass::kTcp) return;
+    e->Merge({HttpChain(p, /*sniffed=*/false, wildcard)});
+    e->protocol = PortClass::kAuto;
+    return;
+  }
+  std::vector<Chain> tcp = IsTls(p.port->protocol) ? TlsChains(p, vs, ctx, wildcard) : TcpChains(p, vs, ctx);
+  if (cls == PortClass::kTcp) {
+    e->Merge(std::move(tcp));
+    if (!e->protocol) e->protocol = PortClass::kTcp;
+    return;
+  }
+  if (e->protocol && *e->protocol == PortClass::kAuto) return;
+  tcp.push_back(HttpChain(p, /*sniffed=*/true, wildcard));
+  e->Merge(std::move(tcp));
+  e->protocol = PortClass::kAuto;
+}
+
 }  // namespace
 
 std::vector<std::string> OutboundListenerNames(const model::Proxy& proxy, const model::PushContext& push) {
@@ -326,20 +369,7 @@ std::map<std::string, listener::Listener> BuildOutboundListeners(const model::Pr
     e.bind = p.bind;
     e.port = port;
     RouteContext ctx{&push, &proxy, port, "mesh"};
-    if (ClassOf(p.port->protocol) == PortClass::kHttp) {
-      // All HTTP services of a port share 0.0.0.0_PORT and RDS "PORT"; the
-      // http_inspector sends non-HTTP traffic to the passthrough chain.
-      if (e.has_http) continue;
-      e.has_http = true;
-      Chain c;
-      c.rds = std::to_string(port);
-      c.application_protocols = {"http/1.1", "h2c"};
-      c.transport_protocol = "raw_buffer";
-      e.Merge({std::move(c)});
-      continue;
-    }
-    const model::VirtualServiceEntry* vs = scope.VirtualServiceForHost(p.service->hostname, "mesh");
-    e.Merge(IsTls(p.port->protocol) ? TlsChains(p, vs, ctx, wildcard) : TcpChains(p, vs, ctx));
+    AddToEntry(p, scope.VirtualServiceForHost(p.service->hostname, "mesh"), ctx, wildcard, &e);
   }
   std::map<std::string, listener::Listener> out;
   for (const auto& [key, e] : entries) {

@@ -100,6 +100,52 @@ route::VirtualHost AllowAnyVirtualHost() {
   return vh;
 }
 
+// Istio separateVSHostsAndServices: the hosts of a VirtualService that name no
+// service on `port` - an external name such as "bookinfo.com", or a service
+// without that port - get a virtual host "HOST:PORT" of their own with the
+// VirtualService's routes for the port. On port 80 every mesh VirtualService
+// counts (istiod's "hack to keep consistent with previous behavior"); on other
+// ports only those routing one of the port's services.
+std::vector<route::VirtualHost> NonServiceVirtualHosts(const std::vector<const model::Service*>& port_services, int port,
+                                                       const model::Proxy& proxy, const model::PushContext& push,
+                                                       std::set<std::string>* seen_domains) {
+  const model::ProxyScope& scope = push.ScopeFor(proxy);
+  std::vector<const model::VirtualServiceEntry*> candidates;
+  if (port == 80) {
+    candidates = scope.MeshVirtualServices();
+  } else {
+    for (const model::Service* svc : port_services) {
+      if (!IsHttpOrSniffed(svc->FindPort(port)->protocol)) continue;
+      const model::VirtualServiceEntry* vs = scope.VirtualServiceForHost(svc->hostname, "mesh");
+      if (vs && std::find(candidates.begin(), candidates.end(), vs) == candidates.end()) candidates.push_back(vs);
+    }
+  }
+  std::vector<route::VirtualHost> out;
+  RouteContext ctx{&push, &proxy, port, "mesh"};
+  for (const model::VirtualServiceEntry* vs : candidates) {
+    std::vector<std::string> external;
+    for (const std::string& host : vs->hosts) {
+      const bool names_a_service = std::any_of(port_services.begin(), port_services.end(), [&](const model::Service* s) {
+        return model::HostMatches(host, s->hostname);
+      });
+      if (!names_a_service) external.push_back(host);
+    }
+    if (external.empty()) continue;
+    const std::vector<route::Route> routes = BuildVirtualServiceRoutes(*vs, ctx);
+    if (routes.empty()) continue;  // no route for this port
+    for (const std::string& host : external) {
+      if (!seen_domains->insert(absl::AsciiStrToLower(host)).second) continue;
+      route::VirtualHost vh;
+      vh.set_name(absl::StrCat(host, ":", port));
+      vh.add_domains(host);
+      vh.set_include_request_attempt_count(true);
+      for (const auto& r : routes) *vh.add_routes() = r;
+      out.push_back(std::move(vh));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<std::string> SidecarVirtualHostDomains(const model::Service& service, const model::Proxy& proxy) {
@@ -148,20 +194,45 @@ route::RouteConfiguration BuildSidecarRouteConfiguration(const std::string& name
   route::RouteConfiguration rc;
   rc.set_name(name);
   rc.mutable_validate_clusters()->set_value(false);
+  // "PORT", or "HOST:PORT" for a sniffed service's own listener (istiod extractListenerPort).
+  const size_t colon = name.rfind(':');
+  const std::string sniffed_host = colon == std::string::npos ? "" : name.substr(0, colon);
   int port = 0;
-  if (!absl::SimpleAtoi(name, &port) || port <= 0 || port > 65535) return rc;
+  if (!absl::SimpleAtoi(name.substr(colon == std::string::npos ? 0 : colon + 1), &port) || port <= 0 ||
+      port > 65535) {
+    return rc;
+  }
   rc.mutable_max_direct_response_body_size_bytes()->set_value(kMaxDirectResponseBodyBytes);
   rc.set_ignore_port_in_host_matching(true);
 
   std::vector<route::VirtualHost> hosts;
   std::set<std::string> seen_domains;
   const model::ProxyScope& scope = push.ScopeFor(proxy);
+  std::vector<const model::Service*> port_services;  // visible on `port`, any protocol
   for (const model::Service* service : scope.services()) {
     const model::ServicePort* sp = service->FindPort(port);
-    if (!sp || ClassOf(sp->protocol) != PortClass::kHttp) continue;
-    if (!scope.ServicePortVisible(*service, port)) continue;
+    if (!sp || !scope.ServicePortVisible(*service, port)) continue;
+    port_services.push_back(service);
+    if (!IsHttpOrSniffed(sp->protocol)) continue;
     if (auto vh = BuildSidecarVirtualHost(*service, port, proxy, push, &seen_domains)) hosts.push_back(std::move(*vh));
   }
+  if (!sniffed_host.empty()) {
+    // istiod getVirtualHostsForSniffedServicePort: only that service's virtual
+    // host, for any Host (the listener is the service's own), and no catch-all.
+    std::vector<route::VirtualHost> own;
+    for (auto& vh : hosts) {
+      if (std::find(vh.domains().begin(), vh.domains().end(), sniffed_host) != vh.domains().end()) {
+        own.push_back(std::move(vh));
+      }
+    }
+    if (own.size() == 1) {
+      own[0].clear_domains();
+      own[0].add_domains("*");
+    }
+    for (auto& vh : own) *rc.add_virtual_hosts() = std::move(vh);
+    return rc;
+  }
+  for (auto& vh : NonServiceVirtualHosts(port_services, port, proxy, push, &seen_domains)) hosts.push_back(std::move(vh));
   std::stable_sort(hosts.begin(), hosts.end(),
                    [](const route::VirtualHost& a, const route::VirtualHost& b) { return a.name() < b.name(); });
   for (auto& vh : hosts) *rc.add_virtual_hosts() = std::move(vh);

@@ -1,6 +1,6 @@
 // Sidecar route configurations, as Istio's httproute.go and route/route.go build
 // them: RDS "PORT" for the outbound 0.0.0.0_PORT listener (one virtual host per
-// HTTP service on that port the proxy's Sidecar makes visible, plus the
+// HTTP or sniffed service on that port the proxy's Sidecar makes visible, plus the
 // "allow_any" passthrough, or "block_all" (502) under REGISTRY_ONLY), and the inline
 // inbound route configuration of the virtualInbound HTTP chains. Pure.
 #pragma once
@@ -16,8 +16,10 @@
 namespace keel::pilot::networking::sidecar {
 
 // RouteConfiguration `name` for a sidecar. `name` is an outbound listener port
-// ("9080"); any other name gets an empty configuration (as istiod answers
-// unknown route names), so the proxy does not wait for it.
+// ("9080": every HTTP or sniffed service on it), or "HOST:PORT", the route of a
+// sniffed service's own listener (its virtual host alone, for any Host); any
+// other name gets an empty configuration (as istiod answers unknown route
+// names), so the proxy does not wait for it.
 envoy::config::route::v3::RouteConfiguration BuildSidecarRouteConfiguration(const std::string& name,
                                                                            const model::Proxy& proxy,
                                                                            const model::PushContext& push);

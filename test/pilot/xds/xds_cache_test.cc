@@ -409,11 +409,14 @@ TEST(XdsCacheTest, AVirtualServiceChangeRebuildsOnlyTheRoutesUsingIt) {
   EXPECT_EQ(stats_after.at("CDS").misses, stats_before.at("CDS").misses);
   EXPECT_EQ(stats_after.at("EDS").misses, stats_before.at("EDS").misses);
 
-  // Routes: the sidecar's port 9080 (it holds reviews) and the proxyless route
-  // for reviews are rebuilt; the gateway's and every other route are reused.
+  // Routes: the sidecar's port 9080 (it holds reviews), its port 80 (where every
+  // mesh VirtualService may add virtual hosts for hosts that are no service:
+  // istiod's port-80 rule) and the proxyless route for reviews are rebuilt; the
+  // gateway's and every other route are reused.
   const std::string reviews = "outbound|9080||reviews.default.svc.cluster.local";
   std::set<std::string> sidecar_routes = AllNames(sidecar2, kRouteType);
-  sidecar_routes.erase("9080");
+  ASSERT_EQ(sidecar_routes.erase("9080"), 1u);
+  ASSERT_EQ(sidecar_routes.erase("80"), 1u);
   EXPECT_EQ(sidecar_reused[kRouteType], sidecar_routes);
   EXPECT_EQ(gateway_reused[kRouteType], AllNames(gateway2, kRouteType));
   EXPECT_THAT(AllNames(gateway2, kRouteType), ::testing::Contains("http.80"));
@@ -421,7 +424,7 @@ TEST(XdsCacheTest, AVirtualServiceChangeRebuildsOnlyTheRoutesUsingIt) {
   ASSERT_EQ(grpc_routes.erase(reviews), 1u);
   EXPECT_THAT(grpc_routes, ::testing::Contains("outbound|9080||ratings.default.svc.cluster.local"));
   EXPECT_EQ(grpc_reused[kRouteType], grpc_routes);
-  EXPECT_EQ(stats_after.at("RDS").misses - stats_before.at("RDS").misses, 2u);
+  EXPECT_EQ(stats_after.at("RDS").misses - stats_before.at("RDS").misses, 3u);
   EXPECT_NE(sidecar2.at(kRouteType).at("9080")->any.value(), sidecar1.at(kRouteType).at("9080")->any.value());
 }
 
