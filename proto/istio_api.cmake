@@ -46,7 +46,8 @@ set(_roots
     mesh/v1alpha1/proxy.proto
     mesh/v1alpha1/network.proto
     type/v1beta1/selector.proto
-    envoy/config/filter/http/alpn/v2alpha1/config.proto)
+    envoy/config/filter/http/alpn/v2alpha1/config.proto
+    envoy/extensions/stats/config.proto)
 set(_includes -I "${KEEL_ISTIO_API_DIR}" -I "${KEEL_ISTIO_API_DIR}/common-protos" -I "${PROTOBUF_WKT_DIR}")
 
 include("${CMAKE_CURRENT_LIST_DIR}/proto_closure.cmake")

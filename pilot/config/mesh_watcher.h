@@ -22,7 +22,9 @@ namespace keel::pilot::config {
 // The MeshConfig fields (JSON paths) Keel translates; the rest are read, not used.
 inline constexpr absl::string_view kMeshFieldsUsed[] = {
     "rootNamespace", "trustDomain", "trustDomainAliases", "outboundTrafficPolicy", "enableAutoMtls",
-    "accessLogFile", "accessLogEncoding", "accessLogFormat"};
+    "accessLogFile", "accessLogEncoding", "accessLogFormat", "enableTracing", "defaultConfig.tracing.sampling",
+    "defaultConfig.tracing.enableIstioTags", "defaultConfig.tracing.maxPathTagLength", "defaultProviders.metrics",
+    "extensionProviders.name", "extensionProviders.prometheus"};
 
 struct AppliedMesh {
   model::MeshConfig mesh;            // `defaults` with the YAML applied

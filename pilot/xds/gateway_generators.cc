@@ -5,7 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
-#include "pilot/networking/core/tracing.h"
+#include "pilot/networking/core/telemetry.h"
 #include "pilot/networking/gateway/listener_builder.h"
 #include "pilot/networking/gateway/merged_gateway.h"
 #include "pilot/networking/gateway/route_builder.h"

@@ -6,7 +6,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "pilot/networking/core/tracing.h"
+#include "pilot/networking/core/telemetry.h"
 #include "pilot/networking/core/cluster_builder.h"
 #include "pilot/networking/sidecar/common.h"
 #include "pilot/networking/sidecar/envoy_cluster_builder.h"

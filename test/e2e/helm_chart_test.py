@@ -217,7 +217,27 @@ class TestChart:
             "trustDomain": "cluster.local",
             "rootNamespace": NAMESPACE,
             "defaultConfig": {"discoveryAddress": f"istiod.{NAMESPACE}.svc:15012"},
+            "defaultProviders": {"metrics": ["prometheus"]},
         }
+
+    @pytest.mark.parametrize(
+        "values, providers",
+        [
+            ([], {"metrics": ["prometheus"]}),
+            (["--set", "telemetry.v2.prometheus.enabled=false"], None),
+            (["--set", "telemetry.enabled=false"], None),
+            (["--set", "meshConfig.defaultProviders.accessLogging[0]=envoy"], {"accessLogging": ["envoy"]}),
+        ],
+    )
+    def test_mesh_names_the_prometheus_provider_as_istios_chart(self, henv, values, providers):
+        """Istio's chart names the built-in Prometheus metrics provider unless telemetry is
+        off or meshConfig sets defaultProviders itself (which then stands alone); the same
+        values through Istio's own istio-discovery chart render the same providers."""
+        ours = docs_by_kind_name(helm_template(henv, *values))
+        assert yaml.safe_load(ours[("ConfigMap", "istio")]["data"]["mesh"]).get("defaultProviders") == providers
+        istio = docs_by_kind_name(run([HELM, "template", "istiod", TOOLS / "istio-discovery", "-n", NAMESPACE,
+                                       "--set", "global.hub=docker.io/istio", *values], env=henv).stdout)
+        assert yaml.safe_load(istio[("ConfigMap", "istio")]["data"]["mesh"]).get("defaultProviders") == providers
 
     def test_custom_render_scales_and_overrides(self, henv):
         docs = docs_by_kind_name(helm_template(henv, "-f", CUSTOM_VALUES))

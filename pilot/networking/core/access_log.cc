@@ -5,16 +5,12 @@
 
 #include "absl/strings/match.h"
 #include "envoy/extensions/access_loggers/file/v3/file.pb.h"
-#include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
-#include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 #include "pilot/networking/core/well_known_names.h"
 
 namespace keel::pilot::networking {
 namespace {
 
 namespace file = ::envoy::extensions::access_loggers::file::v3;
-namespace hcm = ::envoy::extensions::filters::network::http_connection_manager::v3;
-namespace tcp = ::envoy::extensions::filters::network::tcp_proxy::v3;
 
 // istiod's EnvoyTextLogFormat.
 constexpr char kDefaultTextFormat[] =
@@ -59,14 +55,6 @@ google::protobuf::Struct DefaultJsonLabels() {
   return out;
 }
 
-template <typename Message>
-void AddTo(const envoy::config::accesslog::v3::AccessLog& log, envoy::config::listener::v3::Filter* filter) {
-  Message m;
-  if (!filter->typed_config().UnpackTo(&m)) return;
-  *m.add_access_log() = log;
-  filter->mutable_typed_config()->PackFrom(m);
-}
-
 }  // namespace
 
 std::optional<envoy::config::accesslog::v3::AccessLog> MeshAccessLog(const model::MeshConfig& mesh) {
@@ -98,21 +86,6 @@ std::optional<envoy::config::accesslog::v3::AccessLog> MeshAccessLog(const model
   log.set_name(kFileAccessLog);
   log.mutable_typed_config()->PackFrom(fl);
   return log;
-}
-
-envoy::config::listener::v3::Listener WithMeshAccessLog(const model::MeshConfig& mesh,
-                                                        envoy::config::listener::v3::Listener listener) {
-  const auto log = MeshAccessLog(mesh);
-  if (!log) return listener;
-  auto add = [&](envoy::config::listener::v3::FilterChain* chain) {
-    for (auto& f : *chain->mutable_filters()) {
-      if (f.name() == kHttpConnectionManager) AddTo<hcm::HttpConnectionManager>(*log, &f);
-      if (f.name() == kTcpProxy) AddTo<tcp::TcpProxy>(*log, &f);
-    }
-  };
-  for (auto& chain : *listener.mutable_filter_chains()) add(&chain);
-  if (listener.has_default_filter_chain()) add(listener.mutable_default_filter_chain());
-  return listener;
 }
 
 }  // namespace keel::pilot::networking

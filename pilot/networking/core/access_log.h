@@ -13,17 +13,11 @@
 #include <optional>
 
 #include "envoy/config/accesslog/v3/accesslog.pb.h"
-#include "envoy/config/listener/v3/listener.pb.h"
 #include "pilot/model/mesh.h"
 
 namespace keel::pilot::networking {
 
 // Null when the mesh sets no accessLogFile.
 std::optional<envoy::config::accesslog::v3::AccessLog> MeshAccessLog(const model::MeshConfig& mesh);
-
-// `listener` with the mesh's access log on each of its HttpConnectionManagers
-// and tcp_proxy filters; unchanged when the mesh sets none.
-envoy::config::listener::v3::Listener WithMeshAccessLog(const model::MeshConfig& mesh,
-                                                        envoy::config::listener::v3::Listener listener);
 
 }  // namespace keel::pilot::networking

@@ -10,6 +10,7 @@
 #include "envoy/config/filter/http/alpn/v2alpha1/config.pb.h"
 #include "envoy/extensions/filters/http/grpc_stats/v3/config.pb.h"
 #include "pilot/model/deterministic.h"
+#include "envoy/extensions/stats/config.pb.h"
 #include "pilot/networking/core/well_known_names.h"
 #include "udpa/type/v1/typed_struct.pb.h"
 
@@ -33,6 +34,25 @@ google::protobuf::Any TypedStruct(const char* type_url, Struct fields) {
   google::protobuf::Any any;
   model::PackDeterministic(typed, &any);
   return any;
+}
+
+// One T per listener class, built on first use and kept for the process: every
+// HttpConnectionManager of every push copies it.
+template <typename T>
+const T& PerClass(HttpListenerClass where, T (*build)(HttpListenerClass)) {
+  switch (where) {
+    case HttpListenerClass::kSidecarInbound: {
+      static const T* const inbound = new T(build(HttpListenerClass::kSidecarInbound));
+      return *inbound;
+    }
+    case HttpListenerClass::kSidecarOutbound: {
+      static const T* const outbound = new T(build(HttpListenerClass::kSidecarOutbound));
+      return *outbound;
+    }
+    case HttpListenerClass::kGateway: break;
+  }
+  static const T* const gateway = new T(build(HttpListenerClass::kGateway));
+  return *gateway;
 }
 
 Struct MetadataExchangeConfig() {
@@ -117,24 +137,44 @@ hcm::HttpFilter AlpnFilter() {
   return f;
 }
 
-const IstioHttpFilters& IstioHttpFiltersFor(HttpListenerClass where) {
-  // Built once per class: every HttpConnectionManager of every push copies them.
-  auto build = [](HttpListenerClass c) {
-    auto* out = new IstioHttpFilters;
-    out->first.push_back(PeerMetadataFilter(c));
-    out->after_authz.push_back(GrpcStatsFilter());
-    if (c != HttpListenerClass::kSidecarInbound) out->after_authz.push_back(AlpnFilter());
-    return out;
-  };
-  static const IstioHttpFilters* const inbound = build(HttpListenerClass::kSidecarInbound);
-  static const IstioHttpFilters* const outbound = build(HttpListenerClass::kSidecarOutbound);
-  static const IstioHttpFilters* const gateway = build(HttpListenerClass::kGateway);
-  switch (where) {
-    case HttpListenerClass::kSidecarInbound: return *inbound;
-    case HttpListenerClass::kSidecarOutbound: return *outbound;
-    case HttpListenerClass::kGateway: break;
-  }
-  return *gateway;
+namespace {
+
+IstioHttpFilters BuildIstioHttpFilters(HttpListenerClass where) {
+  IstioHttpFilters out;
+  out.first.push_back(PeerMetadataFilter(where));
+  out.after_authz.push_back(GrpcStatsFilter());
+  if (where != HttpListenerClass::kSidecarInbound) out.after_authz.push_back(AlpnFilter());
+  return out;
+}
+
+stats::PluginConfig StatsConfig(HttpListenerClass where) {
+  stats::PluginConfig config;
+  config.set_disable_host_header_fallback(where != HttpListenerClass::kSidecarOutbound);
+  return config;
+}
+
+hcm::HttpFilter BuildStatsHttpFilter(HttpListenerClass where) {
+  hcm::HttpFilter f;
+  f.set_name(kStatsFilter);
+  f.mutable_typed_config()->PackFrom(StatsConfig(where));
+  return f;
+}
+
+envoy::config::listener::v3::Filter BuildStatsNetworkFilter(HttpListenerClass where) {
+  envoy::config::listener::v3::Filter f;
+  f.set_name(kStatsFilter);
+  f.mutable_typed_config()->PackFrom(StatsConfig(where));
+  return f;
+}
+
+}  // namespace
+
+const IstioHttpFilters& IstioHttpFiltersFor(HttpListenerClass where) { return PerClass(where, &BuildIstioHttpFilters); }
+
+const hcm::HttpFilter& StatsHttpFilter(HttpListenerClass where) { return PerClass(where, &BuildStatsHttpFilter); }
+
+const envoy::config::listener::v3::Filter& StatsNetworkFilter(HttpListenerClass where) {
+  return PerClass(where, &BuildStatsNetworkFilter);
 }
 
 }  // namespace keel::pilot::networking

@@ -48,4 +48,13 @@ struct IstioHttpFilters {
 // Built once per class; the reference lives as long as the process.
 const IstioHttpFilters& IstioHttpFiltersFor(HttpListenerClass where);
 
+// istio.stats (stats.PluginConfig, istiod's generateStatsConfig with no
+// Telemetry overrides): Istio's standard metrics, istio_requests_total and the
+// rest, for the Prometheus provider. The host header is not a fallback for the
+// destination service on inbound and gateway listeners. The HTTP filter goes
+// right before the router, the network one right before a TCP chain's proxy.
+const envoy::extensions::filters::network::http_connection_manager::v3::HttpFilter& StatsHttpFilter(
+    HttpListenerClass where);
+const envoy::config::listener::v3::Filter& StatsNetworkFilter(HttpListenerClass where);
+
 }  // namespace keel::pilot::networking

@@ -7,7 +7,6 @@
 #include "envoy/extensions/request_id/uuid/v3/uuid.pb.h"
 #include "pilot/model/deterministic.h"
 #include "pilot/model/service.h"
-#include "pilot/networking/core/access_log.h"
 #include "pilot/networking/core/well_known_names.h"
 
 namespace keel::pilot::networking {
@@ -65,6 +64,9 @@ std::vector<CustomTag> IstioTags(const model::Proxy& proxy) {
   return tags;
 }
 
+
+}  // namespace
+
 const hcm::RequestIDExtension& UuidRequestId() {
   static const hcm::RequestIDExtension* const ext = [] {
     envoy::extensions::request_id::uuid::v3::UuidRequestIdConfig config;
@@ -75,8 +77,6 @@ const hcm::RequestIDExtension& UuidRequestId() {
   }();
   return *ext;
 }
-
-}  // namespace
 
 std::optional<hcm::HttpConnectionManager::Tracing> MeshTracing(const model::MeshConfig& mesh,
                                                                const model::Proxy& proxy) {
@@ -94,30 +94,6 @@ std::optional<hcm::HttpConnectionManager::Tracing> MeshTracing(const model::Mesh
   }
   if (config.max_path_tag_length() != 0) out.mutable_max_path_tag_length()->set_value(config.max_path_tag_length());
   return out;
-}
-
-envoy::config::listener::v3::Listener WithMeshTracing(const model::MeshConfig& mesh, const model::Proxy& proxy,
-                                                      envoy::config::listener::v3::Listener listener) {
-  const auto tracing = MeshTracing(mesh, proxy);
-  const hcm::RequestIDExtension& request_id = UuidRequestId();
-  auto add = [&](envoy::config::listener::v3::FilterChain* chain) {
-    for (auto& f : *chain->mutable_filters()) {
-      if (f.name() != kHttpConnectionManager) continue;
-      hcm::HttpConnectionManager m;
-      if (!f.typed_config().UnpackTo(&m)) continue;
-      if (tracing) *m.mutable_tracing() = *tracing;
-      *m.mutable_request_id_extension() = request_id;
-      model::PackDeterministic(m, f.mutable_typed_config());
-    }
-  };
-  for (auto& chain : *listener.mutable_filter_chains()) add(&chain);
-  if (listener.has_default_filter_chain()) add(listener.mutable_default_filter_chain());
-  return listener;
-}
-
-envoy::config::listener::v3::Listener WithMeshTelemetry(const model::MeshConfig& mesh, const model::Proxy& proxy,
-                                                        envoy::config::listener::v3::Listener listener) {
-  return WithMeshTracing(mesh, proxy, WithMeshAccessLog(mesh, std::move(listener)));
 }
 
 }  // namespace keel::pilot::networking

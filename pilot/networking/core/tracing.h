@@ -14,7 +14,6 @@
 
 #include <optional>
 
-#include "envoy/config/listener/v3/listener.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "pilot/model/mesh.h"
 #include "pilot/model/proxy.h"
@@ -25,14 +24,8 @@ namespace keel::pilot::networking {
 std::optional<envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager::Tracing>
 MeshTracing(const model::MeshConfig& mesh, const model::Proxy& proxy);
 
-// `listener` with MeshTracing and the request id extension on each of its
-// HttpConnectionManagers.
-envoy::config::listener::v3::Listener WithMeshTracing(const model::MeshConfig& mesh, const model::Proxy& proxy,
-                                                      envoy::config::listener::v3::Listener listener);
-
-// What every sidecar and gateway listener gets from the mesh config: its access
-// log (WithMeshAccessLog) and tracing (WithMeshTracing).
-envoy::config::listener::v3::Listener WithMeshTelemetry(const model::MeshConfig& mesh, const model::Proxy& proxy,
-                                                        envoy::config::listener::v3::Listener listener);
+// The UUID request id every HttpConnectionManager gets, also used for trace
+// sampling; built once.
+const envoy::extensions::filters::network::http_connection_manager::v3::RequestIDExtension& UuidRequestId();
 
 }  // namespace keel::pilot::networking

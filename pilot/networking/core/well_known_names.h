@@ -60,6 +60,7 @@ inline constexpr char kGrpcStatsFilter[] = "envoy.filters.http.grpc_stats";
 // Istio's own filters (Istio's Envoy build; pilot/pkg/xds/filters MxFilterName, AlpnFilterName).
 inline constexpr char kMetadataExchangeFilter[] = "istio.metadata_exchange";
 inline constexpr char kAlpnFilter[] = "istio.alpn";
+inline constexpr char kStatsFilter[] = "istio.stats";  // HTTP and network (xds.StatsFilterName)
 inline constexpr char kTlsTransportSocket[] = "envoy.transport_sockets.tls";
 inline constexpr char kRawBufferTransportSocket[] = "envoy.transport_sockets.raw_buffer";
 inline constexpr char kHttpProtocolOptionsKey[] = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";

@@ -65,8 +65,16 @@ TEST(ApplyMeshConfigTest, FieldsKeelDoesNotUseAreNamed) {
   auto applied = ApplyMeshConfig("trustDomain: a.example\ningressClass: nginx\ndefaultConfig: {concurrency: 2}\n",
                                  kDefaults);
   ASSERT_TRUE(applied.ok()) << applied.status();
-  EXPECT_THAT(applied->unused, ElementsAre("defaultConfig", "ingressClass"));
+  EXPECT_THAT(applied->unused, ElementsAre("defaultConfig.concurrency", "ingressClass"));
   EXPECT_EQ(applied->unknown_fields, "");
+  // Of the telemetry fields, the Prometheus metrics provider and tracing sampling are used.
+  applied = ApplyMeshConfig(
+      "defaultProviders: {metrics: [prometheus], accessLogging: [envoy]}\n"
+      "extensionProviders: [{name: prom, prometheus: {}}, {name: otel, opentelemetry: {service: o.example, port: 4317}}]\n"
+      "defaultConfig: {tracing: {sampling: 10}}\n",
+      kDefaults);
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_THAT(applied->unused, ElementsAre("defaultProviders.accessLogging", "extensionProviders.opentelemetry"));
 }
 
 TEST(ApplyMeshConfigTest, UnknownFieldsAreIgnoredAndNamedAsIstiodDoes) {

@@ -1,6 +1,7 @@
 // meshConfig accessLogFile on a sidecar's listeners, as istiod's
 // FileAccessLogFromMeshConfig shapes it.
 #include "pilot/networking/core/access_log.h"
+#include "pilot/networking/core/telemetry.h"
 
 #include <gtest/gtest.h>
 
@@ -63,7 +64,7 @@ std::vector<file::FileAccessLog> Logs(const envoy::config::listener::v3::Listene
 
 TEST(AccessLogTest, NoFileNoLog) {
   int without = 0;
-  EXPECT_TRUE(Logs(WithMeshAccessLog(model::DefaultMeshConfig(), ReviewsInbound()), &without).empty());
+  EXPECT_TRUE(Logs(WithMeshTelemetry(model::DefaultMeshConfig(), model::Proxy{}, ReviewsInbound()), &without).empty());
   EXPECT_GT(without, 2);
 }
 
@@ -71,7 +72,7 @@ TEST(AccessLogTest, TextIsIstiodsDefaultFormatOnEveryHcmAndTcpProxy) {
   model::MeshConfig mesh = model::DefaultMeshConfig();
   mesh.set_access_log_file("/dev/stdout");
   int without = 0;
-  const auto logs = Logs(WithMeshAccessLog(mesh, ReviewsInbound()), &without);
+  const auto logs = Logs(WithMeshTelemetry(mesh, model::Proxy{}, ReviewsInbound()), &without);
   EXPECT_EQ(without, 0);
   ASSERT_GT(logs.size(), 2u);
   for (const auto& f : logs) {
@@ -82,7 +83,7 @@ TEST(AccessLogTest, TextIsIstiodsDefaultFormatOnEveryHcmAndTcpProxy) {
     EXPECT_EQ(text.back(), '\n');
   }
   mesh.set_access_log_format("%START_TIME% %RESPONSE_CODE%");
-  EXPECT_EQ(Logs(WithMeshAccessLog(mesh, ReviewsInbound()), &without)[0].log_format().text_format_source().inline_string(),
+  EXPECT_EQ(Logs(WithMeshTelemetry(mesh, model::Proxy{}, ReviewsInbound()), &without)[0].log_format().text_format_source().inline_string(),
             "%START_TIME% %RESPONSE_CODE%\n")
       << "a newline added, as istiod";
 }
@@ -92,16 +93,16 @@ TEST(AccessLogTest, JsonUsesTheMeshLabelsOrIstiodsDefaults) {
   mesh.set_access_log_file("/var/log/envoy.json");
   mesh.set_access_log_encoding(model::MeshConfig::JSON);
   int without = 0;
-  auto logs = Logs(WithMeshAccessLog(mesh, ReviewsInbound()), &without);
+  auto logs = Logs(WithMeshTelemetry(mesh, model::Proxy{}, ReviewsInbound()), &without);
   ASSERT_FALSE(logs.empty());
   const auto& labels = logs[0].log_format().json_format().fields();
   EXPECT_EQ(labels.size(), 24u);
   EXPECT_EQ(labels.at("upstream_cluster").string_value(), "%UPSTREAM_CLUSTER_RAW%");
   mesh.set_access_log_format(R"({"code": "%RESPONSE_CODE%", "path": "%REQ(:PATH)%"})");
-  logs = Logs(WithMeshAccessLog(mesh, ReviewsInbound()), &without);
+  logs = Logs(WithMeshTelemetry(mesh, model::Proxy{}, ReviewsInbound()), &without);
   EXPECT_EQ(logs[0].log_format().json_format().fields().size(), 2u);
   mesh.set_access_log_format("not json");
-  logs = Logs(WithMeshAccessLog(mesh, ReviewsInbound()), &without);
+  logs = Logs(WithMeshTelemetry(mesh, model::Proxy{}, ReviewsInbound()), &without);
   EXPECT_EQ(logs[0].log_format().json_format().fields().size(), 24u) << "unparsable: istiod's default labels";
 }
 

@@ -1,6 +1,7 @@
 // Tracing and the request id istiod puts on every HttpConnectionManager without
 // a Telemetry resource (pilot/pkg/networking/core/tracing.go, meshConfig fallback).
 #include "pilot/networking/core/tracing.h"
+#include "pilot/networking/core/telemetry.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -54,6 +54,10 @@ Istio's istiod chart does), as YAML. Callers that need a field use `fromYaml`.
       "trustDomain" "cluster.local"
       "rootNamespace" .Release.Namespace
       "defaultConfig" (dict "discoveryAddress" (printf "istiod%s.%s.svc:15012" (include "keel.suffix" .) .Release.Namespace)) -}}
+{{- $t := .Values.telemetry -}}
+{{- if and (not .Values.meshConfig.defaultProviders) $t.enabled $t.v2.enabled $t.v2.prometheus.enabled -}}
+{{- $_ := set $defaults "defaultProviders" (dict "metrics" (list "prometheus")) -}}
+{{- end -}}
 {{- toYaml (mergeOverwrite $defaults (deepCopy .Values.meshConfig)) -}}
 {{- end }}
 

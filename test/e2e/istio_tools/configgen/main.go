@@ -9,7 +9,8 @@
 // names, CDS (wildcard, or the clusters the routes name for proxyless), EDS for the
 // EDS clusters, SDS for the kubernetes:// credentials the listeners name. It writes
 // OUT/<case>/<proxy>.json: {"listeners", "routes", "clusters", "endpoints", "secrets"},
-// each a list of resources as protojson.
+// each a list of resources as protojson. A case's `mesh` (ConfigMap istio's mesh key)
+// is applied over istiod's defaults, as istiod's mesh watcher does.
 //
 //	configgen --repo REPO_ROOT --out OUT CASE_DIR...
 //
@@ -51,6 +52,7 @@ import (
 	"istio.io/istio/pilot/pkg/model"
 	v3 "istio.io/istio/pilot/pkg/xds/v3"
 	xdsfake "istio.io/istio/pilot/test/xds"
+	"istio.io/istio/pkg/config/mesh"
 	_ "istio.io/istio/pkg/config/xds" // every Envoy extension type, so protojson resolves each Any
 	kubelib "istio.io/istio/pkg/kube"
 	istiolog "istio.io/istio/pkg/log"
@@ -68,6 +70,8 @@ type caseProxy struct {
 type goldenCase struct {
 	Inputs  []string    `json:"inputs"`
 	Proxies []caseProxy `json:"proxies"`
+	// The case's mesh config (ConfigMap istio, key mesh), over istiod's defaults.
+	Mesh string `json:"mesh"`
 }
 
 // failer is the test.Failer the fake server wants, outside `go test`: a fatal error
@@ -375,9 +379,16 @@ func renderCase(repo, dir, out string) (err error) {
 			configs[i].CreationTimestamp = created
 		}
 	}
+	meshConfig := mesh.DefaultMeshConfig()
+	if c.Mesh != "" {
+		if meshConfig, err = mesh.ApplyMeshConfigDefaults(c.Mesh); err != nil {
+			return fmt.Errorf("case.yaml mesh: %v", err)
+		}
+	}
 	s := xdsfake.NewFakeDiscoveryServer(t, xdsfake.FakeOptions{
 		KubernetesObjects:          objects,
 		Configs:                    configs,
+		MeshConfig:                 meshConfig,
 		DisableSecretAuthorization: true,
 	})
 	for _, p := range c.Proxies {

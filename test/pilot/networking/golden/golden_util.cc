@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "envoy/config/core/v3/base.pb.h"
+#include "pilot/config/mesh_watcher.h"
 #include "pilot/config/config_parser.h"
 #include "pilot/model/config_store.h"
 #include "pilot/model/proxy.h"
@@ -139,6 +140,7 @@ absl::StatusOr<GoldenCase> LoadCase(const std::string& dir, const std::string& r
         c.inputs.push_back(path.string());
       }
     }
+    if (root["mesh"]) c.mesh = root["mesh"].as<std::string>();
     for (const auto& p : root["proxies"]) {
       GoldenProxy proxy;
       proxy.name = p["name"].as<std::string>();
@@ -168,7 +170,13 @@ absl::StatusOr<std::string> RenderProxy(const GoldenCase& c, const GoldenProxy& 
     }
   }
   store.Apply(events);
-  auto push = pilot::model::PushContext::Build(store.Snapshot(), {}, 1);
+  pilot::model::MeshOptions mesh;
+  if (!c.mesh.empty()) {
+    auto applied = pilot::config::ApplyMeshConfig(c.mesh, pilot::model::DefaultMeshConfig());
+    if (!applied.ok()) return absl::InvalidArgumentError(absl::StrCat(c.dir, "/case.yaml: ", applied.status().message()));
+    mesh.config = std::make_shared<const pilot::model::MeshConfig>(std::move(applied->mesh));
+  }
+  auto push = pilot::model::PushContext::Build(store.Snapshot(), mesh, 1);
 
   envoy::config::core::v3::Node node;
   node.set_id(golden.id);

@@ -26,10 +26,13 @@ struct GoldenCase {
   std::string dir;
   std::vector<std::string> inputs;  // YAML files (absolute)
   std::vector<GoldenProxy> proxies;
+  std::string mesh;  // MeshConfig YAML (ConfigMap istio's `mesh` key) over the defaults; "" none
 };
 
 // Reads DIR/case.yaml: `inputs` (relative to DIR, or to the repo root when they
-// start with "//"; a directory means every *.yaml in it) and `proxies`.
+// start with "//"; a directory means every *.yaml in it), `proxies`, and
+// optionally `mesh`, the mesh config the case is served with (as istiod's
+// ConfigMap istio, key `mesh`).
 absl::StatusOr<GoldenCase> LoadCase(const std::string& dir, const std::string& repo_root);
 
 // Generates what `proxy` would receive for the case's config, subscribing the way
