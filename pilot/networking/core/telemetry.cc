@@ -21,7 +21,7 @@ namespace listener = ::envoy::config::listener::v3;
 // buildCompleteNetworkFilters: metadata exchange, RBAC, stats, then these).
 bool IsProxyFilter(const std::string& name) { return name == kMongoProxy || name == kTcpProxy; }
 
-HttpListenerClass ClassOf(const model::Proxy& proxy, const listener::Listener& l) {
+HttpListenerClass ListenerClassOf(const model::Proxy& proxy, const listener::Listener& l) {
   if (proxy.type == model::ProxyType::kRouter) return HttpListenerClass::kGateway;
   return l.traffic_direction() == envoy::config::core::v3::INBOUND ? HttpListenerClass::kSidecarInbound
                                                                    : HttpListenerClass::kSidecarOutbound;
@@ -93,7 +93,7 @@ listener::Listener WithMeshTelemetry(const model::MeshConfig& mesh, const model:
   t.log = MeshAccessLog(mesh);
   t.tracing = MeshTracing(mesh, proxy);
   t.metrics = MeshPrometheusMetrics(mesh);
-  t.where = ClassOf(proxy, listener);
+  t.where = ListenerClassOf(proxy, listener);
   for (auto& chain : *listener.mutable_filter_chains()) t.ApplyTo(&chain);
   if (listener.has_default_filter_chain()) t.ApplyTo(listener.mutable_default_filter_chain());
   return listener;

@@ -210,6 +210,9 @@ route::RouteConfiguration BuildSidecarRouteConfiguration(const std::string& name
   const model::ProxyScope& scope = push.ScopeFor(proxy);
   std::vector<const model::Service*> port_services;  // visible on `port`, any protocol
   for (const model::Service* service : scope.services()) {
+    // A sniffed service's own route holds its virtual host alone (istiod
+    // getVirtualHostsForSniffedServicePort picks it out of the port's).
+    if (!sniffed_host.empty() && service->hostname != sniffed_host) continue;
     const model::ServicePort* sp = service->FindPort(port);
     if (!sp || !scope.ServicePortVisible(*service, port)) continue;
     port_services.push_back(service);
@@ -217,19 +220,12 @@ route::RouteConfiguration BuildSidecarRouteConfiguration(const std::string& name
     if (auto vh = BuildSidecarVirtualHost(*service, port, proxy, push, &seen_domains)) hosts.push_back(std::move(*vh));
   }
   if (!sniffed_host.empty()) {
-    // istiod getVirtualHostsForSniffedServicePort: only that service's virtual
-    // host, for any Host (the listener is the service's own), and no catch-all.
-    std::vector<route::VirtualHost> own;
+    // For any Host (the listener is the service's own), and no catch-all.
     for (auto& vh : hosts) {
-      if (std::find(vh.domains().begin(), vh.domains().end(), sniffed_host) != vh.domains().end()) {
-        own.push_back(std::move(vh));
-      }
+      vh.clear_domains();
+      vh.add_domains("*");
+      *rc.add_virtual_hosts() = std::move(vh);
     }
-    if (own.size() == 1) {
-      own[0].clear_domains();
-      own[0].add_domains("*");
-    }
-    for (auto& vh : own) *rc.add_virtual_hosts() = std::move(vh);
     return rc;
   }
   for (auto& vh : NonServiceVirtualHosts(port_services, port, proxy, push, &seen_domains)) hosts.push_back(std::move(vh));

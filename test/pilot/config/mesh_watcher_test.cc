@@ -75,6 +75,12 @@ TEST(ApplyMeshConfigTest, FieldsKeelDoesNotUseAreNamed) {
       kDefaults);
   ASSERT_TRUE(applied.ok()) << applied.status();
   EXPECT_THAT(applied->unused, ElementsAre("defaultProviders.accessLogging", "extensionProviders.opentelemetry"));
+  // The README's example: the chart's discoveryAddress is for agents, not the translation.
+  applied = ApplyMeshConfig("defaultConfig: {discoveryAddress: istiod.istio-system.svc:15012}\n"
+                            "localityLbSetting: {enabled: true}\n",
+                            kDefaults);
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_THAT(applied->unused, ElementsAre("defaultConfig.discoveryAddress", "localityLbSetting"));
 }
 
 TEST(ApplyMeshConfigTest, UnknownFieldsAreIgnoredAndNamedAsIstiodDoes) {
