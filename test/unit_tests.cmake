@@ -32,6 +32,7 @@ keel_add_gtest(injector_values_test pilot/inject/injector_values_test.cc LIBS ke
 keel_add_gtest(endpoint_builder_test pilot/model/endpoint_builder_test.cc LIBS keel_pilot_config)
 keel_add_gtest(push_context_test pilot/model/push_context_test.cc LIBS keel_pilot_config)
 keel_add_gtest(protocol_test pilot/model/protocol_test.cc LIBS keel_pilot_model)
+keel_add_gtest(discovery_namespaces_test pilot/model/discovery_namespaces_test.cc LIBS keel_pilot_config)
 keel_add_gtest(endpoint_index_test pilot/model/endpoint_index_test.cc LIBS keel_pilot_xds keel_pilot_config)
 keel_add_gtest(sidecar_scope_test pilot/model/sidecar_scope_test.cc LIBS keel_pilot_config)
 keel_add_gtest(peer_authentication_test pilot/model/peer_authentication_test.cc LIBS keel_pilot_config)

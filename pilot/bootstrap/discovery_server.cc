@@ -247,11 +247,15 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
     // Kinds Keel stores but builds nothing from (translated: false in kinds.yaml)
     // push nothing; of the ConfigMaps, only the mesh config is read. A mesh change
     // can alter every resource: istiod's "global" push, every cache entry dropped.
+    // Objects of namespaces discoverySelectors leave out push nothing (a Namespace
+    // does: its labels may select it now).
+    const model::PushContextPtr current = self->ads_->CurrentPush();
     for (const auto& key : changed) {
       if (key == self->mesh_->key()) {
         request.forced = true;
         request.reasons["global"] = 1;
-      } else if (model::SchemaOf(key.kind).translated && key.kind != model::Kind::kConfigMap) {
+      } else if (model::SchemaOf(key.kind).translated && key.kind != model::Kind::kConfigMap &&
+                 (!current || key.kind == model::Kind::kNamespace || current->discovery_namespaces().Selects(key))) {
         request.configs_updated.insert(key);
       }
     }

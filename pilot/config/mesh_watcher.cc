@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "keel/k8s/v1/objects.pb.h"
+#include "pilot/model/label_selector.h"
 #include "pilot/model/unsupported_fields.h"
 #include "pkg/yaml/yaml_json.h"
 
@@ -122,6 +123,14 @@ absl::StatusOr<AppliedMesh> ApplyMeshConfig(const std::string& yaml, const MeshC
   }
   out.mesh.MergeFrom(overlay);
   if (auto st = ValidateTrustDomain("mesh: trustDomain", out.mesh.trust_domain()); !st.ok()) return st;
+  // istiod logs a selector it cannot parse and keeps its previous filter; Keel
+  // refuses the mesh, naming the field, and the previous mesh stays.
+  for (int i = 0; i < out.mesh.discovery_selectors_size(); ++i) {
+    if (auto selector = model::FromMeshSelector(out.mesh.discovery_selectors(i)); !selector.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("mesh: discoverySelectors[", i, "].", selector.status().message()));
+    }
+  }
   for (int i = 0; i < out.mesh.trust_domain_aliases_size(); ++i) {
     if (auto st = ValidateTrustDomain(absl::StrCat("mesh: trustDomainAliases[", i, "]"), out.mesh.trust_domain_aliases(i));
         !st.ok()) {

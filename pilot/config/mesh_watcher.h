@@ -3,7 +3,8 @@
 // istio.mesh.v1alpha1.MeshConfig over the defaults.
 //
 // Keel honours rootNamespace, trustDomain, trustDomainAliases,
-// outboundTrafficPolicy and enableAutoMtls (kMeshFieldsUsed); every other field
+// outboundTrafficPolicy, enableAutoMtls, the access log, tracing, the metrics
+// provider and discoverySelectors (kMeshFieldsUsed); every other field
 // set is accepted, kept, and reported by Unused() (/debug/push_status).
 #pragma once
 
@@ -24,7 +25,7 @@ inline constexpr absl::string_view kMeshFieldsUsed[] = {
     "rootNamespace", "trustDomain", "trustDomainAliases", "outboundTrafficPolicy", "enableAutoMtls",
     "accessLogFile", "accessLogEncoding", "accessLogFormat", "enableTracing", "defaultConfig.tracing.sampling",
     "defaultConfig.tracing.enableIstioTags", "defaultConfig.tracing.maxPathTagLength", "defaultProviders.metrics",
-    "extensionProviders.name", "extensionProviders.prometheus"};
+    "extensionProviders.name", "extensionProviders.prometheus", "discoverySelectors"};
 
 struct AppliedMesh {
   model::MeshConfig mesh;            // `defaults` with the YAML applied
@@ -38,7 +39,8 @@ struct AppliedMesh {
 // retries with AllowUnknownFields, for version skew) and named in `unknown_fields`;
 // a bad value of a known field (an unknown enum name too) is an error.
 // Errors (InvalidArgument, naming the field): YAML syntax, more than one
-// document, a value of the wrong type, an invalid trustDomain or alias.
+// document, a value of the wrong type, an invalid trustDomain or alias, a
+// discoverySelectors requirement with an unknown operator or the wrong values.
 absl::StatusOr<AppliedMesh> ApplyMeshConfig(const std::string& yaml, const model::MeshConfig& defaults);
 
 // The name of the ConfigMap istiod reads for `revision` ("" and "default": istio).

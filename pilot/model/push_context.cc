@@ -60,7 +60,8 @@ std::shared_ptr<const PushContext> PushContext::Build(ConfigSnapshot configs, co
   std::shared_ptr<PushContext> push(new PushContext());
   push->version_ = version;
   push->mesh_ = mesh;
-  push->configs_ = std::move(configs);
+  push->discovery_ = DiscoveryNamespaces(*mesh.config, *configs);
+  push->configs_ = push->discovery_.Select(std::move(configs));
   push->BuildServices();
   push->BuildEndpoints();
   push->BuildVirtualServices();
@@ -161,7 +162,8 @@ std::shared_ptr<const PushContext> PushContext::UpdateEndpoints(const PushContex
   std::shared_ptr<PushContext> push(new PushContext());
   push->version_ = version;
   push->mesh_ = previous.mesh_;
-  push->configs_ = std::move(configs);
+  push->discovery_ = previous.discovery_;  // Namespaces and the mesh are not endpoints: unchanged
+  push->configs_ = push->discovery_.Select(std::move(configs));
   push->services_ = previous.services_;
   push->service_by_host_ = previous.service_by_host_;
   push->virtual_services_ = previous.virtual_services_;

@@ -19,6 +19,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "pilot/model/config_store.h"
+#include "pilot/model/discovery_namespaces.h"
 #include "pilot/model/endpoint_index.h"
 #include "pilot/model/proxy.h"
 #include "pilot/model/proxy_scope.h"
@@ -75,6 +76,8 @@ ResourcePtr MakeResource(const std::string& name, const google::protobuf::Messag
 
 class PushContext {
  public:
+  // `configs`: the store's snapshot; the push sees the part meshConfig
+  // discoverySelectors select (discovery_namespaces()).
   static std::shared_ptr<const PushContext> Build(ConfigSnapshot configs, const MeshOptions& mesh,
                                                   uint64_t version);
 
@@ -82,15 +85,18 @@ class PushContext {
   // as its snapshot and the endpoints of `hosts` recomputed from it; services,
   // VirtualServices, DestinationRules are taken from `previous` as they are (none
   // of them reads a Pod or an EndpointSlice), every other host's endpoints are
-  // shared with it. The caller guarantees `configs` differs from
-  // previous.configs() only in Pods and EndpointSlices; `hosts` not served are
-  // ignored.
+  // shared with it. The caller guarantees `configs` (the store's snapshot, selected
+  // here by previous.discovery_namespaces()) differs from the previous one only in
+  // Pods and EndpointSlices; `hosts` not served are ignored.
   static std::shared_ptr<const PushContext> UpdateEndpoints(const PushContext& previous, ConfigSnapshot configs,
                                                             const HostSet& hosts, uint64_t version);
 
   uint64_t version() const { return version_; }
   const MeshOptions& mesh() const { return mesh_; }
+  // What this push is built from: the discovered part of the store's snapshot.
   const ConfigSnapshot& configs() const { return configs_; }
+  // The namespaces meshConfig discoverySelectors select, at this push.
+  const DiscoveryNamespaces& discovery_namespaces() const { return discovery_; }
 
   // Every service, in config key order, shadowed duplicates included (builders
   // iterate ProxyScope::services()). Both record a dependency (dependencies.h).
@@ -171,6 +177,7 @@ class PushContext {
   // a new member derived from config must be copied there too.
   uint64_t version_ = 0;
   MeshOptions mesh_;
+  DiscoveryNamespaces discovery_;
   ConfigSnapshot configs_;
   std::vector<Service> services_;
   std::map<std::string, size_t, std::less<>> service_by_host_;

@@ -4,7 +4,8 @@
 // connected as a sidecar. REGISTRY_ONLY turns its catch-all into BlackHoleCluster
 // within a push; trustDomain and trustDomainAliases name the SANs its mTLS cluster
 // expects; a bad mesh keeps the last good one and says why in /debug/push_status; a
-// field Keel does not use is listed there; deleting the ConfigMap restores the defaults.
+// field Keel does not use is listed there; discoverySelectors hide a namespace until
+// it is labelled; deleting the ConfigMap restores the defaults.
 //
 // keel runs in a system namespace of its own, so the mesh of other tests is not touched.
 //
@@ -165,6 +166,16 @@ S.step('a bad mesh is refused naming the field; the last good one stays', 30000,
   const s = await sent();
   assert.equal(catchAll(s), 'BlackHoleCluster', 'the last good mesh (REGISTRY_ONLY) stays');
   assert.ok(sans(s).includes(`spiffe://corp.example/ns/${NS}/sa/mc-sa`));
+});
+
+S.step('discoverySelectors leave out an unlabelled namespace until kubectl label selects it', 40000, async () => {
+  // Keel's own namespace (SYS) is not selected either: its mesh ConfigMap is still read.
+  await kube.apply(meshConfigMap(`discoverySelectors:\n- matchLabels: {mc-discovery: on-${SFX}}`));
+  await until(`${CLUSTER} gone: ${NS} is not selected`, (s) => assert.ok(!s.CDS.has(CLUSTER), `${CLUSTER} still sent`));
+  const unused = ((await pushStatus()).keel_unsupported_config || {})[`ConfigMap ${SYS}/istio`];
+  assert.ok(!unused, `discoverySelectors is used: ${JSON.stringify(unused)}`);
+  await kube.kubectl(['label', 'namespace', NS, `mc-discovery=on-${SFX}`]);
+  await until(`${CLUSTER} back once ${NS} is labelled`, (s) => assert.ok(sans(s).length > 0));
 });
 
 S.step('deleting ConfigMap istio restores the defaults', 30000, async () => {

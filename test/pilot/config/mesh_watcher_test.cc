@@ -102,6 +102,10 @@ TEST(ApplyMeshConfigTest, BadInputNamesTheField) {
       {"trustDomainAliases: [ok.example, -bad]", "mesh: trustDomainAliases[1]"},
       {"a: [", "mesh: line"},
       {"a: 1\n---\nb: 2\n", "more than one YAML document"},
+      {"discoverySelectors: [{matchLabels: {a: b}}, {matchExpressions: [{key: env, operator: Is}]}]",
+       "mesh: discoverySelectors[1].matchExpressions[0].operator: \"Is\" is not In, NotIn, Exists or DoesNotExist"},
+      {"discoverySelectors: [{matchExpressions: [{key: env, operator: In}]}]",
+       "mesh: discoverySelectors[0].matchExpressions[0].values: required for In"},
   };
   for (const auto& c : cases) {
     auto applied = ApplyMeshConfig(c.yaml, kDefaults);
