@@ -174,6 +174,14 @@ S.step('discoverySelectors leave out an unlabelled namespace until kubectl label
   await until(`${CLUSTER} gone: ${NS} is not selected`, (s) => assert.ok(!s.CDS.has(CLUSTER), `${CLUSTER} still sent`));
   const unused = ((await pushStatus()).keel_unsupported_config || {})[`ConfigMap ${SYS}/istio`];
   assert.ok(!unused, `discoverySelectors is used: ${JSON.stringify(unused)}`);
+  // A change in the namespace left out is no update (pilot_inbound_updates counts
+  // every change that enqueues a push); the Namespace's own label change is one.
+  const updates = async () => Keel.metricSum(await keel.metrics(), 'pilot_inbound_updates');
+  const before = await updates();
+  await kube.kubectl(['annotate', 'service', 'mc-svc', '-n', NS, `keel.test/touched=${SFX}`]);
+  await kube.kubectl(['annotate', 'endpointslice', 'mc-svc-1', '-n', NS, `keel.test/touched=${SFX}`]);
+  await new Promise((r) => setTimeout(r, 1500));  // both watch events long arrived (a bounded wait for an absence)
+  assert.equal(await updates(), before, 'changes in an unselected namespace enqueue nothing');
   await kube.kubectl(['label', 'namespace', NS, `mc-discovery=on-${SFX}`]);
   await until(`${CLUSTER} back once ${NS} is labelled`, (s) => assert.ok(sans(s).length > 0));
 });
