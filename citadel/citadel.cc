@@ -55,7 +55,7 @@ absl::StatusOr<std::unique_ptr<Citadel>> Citadel::Create(const CitadelOptions& o
     Citadel* self = c.get();
     auto publisher = std::make_unique<ca::RootCertPublisher>(
         kube, [self] { return self->manager_->ca().RootsPem(); },
-        [elector = c->elector_.get()] { return elector->IsLeader(); });
+        [elector = c->elector_.get()] { return elector->IsLeader(); }, options.publishes_to);
     std::lock_guard<std::mutex> lock(c->mu_);
     c->publisher_ = std::move(publisher);
   }
@@ -64,6 +64,11 @@ absl::StatusOr<std::unique_ptr<Citadel>> Citadel::Create(const CitadelOptions& o
 }
 
 Citadel::~Citadel() { Stop(); }
+
+void Citadel::RefreshRootCertConfigMaps() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (publisher_) publisher_->RefreshAll();
+}
 
 void Citadel::Start() {
   if (publisher_) publisher_->Start();

@@ -27,6 +27,9 @@ struct CitadelOptions {
   // The trust domain of the SPIFFE ids issued, asked per call (Keel: the mesh
   // config's trustDomain). Null: ca.trust_domain.
   std::function<std::string()> workload_trust_domain;
+  // Whether namespace `ns` gets ConfigMap istio-ca-root-cert (Keel: meshConfig
+  // discoverySelectors select it). Null: every namespace.
+  std::function<bool(const std::string& ns)> publishes_to;
   std::string ca_dir;                   // file-mode store; empty: Secrets through `kube`
   std::string system_namespace = "istio-system";
   std::vector<std::string> audiences{"istio-ca"};
@@ -56,6 +59,8 @@ class Citadel {
 
   // Starts root distribution and renewal.
   void Start();
+  // Re-checks istio-ca-root-cert in every namespace (after `publishes_to` changed).
+  void RefreshRootCertConfigMaps();
   // Stops them; a leader releases its Lease.
   void Stop();
 

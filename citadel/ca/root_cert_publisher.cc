@@ -48,10 +48,13 @@ bool Ignored(const std::string& ns) {
 }  // namespace
 
 RootCertPublisher::RootCertPublisher(kube::KubeClient* client, std::function<std::string()> roots,
-                                     std::function<bool()> may_write, kube::InformerOptions informer_options)
+                                     std::function<bool()> may_write,
+                                     std::function<bool(const std::string& ns)> publishes_to,
+                                     kube::InformerOptions informer_options)
     : client_(client),
       roots_(std::move(roots)),
       may_write_(std::move(may_write)),
+      publishes_to_(std::move(publishes_to)),
       queue_(absl::StrCat("CA: publishing ", kRootCertConfigMap), [this](const std::string& ns) { return Reconcile(ns); }) {
   namespaces_ = std::make_unique<kube::Informer>(
       client_, kube::ResourceRef{"", {"v1"}, "namespaces"},
@@ -92,6 +95,7 @@ uint64_t RootCertPublisher::writes() const {
 
 absl::Status RootCertPublisher::Reconcile(const std::string& ns) {
   if (!queue_.Known(ns) || Ignored(ns)) return absl::OkStatus();  // gone, or not ours
+  if (publishes_to_ && !publishes_to_(ns)) return absl::OkStatus();  // not discovered (istiod's ObjectFilter)
   if (may_write_ && !may_write_()) return absl::OkStatus();  // not the leader: the leader does it
   const std::string roots = roots_();
   if (roots.empty()) return absl::OkStatus();

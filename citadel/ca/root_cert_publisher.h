@@ -29,8 +29,12 @@ class RootCertPublisher {
  public:
   // `roots` returns the current root bundle (PEM); `may_write` whether this
   // replica writes now (null: always). `client` must outlive this.
+  // `publishes_to(ns)` whether namespace `ns` gets one (null: every namespace
+  // but the Kubernetes system ones); a namespace it turns down keeps what it has.
   RootCertPublisher(kube::KubeClient* client, std::function<std::string()> roots,
-                    std::function<bool()> may_write = {}, kube::InformerOptions informer_options = {});
+                    std::function<bool()> may_write = {},
+                    std::function<bool(const std::string& ns)> publishes_to = {},
+                    kube::InformerOptions informer_options = {});
   ~RootCertPublisher();
 
   void Start();
@@ -46,6 +50,7 @@ class RootCertPublisher {
   kube::KubeClient* const client_;
   const std::function<std::string()> roots_;
   const std::function<bool()> may_write_;
+  const std::function<bool(const std::string&)> publishes_to_;
   std::unique_ptr<kube::Informer> namespaces_;
   std::unique_ptr<kube::Informer> configmaps_;
   kube::ReconcileQueue queue_;  // keyed by namespace

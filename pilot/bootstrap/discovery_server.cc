@@ -97,6 +97,11 @@ absl::StatusOr<std::unique_ptr<DiscoveryServer>> DiscoveryServer::Create(const O
     citadel::CitadelOptions ca;
     ca.ca.trust_domain = options.trust_domain;
     ca.workload_trust_domain = [mesh = server->mesh_.get()] { return mesh->Current()->trust_domain(); };
+    // The namespaces the current push discovers (the CA starts after the first push).
+    ca.publishes_to = [self = server.get()](const std::string& ns) {
+      const model::PushContextPtr push = self->ads_->CurrentPush();
+      return push && push->discovery_namespaces().Selects(ns);
+    };
     ca.ca.key_type = options.ca_key_type == "ecdsa-p256" ? crypto::KeyType::kEcdsaP256 : crypto::KeyType::kRsa2048;
     absl::ParseDuration(options.workload_cert_ttl, &ca.ca.default_ttl);
     absl::ParseDuration(options.max_workload_cert_ttl, &ca.ca.max_ttl);
@@ -282,6 +287,7 @@ void DiscoveryServer::PushNow(const xds::PushRequest& merged) {
   const model::PushContextPtr previous = ads_->CurrentPush();
   model::ConfigSnapshot snapshot = store_.Snapshot();
   model::PushContextPtr push;
+  bool refresh_root_certs = false;
   const bool incremental = !request.full && previous;
   if (incremental) {
     // Endpoints only: the previous PushContext with the touched hosts' endpoints recomputed.
@@ -296,6 +302,12 @@ void DiscoveryServer::PushNow(const xds::PushRequest& merged) {
     mesh.jwks = jwks_;
     push = model::PushContext::Build(std::move(snapshot), mesh, ++push_version_);
     request.full = true;
+    const model::DiscoveryNamespaces& discovered = push->discovery_namespaces();
+    if (previous && citadel_ &&
+        (discovered.all() != previous->discovery_namespaces().all() ||
+         discovered.selected() != previous->discovery_namespaces().selected())) {
+      refresh_root_certs = true;  // after ads_ holds the new push, which publishes_to reads
+    }
     if (previous) {
       request.endpoints_updated = model::HostsWithEndpointChanges(*previous, *push->configs(), request.configs_updated);
       for (const model::PushContext* p : {previous.get(), push.get()}) {
@@ -309,6 +321,7 @@ void DiscoveryServer::PushNow(const xds::PushRequest& merged) {
   xds::monitoring::RecordPushContextInit(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count());
   ads_->Push(push, request);
+  if (refresh_root_certs) citadel_->RefreshRootCertConfigMaps();
   const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin).count();
   spdlog::info("push {} ({}{}): {} services, {} config changes, {} hosts' endpoints, {:.1f} ms queued", push->version(),
                incremental ? "endpoints rebuilt" : "full rebuild", request.full ? ", full push" : ", EDS push",

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -103,6 +104,39 @@ def test_plugged_in_chain_is_leaf_intermediate_root(plugged):
     leaf = write(os.path.join(tmp, "leaf.pem"), chain[0])
     assert openssl("verify", "-CAfile", plugged["files"]["root-cert.pem"], leaf, check=False).returncode != 0
     keel.stop()
+
+
+def test_discovery_selectors_choose_the_namespaces_that_get_the_root(plugged):
+    """meshConfig discoverySelectors: istio-ca-root-cert goes to the selected namespaces
+    only (istiod's namespace controller filters them too), and to a namespace once a
+    label selects it."""
+    keel, ns, sfx = plugged["keel"], plugged["ns"], suffix()
+    selected, other = f"plugged-sel-{sfx}", f"plugged-other-{sfx}"
+    for n in (selected, other):
+        ensure_namespace(n)
+    kubectl("label", "namespace", selected, f"keel-plugged={sfx}")
+    kubectl("apply", "-f", "-", input=f"""apiVersion: v1
+kind: ConfigMap
+metadata: {{name: istio, namespace: {ns}}}
+data:
+  mesh: |
+    discoverySelectors:
+    - matchLabels: {{keel-plugged: "{sfx}"}}
+""")
+    published = lambda n: exists("configmap", "istio-ca-root-cert", n) and root_from_configmap(n) == plugged["root"]
+    try:
+        keel.start()
+        wait_until(lambda: published(selected), 15, f"{selected}/istio-ca-root-cert")
+        # Every namespace was queued at once at start: the other one's turn is long past.
+        time.sleep(2)
+        assert not exists("configmap", "istio-ca-root-cert", other), f"{other} is not selected"
+        kubectl("label", "namespace", other, f"keel-plugged={sfx}")
+        wait_until(lambda: published(other), 15, f"{other}/istio-ca-root-cert once labelled")
+    finally:
+        keel.stop()
+        kubectl("delete", "configmap", "istio", "-n", ns, check=False)
+        for n in (selected, other):
+            kubectl("delete", "namespace", n, "--wait=false", check=False)
 
 
 def run_keel_expect_failure(keel, timeout=30):
