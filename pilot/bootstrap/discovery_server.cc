@@ -302,12 +302,9 @@ void DiscoveryServer::PushNow(const xds::PushRequest& merged) {
     mesh.jwks = jwks_;
     push = model::PushContext::Build(std::move(snapshot), mesh, ++push_version_);
     request.full = true;
-    const model::DiscoveryNamespaces& discovered = push->discovery_namespaces();
-    if (previous && citadel_ &&
-        (discovered.all() != previous->discovery_namespaces().all() ||
-         discovered.selected() != previous->discovery_namespaces().selected())) {
-      refresh_root_certs = true;  // after ads_ holds the new push, which publishes_to reads
-    }
+    // After ads_ holds the new push, which the publisher's publishes_to reads.
+    refresh_root_certs =
+        previous && citadel_ && push->discovery_namespaces() != previous->discovery_namespaces();
     if (previous) {
       request.endpoints_updated = model::HostsWithEndpointChanges(*previous, *push->configs(), request.configs_updated);
       for (const model::PushContext* p : {previous.get(), push.get()}) {

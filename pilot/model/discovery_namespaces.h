@@ -39,6 +39,12 @@ class DiscoveryNamespaces {
   // The selected namespaces (empty when all()), sorted.
   const std::set<std::string, std::less<>>& selected() const;
 
+  // The same selection (what a change of it must re-check).
+  friend bool operator==(const DiscoveryNamespaces& a, const DiscoveryNamespaces& b) {
+    return a.all() == b.all() && a.selected() == b.selected();
+  }
+  friend bool operator!=(const DiscoveryNamespaces& a, const DiscoveryNamespaces& b) { return !(a == b); }
+
  private:
   std::shared_ptr<const std::set<std::string, std::less<>>> selected_;  // null: all
 };

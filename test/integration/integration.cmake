@@ -27,7 +27,7 @@ endfunction()
 keel_integration_test(kube_watch 180)                 # CRDs; configz follows CRUD of every watched kind
 keel_integration_test(kube_xds 120)                   # xDS follows kubectl (grpc-js-xds routed by a VirtualService)
 keel_integration_test(kube_kinds 180)                 # one object of every Istio kind: stored, translated ones in xDS
-keel_integration_test(kube_mesh_config 180)           # ConfigMap istio changed under a connected sidecar: REGISTRY_ONLY, trust domain
+keel_integration_test(kube_mesh_config 180)           # ConfigMap istio changed under a connected sidecar: REGISTRY_ONLY, trust domain, discoverySelectors
 keel_integration_test(kube_invalid 120)               # a bad RE2 regex from the API server is skipped
 keel_integration_test(kube_skipped 180)               # a deep status / an oversized object stops no kind
 keel_integration_test(kube_parity 120)                # --config-dir and --kubeconfig give identical xDS

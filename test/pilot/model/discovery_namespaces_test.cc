@@ -140,6 +140,8 @@ TEST(DiscoveryNamespacesTest, APushSeesOnlyTheSelectedNamespaces) {
   EXPECT_EQ(snapshot->size(), 11u);  // the store's snapshot is not changed
 
   auto after = PushContext::UpdateEndpoints(*push, snapshot, {}, 2);
+  EXPECT_EQ(after->discovery_namespaces(), push->discovery_namespaces());
+  EXPECT_NE(after->discovery_namespaces(), DiscoveryNamespaces());  // not "every namespace"
   EXPECT_THAT(after->discovery_namespaces().selected(), ElementsAre("a", "b"));
   EXPECT_EQ(after->configs()->size(), push->configs()->size());
 }
