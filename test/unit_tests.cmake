@@ -18,6 +18,7 @@ keel_add_gtest(guarded_listener_test pkg/grpc/guarded_listener_test.cc LIBS keel
 keel_add_gtest(config_parser_test pilot/config/config_parser_test.cc LIBS keel_pilot_config)
 keel_add_gtest(file_source_test pilot/config/file_source_test.cc LIBS keel_pilot_config)
 keel_add_gtest(mesh_watcher_test pilot/config/mesh_watcher_test.cc LIBS keel_pilot_config)
+keel_add_gtest(go_duration_test pilot/config/go_duration_test.cc LIBS keel_pilot_config)
 keel_add_gtest(validation_webhook_test pilot/config/validation_webhook_test.cc LIBS keel_pilot_config)
 keel_add_gtest(jwks_resolver_test pilot/config/jwks_resolver_test.cc LIBS keel_pilot_config keel_pkg_http keel_pkg_http_get)
 keel_add_gtest(injector_watcher_test pilot/config/injector_watcher_test.cc LIBS keel_pilot_config)

@@ -60,10 +60,16 @@ absl::StatusOr<std::string> GoDurationToProtoJson(const std::string& go) {
     total += v * unit;
   }
   if (total > 315576000000.0L * 1e9L) return bad();  // protobuf's Duration range
-  int64_t nanos = static_cast<int64_t>(total + 0.5L);
+  // Seconds and nanoseconds apart: the range in nanoseconds (3.2e20) is beyond int64_t.
+  int64_t seconds = static_cast<int64_t>(total / 1e9L);
+  int64_t nanos = static_cast<int64_t>(total - static_cast<long double>(seconds) * 1e9L + 0.5L);
+  if (nanos >= 1000000000) {
+    ++seconds;
+    nanos -= 1000000000;
+  }
   char buf[64];
-  std::snprintf(buf, sizeof(buf), "%s%lld.%09llds", negative ? "-" : "",
-                static_cast<long long>(nanos / 1000000000), static_cast<long long>(nanos % 1000000000));
+  std::snprintf(buf, sizeof(buf), "%s%lld.%09llds", negative ? "-" : "", static_cast<long long>(seconds),
+                static_cast<long long>(nanos));
   return std::string(buf);
 }
 
